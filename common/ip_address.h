@@ -29,6 +29,10 @@ class IpAddress {
 
   bool isV4() const { return is_v4_; }
   bool isV6() const { return !is_v4_; }
+  // True for ::ffff:a.b.c.d (RFC 4291 §2.5.5.2). Cidr::contains() and CidrSet::find() match such
+  // an address against IPv4 networks as the IPv4 address it carries (a dual-stack socket reports
+  // IPv4 peers this way).
+  bool isV4Mapped() const noexcept;
   // Network-order bytes: 4 for IPv4, 16 for IPv6.
   std::span<const uint8_t> bytes() const { return {bytes_.data(), is_v4_ ? 4u : 16u}; }
   std::string toString() const;
@@ -77,7 +81,10 @@ class Cidr {
 };
 
 // A set of CIDRs, each carrying a caller-chosen value; find() returns the value of the
-// longest (most specific) prefix that contains the address.
+// longest (most specific) prefix that contains the address. The same CIDR added twice keeps the
+// value it was first added with. finalize() flattens the nested prefixes into sorted disjoint
+// ranges, so find() is one binary search (O(log n), no allocation) whatever the prefix mix;
+// find() before finalize() finds nothing.
 class CidrSet {
  public:
   void add(const Cidr& cidr, uint32_t value);
@@ -90,8 +97,22 @@ class CidrSet {
   struct Entry {
     Cidr cidr;
     uint32_t value;
+    size_t order;  // insertion order, so the first of two identical CIDRs wins
   };
-  std::vector<Entry> entries_;  // sorted by descending prefix length after finalize()
+  struct V4Range {
+    uint32_t first;
+    uint32_t last;
+    uint32_t value;
+  };
+  struct V6Range {
+    unsigned __int128 first;
+    unsigned __int128 last;
+    uint32_t value;
+  };
+  std::vector<Entry> entries_;      // as added
+  std::vector<V4Range> v4_ranges_;  // disjoint, sorted by first, after finalize()
+  std::vector<V6Range> v6_ranges_;
+  bool finalized_ = false;
 };
 
 }  // namespace safegate
