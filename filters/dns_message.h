@@ -48,6 +48,7 @@ enum class DnsParseStatus : uint8_t {
   kBadName,           // label too long, name too long, reserved label type
   kCompressionLoop,   // pointer loop, forward pointer, or too many jumps
   kBadOpcode,
+  kBadEdns,  // more than one OPT, or OPT not owned by the root (RFC 6891 §6.1.1)
 };
 std::string_view dnsParseStatusName(DnsParseStatus s);
 
@@ -76,6 +77,7 @@ struct DnsQuery {
   bool has_edns = false;
   uint16_t edns_udp_size = 512;  // advertised payload size; 512 when no OPT
   bool edns_do = false;          // DNSSEC OK bit
+  uint8_t edns_version = 0;      // RFC 6891 §6.1.3; a responder answers BADVERS to > 0
 };
 
 // Parses a query (QR=0, standard opcode, one question; OPT in the additional section noted).
@@ -141,9 +143,9 @@ size_t buildServfail(std::span<const uint8_t> query, const DnsQuery& q,
                      std::span<uint8_t> out) noexcept;
 // Answers A with `v4` / AAAA with `v6` (0.0.0.0 / :: for the null address, or the block-page
 // address); other qtypes get NODATA.
-size_t buildAddressAnswer(std::span<const uint8_t> query, const DnsQuery& q,
-                          const IpAddress& v4, const IpAddress& v6,
-                          const BlockResponseOptions& opts, std::span<uint8_t> out) noexcept;
+size_t buildAddressAnswer(std::span<const uint8_t> query, const DnsQuery& q, const IpAddress& v4,
+                          const IpAddress& v6, const BlockResponseOptions& opts,
+                          std::span<uint8_t> out) noexcept;
 // A CNAME from the question name to `target` (presentation form), followed by the given
 // records of the target (raw RRs copied from the upstream answer for the target), for
 // safe-search rewrites.
