@@ -1,0 +1,430 @@
+#include "filters/quic_initial.h"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace safegate {
+namespace {
+
+std::vector<uint8_t> hex(std::string_view s) {
+  std::vector<uint8_t> out;
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return c - 'A' + 10;
+  };
+  for (size_t i = 0; i + 1 < s.size(); i += 2)
+    out.push_back(uint8_t(nib(s[i]) << 4 | nib(s[i + 1])));
+  return out;
+}
+
+// RFC 9001 Appendix A / RFC 9369 Appendix A: client DCID.
+const std::vector<uint8_t> kDcid = hex("8394c8f03e515708");
+
+// RFC 9001 A.2 (and RFC 9369 A.2): the CRYPTO frame with the ClientHello, then 917 PADDING.
+std::vector<uint8_t> rfcClientPayload() {
+  auto p =
+      hex("060040f1010000ed0303ebf8fa56f12939b9584a3896472ec40bb863cfd3e868"
+          "04fe3a47f06a2b69484c00000413011302010000c000000010000e00000b6578"
+          "616d706c652e636f6dff01000100000a00080006001d00170018001000070005"
+          "04616c706e000500050100000000003300260024001d00209370b2c9caa47fba"
+          "baf4559fedba753de171fa71f50f1ce15d43e994ec74d748002b000302030400"
+          "0d0010000e0403050306030203080408050806002d00020101001c0002400100"
+          "3900320408ffffffffffffffff05048000ffff07048000ffff08011001048000"
+          "75300901100f088394c8f03e51570806048000ffff");
+  p.resize(p.size() + 917, 0);
+  return p;
+}
+
+// RFC 9001 A.2: the protected client Initial (1200 bytes).
+const std::string_view kRfc9001ClientInitial =
+    "c000000001088394c8f03e5157080000449e7b9aec34d1b1c98dd7689fb8ec11"
+    "d242b123dc9bd8bab936b47d92ec356c0bab7df5976d27cd449f63300099f399"
+    "1c260ec4c60d17b31f8429157bb35a1282a643a8d2262cad67500cadb8e7378c"
+    "8eb7539ec4d4905fed1bee1fc8aafba17c750e2c7ace01e6005f80fcb7df6212"
+    "30c83711b39343fa028cea7f7fb5ff89eac2308249a02252155e2347b63d58c5"
+    "457afd84d05dfffdb20392844ae812154682e9cf012f9021a6f0be17ddd0c208"
+    "4dce25ff9b06cde535d0f920a2db1bf362c23e596d11a4f5a6cf3948838a3aec"
+    "4e15daf8500a6ef69ec4e3feb6b1d98e610ac8b7ec3faf6ad760b7bad1db4ba3"
+    "485e8a94dc250ae3fdb41ed15fb6a8e5eba0fc3dd60bc8e30c5c4287e53805db"
+    "059ae0648db2f64264ed5e39be2e20d82df566da8dd5998ccabdae053060ae6c"
+    "7b4378e846d29f37ed7b4ea9ec5d82e7961b7f25a9323851f681d582363aa5f8"
+    "9937f5a67258bf63ad6f1a0b1d96dbd4faddfcefc5266ba6611722395c906556"
+    "be52afe3f565636ad1b17d508b73d8743eeb524be22b3dcbc2c7468d54119c74"
+    "68449a13d8e3b95811a198f3491de3e7fe942b330407abf82a4ed7c1b311663a"
+    "c69890f4157015853d91e923037c227a33cdd5ec281ca3f79c44546b9d90ca00"
+    "f064c99e3dd97911d39fe9c5d0b23a229a234cb36186c4819e8b9c5927726632"
+    "291d6a418211cc2962e20fe47feb3edf330f2c603a9d48c0fcb5699dbfe58964"
+    "25c5bac4aee82e57a85aaf4e2513e4f05796b07ba2ee47d80506f8d2c25e50fd"
+    "14de71e6c418559302f939b0e1abd576f279c4b2e0feb85c1f28ff18f58891ff"
+    "ef132eef2fa09346aee33c28eb130ff28f5b766953334113211996d20011a198"
+    "e3fc433f9f2541010ae17c1bf202580f6047472fb36857fe843b19f5984009dd"
+    "c324044e847a4f4a0ab34f719595de37252d6235365e9b84392b061085349d73"
+    "203a4a13e96f5432ec0fd4a1ee65accdd5e3904df54c1da510b0ff20dcc0c77f"
+    "cb2c0e0eb605cb0504db87632cf3d8b4dae6e705769d1de354270123cb11450e"
+    "fc60ac47683d7b8d0f811365565fd98c4c8eb936bcab8d069fc33bd801b03ade"
+    "a2e1fbc5aa463d08ca19896d2bf59a071b851e6c239052172f296bfb5e724047"
+    "90a2181014f3b94a4e97d117b438130368cc39dbb2d198065ae3986547926cd2"
+    "162f40a29f0c3c8745c0f50fba3852e566d44575c29d39a03f0cda721984b6f4"
+    "40591f355e12d439ff150aab7613499dbd49adabc8676eef023b15b65bfc5ca0"
+    "6948109f23f350db82123535eb8a7433bdabcb909271a6ecbcb58b936a88cd4e"
+    "8f2e6ff5800175f113253d8fa9ca8885c2f552e657dc603f252e1a8e308f76f0"
+    "be79e2fb8f5d5fbbe2e30ecadd220723c8c0aea8078cdfcb3868263ff8f09400"
+    "54da48781893a7e49ad5aff4af300cd804a6b6279ab3ff3afb64491c85194aab"
+    "760d58a606654f9f4400e8b38591356fbf6425aca26dc85244259ff2b19c41b9"
+    "f96f3ca9ec1dde434da7d2d392b905ddf3d1f9af93d1af5950bd493f5aa731b4"
+    "056df31bd267b6b90a079831aaf579be0a39013137aac6d404f518cfd4684064"
+    "7e78bfe706ca4cf5e9c5453e9f7cfd2b8b4c8d169a44e55c88d4a9a7f9474241"
+    "e221af44860018ab0856972e194cd934";
+
+// RFC 9369 A.2: the same client Initial protected under QUIC v2.
+const std::string_view kRfc9369ClientInitial =
+    "d76b3343cf088394c8f03e5157080000449ea0c95e82ffe67b6abcdb4298b485"
+    "dd04de806071bf03dceebfa162e75d6c96058bdbfb127cdfcbf903388e99ad04"
+    "9f9a3dd4425ae4d0992cfff18ecf0fdb5a842d09747052f17ac2053d21f57c5d"
+    "250f2c4f0e0202b70785b7946e992e58a59ac52dea6774d4f03b55545243cf1a"
+    "12834e3f249a78d395e0d18f4d766004f1a2674802a747eaa901c3f10cda5500"
+    "cb9122faa9f1df66c392079a1b40f0de1c6054196a11cbea40afb6ef5253cd68"
+    "18f6625efce3b6def6ba7e4b37a40f7732e093daa7d52190935b8da58976ff33"
+    "12ae50b187c1433c0f028edcc4c2838b6a9bfc226ca4b4530e7a4ccee1bfa2a3"
+    "d396ae5a3fb512384b2fdd851f784a65e03f2c4fbe11a53c7777c023462239dd"
+    "6f7521a3f6c7d5dd3ec9b3f233773d4b46d23cc375eb198c63301c21801f6520"
+    "bcfb7966fc49b393f0061d974a2706df8c4a9449f11d7f3d2dcbb90c6b877045"
+    "636e7c0c0fe4eb0f697545460c806910d2c355f1d253bc9d2452aaa549e27a1f"
+    "ac7cf4ed77f322e8fa894b6a83810a34b361901751a6f5eb65a0326e07de7c12"
+    "16ccce2d0193f958bb3850a833f7ae432b65bc5a53975c155aa4bcb4f7b2c4e5"
+    "4df16efaf6ddea94e2c50b4cd1dfe06017e0e9d02900cffe1935e0491d77ffb4"
+    "fdf85290fdd893d577b1131a610ef6a5c32b2ee0293617a37cbb08b847741c3b"
+    "8017c25ca9052ca1079d8b78aebd47876d330a30f6a8c6d61dd1ab5589329de7"
+    "14d19d61370f8149748c72f132f0fc99f34d766c6938597040d8f9e2bb522ff9"
+    "9c63a344d6a2ae8aa8e51b7b90a4a806105fcbca31506c446151adfeceb51b91"
+    "abfe43960977c87471cf9ad4074d30e10d6a7f03c63bd5d4317f68ff325ba3bd"
+    "80bf4dc8b52a0ba031758022eb025cdd770b44d6d6cf0670f4e990b22347a7db"
+    "848265e3e5eb72dfe8299ad7481a408322cac55786e52f633b2fb6b614eaed18"
+    "d703dd84045a274ae8bfa73379661388d6991fe39b0d93debb41700b41f90a15"
+    "c4d526250235ddcd6776fc77bc97e7a417ebcb31600d01e57f32162a8560cacc"
+    "7e27a096d37a1a86952ec71bd89a3e9a30a2a26162984d7740f81193e8238e61"
+    "f6b5b984d4d3dfa033c1bb7e4f0037febf406d91c0dccf32acf423cfa1e70710"
+    "10d3f270121b493ce85054ef58bada42310138fe081adb04e2bd901f2f13458b"
+    "3d6758158197107c14ebb193230cd1157380aa79cae1374a7c1e5bbcb80ee23e"
+    "06ebfde206bfb0fcbc0edc4ebec309661bdd908d532eb0c6adc38b7ca7331dce"
+    "8dfce39ab71e7c32d318d136b6100671a1ae6a6600e3899f31f0eed19e3417d1"
+    "34b90c9058f8632c798d4490da4987307cba922d61c39805d072b589bd52fdf1"
+    "e86215c2d54e6670e07383a27bbffb5addf47d66aa85a0c6f9f32e59d85a44dd"
+    "5d3b22dc2be80919b490437ae4f36a0ae55edf1d0b5cb4e9a3ecabee93dfc6e3"
+    "8d209d0fa6536d27a5d6fbb17641cde27525d61093f1b28072d111b2b4ae5f89"
+    "d5974ee12e5cf7d5da4d6a31123041f33e61407e76cffcdcfd7e19ba58cf4b53"
+    "6f4c4938ae79324dc402894b44faf8afbab35282ab659d13c93f70412e85cb19"
+    "9a37ddec600545473cfb5a05e08d0b209973b2172b4d21fb69745a262ccde96b"
+    "a18b2faa745b6fe189cf772a9f84cbfc";
+
+std::unique_ptr<QuicInitialDecryptor> makeDecryptor() {
+  auto d = QuicInitialDecryptor::create();
+  EXPECT_TRUE(d.isOk()) << d.status().toString();
+  return std::move(d).value();
+}
+
+// Seals a client Initial the way a client does (RFC 9001 §5), for crafting test packets with
+// chosen frames: long header, 1-byte packet number, payload padded so the sample exists.
+std::vector<uint8_t> sealInitial(QuicInitialDecryptor& d, uint32_t version,
+                                 const std::vector<uint8_t>& key_dcid, uint8_t pn,
+                                 std::vector<uint8_t> frames,
+                                 std::vector<uint8_t> header_dcid = {}) {
+  QuicInitialKeys keys;
+  EXPECT_EQ(d.deriveClientKeys(version, key_dcid, &keys), QuicStatus::kOk);
+  const std::vector<uint8_t>& dcid = header_dcid.empty() ? key_dcid : header_dcid;
+  while (frames.size() < 20) frames.push_back(0);  // PADDING
+  uint8_t type = version == kQuicVersion2 ? 1 : 0;
+  std::vector<uint8_t> h = {uint8_t(0xc0 | type << 4), uint8_t(version >> 24),
+                            uint8_t(version >> 16), uint8_t(version >> 8), uint8_t(version)};
+  h.push_back(uint8_t(dcid.size()));
+  h.insert(h.end(), dcid.begin(), dcid.end());
+  h.push_back(0);  // SCID length
+  h.push_back(0);  // token length
+  size_t length = 1 + frames.size() + 16;
+  h.push_back(uint8_t(0x40 | length >> 8));
+  h.push_back(uint8_t(length));
+  size_t pn_offset = h.size();
+  h.push_back(pn);
+  std::array<uint8_t, 12> nonce = keys.iv;
+  nonce[11] ^= pn;
+  std::vector<uint8_t> out = h;
+  out.resize(h.size() + frames.size() + 16);
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  int n = 0;
+  EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), nullptr, keys.key.data(), nonce.data());
+  EVP_EncryptUpdate(c, nullptr, &n, h.data(), int(h.size()));
+  EVP_EncryptUpdate(c, out.data() + h.size(), &n, frames.data(), int(frames.size()));
+  EVP_EncryptFinal_ex(c, out.data() + h.size() + n, &n);
+  EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, out.data() + h.size() + frames.size());
+  EVP_CIPHER_CTX_free(c);
+  uint8_t mask[32];
+  EVP_CIPHER_CTX* e = EVP_CIPHER_CTX_new();
+  EVP_EncryptInit_ex(e, EVP_aes_128_ecb(), nullptr, keys.hp.data(), nullptr);
+  EVP_CIPHER_CTX_set_padding(e, 0);
+  EVP_EncryptUpdate(e, mask, &n, out.data() + pn_offset + 4, 16);
+  EVP_CIPHER_CTX_free(e);
+  out[0] ^= mask[0] & 0x0f;
+  out[pn_offset] ^= mask[1];
+  return out;
+}
+
+std::vector<uint8_t> cryptoFrame(uint64_t offset, std::span<const uint8_t> data) {
+  std::vector<uint8_t> f = {0x06};
+  auto varint = [&](uint64_t v) {
+    f.push_back(uint8_t(0x80 | v >> 24));
+    f.push_back(uint8_t(v >> 16));
+    f.push_back(uint8_t(v >> 8));
+    f.push_back(uint8_t(v));
+  };
+  varint(offset);
+  varint(data.size());
+  f.insert(f.end(), data.begin(), data.end());
+  return f;
+}
+
+// The ClientHello of RFC 9001 A.2 (the CRYPTO frame's data).
+std::vector<uint8_t> rfcClientHello() {
+  auto p = rfcClientPayload();
+  return std::vector<uint8_t>(p.begin() + 4, p.begin() + 4 + 0xf1);
+}
+
+TEST(QuicInitialTest, DerivesRfc9001ClientKeys) {
+  auto d = makeDecryptor();
+  QuicInitialKeys keys;
+  ASSERT_EQ(d->deriveClientKeys(kQuicVersion1, kDcid, &keys), QuicStatus::kOk);
+  EXPECT_EQ(std::vector<uint8_t>(keys.key.begin(), keys.key.end()),
+            hex("1f369613dd76d5467730efcbe3b1a22d"));
+  EXPECT_EQ(std::vector<uint8_t>(keys.iv.begin(), keys.iv.end()), hex("fa044b2f42a3fd3b46fb255c"));
+  EXPECT_EQ(std::vector<uint8_t>(keys.hp.begin(), keys.hp.end()),
+            hex("9f50449e04a0e810283a1e9933adedd2"));
+}
+
+TEST(QuicInitialTest, DerivesRfc9369ClientKeysWithV2SaltAndLabels) {
+  auto d = makeDecryptor();
+  QuicInitialKeys keys;
+  ASSERT_EQ(d->deriveClientKeys(kQuicVersion2, kDcid, &keys), QuicStatus::kOk);
+  EXPECT_EQ(std::vector<uint8_t>(keys.key.begin(), keys.key.end()),
+            hex("8b1a0bc121284290a29e0971b5cd045d"));
+  EXPECT_EQ(std::vector<uint8_t>(keys.iv.begin(), keys.iv.end()), hex("91f73e2351d8fa91660e909f"));
+  EXPECT_EQ(std::vector<uint8_t>(keys.hp.begin(), keys.hp.end()),
+            hex("45b95e15235d6f45a6b19cbcb0294ba9"));
+}
+
+void expectOpensRfcPacket(uint32_t version, std::string_view packet_hex) {
+  auto d = makeDecryptor();
+  auto packet = hex(packet_hex);
+  ASSERT_EQ(packet.size(), 1200u);
+  std::vector<uint8_t> scratch(2048);
+  QuicInitialPacket out;
+  size_t size = 0;
+  ASSERT_EQ(d->openInitial(packet, {}, scratch, &out, &size), QuicStatus::kOk);
+  EXPECT_EQ(size, 1200u);
+  EXPECT_EQ(out.version, version);
+  EXPECT_EQ(std::vector<uint8_t>(out.dcid.begin(), out.dcid.end()), kDcid);
+  EXPECT_TRUE(out.scid.empty());
+  EXPECT_EQ(out.packet_number, 2u);
+  EXPECT_EQ(std::vector<uint8_t>(out.payload.begin(), out.payload.end()), rfcClientPayload());
+
+  QuicCryptoAssembler assembler;
+  QuicFrameSummary summary;
+  ASSERT_EQ(parseInitialFrames(out.payload, assembler, &summary), QuicStatus::kOk);
+  EXPECT_EQ(summary.crypto_frames, 1u);
+  EXPECT_EQ(summary.padding_bytes, 917u);
+  auto hello = assembler.firstHandshakeMessage();
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(std::vector<uint8_t>(hello->begin(), hello->end()), rfcClientHello());
+}
+
+TEST(QuicInitialTest, OpensRfc9001ClientInitialByteExact) {
+  expectOpensRfcPacket(kQuicVersion1, kRfc9001ClientInitial);
+}
+
+TEST(QuicInitialTest, OpensRfc9369V2ClientInitialByteExact) {
+  expectOpensRfcPacket(kQuicVersion2, kRfc9369ClientInitial);
+}
+
+TEST(QuicInitialTest, RejectsPacketWithOneFlippedCiphertextBit) {
+  auto d = makeDecryptor();
+  auto packet = hex(kRfc9001ClientInitial);
+  packet[600] ^= 0x01;
+  std::vector<uint8_t> scratch(2048);
+  QuicInitialPacket out;
+  size_t size = 0;
+  EXPECT_EQ(d->openInitial(packet, {}, scratch, &out, &size), QuicStatus::kDecryptFailed);
+}
+
+TEST(QuicInitialTest, ReportsTruncatedPacketWithoutReadingPastTheEnd) {
+  auto d = makeDecryptor();
+  auto packet = hex(kRfc9001ClientInitial);
+  std::vector<uint8_t> scratch(2048);
+  QuicInitialPacket out;
+  size_t size = 0;
+  for (size_t cut : {0, 1, 5, 6, 14, 17, 20, 40, 1199}) {
+    std::vector<uint8_t> part(packet.begin(), packet.begin() + cut);
+    EXPECT_NE(d->openInitial(part, {}, scratch, &out, &size), QuicStatus::kOk) << cut;
+  }
+}
+
+TEST(QuicInitialTest, ServerInitialDoesNotOpenWithClientKeys) {
+  auto d = makeDecryptor();
+  // RFC 9001 A.3 server Initial: sealed with server keys, so client keys fail to authenticate.
+  auto packet =
+      hex("cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a"
+          "5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3"
+          "dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84"
+          "022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4"
+          "2158407dd074ee");
+  std::vector<uint8_t> scratch(2048);
+  QuicInitialPacket out;
+  size_t size = 0;
+  EXPECT_EQ(d->openInitial(packet, {}, scratch, &out, &size), QuicStatus::kDecryptFailed);
+}
+
+TEST(QuicInitialTest, ShortHeaderAndUnknownVersionAreNotOpened) {
+  auto d = makeDecryptor();
+  std::vector<uint8_t> scratch(2048);
+  QuicInitialPacket out;
+  size_t size = 0;
+  auto short_header = hex("41b01fd24a586a9cf33dec094aaec6d6b4b7a5e15f5a3f05d06cf1ad");
+  EXPECT_EQ(d->openInitial(short_header, {}, scratch, &out, &size), QuicStatus::kNotLongHeader);
+  auto draft29 = hex("c0ff00001d088394c8f03e515708000044");
+  EXPECT_EQ(d->openInitial(draft29, {}, scratch, &out, &size), QuicStatus::kUnsupportedVersion);
+  auto vn = hex("c0000000000800000000000000000800000000000000000000000001");
+  EXPECT_EQ(d->openInitial(vn, {}, scratch, &out, &size), QuicStatus::kVersionNegotiation);
+  EXPECT_FALSE(looksLikeQuicInitial(short_header));
+  EXPECT_TRUE(looksLikeQuicInitial(hex(kRfc9001ClientInitial)));
+  EXPECT_TRUE(looksLikeQuicInitial(hex(kRfc9369ClientInitial)));
+}
+
+TEST(QuicInitialTest, RejectsStreamFrameInInitial) {
+  QuicCryptoAssembler a;
+  auto stream = hex("0800036162630000");  // STREAM frame: never allowed in an Initial
+  EXPECT_EQ(parseInitialFrames(stream, a), QuicStatus::kForbiddenFrame);
+  auto ack = hex("020a00010203");  // ACK largest 10, delay 0, 1 range: first 2, gap 3 len ?
+  EXPECT_EQ(parseInitialFrames(ack, a), QuicStatus::kTruncated);
+  auto ack_ok = hex("030a0001020304050607");  // ACK_ECN, 1 extra range + 3 ECN counts
+  QuicFrameSummary s;
+  EXPECT_EQ(parseInitialFrames(ack_ok, a, &s), QuicStatus::kOk);
+  EXPECT_EQ(s.ack_frames, 1u);
+  auto close = hex("1c0a0003616263");  // CONNECTION_CLOSE with reason "abc"
+  EXPECT_EQ(parseInitialFrames(close, a, &s), QuicStatus::kOk);
+  EXPECT_TRUE(s.connection_close);
+}
+
+TEST(QuicCryptoAssemblerTest, AssemblesOutOfOrderFragmentsIntoTheClientHello) {
+  auto hello = rfcClientHello();
+  QuicCryptoAssembler a;
+  std::span<const uint8_t> h(hello);
+  EXPECT_EQ(a.add(200, h.subspan(200)), QuicStatus::kOk);
+  EXPECT_EQ(a.add(50, h.subspan(50, 100)), QuicStatus::kOk);
+  EXPECT_FALSE(a.firstHandshakeMessage().has_value());
+  EXPECT_EQ(a.rangeCount(), 2u);
+  EXPECT_EQ(a.add(0, h.subspan(0, 60)), QuicStatus::kOk);  // overlaps, same bytes
+  EXPECT_FALSE(a.firstHandshakeMessage().has_value());     // 150..200 missing
+  EXPECT_EQ(a.add(140, h.subspan(140, 70)), QuicStatus::kOk);
+  auto m = a.firstHandshakeMessage();
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(std::vector<uint8_t>(m->begin(), m->end()), hello);
+  EXPECT_EQ(a.rangeCount(), 1u);
+}
+
+TEST(QuicCryptoAssemblerTest, RejectsRetransmissionWithDifferentBytes) {
+  auto hello = rfcClientHello();
+  QuicCryptoAssembler a;
+  ASSERT_EQ(a.add(0, std::span<const uint8_t>(hello).subspan(0, 100)), QuicStatus::kOk);
+  std::vector<uint8_t> forged(hello.begin() + 50, hello.begin() + 80);
+  forged[10] ^= 0xff;
+  EXPECT_EQ(a.add(50, forged), QuicStatus::kCryptoConflict);
+}
+
+TEST(QuicCryptoAssemblerTest, EnforcesByteCapAndRangeCount) {
+  QuicCryptoAssembler a;
+  std::vector<uint8_t> one = {1};
+  EXPECT_EQ(a.add(QuicCryptoAssembler::kCapacity, one), QuicStatus::kCryptoOverflow);
+  EXPECT_EQ(a.add(uint64_t{1} << 61, one), QuicStatus::kCryptoOverflow);
+  for (size_t i = 0; i < QuicCryptoAssembler::kMaxRanges; ++i) {
+    ASSERT_EQ(a.add(i * 4 + 10, one), QuicStatus::kOk);
+  }
+  EXPECT_EQ(a.add(2000, one), QuicStatus::kTooFragmented);
+  // A handshake message announcing 1 MiB can never complete.
+  QuicCryptoAssembler b;
+  auto big = hex("01100000");
+  ASSERT_EQ(b.add(0, big), QuicStatus::kOk);
+  EXPECT_TRUE(b.exceedsCapacity());
+  EXPECT_FALSE(b.firstHandshakeMessage().has_value());
+}
+
+TEST(QuicInitialInspectorTest, GathersClientHelloFromThreeInitialsArrivingOutOfOrder) {
+  auto inspector = QuicInitialInspector::create();
+  ASSERT_TRUE(inspector.isOk());
+  auto& d = (*inspector)->decryptor();
+  auto hello = rfcClientHello();
+  std::span<const uint8_t> h(hello);
+  auto p0 = sealInitial(d, kQuicVersion1, kDcid, 0, cryptoFrame(0, h.subspan(0, 80)));
+  auto p1 = sealInitial(d, kQuicVersion1, kDcid, 1, cryptoFrame(80, h.subspan(80, 80)));
+  auto p2 = sealInitial(d, kQuicVersion1, kDcid, 2, cryptoFrame(160, h.subspan(160)));
+  QuicFlowState flow;
+  auto r = (*inspector)->feed(p2, flow);
+  EXPECT_EQ(r.status, QuicStatus::kOk);
+  EXPECT_EQ(r.initials_opened, 1u);
+  EXPECT_FALSE(r.client_hello_complete);
+  r = (*inspector)->feed(p0, flow);
+  EXPECT_FALSE(r.client_hello_complete);
+  r = (*inspector)->feed(p1, flow);
+  EXPECT_TRUE(r.client_hello_complete);
+  auto m = flow.crypto.firstHandshakeMessage();
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(std::vector<uint8_t>(m->begin(), m->end()), hello);
+  EXPECT_EQ(flow.initials_opened, 3u);
+}
+
+TEST(QuicInitialInspectorTest, LaterInitialWithNewDcidOpensWithOriginalKeys) {
+  auto inspector = QuicInitialInspector::create();
+  ASSERT_TRUE(inspector.isOk());
+  auto& d = (*inspector)->decryptor();
+  auto hello = rfcClientHello();
+  std::span<const uint8_t> h(hello);
+  // The second Initial is addressed to the server's chosen ID but still sealed with keys from
+  // the original DCID (RFC 9001 §5.2).
+  auto p0 = sealInitial(d, kQuicVersion2, kDcid, 0, cryptoFrame(0, h.subspan(0, 100)));
+  QuicFlowState flow;
+  auto r = (*inspector)->feed(p0, flow);
+  ASSERT_EQ(r.initials_opened, 1u);
+  EXPECT_EQ(flow.version, kQuicVersion2);
+  EXPECT_EQ(std::vector<uint8_t>(flow.keyDcid().begin(), flow.keyDcid().end()), kDcid);
+  auto p1 = sealInitial(d, kQuicVersion2, kDcid, 1, cryptoFrame(100, h.subspan(100)),
+                        hex("a1a2a3a4a5a6a7a8a9"));
+  r = (*inspector)->feed(p1, flow);
+  EXPECT_EQ(r.status, QuicStatus::kOk);
+  EXPECT_TRUE(r.client_hello_complete);
+}
+
+TEST(QuicInitialInspectorTest, SkipsCoalescedHandshakePacketAndReadsBothInitials) {
+  auto inspector = QuicInitialInspector::create();
+  ASSERT_TRUE(inspector.isOk());
+  auto& d = (*inspector)->decryptor();
+  auto hello = rfcClientHello();
+  std::span<const uint8_t> h(hello);
+  auto p0 = sealInitial(d, kQuicVersion1, kDcid, 0, cryptoFrame(0, h.subspan(0, 100)));
+  auto p1 = sealInitial(d, kQuicVersion1, kDcid, 1, cryptoFrame(100, h.subspan(100)));
+  // A Handshake packet (type 2) with a 20-byte opaque body, between the two Initials.
+  auto hs = hex("e000000001088394c8f03e5157080014");
+  hs.resize(hs.size() + 20, 0xaa);
+  std::vector<uint8_t> datagram = p0;
+  datagram.insert(datagram.end(), hs.begin(), hs.end());
+  datagram.insert(datagram.end(), p1.begin(), p1.end());
+  datagram.resize(datagram.size() + 300, 0);  // trailing zero padding
+  QuicFlowState flow;
+  auto r = (*inspector)->feed(datagram, flow);
+  EXPECT_EQ(r.status, QuicStatus::kOk);
+  EXPECT_EQ(r.initials_opened, 2u);
+  EXPECT_TRUE(r.client_hello_complete);
+}
+
+}  // namespace
+}  // namespace safegate
