@@ -1,0 +1,648 @@
+#include "policy/config.h"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "policy/config_schema.h"
+#include "policy/suggest.h"
+
+namespace safegate::policy {
+
+std::string_view listFormatName(ListFormat f) {
+  switch (f) {
+    case ListFormat::kAuto: return "auto";
+    case ListFormat::kDomains: return "domains";
+    case ListFormat::kHosts: return "hosts";
+    case ListFormat::kAdblock: return "adblock";
+    case ListFormat::kDnsmasq: return "dnsmasq";
+  }
+  return "auto";
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+SourceLocation where(const toml::source_region& src) {
+  SourceLocation loc;
+  if (src.path) loc.file = *src.path;
+  loc.line = src.begin.line;
+  loc.column = src.begin.column;
+  return loc;
+}
+
+// Schema defaults parsed once from their TOML text.
+const toml::node* schemaDefault(std::string_view pattern) {
+  static std::once_flag once;
+  static std::unordered_map<std::string_view, toml::table>* defaults;
+  std::call_once(once, [] {
+    defaults = new std::unordered_map<std::string_view, toml::table>();
+    for (const auto& d : schemaKeys()) {
+      if (d.default_value.empty() || d.default_value.front() == '(') continue;
+      try {
+        (*defaults)[d.path] = toml::parse("v = " + std::string(d.default_value));
+      } catch (const toml::parse_error&) {
+        // A broken default is a programming error caught by config_schema_test.
+      }
+    }
+  });
+  auto it = defaults->find(pattern);
+  return it == defaults->end() ? nullptr : it->second.get("v");
+}
+
+// Typed access to one table of the tree, falling back to the schema default; wrong types
+// were already reported by the schema check, so they read as the default here.
+class Section {
+ public:
+  Section(const toml::table* t, std::string pattern) : t_(t), pattern_(std::move(pattern)) {}
+
+  const toml::node* node(std::string_view key) const {
+    if (t_) {
+      if (const toml::node* n = t_->get(key)) return n;
+    }
+    return nullptr;
+  }
+  const toml::node* nodeOrDefault(std::string_view key) const {
+    if (const toml::node* n = node(key)) return n;
+    return schemaDefault(path(key));
+  }
+  std::string path(std::string_view key) const {
+    return pattern_.empty() ? std::string(key) : pattern_ + "." + std::string(key);
+  }
+  std::string str(std::string_view key) const {
+    const toml::node* n = node(key);
+    if (n && n->is_string()) return *n->value<std::string>();
+    const toml::node* d = schemaDefault(path(key));
+    return d && d->is_string() ? *d->value<std::string>() : std::string();
+  }
+  int64_t integer(std::string_view key) const {
+    const toml::node* n = node(key);
+    if (n && n->is_integer()) return *n->value<int64_t>();
+    const toml::node* d = schemaDefault(path(key));
+    return d ? d->value<int64_t>().value_or(0) : 0;
+  }
+  bool boolean(std::string_view key) const {
+    const toml::node* n = node(key);
+    if (n && n->is_boolean()) return *n->value<bool>();
+    const toml::node* d = schemaDefault(path(key));
+    return d ? d->value<bool>().value_or(false) : false;
+  }
+  std::vector<std::string> strings(std::string_view key) const {
+    std::vector<std::string> out;
+    const toml::node* n = node(key);
+    if (!n || !n->is_array()) n = schemaDefault(path(key));
+    if (n && n->is_array()) {
+      for (const auto& e : *n->as_array()) {
+        if (auto s = e.value<std::string>()) out.push_back(*s);
+      }
+    }
+    return out;
+  }
+  // Strings with the location of each element.
+  std::vector<std::pair<std::string, SourceLocation>> stringsAt(std::string_view key) const {
+    std::vector<std::pair<std::string, SourceLocation>> out;
+    const toml::node* n = node(key);
+    if (n && n->is_array()) {
+      for (const auto& e : *n->as_array()) {
+        if (auto s = e.value<std::string>()) out.emplace_back(*s, where(e.source()));
+      }
+    }
+    return out;
+  }
+  std::vector<int64_t> integers(std::string_view key) const {
+    std::vector<int64_t> out;
+    const toml::node* n = node(key);
+    if (!n || !n->is_array()) n = schemaDefault(path(key));
+    if (n && n->is_array()) {
+      for (const auto& e : *n->as_array()) {
+        if (auto v = e.value<int64_t>()) out.push_back(*v);
+      }
+    }
+    return out;
+  }
+  SourceLocation at(std::string_view key) const {
+    if (const toml::node* n = node(key)) return where(n->source());
+    return here();
+  }
+  SourceLocation here() const { return t_ ? where(t_->source()) : SourceLocation{}; }
+  const toml::table* table() const { return t_; }
+
+  Section sub(std::string_view key) const {
+    const toml::node* n = node(key);
+    return Section(n ? n->as_table() : nullptr, path(key));
+  }
+  std::vector<Section> tables(std::string_view key) const {
+    std::vector<Section> out;
+    const toml::node* n = node(key);
+    if (n && n->is_array()) {
+      for (const auto& e : *n->as_array()) {
+        if (e.is_table()) out.emplace_back(e.as_table(), path(key) + "[]");
+      }
+    }
+    return out;
+  }
+
+ private:
+  const toml::table* t_;
+  std::string pattern_;
+};
+
+std::optional<BlockAnswer> parseBlockAnswer(std::string_view s) {
+  if (s == "nxdomain") return BlockAnswer::kNxdomain;
+  if (s == "nodata") return BlockAnswer::kNodata;
+  if (s == "null") return BlockAnswer::kNullAddress;
+  if (s == "block-page") return BlockAnswer::kBlockPage;
+  if (s == "refused") return BlockAnswer::kRefused;
+  return std::nullopt;
+}
+
+QuicMode parseQuic(std::string_view s) {
+  return s == "drop" ? QuicMode::kDrop : QuicMode::kInspect;
+}
+EncryptedDnsMode parseEncryptedDns(std::string_view s) {
+  if (s == "monitor") return EncryptedDnsMode::kMonitor;
+  if (s == "allow") return EncryptedDnsMode::kAllow;
+  return EncryptedDnsMode::kBlock;
+}
+UnresolvedMode parseUnresolved(std::string_view s) {
+  if (s == "monitor") return UnresolvedMode::kMonitor;
+  if (s == "block") return UnresolvedMode::kBlock;
+  return UnresolvedMode::kAllow;
+}
+EchMode parseEch(std::string_view s) { return s == "block" ? EchMode::kBlock : EchMode::kOuterSni; }
+
+ListFormat parseFormat(std::string_view s) {
+  if (s == "domains") return ListFormat::kDomains;
+  if (s == "hosts") return ListFormat::kHosts;
+  if (s == "adblock") return ListFormat::kAdblock;
+  if (s == "dnsmasq") return ListFormat::kDnsmasq;
+  return ListFormat::kAuto;
+}
+
+// ---- reading files and includes ----
+
+class TreeLoader {
+ public:
+  explicit TreeLoader(DiagnosticSink& sink) : sink_(sink) {}
+
+  // Parses `file` and merges its includes into it; nullopt if the file itself is unusable.
+  std::optional<toml::table> load(const fs::path& file, const SourceLocation& included_from) {
+    std::error_code ec;
+    fs::path canonical = fs::weakly_canonical(file, ec);
+    if (ec) canonical = file;
+    for (const auto& open : stack_) {
+      if (open == canonical) {
+        std::string chain;
+        for (const auto& p : stack_) chain += p.string() + " -> ";
+        sink_.error(included_from, "include: cycle: " + chain + canonical.string());
+        return std::nullopt;
+      }
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      sink_.error(included_from.known() ? included_from : SourceLocation{file.string(), 0, 0},
+                  (included_from.known() ? "include: " : "") + std::string("cannot read \"") +
+                      file.string() + "\"");
+      return std::nullopt;
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    files_.push_back(canonical);
+    toml::table root;
+    try {
+      root = toml::parse(text, file.string());
+    } catch (const toml::parse_error& e) {
+      SourceLocation loc{file.string(), e.source().begin.line, e.source().begin.column};
+      sink_.error(loc, std::string(e.description()));
+      return std::nullopt;
+    }
+    stack_.push_back(canonical);
+    if (const toml::node* inc = root.get("include")) {
+      const toml::array* arr = inc->as_array();
+      if (!arr) {
+        sink_.error(where(inc->source()), "include: expected list of strings, found another type");
+      } else {
+        for (const auto& e : *arr) {
+          auto s = e.value<std::string>();
+          if (!s || s->empty()) {
+            sink_.error(where(e.source()), "include: expected a non-empty file name");
+            continue;
+          }
+          fs::path p(*s);
+          if (p.is_relative()) p = file.parent_path() / p;
+          if (auto child = load(p, where(e.source()))) merge(root, *child, "");
+        }
+      }
+      root.erase("include");
+    }
+    stack_.pop_back();
+    return root;
+  }
+
+  const std::vector<fs::path>& files() const { return files_; }
+
+ private:
+  // Merges `src` into `dst`: arrays of tables append, tables merge key by key, any other key
+  // may be set once.
+  void merge(toml::table& dst, const toml::table& src, const std::string& shown) {
+    for (auto&& [key, value] : src) {
+      const std::string k(key.str());
+      const std::string path = shown.empty() ? k : shown + "." + k;
+      toml::node* existing = dst.get(key.str());
+      if (!existing) {
+        value.visit([&](const auto& v) { dst.insert(key, v); });
+        continue;
+      }
+      if (existing->is_table() && value.is_table()) {
+        merge(*existing->as_table(), *value.as_table(), path);
+      } else if (existing->is_array() && value.is_array() &&
+                 existing->as_array()->is_array_of_tables() &&
+                 value.as_array()->is_array_of_tables()) {
+        for (const auto& e : *value.as_array()) existing->as_array()->push_back(*e.as_table());
+      } else {
+        sink_.error(where(value.source()),
+                    path + ": already set at " + where(existing->source()).toString());
+      }
+    }
+  }
+
+  DiagnosticSink& sink_;
+  std::vector<fs::path> stack_;
+  std::vector<fs::path> files_;
+};
+
+fs::path resolveAgainst(const fs::path& base, const std::string& p) {
+  fs::path path(p);
+  return path.is_absolute() ? path.lexically_normal() : (base / path).lexically_normal();
+}
+
+// ---- model building ----
+
+class ModelBuilder {
+ public:
+  ModelBuilder(DiagnosticSink& sink, Config& cfg) : sink_(sink), cfg_(cfg) {}
+
+  void build(const toml::table& root) {
+    Section top(&root, "");
+    buildDaemon(top);
+    buildPolicy(top);
+    for (const auto& s : top.tables("lists")) buildList(s);
+    for (const auto& s : top.tables("rules")) buildRules(s);
+    for (const auto& s : top.tables("schedules")) buildSchedule(s);
+    for (const auto& s : top.tables("groups")) buildGroup(s);
+    for (const auto& s : top.tables("clients")) buildClient(s);
+    addImplicitDefaultGroup();
+    crossCheck();
+  }
+
+ private:
+  fs::path configDir() const { return cfg_.file.parent_path(); }
+  fs::path sourceDirOf(const SourceLocation& loc) const {
+    return loc.file.empty() ? configDir() : fs::path(loc.file).parent_path();
+  }
+
+  void buildDaemon(const Section& top) {
+    DaemonSettings& d = cfg_.daemon;
+    d.config_file = cfg_.file;
+    d.state_dir = resolveAgainst(configDir(), top.sub("daemon").str("state_dir"));
+    Section dns = top.sub("dns");
+    d.dns.listen = dns.strings("listen");
+    d.dns.upstreams = dns.strings("upstreams");
+    d.dns.upstream_timeout_ms = static_cast<int>(dns.integer("upstream_timeout_ms"));
+    d.dns.cache_entries = static_cast<int>(dns.integer("cache_entries"));
+    d.dns.workers = static_cast<int>(dns.integer("workers"));
+    d.dns.block_ttl_seconds = static_cast<int>(dns.integer("block_ttl_seconds"));
+    d.dns.tcp = dns.boolean("tcp");
+    Section db = top.sub("database");
+    d.database.path = resolveAgainst(d.state_dir, db.str("path"));
+    d.database.retention_days = static_cast<int>(db.integer("retention_days"));
+    d.database.full_query_log = db.boolean("full_query_log");
+    d.database.queue_capacity = static_cast<int>(db.integer("queue_capacity"));
+    d.database.batch_ms = static_cast<int>(db.integer("batch_ms"));
+    Section priv = top.sub("privacy");
+    d.privacy.pseudonymize_clients = priv.boolean("pseudonymize_clients");
+    d.privacy.secret_file = resolveAgainst(d.state_dir, priv.str("secret_file"));
+    Section ctl = top.sub("control");
+    d.control.socket = resolveAgainst(d.state_dir, ctl.str("socket"));
+    d.control.mode = static_cast<uint32_t>(std::strtoul(ctl.str("mode").c_str(), nullptr, 8));
+    d.control.group = ctl.str("group");
+    Section bp = top.sub("block_page");
+    d.block_page.ipv4 = IpAddress::parse(bp.str("ipv4"));
+    d.block_page.ipv6 = IpAddress::parse(bp.str("ipv6"));
+    d.block_page.url = bp.str("url");
+    Section il = top.sub("inline");
+    d.inline_mode.enabled = il.boolean("enabled");
+    d.inline_mode.queues.clear();
+    for (int64_t q : il.integers("queues"))
+      d.inline_mode.queues.push_back(static_cast<uint16_t>(q));
+    d.inline_mode.fail_open = il.boolean("fail_open");
+    d.inline_mode.max_packets_per_flow = static_cast<int>(il.integer("max_packets_per_flow"));
+    d.inline_mode.max_client_hello_bytes = static_cast<int>(il.integer("max_client_hello_bytes"));
+    d.inline_mode.receive_buffer_bytes = static_cast<int>(il.integer("receive_buffer_bytes"));
+    d.inline_mode.offload_mark = static_cast<uint32_t>(il.integer("offload_mark"));
+    d.inline_mode.quic = parseQuic(il.str("quic"));
+    d.inline_mode.encrypted_dns = parseEncryptedDns(il.str("encrypted_dns"));
+    d.inline_mode.unresolved_destination = parseUnresolved(il.str("unresolved_destination"));
+    d.inline_mode.ech = parseEch(il.str("ech"));
+  }
+
+  void buildPolicy(const Section& top) {
+    Section p = top.sub("policy");
+    cfg_.policy.time_zone = p.str("time_zone");
+    cfg_.policy.default_group = p.str("default_group");
+    cfg_.policy.block_answer =
+        parseBlockAnswer(p.str("block_answer")).value_or(BlockAnswer::kNxdomain);
+    cfg_.policy.bypass_defaults = p.boolean("bypass_defaults");
+    default_group_at_ = p.at("default_group");
+  }
+
+  void checkCategory(const std::string& name, const SourceLocation& at, const std::string& shown) {
+    if (name.empty() || findCategory(name)) return;
+    sink_.error(at,
+                shown + ": unknown category \"" + name + "\"" + didYouMean(name, categoryNames()));
+  }
+
+  void buildList(const Section& s) {
+    ListSpec l;
+    l.name = s.str("name");
+    l.category = s.str("category");
+    l.format = parseFormat(s.str("format"));
+    l.enabled = s.boolean("enabled");
+    l.where = s.here();
+    const std::string shown = "lists[" + std::to_string(cfg_.lists.size()) + "]";
+    checkCategory(l.category, s.at("category"), shown + ".category");
+    for (const auto& [src, loc] : s.stringsAt("sources")) {
+      l.sources.push_back(resolveAgainst(sourceDirOf(loc), src));
+    }
+    if (!l.name.empty() && !list_names_.insert(l.name).second) {
+      sink_.error(s.at("name"), shown + ".name: duplicate list name \"" + l.name + "\"");
+    }
+    cfg_.lists.push_back(std::move(l));
+  }
+
+  void buildRules(const Section& s) {
+    RuleSetSpec r;
+    r.name = s.str("name");
+    r.category = s.str("category");
+    r.where = s.here();
+    const std::string shown = "rules[" + std::to_string(cfg_.rules.size()) + "]";
+    checkCategory(r.category, s.at("category"), shown + ".category");
+    r.patterns = s.stringsAt("patterns");
+    for (const auto& [src, loc] : s.stringsAt("sources")) {
+      r.sources.push_back(resolveAgainst(sourceDirOf(loc), src));
+    }
+    if (r.patterns.empty() && r.sources.empty()) {
+      sink_.error(s.here(), shown + ": needs patterns or sources");
+    }
+    if (!r.name.empty() && !rule_names_.insert(r.name).second) {
+      sink_.error(s.at("name"), shown + ".name: duplicate rule set name \"" + r.name + "\"");
+    }
+    cfg_.rules.push_back(std::move(r));
+  }
+
+  void buildSchedule(const Section& s) {
+    ScheduleSpec sc;
+    sc.name = s.str("name");
+    sc.time_zone = s.str("time_zone");
+    if (sc.time_zone.empty()) sc.time_zone = cfg_.policy.time_zone;
+    sc.windows = s.strings("windows");
+    sc.active_dates = s.strings("active_dates");
+    sc.inactive_dates = s.strings("inactive_dates");
+    sc.where = s.here();
+    const std::string shown = "schedules[" + std::to_string(cfg_.schedules.size()) + "]";
+    if (!sc.name.empty() && !schedule_names_.insert(sc.name).second) {
+      sink_.error(s.at("name"), shown + ".name: duplicate schedule name \"" + sc.name + "\"");
+    }
+    schedule_list_.push_back(sc.name);
+    cfg_.schedules.push_back(std::move(sc));
+  }
+
+  std::vector<std::pair<std::string, Action>> actionsOf(const Section& s, std::string_view key,
+                                                        const std::string& shown) {
+    std::vector<std::pair<std::string, Action>> out;
+    const toml::node* n = s.node(key);
+    if (!n || !n->is_table()) return out;
+    for (auto&& [k, v] : *n->as_table()) {
+      const std::string cat(k.str());
+      const std::string path = shown + "." + std::string(key) + "." + cat;
+      const CategoryInfo* info = findCategory(cat);
+      if (!info) {
+        sink_.error(where(k.source()),
+                    path + ": unknown category \"" + cat + "\"" + didYouMean(cat, categoryNames()));
+        continue;
+      }
+      auto text = v.value<std::string>();
+      if (!text) continue;  // type reported by the schema check
+      auto action = parseAction(*text);
+      if (!action) continue;  // reported by the schema check
+      if (info->kind == CategoryKind::kIllegal && *action != Action::kBlock &&
+          *action != Action::kAlertBlock) {
+        sink_.error(where(v.source()), path + ": \"" + cat +
+                                           "\" is a licensed illegal-content category; it is "
+                                           "always blocked and cannot be set to \"" +
+                                           *text + "\"");
+        continue;
+      }
+      if (info->kind == CategoryKind::kAllowType) {
+        sink_.error(where(k.source()), path + ": \"" + cat +
+                                           "\" is an allow-type category; choose it with "
+                                           "allow_lists, not an action");
+        continue;
+      }
+      out.emplace_back(cat, *action);
+    }
+    return out;
+  }
+
+  void buildGroup(const Section& s) {
+    GroupSpec g;
+    g.name = s.str("name");
+    g.description = s.str("description");
+    g.profile = s.str("profile");
+    g.where = s.here();
+    const std::string shown = "groups[" + std::to_string(cfg_.groups.size()) + "]";
+    const ProfilePreset* preset = findProfile(g.profile);
+    if (!preset) preset = findProfile("strict");
+    g.categories = actionsOf(s, "categories", shown);
+    const std::string def = s.str("default");
+    if (!def.empty()) g.default_action = parseAction(def);
+    const std::string answer = s.str("block_answer");
+    g.block_answer = answer.empty() ? cfg_.policy.block_answer
+                                    : parseBlockAnswer(answer).value_or(cfg_.policy.block_answer);
+    g.allow = s.strings("allow");
+    g.block = s.strings("block");
+    g.allow_lists = s.strings("allow_lists");
+    for (const auto& [name, loc] : s.stringsAt("allow_lists")) {
+      const CategoryInfo* info = findCategory(name);
+      if (!info || info->kind != CategoryKind::kAllowType) {
+        std::vector<std::string> allow_types;
+        for (const auto& c : standardCategories()) {
+          if (c.kind == CategoryKind::kAllowType) allow_types.emplace_back(c.name);
+        }
+        sink_.error(loc, shown + ".allow_lists: \"" + name + "\" is not an allow-type category" +
+                             didYouMean(name, allow_types));
+      }
+    }
+    Section ss = s.sub("safe_search");
+    auto tri = [&](std::string_view key, bool profile_value) {
+      const std::string v = ss.str(key);
+      return v.empty() ? profile_value : v == "on";
+    };
+    g.safe_search_google = tri("google", preset->safe_search);
+    g.safe_search_bing = tri("bing", preset->safe_search);
+    g.safe_search_duckduckgo = tri("duckduckgo", preset->safe_search);
+    const std::string yt = ss.str("youtube");
+    g.youtube = yt.empty()         ? preset->youtube
+                : yt == "strict"   ? YoutubeMode::kStrict
+                : yt == "moderate" ? YoutubeMode::kModerate
+                                   : YoutubeMode::kOff;
+    g.strip_ech = s.boolean("strip_ech");
+    const InlineSettings& il = cfg_.daemon.inline_mode;
+    const std::string fail = s.str("fail");
+    g.fail_open = fail.empty() ? il.fail_open : fail == "open";
+    const std::string quic = s.str("quic");
+    g.quic = quic.empty() ? il.quic : parseQuic(quic);
+    const std::string edns = s.str("encrypted_dns");
+    g.encrypted_dns = edns.empty() ? il.encrypted_dns : parseEncryptedDns(edns);
+    const std::string unres = s.str("unresolved_destination");
+    g.unresolved_destination = unres.empty() ? il.unresolved_destination : parseUnresolved(unres);
+    const std::string ech = s.str("ech");
+    g.ech = ech.empty() ? il.ech : parseEch(ech);
+    size_t i = 0;
+    for (const auto& gs : s.tables("schedules")) {
+      const std::string sub = shown + ".schedules[" + std::to_string(i++) + "]";
+      GroupScheduleSpec spec;
+      spec.schedule = gs.str("schedule");
+      spec.categories = actionsOf(gs, "categories", sub);
+      spec.allow_only = gs.boolean("allow_only");
+      spec.allow = gs.strings("allow");
+      spec.where = gs.at("schedule");
+      pending_schedule_refs_.emplace_back(spec.schedule, spec.where, sub + ".schedule");
+      g.schedules.push_back(std::move(spec));
+    }
+    if (!g.name.empty() && !group_names_.insert(g.name).second) {
+      sink_.error(s.at("name"), shown + ".name: duplicate group name \"" + g.name + "\"");
+    }
+    group_list_.push_back(g.name);
+    cfg_.groups.push_back(std::move(g));
+  }
+
+  void buildClient(const Section& s) {
+    ClientSpec c;
+    c.name = s.str("name");
+    c.group = s.str("group");
+    c.where = s.here();
+    const std::string shown = "clients[" + std::to_string(cfg_.clients.size()) + "]";
+    for (const auto& a : s.strings("addresses")) {
+      if (auto cidr = Cidr::parse(a)) c.addresses.push_back(*cidr);
+    }
+    for (const auto& m : s.strings("macs")) {
+      if (auto mac = MacAddress::parse(m)) c.macs.push_back(*mac);
+    }
+    if (!s.node("addresses") && !s.node("macs")) {
+      sink_.error(s.here(), shown + ": needs addresses or macs to identify the device");
+    }
+    pending_group_refs_.emplace_back(c.group, s.at("group"), shown + ".group");
+    cfg_.clients.push_back(std::move(c));
+  }
+
+  void addImplicitDefaultGroup() {
+    const std::string& dg = cfg_.policy.default_group;
+    if (group_names_.count(dg)) return;
+    if (dg == "unknown") {
+      GroupSpec g;
+      g.name = "unknown";
+      g.description = "Devices no [[clients]] entry names (strict profile).";
+      g.profile = "strict";
+      g.block_answer = cfg_.policy.block_answer;
+      g.allow_lists = {"education", "press", "sex-education", "health"};
+      g.fail_open = cfg_.daemon.inline_mode.fail_open;
+      g.quic = cfg_.daemon.inline_mode.quic;
+      g.encrypted_dns = cfg_.daemon.inline_mode.encrypted_dns;
+      g.unresolved_destination = cfg_.daemon.inline_mode.unresolved_destination;
+      g.ech = cfg_.daemon.inline_mode.ech;
+      g.implicit = true;
+      cfg_.groups.push_back(std::move(g));
+      group_names_.insert("unknown");
+      return;
+    }
+    sink_.error(default_group_at_,
+                "policy.default_group: unknown group \"" + dg + "\"" + didYouMean(dg, group_list_));
+  }
+
+  void crossCheck() {
+    for (const auto& [name, loc, shown] : pending_schedule_refs_) {
+      if (!name.empty() && !schedule_names_.count(name)) {
+        sink_.error(
+            loc, shown + ": unknown schedule \"" + name + "\"" + didYouMean(name, schedule_list_));
+      }
+    }
+    for (const auto& [name, loc, shown] : pending_group_refs_) {
+      if (!name.empty() && !group_names_.count(name)) {
+        sink_.error(loc,
+                    shown + ": unknown group \"" + name + "\"" + didYouMean(name, group_list_));
+      }
+    }
+  }
+
+  DiagnosticSink& sink_;
+  Config& cfg_;
+  SourceLocation default_group_at_;
+  std::set<std::string> list_names_, rule_names_, schedule_names_, group_names_;
+  std::vector<std::string> schedule_list_, group_list_;
+  std::vector<std::tuple<std::string, SourceLocation, std::string>> pending_schedule_refs_;
+  std::vector<std::tuple<std::string, SourceLocation, std::string>> pending_group_refs_;
+};
+
+}  // namespace
+
+Result<Config> loadConfig(const std::filesystem::path& file, DiagnosticSink& sink) {
+  const size_t errors_before = sink.errorCount();
+  Config cfg;
+  std::error_code ec;
+  cfg.file = fs::absolute(file, ec).lexically_normal();
+  if (ec) cfg.file = file;
+  TreeLoader loader(sink);
+  std::optional<toml::table> root = loader.load(cfg.file, {});
+  cfg.files = loader.files();
+  if (!root) return Status::invalid("cannot load " + file.string());
+  validateAgainstSchema(*root, sink);
+  ModelBuilder(sink, cfg).build(*root);
+  const size_t errors = sink.errorCount() - errors_before;
+  if (errors > 0) {
+    return Status::invalid(std::to_string(errors) + " error" + (errors == 1 ? "" : "s") + " in " +
+                           file.string());
+  }
+  return cfg;
+}
+
+Config configForLists(const std::vector<std::filesystem::path>& lists) {
+  Config cfg;
+  cfg.policy.default_group = "default";
+  GroupSpec g;
+  g.name = "default";
+  g.description = "explain --list: blocks what the lists block";
+  g.profile = "open";
+  g.categories = {{"custom", Action::kBlock}};
+  g.default_action = Action::kAllow;
+  g.safe_search_google = g.safe_search_bing = g.safe_search_duckduckgo = false;
+  g.youtube = YoutubeMode::kOff;
+  cfg.policy.bypass_defaults = false;
+  cfg.groups.push_back(std::move(g));
+  for (const auto& p : lists) {
+    ListSpec l;
+    l.name = p.filename().string();
+    l.category = "custom";
+    l.sources = {fs::absolute(p).lexically_normal()};
+    cfg.lists.push_back(std::move(l));
+  }
+  return cfg;
+}
+
+}  // namespace safegate::policy

@@ -1,0 +1,196 @@
+// The validated config model and its loader: TOML files (with includes) -> Config.
+//
+// loadConfig() reads the file and every file it includes, checks the merged tree against the
+// schema (policy/config_schema.h), resolves names (groups, schedules, categories, lists) with
+// "did you mean" suggestions, and reports EVERY problem into the DiagnosticSink as
+// "path:line:col: error: key.path: message". It returns a Config only when there is no error.
+// The daemon reads its own settings from Config::daemon (DaemonSettings); the policy part is
+// compiled by policy/policy_engine.h.
+//
+// Control plane: allocates, reads files. Config is a plain value (copyable); safe to share
+// read-only between threads.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "common/result.h"
+#include "policy/categories.h"
+#include "policy/decision.h"
+
+namespace safegate::policy {
+
+// ---- daemon settings (issue 4 and 5 read these) ----
+
+enum class QuicMode : uint8_t { kInspect, kDrop };
+enum class EncryptedDnsMode : uint8_t { kBlock, kMonitor, kAllow };
+enum class UnresolvedMode : uint8_t { kAllow, kMonitor, kBlock };
+enum class EchMode : uint8_t { kOuterSni, kBlock };
+
+struct DnsSettings {
+  std::vector<std::string> listen;     // "addr:port" / "[v6]:port", validated
+  std::vector<std::string> upstreams;  // same syntax
+  int upstream_timeout_ms = 2000;
+  int cache_entries = 10000;  // 0 = off
+  int workers = 0;            // 0 = one per core
+  int block_ttl_seconds = 60;
+  bool tcp = true;
+};
+
+struct DatabaseSettings {
+  std::filesystem::path path;  // absolute (resolved against state_dir)
+  int retention_days = 30;
+  bool full_query_log = false;
+  int queue_capacity = 65536;
+  int batch_ms = 100;
+};
+
+struct PrivacySettings {
+  bool pseudonymize_clients = true;
+  std::filesystem::path secret_file;  // absolute
+};
+
+struct ControlSettings {
+  std::filesystem::path socket;  // absolute
+  uint32_t mode = 0660;
+  std::string group;  // empty = daemon's group
+};
+
+struct BlockPageSettings {
+  std::optional<IpAddress> ipv4;
+  std::optional<IpAddress> ipv6;
+  std::string url;
+};
+
+struct InlineSettings {
+  bool enabled = false;
+  std::vector<uint16_t> queues = {0};
+  bool fail_open = true;  // default for groups
+  int max_packets_per_flow = 8;
+  int max_client_hello_bytes = 16384;
+  int receive_buffer_bytes = 8 << 20;
+  uint32_t offload_mark = 1;
+  QuicMode quic = QuicMode::kInspect;
+  EncryptedDnsMode encrypted_dns = EncryptedDnsMode::kBlock;
+  UnresolvedMode unresolved_destination = UnresolvedMode::kAllow;
+  EchMode ech = EchMode::kOuterSni;
+};
+
+// Everything safegated needs besides the policy. Paths are absolute.
+struct DaemonSettings {
+  std::filesystem::path config_file;
+  std::filesystem::path state_dir;
+  DnsSettings dns;
+  DatabaseSettings database;
+  PrivacySettings privacy;
+  ControlSettings control;
+  BlockPageSettings block_page;
+  InlineSettings inline_mode;
+};
+
+// ---- policy model ----
+
+enum class ListFormat : uint8_t { kAuto, kDomains, kHosts, kAdblock, kDnsmasq };
+std::string_view listFormatName(ListFormat f);
+
+struct ListSpec {
+  std::string name;
+  std::string category;
+  ListFormat format = ListFormat::kAuto;
+  std::vector<std::filesystem::path> sources;  // absolute
+  bool enabled = true;
+  SourceLocation where;
+};
+
+struct RuleSetSpec {
+  std::string name;
+  std::string category;
+  std::vector<std::pair<std::string, SourceLocation>> patterns;  // inline patterns
+  std::vector<std::filesystem::path> sources;
+  SourceLocation where;
+};
+
+struct ScheduleSpec {
+  std::string name;
+  std::string time_zone;  // resolved: schedule's or policy.time_zone
+  std::vector<std::string> windows;
+  std::vector<std::string> active_dates;
+  std::vector<std::string> inactive_dates;
+  SourceLocation where;
+};
+
+struct GroupScheduleSpec {
+  std::string schedule;
+  std::vector<std::pair<std::string, Action>> categories;
+  bool allow_only = false;
+  std::vector<std::string> allow;
+  SourceLocation where;
+};
+
+struct GroupSpec {
+  std::string name;
+  std::string description;
+  std::string profile = "strict";
+  std::vector<std::pair<std::string, Action>> categories;  // overrides of the profile
+  std::optional<Action> default_action;                    // else the profile's
+  BlockAnswer block_answer = BlockAnswer::kNxdomain;       // resolved
+  std::vector<std::string> allow;
+  std::vector<std::string> block;
+  std::vector<std::string> allow_lists;
+  bool safe_search_google = true;  // resolved from the profile and overrides
+  bool safe_search_bing = true;
+  bool safe_search_duckduckgo = true;
+  YoutubeMode youtube = YoutubeMode::kStrict;
+  bool strip_ech = true;
+  bool fail_open = true;  // resolved from inline.fail_open
+  QuicMode quic = QuicMode::kInspect;
+  EncryptedDnsMode encrypted_dns = EncryptedDnsMode::kBlock;
+  UnresolvedMode unresolved_destination = UnresolvedMode::kAllow;
+  EchMode ech = EchMode::kOuterSni;
+  std::vector<GroupScheduleSpec> schedules;
+  SourceLocation where;
+  bool implicit = false;  // the built-in "unknown" group
+};
+
+struct ClientSpec {
+  std::string name;
+  std::string group;
+  std::vector<Cidr> addresses;
+  std::vector<MacAddress> macs;
+  SourceLocation where;
+};
+
+struct PolicySettings {
+  std::string time_zone = "UTC";
+  std::string default_group = "unknown";
+  BlockAnswer block_answer = BlockAnswer::kNxdomain;
+  bool bypass_defaults = true;
+};
+
+struct Config {
+  std::filesystem::path file;                // the main file, absolute
+  std::vector<std::filesystem::path> files;  // main file and every include (for reload)
+  DaemonSettings daemon;
+  PolicySettings policy;
+  std::vector<ListSpec> lists;
+  std::vector<RuleSetSpec> rules;
+  std::vector<ScheduleSpec> schedules;
+  std::vector<GroupSpec> groups;  // the default group is always present
+  std::vector<ClientSpec> clients;
+};
+
+// Reads and validates `file` (and its includes). Every diagnostic goes to `sink`; the result
+// is an error when sink has errors.
+Result<Config> loadConfig(const std::filesystem::path& file, DiagnosticSink& sink);
+
+// A policy with the given lists only, for `safegatectl explain --list`: every list's entries
+// are blocked (category "list", or the category its name implies) and its @@ exceptions
+// honoured; one group "default" that allows everything else.
+Config configForLists(const std::vector<std::filesystem::path>& lists);
+
+}  // namespace safegate::policy

@@ -1,0 +1,755 @@
+#include "policy/config_schema.h"
+
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "common/ip_address.h"
+#include "policy/schedule.h"
+#include "policy/suggest.h"
+#include "policy/time_zone.h"
+
+namespace safegate::policy {
+
+std::string_view keyTypeName(KeyType t) {
+  switch (t) {
+    case KeyType::kString: return "string";
+    case KeyType::kInteger: return "integer";
+    case KeyType::kBoolean: return "boolean";
+    case KeyType::kStringList: return "list of strings";
+    case KeyType::kIntegerList: return "list of integers";
+    case KeyType::kTable: return "table";
+    case KeyType::kTableArray: return "array of tables";
+    case KeyType::kStringMap: return "table of strings";
+  }
+  return "?";
+}
+
+namespace {
+
+// ---- validators (each returns "" or the problem) ----
+
+std::string forEachString(const toml::node& n, std::string (*one)(std::string_view)) {
+  if (auto s = n.value<std::string>()) return one(*s);
+  if (const auto* arr = n.as_array()) {
+    for (const auto& e : *arr) {
+      if (auto s = e.value<std::string>()) {
+        if (std::string err = one(*s); !err.empty()) return err;
+      }
+    }
+  }
+  return {};
+}
+
+std::string checkAddrPort(std::string_view s) {
+  std::string_view host;
+  std::string_view port;
+  if (!s.empty() && s.front() == '[') {
+    const size_t close = s.find("]:");
+    if (close == std::string_view::npos) return "\"" + std::string(s) + "\" is not [IPv6]:port";
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    const size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos || s.find(':') != colon) {
+      return "\"" + std::string(s) + "\" is not address:port (IPv6 as [addr]:port)";
+    }
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  if (!IpAddress::parse(host)) return "\"" + std::string(host) + "\" is not an IP address";
+  if (port.empty() || port.size() > 5) return "\"" + std::string(s) + "\" has no valid port";
+  uint32_t p = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return "\"" + std::string(s) + "\" has no valid port";
+    p = p * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (p == 0 || p > 65535) return "port of \"" + std::string(s) + "\" is not 1..65535";
+  return {};
+}
+std::string validateAddrPorts(const toml::node& n) { return forEachString(n, checkAddrPort); }
+
+std::string checkTimeZone(std::string_view s) {
+  auto tz = TimeZone::load(s);
+  return tz ? std::string() : tz.status().message();
+}
+std::string validateTimeZone(const toml::node& n) {
+  auto s = n.value<std::string>();
+  if (!s || s->empty()) return {};
+  return checkTimeZone(*s);
+}
+
+std::string checkWindow(std::string_view s) {
+  WeekMinutes m;
+  return parseWindow(s, m);
+}
+std::string validateWindows(const toml::node& n) { return forEachString(n, checkWindow); }
+
+std::string checkDates(std::string_view s) {
+  DateRange r;
+  return parseDateRange(s, r);
+}
+std::string validateDates(const toml::node& n) { return forEachString(n, checkDates); }
+
+std::string checkAddressOrCidr(std::string_view s) {
+  if (Cidr::parse(s)) return {};
+  return "\"" + std::string(s) + "\" is not an IP address or CIDR (e.g. 192.168.1.20, 10.1.0.0/16)";
+}
+std::string validateAddresses(const toml::node& n) { return forEachString(n, checkAddressOrCidr); }
+
+std::string checkMac(std::string_view s) {
+  if (MacAddress::parse(s)) return {};
+  return "\"" + std::string(s) + "\" is not a MAC address (aa:bb:cc:dd:ee:ff)";
+}
+std::string validateMacs(const toml::node& n) { return forEachString(n, checkMac); }
+
+std::string checkIpv4OrEmpty(std::string_view s) {
+  if (s.empty()) return {};
+  auto ip = IpAddress::parse(s);
+  if (!ip || !ip->isV4()) return "\"" + std::string(s) + "\" is not an IPv4 address";
+  return {};
+}
+std::string validateIpv4(const toml::node& n) { return forEachString(n, checkIpv4OrEmpty); }
+std::string checkIpv6OrEmpty(std::string_view s) {
+  if (s.empty()) return {};
+  auto ip = IpAddress::parse(s);
+  if (!ip || !ip->isV6()) return "\"" + std::string(s) + "\" is not an IPv6 address";
+  return {};
+}
+std::string validateIpv6(const toml::node& n) { return forEachString(n, checkIpv6OrEmpty); }
+
+std::string checkMode(std::string_view s) {
+  if (s.size() < 3 || s.size() > 4)
+    return "mode \"" + std::string(s) + "\" is not octal like \"0660\"";
+  for (char c : s) {
+    if (c < '0' || c > '7') return "mode \"" + std::string(s) + "\" is not octal like \"0660\"";
+  }
+  return {};
+}
+std::string validateMode(const toml::node& n) { return forEachString(n, checkMode); }
+
+// A host name as written in config: letters, digits, '-', '_', '.', optional leading "*."
+std::string checkName(std::string_view s) {
+  std::string_view v = s;
+  if (v.starts_with("*.")) v.remove_prefix(2);
+  if (v.empty() || v.size() > 253) return "\"" + std::string(s) + "\" is not a domain name";
+  for (char c : v) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+    if (!ok) return "\"" + std::string(s) + "\" is not a domain name";
+  }
+  if (v.front() == '.' || v.find("..") != std::string_view::npos) {
+    return "\"" + std::string(s) + "\" is not a domain name";
+  }
+  return {};
+}
+std::string validateNames(const toml::node& n) { return forEachString(n, checkName); }
+
+std::string checkNonEmpty(std::string_view s) {
+  return s.empty() ? std::string("must not be empty") : std::string();
+}
+std::string validateNonEmpty(const toml::node& n) { return forEachString(n, checkNonEmpty); }
+
+std::string checkIdentifier(std::string_view s) {
+  if (s.empty()) return "must not be empty";
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return "\"" + std::string(s) + "\" may use only letters, digits, '-', '_' and '.'";
+  }
+  return {};
+}
+std::string validateIdentifier(const toml::node& n) { return forEachString(n, checkIdentifier); }
+
+// ---- choices ----
+constexpr std::string_view kBlockAnswers[] = {"nxdomain", "nodata", "null", "block-page",
+                                              "refused"};
+constexpr std::string_view kGroupBlockAnswers[] = {"",     "nxdomain",   "nodata",
+                                                   "null", "block-page", "refused"};
+constexpr std::string_view kFormats[] = {"auto", "domains", "hosts", "adblock", "dnsmasq"};
+constexpr std::string_view kActions[] = {"allow", "monitor",     "alert-allow",
+                                         "block", "alert-block", "alert"};
+constexpr std::string_view kDefaultActions[] = {"", "allow", "monitor", "block"};
+constexpr std::string_view kProfiles[] = {"strict", "under-9", "9-12", "13-17",
+                                          "staff",  "guests",  "open"};
+constexpr std::string_view kYoutube[] = {"", "off", "moderate", "strict"};
+constexpr std::string_view kQuic[] = {"inspect", "drop"};
+constexpr std::string_view kGroupQuic[] = {"", "inspect", "drop"};
+constexpr std::string_view kEncryptedDns[] = {"block", "monitor", "allow"};
+constexpr std::string_view kGroupEncryptedDns[] = {"", "block", "monitor", "allow"};
+constexpr std::string_view kUnresolved[] = {"allow", "monitor", "block"};
+constexpr std::string_view kGroupUnresolved[] = {"", "allow", "monitor", "block"};
+constexpr std::string_view kEch[] = {"outer-sni", "block"};
+constexpr std::string_view kGroupEch[] = {"", "outer-sni", "block"};
+constexpr std::string_view kFailMode[] = {"", "open", "closed"};
+constexpr std::string_view kTriState[] = {"", "on", "off"};
+
+using K = KeyType;
+constexpr Reload L = Reload::kLive;
+constexpr Reload R = Reload::kRestart;
+constexpr int64_t kMin = INT64_MIN;
+constexpr int64_t kMax = INT64_MAX;
+
+const KeyDef kKeys[] = {
+    {"include", K::kStringList, "[]", L,
+     "Other config files merged into this one (paths relative to the including file). Arrays "
+     "of tables ([[lists]], [[groups]], ...) are appended; a plain key may be set only once; "
+     "include cycles are an error.",
+     validateNonEmpty},
+
+    {"daemon", K::kTable, "", R, "Process settings of safegated."},
+    {"daemon.state_dir", K::kString, "\"/var/lib/safegate\"", R,
+     "Directory for the incident database, the client-pseudonym secret and the control "
+     "socket (relative paths elsewhere resolve against it). Relative to the config file when "
+     "not absolute.",
+     validateNonEmpty},
+
+    {"dns", K::kTable, "", R, "The DNS proxy."},
+    {"dns.listen", K::kStringList, "[\"127.0.0.1:5353\"]", R,
+     "Addresses to answer DNS on, as \"addr:port\" ([v6]:port for IPv6), UDP and (with "
+     "dns.tcp) TCP.",
+     validateAddrPorts},
+    {"dns.upstreams", K::kStringList, "[\"9.9.9.9:53\", \"149.112.112.112:53\"]", L,
+     "Upstream resolvers, as \"addr:port\"; queries rotate over them and fail over.",
+     validateAddrPorts},
+    {"dns.upstream_timeout_ms",
+     K::kInteger,
+     "2000",
+     L,
+     "How long to wait for one upstream before trying the next; SERVFAIL when all fail.",
+     nullptr,
+     {},
+     50,
+     60000},
+    {"dns.cache_entries",
+     K::kInteger,
+     "10000",
+     R,
+     "Answers kept in the TTL-respecting cache; 0 turns the cache off.",
+     nullptr,
+     {},
+     0,
+     10000000},
+    {"dns.workers",
+     K::kInteger,
+     "0",
+     R,
+     "Worker threads (SO_REUSEPORT); 0 = one per core.",
+     nullptr,
+     {},
+     0,
+     256},
+    {"dns.block_ttl_seconds",
+     K::kInteger,
+     "60",
+     L,
+     "TTL of blocked and rewritten answers (short, so an unblock takes effect soon).",
+     nullptr,
+     {},
+     0,
+     86400},
+    {"dns.tcp", K::kBoolean, "true", R, "Also answer DNS over TCP on every listen address."},
+
+    {"database", K::kTable, "", R, "The SQLite incident store."},
+    {"database.path", K::kString, "\"incidents.sqlite\"", R,
+     "Database file, relative to daemon.state_dir unless absolute.", validateNonEmpty},
+    {"database.retention_days",
+     K::kInteger,
+     "30",
+     L,
+     "Incidents older than this are deleted (in small chunks).",
+     nullptr,
+     {},
+     1,
+     3650},
+    {"database.full_query_log", K::kBoolean, "false", L,
+     "Record every query, not only incidents (blocked, monitored, alerted). Off by default: "
+     "safegate stores incidents, not browsing history."},
+    {"database.queue_capacity",
+     K::kInteger,
+     "65536",
+     R,
+     "Incidents waiting for the writer thread; when full, new ones are dropped and counted "
+     "(DNS is never blocked by the database).",
+     nullptr,
+     {},
+     16,
+     16777216},
+    {"database.batch_ms",
+     K::kInteger,
+     "100",
+     R,
+     "Longest time incidents wait before their transaction is committed (the most that a "
+     "power cut can lose).",
+     nullptr,
+     {},
+     1,
+     10000},
+
+    {"privacy", K::kTable, "", R, "Personal data handling."},
+    {"privacy.pseudonymize_clients", K::kBoolean, "true", L,
+     "Store clients as a keyed HMAC pseudonym unless a [[clients]] entry names the device."},
+    {"privacy.secret_file", K::kString, "\"client-secret\"", R,
+     "Per-install HMAC key (created with mode 0600), relative to daemon.state_dir.",
+     validateNonEmpty},
+
+    {"control", K::kTable, "", R, "The control socket used by safegatectl."},
+    {"control.socket", K::kString, "\"control.sock\"", R,
+     "Unix socket path, relative to daemon.state_dir unless absolute.", validateNonEmpty},
+    {"control.mode", K::kString, "\"0660\"", R, "Permission bits of the socket (octal).",
+     validateMode},
+    {"control.group", K::kString, "\"\"", R,
+     "Group owning the socket (members may use safegatectl); empty = the daemon's group."},
+
+    {"block_page", K::kTable, "", L,
+     "Where blocked clients are sent (block_answer = "
+     "\"block-page\")."},
+    {"block_page.ipv4", K::kString, "\"\"", L, "IPv4 address of the block page server.",
+     validateIpv4},
+    {"block_page.ipv6", K::kString, "\"\"", L, "IPv6 address of the block page server.",
+     validateIpv6},
+    {"block_page.url", K::kString, "\"\"", L,
+     "URL of the block page (HTTP redirects in inline mode)."},
+
+    {"inline", K::kTable, "", R, "NFQUEUE inline inspection (issue 5)."},
+    {"inline.enabled", K::kBoolean, "false", R, "Inspect packets queued by the firewall rules."},
+    {"inline.queues",
+     K::kIntegerList,
+     "[0]",
+     R,
+     "NFQUEUE numbers to bind, one worker each (the rules spread flows over them).",
+     nullptr,
+     {},
+     0,
+     65535},
+    {"inline.fail_open", K::kBoolean, "true", R,
+     "Default for groups: when safegated is overloaded, its queue is full or it is not "
+     "running, let traffic pass (true) or stop it (false).",
+     nullptr},
+    {"inline.max_packets_per_flow",
+     K::kInteger,
+     "8",
+     L,
+     "Packets of one flow inspected before the group's default decides it.",
+     nullptr,
+     {},
+     1,
+     64},
+    {"inline.max_client_hello_bytes",
+     K::kInteger,
+     "16384",
+     L,
+     "Cap for reassembling a TLS ClientHello across segments.",
+     nullptr,
+     {},
+     512,
+     65536},
+    {"inline.receive_buffer_bytes",
+     K::kInteger,
+     "8388608",
+     R,
+     "Netlink socket receive buffer of each queue.",
+     nullptr,
+     {},
+     65536,
+     1073741824},
+    {"inline.offload_mark",
+     K::kInteger,
+     "1",
+     R,
+     "Connection-mark bit set on decided flows so the rest of the flow bypasses the queue.",
+     nullptr,
+     {},
+     1,
+     2147483647},
+    {"inline.quic", K::kString, "\"inspect\"", L,
+     "Default for groups: \"inspect\" QUIC Initial SNI, or \"drop\" QUIC to force TCP.", nullptr,
+     kQuic},
+    {"inline.encrypted_dns", K::kString, "\"block\"", L,
+     "Default for groups: DoT/DoQ (port 853) and known DoH endpoints are blocked, monitored "
+     "or allowed.",
+     nullptr, kEncryptedDns},
+    {"inline.unresolved_destination", K::kString, "\"allow\"", L,
+     "Default for groups: TLS without SNI or to an address safegate never returned to the "
+     "client.",
+     nullptr, kUnresolved},
+    {"inline.ech", K::kString, "\"outer-sni\"", L,
+     "Default for groups: Encrypted ClientHello is decided by its outer SNI, or blocked.", nullptr,
+     kEch},
+
+    {"policy", K::kTable, "", L, "Policy-wide settings."},
+    {"policy.time_zone", K::kString, "\"UTC\"", L,
+     "IANA time zone of schedules (e.g. \"Europe/London\").", validateTimeZone},
+    {"policy.default_group", K::kString, "\"unknown\"", L,
+     "Group of devices that no [[clients]] entry matches. The group \"unknown\" exists "
+     "implicitly with the strict profile unless you define it.",
+     validateIdentifier},
+    {"policy.block_answer", K::kString, "\"nxdomain\"", L,
+     "How a blocked DNS query is answered, unless a group says otherwise.", nullptr, kBlockAnswers},
+    {"policy.bypass_defaults", K::kBoolean, "true", L,
+     "Keep clients on this resolver: use-application-dns.net (Firefox canary) and "
+     "mask.icloud.com / mask-h2.icloud.com (Apple Private Relay) get NXDOMAIN, resolver.arpa "
+     "and _dns.resolver.arpa (DDR, RFC 9462) get NODATA."},
+
+    {"lists", K::kTableArray, "", L, "Domain lists, each in one category."},
+    {"lists[].name", K::kString, "", L, "Unique list name.", validateIdentifier},
+    {"lists[].category", K::kString, "", L,
+     "Category of the list's entries (docs/categories.md); allow-type categories (education, "
+     "press, sex-education, health) make it an allow list.",
+     validateNonEmpty},
+    {"lists[].sources", K::kStringList, "", L,
+     "List files (relative to the config file that names them).", validateNonEmpty},
+    {"lists[].format", K::kString, "\"auto\"", L,
+     "File format: domains (one per line, suffix match), hosts, adblock (||name^, @@ "
+     "exceptions), dnsmasq (address=/name/...), or auto-detect per line.",
+     nullptr, kFormats},
+    {"lists[].enabled", K::kBoolean, "true", L, "Set false to keep a list defined but unused."},
+
+    {"rules", K::kTableArray, "", L, "RE2 regular-expression rules over host names."},
+    {"rules[].name", K::kString, "", L, "Unique rule set name.", validateIdentifier},
+    {"rules[].category", K::kString, "", L, "Category of matches.", validateNonEmpty},
+    {"rules[].patterns", K::kStringList, "[]", L,
+     "RE2 patterns written inline (matched against the whole normalised host name)."},
+    {"rules[].sources", K::kStringList, "[]", L,
+     "Files with one RE2 pattern per line (# comments), relative to the config file.",
+     validateNonEmpty},
+
+    {"schedules", K::kTableArray, "", L, "Named weekly time windows."},
+    {"schedules[].name", K::kString, "", L, "Unique schedule name.", validateIdentifier},
+    {"schedules[].windows", K::kStringList, "", L,
+     "Windows as \"DAYS HH:MM-HH:MM\": DAYS is daily, weekdays, weekends, mon..sun, a range "
+     "(mon-fri) or a list (mon,wed); an end not after the start runs over midnight.",
+     validateWindows},
+    {"schedules[].time_zone", K::kString, "\"\"", L, "IANA time zone; empty = policy.time_zone.",
+     validateTimeZone},
+    {"schedules[].active_dates", K::kStringList, "[]", L,
+     "Only on these local dates (\"YYYY-MM-DD\" or \"YYYY-MM-DD..YYYY-MM-DD\", e.g. term "
+     "dates); empty = every date.",
+     validateDates},
+    {"schedules[].inactive_dates", K::kStringList, "[]", L,
+     "Never on these local dates (holidays).", validateDates},
+
+    {"groups", K::kTableArray, "", L, "Client groups, each with a profile and overrides."},
+    {"groups[].name", K::kString, "", L, "Unique group name.", validateIdentifier},
+    {"groups[].description", K::kString, "\"\"", L, "Free text for people."},
+    {"groups[].profile", K::kString, "\"strict\"", L,
+     "Preset actions per category (docs/categories.md): strict, under-9, 9-12, 13-17, staff, "
+     "guests, open.",
+     nullptr, kProfiles},
+    {"groups[].categories", K::kStringMap, "{}", L,
+     "Category = action overrides of the profile (allow, monitor, alert-allow, block, "
+     "alert-block)."},
+    {"groups[].categories.*", K::kString, "", L, "Action for the category.", nullptr, kActions},
+    {"groups[].default", K::kString, "\"\"", L,
+     "Verdict when nothing matches (allow, monitor, block); empty = the profile's (allow). "
+     "\"block\" makes the group allow-list-only at all times.",
+     nullptr, kDefaultActions},
+    {"groups[].block_answer", K::kString, "\"\"", L,
+     "How blocked DNS queries are answered; empty = policy.block_answer.", nullptr,
+     kGroupBlockAnswers},
+    {"groups[].allow", K::kStringList, "[]", L,
+     "Names (and their subdomains) always allowed for this group, also during allow-only "
+     "schedules.",
+     validateNames},
+    {"groups[].block", K::kStringList, "[]", L,
+     "Names (and their subdomains) always blocked for this group.", validateNames},
+    {"groups[].allow_lists", K::kStringList,
+     "[\"education\", \"press\", \"sex-education\", \"health\"]", L,
+     "Allow-type categories whose lists protect this group against over-blocking.",
+     validateNonEmpty},
+    {"groups[].safe_search", K::kTable, "", L, "Safe search and restricted video."},
+    {"groups[].safe_search.google", K::kString, "\"\"", L,
+     "\"on\" rewrites every Google search domain to forcesafesearch.google.com; empty = "
+     "profile.",
+     nullptr, kTriState},
+    {"groups[].safe_search.bing", K::kString, "\"\"", L,
+     "\"on\" rewrites Bing to strict.bing.com; empty = profile.", nullptr, kTriState},
+    {"groups[].safe_search.duckduckgo", K::kString, "\"\"", L,
+     "\"on\" rewrites DuckDuckGo to safe.duckduckgo.com; empty = profile.", nullptr, kTriState},
+    {"groups[].safe_search.youtube", K::kString, "\"\"", L,
+     "YouTube restricted mode: \"strict\" (restrict.youtube.com), \"moderate\" "
+     "(restrictmoderate.youtube.com) or \"off\"; empty = profile.",
+     nullptr, kYoutube},
+    {"groups[].strip_ech", K::kBoolean, "true", L,
+     "Remove ECH configuration (the \"ech\" SvcParam) from HTTPS records answered to this "
+     "group, so TLS keeps a visible SNI."},
+    {"groups[].fail", K::kString, "\"\"", L,
+     "Inline fail mode for this group: \"open\" or \"closed\"; empty = inline.fail_open.", nullptr,
+     kFailMode},
+    {"groups[].quic", K::kString, "\"\"", L, "Override of inline.quic.", nullptr, kGroupQuic},
+    {"groups[].encrypted_dns", K::kString, "\"\"", L, "Override of inline.encrypted_dns.", nullptr,
+     kGroupEncryptedDns},
+    {"groups[].unresolved_destination", K::kString, "\"\"", L,
+     "Override of inline.unresolved_destination.", nullptr, kGroupUnresolved},
+    {"groups[].ech", K::kString, "\"\"", L, "Override of inline.ech.", nullptr, kGroupEch},
+    {"groups[].schedules", K::kTableArray, "", L,
+     "What changes while a schedule is active (later entries win)."},
+    {"groups[].schedules[].schedule", K::kString, "", L, "Name of a [[schedules]] entry.",
+     validateNonEmpty},
+    {"groups[].schedules[].categories", K::kStringMap, "{}", L,
+     "Category = action while the schedule is active."},
+    {"groups[].schedules[].categories.*", K::kString, "", L, "Action for the category.", nullptr,
+     kActions},
+    {"groups[].schedules[].allow_only", K::kBoolean, "false", L,
+     "While active, block everything except the group's allow names, this entry's allow "
+     "names and allow-type lists (\"bedtime\")."},
+    {"groups[].schedules[].allow", K::kStringList, "[]", L,
+     "Extra names allowed while the schedule is active (with allow_only).", validateNames},
+
+    {"clients", K::kTableArray, "", L, "Known devices and the group each belongs to."},
+    {"clients[].name", K::kString, "", L, "Display name (shown instead of a pseudonym).",
+     validateNonEmpty},
+    {"clients[].group", K::kString, "", L, "Name of a [[groups]] entry.", validateNonEmpty},
+    {"clients[].addresses", K::kStringList, "[]", L,
+     "IP addresses or CIDR ranges; the most specific range wins.", validateAddresses},
+    {"clients[].macs", K::kStringList, "[]", L,
+     "MAC addresses (local clients; a MAC match beats an address match).", validateMacs},
+};
+
+std::string_view parentOf(std::string_view path) {
+  const size_t dot = path.rfind('.');
+  if (dot == std::string_view::npos) return {};
+  return path.substr(0, dot);  // "groups[]" for "groups[].name"
+}
+std::string_view leafOf(std::string_view path) {
+  const size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? path : path.substr(dot + 1);
+}
+
+SourceLocation where(const toml::source_region& src) {
+  SourceLocation loc;
+  if (src.path) loc.file = *src.path;
+  loc.line = src.begin.line;
+  loc.column = src.begin.column;
+  return loc;
+}
+
+class SchemaWalker {
+ public:
+  explicit SchemaWalker(DiagnosticSink& sink) : sink_(sink) {}
+
+  void walkTable(const toml::table& t, const std::string& pattern, const std::string& shown,
+                 bool is_map) {
+    for (auto&& [key, node] : t) {
+      const std::string k(key.str());
+      const std::string child_pattern = pattern.empty() ? k : pattern + "." + k;
+      const std::string child_shown = shown.empty() ? k : shown + "." + k;
+      const KeyDef* def = is_map ? findKeyDef(pattern + ".*") : findKeyDef(child_pattern);
+      if (!def) {
+        std::vector<std::string> siblings;
+        for (const auto& d : kKeys) {
+          if (parentOf(d.path) == pattern && leafOf(d.path) != "*") {
+            siblings.emplace_back(leafOf(d.path));
+          }
+        }
+        sink_.error(where(key.source()),
+                    child_shown + ": unknown key \"" + k + "\"" + didYouMean(k, siblings));
+        continue;
+      }
+      checkValue(*def, node, is_map ? pattern + ".*" : child_pattern, child_shown);
+    }
+    if (is_map) return;
+    for (const auto& d : kKeys) {
+      if (parentOf(d.path) != pattern || !d.required()) continue;
+      const std::string leaf(leafOf(d.path));
+      if (!t.contains(leaf)) {
+        sink_.error(where(t.source()),
+                    (shown.empty() ? leaf : shown + "." + leaf) + ": missing required key");
+      }
+    }
+  }
+
+ private:
+  void typeError(const toml::node& n, const std::string& shown, const KeyDef& def) {
+    sink_.error(where(n.source()), shown + ": expected " + std::string(keyTypeName(def.type)) +
+                                       ", found " + describe(n));
+  }
+  static std::string describe(const toml::node& n) {
+    switch (n.type()) {
+      case toml::node_type::string: return "a string";
+      case toml::node_type::integer: return "an integer";
+      case toml::node_type::floating_point: return "a number";
+      case toml::node_type::boolean: return "a boolean";
+      case toml::node_type::array: return "an array";
+      case toml::node_type::table: return "a table";
+      default: return "a date/time";
+    }
+  }
+
+  void checkChoice(const KeyDef& def, const toml::node& n, const std::string& shown) {
+    if (def.choices.empty()) return;
+    auto s = n.value<std::string>();
+    if (!s) return;
+    for (auto c : def.choices) {
+      if (c == *s) return;
+    }
+    std::vector<std::string> names;
+    std::string list;
+    for (auto c : def.choices) {
+      if (c.empty()) continue;
+      names.emplace_back(c);
+      list += (list.empty() ? "" : ", ") + std::string(c);
+    }
+    std::string hint = didYouMean(*s, names);
+    sink_.error(where(n.source()),
+                shown + ": \"" + *s + "\" is not one of " + list + (hint.empty() ? "" : hint));
+  }
+
+  void checkRange(const KeyDef& def, const toml::node& n, const std::string& shown) {
+    auto v = n.value<int64_t>();
+    if (!v) return;
+    if (*v < def.min || *v > def.max) {
+      sink_.error(where(n.source()), shown + ": " + std::to_string(*v) + " is out of range " +
+                                         std::to_string(def.min) + ".." + std::to_string(def.max));
+    }
+  }
+
+  void runValidator(const KeyDef& def, const toml::node& n, const std::string& shown) {
+    if (!def.validate) return;
+    // Validate element by element so each error points at its own element.
+    if (const auto* arr = n.as_array()) {
+      for (size_t i = 0; i < arr->size(); ++i) {
+        std::string err = def.validate((*arr)[i]);
+        if (!err.empty()) {
+          sink_.error(where((*arr)[i].source()), shown + "[" + std::to_string(i) + "]: " + err);
+        }
+      }
+      return;
+    }
+    std::string err = def.validate(n);
+    if (!err.empty()) sink_.error(where(n.source()), shown + ": " + err);
+  }
+
+  void checkValue(const KeyDef& def, const toml::node& n, const std::string& pattern,
+                  const std::string& shown) {
+    switch (def.type) {
+      case KeyType::kString:
+        if (!n.is_string()) return typeError(n, shown, def);
+        checkChoice(def, n, shown);
+        runValidator(def, n, shown);
+        return;
+      case KeyType::kInteger:
+        if (!n.is_integer()) return typeError(n, shown, def);
+        checkRange(def, n, shown);
+        return;
+      case KeyType::kBoolean:
+        if (!n.is_boolean()) return typeError(n, shown, def);
+        return;
+      case KeyType::kStringList:
+      case KeyType::kIntegerList: {
+        const auto* arr = n.as_array();
+        if (!arr) return typeError(n, shown, def);
+        bool ok = true;
+        for (size_t i = 0; i < arr->size(); ++i) {
+          const auto& e = (*arr)[i];
+          const bool good = def.type == KeyType::kStringList ? e.is_string() : e.is_integer();
+          if (!good) {
+            ok = false;
+            sink_.error(where(e.source()),
+                        shown + "[" + std::to_string(i) + "]: expected " +
+                            (def.type == KeyType::kStringList ? "a string" : "an integer") +
+                            ", found " + describe(e));
+          } else if (def.type == KeyType::kIntegerList) {
+            checkRange(def, e, shown + "[" + std::to_string(i) + "]");
+          }
+        }
+        if (ok) runValidator(def, n, shown);
+        return;
+      }
+      case KeyType::kTable:
+        if (!n.is_table()) return typeError(n, shown, def);
+        walkTable(*n.as_table(), pattern, shown, false);
+        return;
+      case KeyType::kStringMap:
+        if (!n.is_table()) return typeError(n, shown, def);
+        walkTable(*n.as_table(), pattern, shown, true);
+        return;
+      case KeyType::kTableArray: {
+        const auto* arr = n.as_array();
+        if (!arr || !arr->is_array_of_tables()) {
+          sink_.error(where(n.source()),
+                      shown + ": expected an array of tables ([[" + shown + "]] sections)");
+          return;
+        }
+        for (size_t i = 0; i < arr->size(); ++i) {
+          walkTable(*(*arr)[i].as_table(), pattern + "[]", shown + "[" + std::to_string(i) + "]",
+                    false);
+        }
+        return;
+      }
+    }
+  }
+
+  DiagnosticSink& sink_;
+};
+
+}  // namespace
+
+std::span<const KeyDef> schemaKeys() { return kKeys; }
+
+const KeyDef* findKeyDef(std::string_view pattern) {
+  for (const auto& d : kKeys) {
+    if (d.path == pattern) return &d;
+  }
+  return nullptr;
+}
+
+void validateAgainstSchema(const toml::table& root, DiagnosticSink& sink) {
+  SchemaWalker(sink).walkTable(root, "", "", false);
+}
+
+std::string generateConfigReference() {
+  std::string out;
+  out +=
+      "# Configuration reference\n\n"
+      "<!-- GENERATED by `safegatectl config-reference` from policy/config_schema.cc; do not "
+      "edit by hand (tests/unit/policy/config_reference_test.cc checks it is current). -->\n\n"
+      "safegate reads one TOML file (`safegated --config FILE`), which may `include` others. "
+      "Every key is listed here with its type, default and whether a change applies on reload "
+      "(`live`: SIGHUP or `safegatectl reload`) or needs a restart. `[]` marks an element of an "
+      "array of tables (`[[groups]]`), `*` a free-form key. `safegatectl check-config FILE` "
+      "reports every problem as `path:line:col: error: key.path: message`.\n\n"
+      "Precedence of policy decisions: docs/policy.md. Categories and profiles: "
+      "docs/categories.md.\n";
+  std::string section;
+  for (const auto& d : kKeys) {
+    std::string_view top = d.path.substr(0, d.path.find_first_of(".["));
+    if (top != section) {
+      section = std::string(top);
+      out += "\n## `" + section + "`\n\n";
+      if (d.path == top) {
+        out += std::string(d.help) + "\n\n";
+      }
+      out += "| Key | Type | Default | Reload | Description |\n|---|---|---|---|---|\n";
+      if (d.path == top && (d.type == KeyType::kTable || d.type == KeyType::kTableArray)) {
+        continue;
+      }
+    }
+    std::string def = d.required() ? "*required*" : "`" + std::string(d.default_value) + "`";
+    if (d.type == KeyType::kTable || d.type == KeyType::kTableArray) def = "";
+    std::string desc(d.help);
+    if (!d.choices.empty()) {
+      std::string list;
+      for (auto c : d.choices) {
+        if (c.empty()) continue;
+        list += (list.empty() ? "" : ", ") + std::string("`") + std::string(c) + "`";
+      }
+      desc += " One of: " + list + ".";
+    }
+    if (d.min != kMin || d.max != kMax) {
+      desc += " Range " + std::to_string(d.min) + "–" + std::to_string(d.max) + ".";
+    }
+    std::string escaped;
+    for (char c : desc) {
+      if (c == '|')
+        escaped += "\\|";
+      else
+        escaped += c;
+    }
+    out += "| `" + std::string(d.path) + "` | " + std::string(keyTypeName(d.type)) + " | " + def +
+           " | " + (d.reload == Reload::kLive ? "live" : "restart") + " | " + escaped + " |\n";
+  }
+  return out;
+}
+
+}  // namespace safegate::policy

@@ -1,0 +1,24 @@
+// safegatectl sub-commands: each cmd_*.cc registers its sub-commands on the CLI11 app.
+//
+// To add commands: write ui-helper/cmd_<topic>.cc with `void register<Topic>Commands(
+// CLI::App&)`, declare it below and add one line to kRegistrars in safegatectl_main.cc.
+// A command's callback sets the process exit code through `exitCode()`.
+//
+// Offline commands (check-config, config-reference, explain) use the policy library only;
+// commands that talk to a running safegated use the control socket (never link daemon/).
+// Single-threaded CLI; no shared state beyond the exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace safegate::ui {
+
+// The exit code the command chose (0 when it never set one).
+int& exitCode();
+
+// check-config FILE, config-reference (ui-helper/cmd_config.cc).
+void registerConfigCommands(CLI::App& app);
+// explain (ui-helper/cmd_explain.cc).
+void registerExplainCommand(CLI::App& app);
+
+}  // namespace safegate::ui
