@@ -15,17 +15,6 @@
 
 namespace safegate::policy {
 
-std::string_view listFormatName(ListFormat f) {
-  switch (f) {
-    case ListFormat::kAuto: return "auto";
-    case ListFormat::kDomains: return "domains";
-    case ListFormat::kHosts: return "hosts";
-    case ListFormat::kAdblock: return "adblock";
-    case ListFormat::kDnsmasq: return "dnsmasq";
-  }
-  return "auto";
-}
-
 namespace {
 
 namespace fs = std::filesystem;
@@ -179,11 +168,7 @@ UnresolvedMode parseUnresolved(std::string_view s) {
 EchMode parseEch(std::string_view s) { return s == "block" ? EchMode::kBlock : EchMode::kOuterSni; }
 
 ListFormat parseFormat(std::string_view s) {
-  if (s == "domains") return ListFormat::kDomains;
-  if (s == "hosts") return ListFormat::kHosts;
-  if (s == "adblock") return ListFormat::kAdblock;
-  if (s == "dnsmasq") return ListFormat::kDnsmasq;
-  return ListFormat::kAuto;
+  return parseListFormat(s).value_or(ListFormat::kAuto);
 }
 
 // ---- reading files and includes ----

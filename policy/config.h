@@ -20,6 +20,7 @@
 
 #include "common/ip_address.h"
 #include "common/result.h"
+#include "filters/list_reader.h"
 #include "policy/categories.h"
 #include "policy/decision.h"
 
@@ -94,9 +95,6 @@ struct DaemonSettings {
 };
 
 // ---- policy model ----
-
-enum class ListFormat : uint8_t { kAuto, kDomains, kHosts, kAdblock, kDnsmasq };
-std::string_view listFormatName(ListFormat f);
 
 struct ListSpec {
   std::string name;

@@ -166,7 +166,8 @@ constexpr std::string_view kBlockAnswers[] = {"nxdomain", "nodata", "null", "blo
                                               "refused"};
 constexpr std::string_view kGroupBlockAnswers[] = {"",     "nxdomain",   "nodata",
                                                    "null", "block-page", "refused"};
-constexpr std::string_view kFormats[] = {"auto", "domains", "hosts", "adblock", "dnsmasq"};
+constexpr std::string_view kFormats[] = {"auto",     "domains", "hosts",
+                                         "wildcard", "dnsmasq", "adblock"};
 constexpr std::string_view kActions[] = {"allow", "monitor",     "alert-allow",
                                          "block", "alert-block", "alert"};
 constexpr std::string_view kDefaultActions[] = {"", "allow", "monitor", "block"};
@@ -400,8 +401,9 @@ const KeyDef kKeys[] = {
     {"lists[].sources", K::kStringList, "", L,
      "List files (relative to the config file that names them).", validateNonEmpty},
     {"lists[].format", K::kString, "\"auto\"", L,
-     "File format: domains (one per line, suffix match), hosts, adblock (||name^, @@ "
-     "exceptions), dnsmasq (address=/name/...), or auto-detect per line.",
+     "File format: domains (one per line, covers subdomains), hosts, wildcard (*.name), "
+     "dnsmasq (server=/name/), adblock (||name^, @@ exceptions, $important), or auto "
+     "(detected from the content; docs/lists.md).",
      nullptr, kFormats},
     {"lists[].enabled", K::kBoolean, "true", L, "Set false to keep a list defined but unused."},
 

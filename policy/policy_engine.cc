@@ -1,0 +1,704 @@
+#include "policy/policy_engine.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+
+#include "filters/domain_name.h"
+#include "filters/list_reader.h"
+#include "policy/safe_search.h"
+
+namespace safegate::policy {
+
+PolicySnapshot::PolicySnapshot() = default;
+PolicySnapshot::~PolicySnapshot() = default;
+
+namespace {
+
+constexpr uint8_t kNoCategory = 0xff;
+
+// Levels of a category's list hit, after AdGuard: important exception > important block >
+// exception > block.
+enum Level : int8_t {
+  kNone = -1,
+  kBlockHit = 0,
+  kAllowHit = 1,
+  kImportantBlock = 2,
+  kImportantAllow = 3
+};
+
+bool blocks(int8_t level) { return level == kBlockHit || level == kImportantBlock; }
+
+bool coveredBy(std::string_view name, const std::vector<std::string>& names,
+               std::string_view* matched) noexcept {
+  for (const auto& n : names) {
+    if (isSameOrSubdomain(name, n)) {
+      *matched = n;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, DiagnosticSink& sink) {
+  const size_t errors_before = sink.errorCount();
+  std::shared_ptr<PolicySnapshot> snap(new PolicySnapshot());
+  PolicySnapshot& s = *snap;
+
+  // Categories in standard order.
+  std::map<std::string, uint8_t, std::less<>> category_index;
+  for (const auto& c : standardCategories()) {
+    category_index[std::string(c.name)] = static_cast<uint8_t>(s.category_names_.size());
+    s.category_names_.emplace_back(c.name);
+    s.category_kinds_.push_back(c.kind);
+  }
+  auto categoryOf = [&](const std::string& name) -> uint8_t {
+    auto it = category_index.find(name);
+    return it == category_index.end() ? kNoCategory : it->second;
+  };
+
+  // Time zones and schedules.
+  std::map<std::string, uint32_t, std::less<>> tz_index;
+  auto timeZone = [&](const std::string& name, const SourceLocation& at) -> uint32_t {
+    if (auto it = tz_index.find(name); it != tz_index.end()) return it->second;
+    auto tz = TimeZone::load(name);
+    if (!tz) {
+      sink.error(at, tz.status().message());
+      return 0;
+    }
+    const uint32_t idx = static_cast<uint32_t>(s.time_zones_.size());
+    s.time_zones_.push_back(std::move(*tz));
+    tz_index[name] = idx;
+    return idx;
+  };
+  timeZone(config.policy.time_zone, {});
+  std::map<std::string, uint16_t, std::less<>> schedule_index;
+  for (const auto& spec : config.schedules) {
+    Schedule sc;
+    sc.name = spec.name;
+    sc.time_zone = timeZone(spec.time_zone, spec.where);
+    for (const auto& w : spec.windows) {
+      if (std::string err = parseWindow(w, sc.minutes); !err.empty()) sink.error(spec.where, err);
+    }
+    for (const auto& d : spec.active_dates) {
+      DateRange r;
+      if (std::string err = parseDateRange(d, r); !err.empty())
+        sink.error(spec.where, err);
+      else
+        sc.active_dates.push_back(r);
+    }
+    for (const auto& d : spec.inactive_dates) {
+      DateRange r;
+      if (std::string err = parseDateRange(d, r); !err.empty())
+        sink.error(spec.where, err);
+      else
+        sc.inactive_dates.push_back(r);
+    }
+    schedule_index[spec.name] = static_cast<uint16_t>(s.schedules_.size());
+    s.schedules_.push_back(std::move(sc));
+  }
+
+  // Lists -> one NameIndex.
+  NameIndex::Builder names;
+  for (size_t li = 0; li < config.lists.size(); ++li) {
+    const ListSpec& spec = config.lists[li];
+    if (!spec.enabled) continue;
+    const uint8_t cat = categoryOf(spec.category);
+    if (cat == kNoCategory) {
+      sink.error(spec.where, "lists[" + std::to_string(li) + "].category: unknown category \"" +
+                                 spec.category + "\"");
+      continue;
+    }
+    for (const auto& path : spec.sources) {
+      if (s.list_sources_.size() >= 0xffff) {
+        sink.error(spec.where, "too many list files (at most 65535)");
+        break;
+      }
+      const uint16_t id = static_cast<uint16_t>(s.list_sources_.size());
+      ListReadOptions options;
+      options.format = spec.format;
+      options.list_id = id;
+      auto parsed = readListFile(path.string(), options, sink);
+      if (!parsed) {
+        sink.error(spec.where,
+                   "lists[" + std::to_string(li) + "].sources: " + parsed.status().message());
+        continue;
+      }
+      s.list_sources_.push_back(ListSource{path.string(), spec.name, cat});
+      names.reserve(names.size() + parsed->names.size());
+      for (const auto& e : parsed->names) {
+        uint8_t flags = 0;
+        if (e.action == RuleAction::kAllow) flags |= NameRef::kAllow;
+        if (e.important) flags |= NameRef::kImportant;
+        names.add(parsed->name(e), e.kind, id, e.line, flags);
+      }
+      size_t unsupported = 0;
+      for (const auto& r : parsed->rules) {
+        const bool plain = r.target == AdblockRule::Target::kName && !r.badfilter &&
+                           r.dnstype_include.empty() && r.dnstype_exclude.empty() &&
+                           r.client_cidr_include.empty() && r.client_cidr_exclude.empty() &&
+                           r.client_name_include.empty() && r.client_name_exclude.empty() &&
+                           r.ctag_include.empty() && r.ctag_exclude.empty() &&
+                           r.denyallow.empty() && !r.has_dnsrewrite;
+        if (!plain) {
+          if (++unsupported <= 20) {
+            sink.warning(SourceLocation{path.string(), r.line, 0},
+                         "skipped \"" + r.text +
+                             "\": patterns and modifiers other than $important are not used "
+                             "in category lists (write a [[rules]] regex instead)");
+          }
+          continue;
+        }
+        uint8_t flags = 0;
+        if (r.action == RuleAction::kAllow) flags |= NameRef::kAllow;
+        if (r.important) flags |= NameRef::kImportant;
+        names.add(r.name, r.kind, id, r.line, flags);
+      }
+      if (unsupported > 20) {
+        sink.warning(SourceLocation{path.string(), 0, 0},
+                     std::to_string(unsupported) + " pattern/modifier rules skipped in total");
+      }
+    }
+  }
+  s.stats_.list_entries = names.size();
+  s.names_ = names.build();
+
+  // Regex rules -> one RegexRuleSet.
+  RegexRuleSet::Builder regex;
+  auto addPattern = [&](const std::string& pattern, const SourceLocation& at, uint8_t cat) {
+    const uint32_t value = static_cast<uint32_t>(s.regex_categories_.size());
+    if (regex.add(pattern, at, value, sink)) {
+      s.regex_categories_.push_back(cat);
+      s.regex_text_.push_back(pattern);
+      s.regex_file_.push_back(at.file);
+      s.regex_line_.push_back(at.line);
+    }
+  };
+  for (size_t ri = 0; ri < config.rules.size(); ++ri) {
+    const RuleSetSpec& spec = config.rules[ri];
+    const uint8_t cat = categoryOf(spec.category);
+    if (cat == kNoCategory) continue;  // reported by loadConfig
+    for (const auto& [pattern, at] : spec.patterns) addPattern(pattern, at, cat);
+    for (const auto& path : spec.sources) {
+      std::ifstream in(path);
+      if (!in) {
+        sink.error(spec.where, "rules[" + std::to_string(ri) + "].sources: cannot read \"" +
+                                   path.string() + "\"");
+        continue;
+      }
+      std::string line;
+      uint32_t n = 0;
+      while (std::getline(in, line)) {
+        ++n;
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        size_t start = line.find_first_not_of(" \t");
+        if (start == std::string::npos || line[start] == '#') continue;
+        addPattern(line.substr(start), SourceLocation{path.string(), n, 0}, cat);
+      }
+    }
+  }
+  s.stats_.regex_rules = s.regex_categories_.size();
+  if (regex.size() > 0) {
+    auto built = regex.build(sink);
+    if (built) s.regex_ = std::move(*built);
+  }
+
+  // Groups.
+  std::map<std::string, uint16_t, std::less<>> group_index;
+  for (const auto& spec : config.groups) {
+    Group g;
+    g.settings.name = spec.name;
+    g.settings.profile = spec.profile;
+    g.settings.block_answer = spec.block_answer;
+    g.settings.strip_ech = spec.strip_ech;
+    g.settings.fail_open = spec.fail_open;
+    g.settings.quic = spec.quic;
+    g.settings.encrypted_dns = spec.encrypted_dns;
+    g.settings.unresolved_destination = spec.unresolved_destination;
+    g.settings.ech = spec.ech;
+    g.config_file = spec.where.file;
+    g.config_line = spec.where.line;
+    const ProfilePreset* preset = findProfile(spec.profile);
+    if (!preset) preset = findProfile("strict");
+    g.actions.fill(Action::kAllow);
+    for (size_t c = 0; c < s.category_kinds_.size(); ++c) {
+      if (s.category_kinds_[c] == CategoryKind::kIllegal) g.actions[c] = Action::kBlock;
+    }
+    for (const auto& [cat, action] : preset->actions) {
+      const uint8_t c = categoryOf(std::string(cat));
+      if (c != kNoCategory) g.actions[c] = action;
+    }
+    for (const auto& [cat, action] : spec.categories) {
+      const uint8_t c = categoryOf(cat);
+      if (c != kNoCategory && s.category_kinds_[c] == CategoryKind::kContent) g.actions[c] = action;
+    }
+    g.default_action = spec.default_action.value_or(preset->default_action);
+    for (const auto& a : spec.allow_lists) {
+      const uint8_t c = categoryOf(a);
+      if (c != kNoCategory && s.category_kinds_[c] == CategoryKind::kAllowType) {
+        g.allow_type_mask |= 1u << c;
+      }
+    }
+    g.safe_google = spec.safe_search_google;
+    g.safe_bing = spec.safe_search_bing;
+    g.safe_ddg = spec.safe_search_duckduckgo;
+    g.youtube = spec.youtube;
+    auto canonicalNames = [&](const std::vector<std::string>& in, std::vector<std::string>& out,
+                              std::string_view key) {
+      for (const auto& n : in) {
+        std::string_view v = n;
+        if (v.starts_with("*.")) v.remove_prefix(2);
+        auto c = normalizeDomain(v);
+        if (!c) {
+          sink.error(spec.where, "groups." + spec.name + "." + std::string(key) + ": \"" + n +
+                                     "\": " + c.status().message());
+        } else {
+          out.push_back(*c);
+        }
+      }
+    };
+    canonicalNames(spec.allow, g.allow, "allow");
+    canonicalNames(spec.block, g.block, "block");
+    for (const auto& gs : spec.schedules) {
+      auto it = schedule_index.find(gs.schedule);
+      if (it == schedule_index.end()) continue;  // reported by loadConfig
+      GroupSchedule out;
+      out.schedule = it->second;
+      out.actions.fill(-1);
+      for (const auto& [cat, action] : gs.categories) {
+        const uint8_t c = categoryOf(cat);
+        if (c != kNoCategory && s.category_kinds_[c] == CategoryKind::kContent) {
+          out.actions[c] = static_cast<int8_t>(action);
+        }
+      }
+      out.allow_only = gs.allow_only;
+      canonicalNames(gs.allow, out.allow, "schedules.allow");
+      g.schedules.push_back(std::move(out));
+    }
+    group_index[spec.name] = static_cast<uint16_t>(s.groups_.size());
+    s.groups_.push_back(std::move(g));
+  }
+  if (auto it = group_index.find(config.policy.default_group); it != group_index.end()) {
+    s.default_group_ = it->second;
+  } else {
+    sink.error({}, "policy.default_group: no group \"" + config.policy.default_group + "\"");
+  }
+
+  // Clients.
+  for (const auto& c : config.clients) {
+    auto it = group_index.find(c.group);
+    if (it == group_index.end()) continue;  // reported by loadConfig
+    const uint32_t idx = static_cast<uint32_t>(s.clients_.size());
+    s.clients_.push_back(Client{c.name, it->second});
+    for (const auto& cidr : c.addresses) s.client_addresses_.add(cidr, idx);
+    for (const auto& mac : c.macs) s.client_macs_.emplace_back(mac, idx);
+  }
+  s.client_addresses_.finalize();
+  std::sort(s.client_macs_.begin(), s.client_macs_.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  // Safe search and bypass names.
+  for (auto d : googleSearchDomains()) {
+    s.safe_search_.push_back({std::string(d), 0});
+    s.safe_search_.push_back({"www." + std::string(d), 0});
+  }
+  for (auto d : bingNames()) s.safe_search_.push_back({std::string(d), 1});
+  for (auto d : duckDuckGoNames()) s.safe_search_.push_back({std::string(d), 2});
+  for (auto d : youtubeNames()) s.safe_search_.push_back({std::string(d), 3});
+  std::sort(s.safe_search_.begin(), s.safe_search_.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  s.safe_targets_ = {std::string(kGoogleSafeTarget), std::string(kBingSafeTarget),
+                     std::string(kDuckDuckGoSafeTarget), std::string(kYoutubeStrictTarget),
+                     std::string(kYoutubeModerateTarget)};
+  s.bypass_enabled_ = config.policy.bypass_defaults;
+  // Firefox canary (support.mozilla.org "canary domain"), Apple Private Relay
+  // (developer.apple.com "Prepare your network for iCloud Private Relay"): NXDOMAIN turns
+  // them off. DDR (RFC 9462 §4): answering resolver.arpa SVCB with no records keeps clients
+  // from upgrading to an encrypted resolver we do not run.
+  s.bypass_ = {{"use-application-dns.net", BlockAnswer::kNxdomain},
+               {"mask.icloud.com", BlockAnswer::kNxdomain},
+               {"mask-h2.icloud.com", BlockAnswer::kNxdomain},
+               {"resolver.arpa", BlockAnswer::kNodata},
+               {"_dns.resolver.arpa", BlockAnswer::kNodata}};
+
+  s.stats_.groups = s.groups_.size();
+  s.stats_.schedules = s.schedules_.size();
+  s.stats_.clients = s.clients_.size();
+  s.stats_.memory_bytes = s.names_.memoryBytes() + s.list_sources_.size() * 64 +
+                          s.groups_.size() * sizeof(Group) + s.safe_search_.size() * 48;
+
+  if (sink.errorCount() > errors_before) {
+    const size_t n = sink.errorCount() - errors_before;
+    return Status::invalid(std::to_string(n) + " error" + (n == 1 ? "" : "s") +
+                           " compiling the policy");
+  }
+  return PolicySnapshotPtr(std::move(snap));
+}
+
+uint16_t PolicySnapshot::groupFor(const IpAddress& client,
+                                  const std::optional<MacAddress>& mac) const noexcept {
+  if (mac && !client_macs_.empty()) {
+    auto it = std::lower_bound(client_macs_.begin(), client_macs_.end(), *mac,
+                               [](const auto& e, const MacAddress& m) { return e.first < m; });
+    if (it != client_macs_.end() && it->first == *mac) return clients_[it->second].group;
+  }
+  if (auto idx = client_addresses_.find(client)) return clients_[*idx].group;
+  return default_group_;
+}
+
+std::string_view PolicySnapshot::clientName(const IpAddress& client,
+                                            const std::optional<MacAddress>& mac) const noexcept {
+  if (mac) {
+    auto it = std::lower_bound(client_macs_.begin(), client_macs_.end(), *mac,
+                               [](const auto& e, const MacAddress& m) { return e.first < m; });
+    if (it != client_macs_.end() && it->first == *mac) return clients_[it->second].name;
+  }
+  if (auto idx = client_addresses_.find(client)) return clients_[*idx].name;
+  return {};
+}
+
+const std::string* PolicySnapshot::findSafeSearch(std::string_view name,
+                                                  const Group& g) const noexcept {
+  auto it =
+      std::lower_bound(safe_search_.begin(), safe_search_.end(), name,
+                       [](const SafeSearchEntry& e, std::string_view n) { return e.name < n; });
+  if (it == safe_search_.end() || it->name != name) return nullptr;
+  switch (it->engine) {
+    case 0: return g.safe_google ? &safe_targets_[0] : nullptr;
+    case 1: return g.safe_bing ? &safe_targets_[1] : nullptr;
+    case 2: return g.safe_ddg ? &safe_targets_[2] : nullptr;
+    case 3:
+      if (g.youtube == YoutubeMode::kStrict) return &safe_targets_[3];
+      if (g.youtube == YoutubeMode::kModerate) return &safe_targets_[4];
+      return nullptr;
+  }
+  return nullptr;
+}
+
+Action PolicySnapshot::effectiveAction(const Group& g, size_t category,
+                                       const bool* active) const noexcept {
+  // Later schedule entries win.
+  for (size_t i = g.schedules.size(); i-- > 0;) {
+    if (active[i] && g.schedules[i].actions[category] >= 0) {
+      return static_cast<Action>(g.schedules[i].actions[category]);
+    }
+  }
+  return g.actions[category];
+}
+
+Decision PolicySnapshot::decide(const RequestFacts& facts,
+                                const ExceptionTable* exceptions) const noexcept {
+  Decision d;
+  const uint16_t gi = groupFor(facts.client, facts.mac);
+  const Group& g = groups_[gi];
+  d.group_index = gi;
+  d.group = g.settings.name;
+  d.block_answer = g.settings.block_answer;
+  d.strip_ech = g.settings.strip_ech;
+  const std::string_view name = facts.name;
+  const bool dns = facts.protocol == Protocol::kDns;
+
+  // Collect list hits per category (most specific first within a level).
+  struct Hit {
+    int8_t level = kNone;
+    NameRef ref;
+    std::string_view suffix;
+  };
+  std::array<Hit, kMaxCategories> hits;
+  names_.forEachMatch(name, [&](const NameRef& r, std::string_view suffix) {
+    const uint8_t cat = list_sources_[r.list].category;
+    const bool allow = (r.flags & NameRef::kAllow) != 0;
+    const bool important = (r.flags & NameRef::kImportant) != 0;
+    const int8_t level =
+        important ? (allow ? kImportantAllow : kImportantBlock) : (allow ? kAllowHit : kBlockHit);
+    Hit& h = hits[cat];
+    if (level > h.level) h = Hit{level, r, suffix};
+  });
+  auto fillFromHit = [&](size_t cat) {
+    const Hit& h = hits[cat];
+    d.category = category_names_[cat];
+    d.rule = h.suffix;
+    d.source_file = list_sources_[h.ref.list].path;
+    d.source_line = h.ref.line;
+  };
+
+  // 1. Illegal lists.
+  for (size_t c = 0; c < category_kinds_.size(); ++c) {
+    if (category_kinds_[c] == CategoryKind::kIllegal && blocks(hits[c].level)) {
+      d.verdict = Verdict::kBlock;
+      d.reason = DecisionReason::kIllegalList;
+      d.category = category_names_[c];
+      d.confidential = true;
+      d.log = true;
+      d.alert = true;
+      return d;
+    }
+  }
+
+  // 2. Bypass defaults.
+  if (dns && bypass_enabled_) {
+    for (const auto& b : bypass_) {
+      if (name == b.name) {
+        d.verdict = Verdict::kBlock;
+        d.block_answer = b.answer;
+        d.reason = DecisionReason::kBypassDefault;
+        d.rule = b.name;
+        d.source_file = bypass_source_;
+        return d;
+      }
+    }
+  }
+
+  // 3/4. Temporary exceptions in force at the request's time.
+  const TemporaryException* category_exceptions[8];
+  size_t n_category_exceptions = 0;
+  if (exceptions) {
+    for (const auto& e : exceptions->entries()) {
+      if (e.until_unix_seconds <= facts.unix_time_seconds ||
+          e.created_unix_seconds > facts.unix_time_seconds) {
+        continue;
+      }
+      const bool applies = e.scope == TemporaryException::Scope::kClient
+                               ? e.client == facts.client
+                               : std::string_view(e.group) == d.group;
+      if (!applies) continue;
+      if (e.kind == TemporaryException::Kind::kPause ||
+          (e.kind == TemporaryException::Kind::kName && isSameOrSubdomain(name, e.name))) {
+        d.verdict = Verdict::kAllow;
+        d.reason = e.kind == TemporaryException::Kind::kPause ? DecisionReason::kPauseException
+                                                              : DecisionReason::kTemporaryException;
+        d.exception_id = e.id;
+        d.granted_by = e.granted_by;
+        if (e.kind == TemporaryException::Kind::kName) d.rule = e.name;
+        return d;
+      }
+      if (e.kind == TemporaryException::Kind::kCategory && n_category_exceptions < 8) {
+        category_exceptions[n_category_exceptions++] = &e;
+      }
+    }
+  }
+
+  // 5. The group's own names.
+  std::string_view matched;
+  if (coveredBy(name, g.block, &matched)) {
+    d.verdict = Verdict::kBlock;
+    d.reason = DecisionReason::kCategory;
+    d.rule = matched;
+    d.source_file = g.config_file;
+    d.source_line = g.config_line;
+    d.log = true;
+    return d;
+  }
+  if (coveredBy(name, g.allow, &matched)) {
+    d.verdict = Verdict::kAllow;
+    d.reason = DecisionReason::kAllowList;
+    d.rule = matched;
+    d.source_file = g.config_file;
+    d.source_line = g.config_line;
+    return d;
+  }
+
+  // Schedules active now (local time computed once per time zone).
+  bool active[64] = {};
+  bool allow_only = false;
+  const GroupSchedule* allow_only_entry = nullptr;
+  if (!g.schedules.empty()) {
+    LocalTime local[8];
+    bool have[8] = {};
+    for (size_t i = 0; i < g.schedules.size() && i < 64; ++i) {
+      const Schedule& sc = schedules_[g.schedules[i].schedule];
+      const uint32_t tz = sc.time_zone;
+      LocalTime lt;
+      if (tz < 8) {
+        if (!have[tz]) {
+          local[tz] = time_zones_[tz].toLocal(facts.unix_time_seconds);
+          have[tz] = true;
+        }
+        lt = local[tz];
+      } else {
+        lt = time_zones_[tz].toLocal(facts.unix_time_seconds);
+      }
+      active[i] = sc.activeAt(lt);
+      if (active[i] && g.schedules[i].allow_only) {
+        allow_only = true;
+        allow_only_entry = &g.schedules[i];
+      }
+    }
+  }
+
+  // 6. Allow-only schedule.
+  if (allow_only) {
+    for (size_t i = 0; i < g.schedules.size() && i < 64; ++i) {
+      if (active[i] && coveredBy(name, g.schedules[i].allow, &matched)) {
+        d.verdict = Verdict::kAllow;
+        d.reason = DecisionReason::kAllowList;
+        d.rule = matched;
+        d.source_file = g.config_file;
+        d.source_line = g.config_line;
+        return d;
+      }
+    }
+    for (size_t c = 0; c < category_kinds_.size(); ++c) {
+      if (category_kinds_[c] == CategoryKind::kAllowType && (g.allow_type_mask >> c & 1u) &&
+          blocks(hits[c].level)) {
+        d.verdict = Verdict::kAllow;
+        d.reason = DecisionReason::kAllowList;
+        fillFromHit(c);
+        return d;
+      }
+    }
+    d.verdict = Verdict::kBlock;
+    d.reason = DecisionReason::kScheduleAllowOnly;
+    d.rule = schedules_[allow_only_entry->schedule].name;
+    d.source_file = g.config_file;
+    d.source_line = g.config_line;
+    d.log = true;
+    return d;
+  }
+
+  // 7. Safe search.
+  if (dns) {
+    if (const std::string* target = findSafeSearch(name, g)) {
+      d.verdict = Verdict::kRewrite;
+      d.reason = DecisionReason::kSafeSearch;
+      d.rewrite_target = *target;
+      d.rule = *target;
+      d.source_file = safe_search_source_;
+      return d;
+    }
+  }
+
+  // 8. Allow-type lists.
+  for (size_t c = 0; c < category_kinds_.size(); ++c) {
+    if (category_kinds_[c] == CategoryKind::kAllowType && (g.allow_type_mask >> c & 1u) &&
+        blocks(hits[c].level)) {
+      d.verdict = Verdict::kAllow;
+      d.reason = DecisionReason::kAllowList;
+      fillFromHit(c);
+      return d;
+    }
+  }
+
+  auto excepted = [&](size_t c) -> const TemporaryException* {
+    for (size_t i = 0; i < n_category_exceptions; ++i) {
+      if (std::string_view(category_exceptions[i]->category) == category_names_[c]) {
+        return category_exceptions[i];
+      }
+    }
+    return nullptr;
+  };
+  auto applyAction = [&](Action a) {
+    switch (a) {
+      case Action::kAllow: d.verdict = Verdict::kAllow; break;
+      case Action::kMonitor:
+        d.verdict = Verdict::kMonitor;
+        d.log = true;
+        break;
+      case Action::kAlertAllow:
+        d.verdict = Verdict::kMonitor;
+        d.log = true;
+        d.alert = true;
+        break;
+      case Action::kBlock:
+        d.verdict = Verdict::kBlock;
+        d.log = true;
+        break;
+      case Action::kAlertBlock:
+        d.verdict = Verdict::kBlock;
+        d.log = true;
+        d.alert = true;
+        break;
+    }
+  };
+
+  // 9. Category lists: the strongest action among listing categories.
+  int best = -1;
+  Action best_action = Action::kAllow;
+  int allowed_cat = -1, exception_cat = -1;
+  const TemporaryException* used_exception = nullptr;
+  for (size_t c = 0; c < category_kinds_.size(); ++c) {
+    if (category_kinds_[c] != CategoryKind::kContent || hits[c].level == kNone) continue;
+    if (!blocks(hits[c].level)) {
+      if (exception_cat < 0) exception_cat = static_cast<int>(c);
+      continue;
+    }
+    if (const TemporaryException* e = excepted(c)) {
+      used_exception = e;
+      continue;
+    }
+    const Action a = effectiveAction(g, c, active);
+    if (a == Action::kAllow) {
+      if (allowed_cat < 0) allowed_cat = static_cast<int>(c);
+      continue;
+    }
+    if (best < 0 || a > best_action) {
+      best = static_cast<int>(c);
+      best_action = a;
+    }
+  }
+  if (best >= 0) {
+    d.reason = DecisionReason::kCategory;
+    applyAction(best_action);
+    fillFromHit(static_cast<size_t>(best));
+    return d;
+  }
+
+  // 10. Regex rules.
+  if (regex_) {
+    if (auto m = regex_->match(name)) {
+      const uint8_t c = regex_categories_[m->value];
+      const TemporaryException* e = excepted(c);
+      const Action a = effectiveAction(g, c, active);
+      if (!e && a != Action::kAllow) {
+        d.reason = DecisionReason::kRegexRule;
+        applyAction(a);
+        d.category = category_names_[c];
+        d.rule = regex_text_[m->value];
+        d.source_file = regex_file_[m->value];
+        d.source_line = regex_line_[m->value];
+        return d;
+      }
+      if (e) used_exception = e;
+    }
+  }
+
+  // 11. Temporary category exception, list exceptions, categories set to allow.
+  if (used_exception) {
+    d.verdict = Verdict::kAllow;
+    d.reason = DecisionReason::kTemporaryException;
+    d.exception_id = used_exception->id;
+    d.granted_by = used_exception->granted_by;
+    d.category = used_exception->category;
+    return d;
+  }
+  if (allowed_cat >= 0) {
+    d.verdict = Verdict::kAllow;
+    d.reason = DecisionReason::kCategory;
+    fillFromHit(static_cast<size_t>(allowed_cat));
+    return d;
+  }
+  if (exception_cat >= 0) {
+    d.verdict = Verdict::kAllow;
+    d.reason = DecisionReason::kListException;
+    fillFromHit(static_cast<size_t>(exception_cat));
+    return d;
+  }
+
+  // 12. Default.
+  d.reason = DecisionReason::kDefault;
+  applyAction(g.default_action);
+  return d;
+}
+
+Result<LoadedPolicy> PolicyEngine::load(const std::filesystem::path& config_file,
+                                        DiagnosticSink& sink) {
+  auto cfg = loadConfig(config_file, sink);
+  if (!cfg) return cfg.status();
+  auto snap = PolicySnapshot::compile(*cfg, sink);
+  if (!snap) return snap.status();
+  return LoadedPolicy{std::move(*cfg), std::move(*snap)};
+}
+
+}  // namespace safegate::policy
