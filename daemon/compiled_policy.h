@@ -1,0 +1,37 @@
+// CompiledPolicyView: the production PolicyView — policy/'s compiled PolicySnapshot plus the
+// temporary-exception table in force, published together as one immutable value.
+//
+// Publishing both in one object means a worker's single current() per request sees a policy
+// and the exceptions that go with it; an exception edit or a reload publishes a new view (two
+// shared_ptr copies; the snapshot itself is shared, not copied). Immutable; any thread.
+#pragma once
+
+#include <memory>
+
+#include "daemon/policy_view.h"
+#include "policy/exception_table.h"
+#include "policy/policy_engine.h"
+
+namespace safegate {
+
+class CompiledPolicyView final : public PolicyView {
+ public:
+  CompiledPolicyView(policy::PolicySnapshotPtr snapshot, policy::ExceptionTablePtr exceptions)
+      : snapshot_(std::move(snapshot)), exceptions_(std::move(exceptions)) {}
+
+  Decision decide(const RequestFacts& facts) const noexcept override {
+    return snapshot_->decide(facts, exceptions_.get());
+  }
+  std::string_view deviceName(const IpAddress& client,
+                              const std::optional<MacAddress>& mac) const noexcept override {
+    return snapshot_->clientName(client, mac);
+  }
+  const policy::PolicySnapshotPtr& snapshot() const { return snapshot_; }
+  const policy::ExceptionTablePtr& exceptions() const { return exceptions_; }
+
+ private:
+  policy::PolicySnapshotPtr snapshot_;
+  policy::ExceptionTablePtr exceptions_;
+};
+
+}  // namespace safegate

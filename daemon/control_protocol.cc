@@ -1,0 +1,43 @@
+#include "daemon/control_protocol.h"
+
+namespace safegate {
+
+Result<ControlRequest> parseControlRequest(std::string_view line) {
+  if (line.size() > kMaxControlLineBytes) return Status::invalid("request line too long");
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::invalid("request is not valid JSON");
+  if (!j.is_object()) return Status::invalid("request must be a JSON object");
+  ControlRequest r;
+  if (j.contains("id")) r.id = j["id"];
+  if (j.contains("v")) {
+    if (!j["v"].is_number_integer()) return Status::invalid("\"v\" must be an integer");
+    int v = j["v"].get<int>();
+    if (v < 1 || v > kControlProtocolVersion) {
+      return Status::invalid("protocol version " + std::to_string(v) +
+                             " not supported; this safegated speaks version " +
+                             std::to_string(kControlProtocolVersion));
+    }
+  }
+  if (!j.contains("cmd") || !j["cmd"].is_string()) {
+    return Status::invalid("request needs a string \"cmd\"");
+  }
+  r.command = j["cmd"].get<std::string>();
+  r.args = std::move(j);
+  return r;
+}
+
+std::string controlOk(const nlohmann::json& id, nlohmann::json result) {
+  nlohmann::json j = {
+      {"v", kControlProtocolVersion}, {"id", id}, {"ok", true}, {"result", std::move(result)}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string controlError(const nlohmann::json& id, std::string_view message,
+                         const std::vector<std::string>& diagnostics) {
+  nlohmann::json j = {
+      {"v", kControlProtocolVersion}, {"id", id}, {"ok", false}, {"error", std::string(message)}};
+  if (!diagnostics.empty()) j["diagnostics"] = diagnostics;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace safegate

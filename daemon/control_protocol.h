@@ -1,0 +1,36 @@
+// The control-socket protocol (docs/control-protocol.md): versioned JSON lines.
+//
+// Each request is one line holding a JSON object {"v":1,"id":<any>,"cmd":"<name>", ...args};
+// each response is one line {"v":1,"id":<same>,"ok":true,"result":{...}} or
+// {"v":1,"id":<same>,"ok":false,"error":"message","diagnostics":["file:line:col: error: ..."]}.
+// A request with a higher "v" than kControlProtocolVersion is refused with an error naming the
+// supported version, so old daemons and new CLIs fail clearly rather than half-work.
+// Control plane: allocates; pure functions, safe from any thread.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace safegate {
+
+inline constexpr int kControlProtocolVersion = 1;
+inline constexpr size_t kMaxControlLineBytes = 64 * 1024;
+
+struct ControlRequest {
+  nlohmann::json id;  // echoed back; null when absent
+  std::string command;
+  nlohmann::json args;  // the whole request object
+};
+
+// Parses one request line; the Status explains what is wrong (bad JSON, missing "cmd", version).
+Result<ControlRequest> parseControlRequest(std::string_view line);
+
+std::string controlOk(const nlohmann::json& id, nlohmann::json result);
+std::string controlError(const nlohmann::json& id, std::string_view message,
+                         const std::vector<std::string>& diagnostics = {});
+
+}  // namespace safegate

@@ -1,0 +1,487 @@
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "filters/domain_name.h"
+
+namespace safegate {
+
+namespace {
+
+int64_t unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET ("@" = abstract namespace).
+void notifySystemd(const char* state) {
+  const char* path = getenv("NOTIFY_SOCKET");
+  if (!path || !*path) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  size_t len = strlen(path);
+  if (len >= sizeof(addr.sun_path)) return;
+  memcpy(addr.sun_path, path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sendto(fd, state, strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+         static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
+  close(fd);
+}
+
+std::string_view blockAnswerName(BlockAnswer a) {
+  switch (a) {
+    case BlockAnswer::kNxdomain: return "nxdomain";
+    case BlockAnswer::kNodata: return "nodata";
+    case BlockAnswer::kNullAddress: return "null";
+    case BlockAnswer::kBlockPage: return "block_page";
+    case BlockAnswer::kRefused: return "refused";
+  }
+  return "nxdomain";
+}
+
+nlohmann::json decisionJson(std::string_view name, const Decision& d) {
+  nlohmann::json j;
+  j["name"] = std::string(name);
+  j["verdict"] = std::string(verdictName(d.verdict));
+  j["group"] = std::string(d.group);
+  j["category"] = std::string(d.category);
+  j["rule"] = d.confidential ? std::string() : std::string(d.rule);
+  j["source"] = d.confidential || d.source_file.empty()
+                    ? std::string()
+                    : std::string(d.source_file) + ":" + std::to_string(d.source_line);
+  j["reason"] = renderReason(d);
+  j["alert"] = d.alert;
+  j["block_answer"] = std::string(blockAnswerName(d.block_answer));
+  if (!d.rewrite_target.empty()) j["rewrite_target"] = std::string(d.rewrite_target);
+  if (d.exception_id) j["exception_id"] = d.exception_id;
+  return j;
+}
+
+nlohmann::json exceptionJson(const policy::TemporaryException& e) {
+  nlohmann::json j;
+  j["id"] = e.id;
+  j["kind"] = std::string(policy::exceptionKindName(e.kind));
+  if (e.scope == policy::TemporaryException::Scope::kClient) {
+    j["client"] = e.client.toString();
+  } else {
+    j["group"] = e.group;
+  }
+  if (!e.name.empty()) j["name"] = e.name;
+  if (!e.category.empty()) j["category"] = e.category;
+  j["created"] = e.created_unix_seconds;
+  j["until"] = e.until_unix_seconds;
+  j["granted_by"] = e.granted_by;
+  j["note"] = e.note;
+  return j;
+}
+
+std::string str(const nlohmann::json& args, const char* key) {
+  auto it = args.find(key);
+  if (it == args.end() || !it->is_string()) return {};
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+std::vector<std::string> systemResolvers(const std::filesystem::path& resolv_conf) {
+  std::vector<std::string> out;
+  std::ifstream in(resolv_conf);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string key, value;
+    if (!(f >> key >> value) || key != "nameserver") continue;
+    if (value.find('%') != std::string::npos) continue;  // link-local with zone: not supported
+    auto ip = IpAddress::parse(value);
+    if (!ip) continue;
+    out.push_back(ip->isV4() ? value + ":53" : "[" + value + "]:53");
+  }
+  return out;
+}
+
+Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
+  exceptions_ = std::make_shared<policy::ExceptionTable>();
+}
+
+Daemon::~Daemon() {
+  if (control_) control_->stop();
+  if (proxy_) proxy_->stop();
+  if (incidents_) incidents_->stop();
+}
+
+void Daemon::publishView() {
+  holder_.publish(std::make_shared<CompiledPolicyView>(snapshot_, exceptions_));
+}
+
+Status Daemon::startUp(DiagnosticSink& diags) {
+  started_ = std::chrono::steady_clock::now();
+  auto loaded = policy::PolicyEngine::load(options_.config_file, diags);
+  if (!loaded) {
+    if (!diags.hasErrors()) diags.error({}, loaded.status().message());
+    return Status::invalid("configuration has errors");
+  }
+  settings_ = loaded->config.daemon;
+  snapshot_ = loaded->snapshot;
+  if (!options_.listen_override.empty()) settings_.dns.listen = options_.listen_override;
+  if (!options_.upstream_override.empty()) settings_.dns.upstreams = options_.upstream_override;
+  if (!options_.control_socket_override.empty()) {
+    settings_.control.socket = options_.control_socket_override;
+  }
+  if (settings_.dns.upstreams.empty())
+    settings_.dns.upstreams = systemResolvers("/etc/resolv.conf");
+  publishView();
+
+  std::error_code ec;
+  std::filesystem::create_directories(settings_.state_dir, ec);
+  if (ec)
+    return Status::io("create state_dir " + settings_.state_dir.string() + ": " + ec.message());
+  ::chmod(settings_.state_dir.c_str(), 0750);
+
+  IncidentStoreOptions io;
+  io.database_path = settings_.database.path;
+  io.secret_file = settings_.privacy.secret_file;
+  io.queue_capacity = static_cast<size_t>(std::max(1, settings_.database.queue_capacity));
+  io.batch_ms = settings_.database.batch_ms;
+  io.retention_days = settings_.database.retention_days;
+  io.pseudonymize_clients = settings_.privacy.pseudonymize_clients;
+  io.full_query_log = settings_.database.full_query_log;
+  auto store = IncidentStore::open(io);
+  if (!store) return store.status();
+  incidents_ = std::move(*store);
+  incidents_->start();
+
+  neighbours_ = std::make_unique<NeighbourTable>();
+  (void)neighbours_->refresh();  // no /proc/net/arp (containers): identify by address only
+
+  ProxyOptions po;
+  for (const std::string& l : settings_.dns.listen) {
+    auto a = SocketAddress::parse(l, 53);
+    if (!a) return Status::invalid("dns.listen: not an address: \"" + l + "\"");
+    po.listen.push_back(*a);
+  }
+  for (const std::string& u : settings_.dns.upstreams) {
+    auto a = SocketAddress::parse(u, 53);
+    if (!a) return Status::invalid("dns.upstreams: not an address: \"" + u + "\"");
+    po.upstreams.push_back(*a);
+  }
+  if (po.upstreams.empty()) {
+    return Status::invalid("no upstream resolver: set dns.upstreams or /etc/resolv.conf");
+  }
+  po.upstream_timeout_ms = settings_.dns.upstream_timeout_ms;
+  po.cache_entries = static_cast<size_t>(std::max(0, settings_.dns.cache_entries));
+  po.workers = settings_.dns.workers;
+  po.answers.block_ttl_seconds = static_cast<uint32_t>(settings_.dns.block_ttl_seconds);
+  if (settings_.block_page.ipv4) po.answers.block_page_v4 = *settings_.block_page.ipv4;
+  if (settings_.block_page.ipv6) po.answers.block_page_v6 = *settings_.block_page.ipv6;
+  proxy_ = std::make_unique<DnsProxy>(po, holder_, incidents_.get(), neighbours_.get());
+  Status s = proxy_->start();
+  if (!s) return s;
+
+  ControlServerOptions co;
+  co.socket_path = settings_.control.socket;
+  co.mode = settings_.control.mode;
+  co.group = settings_.control.group;
+  control_ = std::make_unique<ControlServer>(
+      co, [this](const ControlRequest& r) { return handleControl(r); });
+  s = control_->start();
+  if (!s) return s;
+  startup_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return Status::ok();
+}
+
+Status Daemon::reload(std::vector<std::string>& diagnostics) {
+  DiagnosticSink sink;
+  auto loaded = policy::PolicyEngine::load(options_.config_file, sink);
+  for (const Diagnostic& d : sink.all()) diagnostics.push_back(d.toString());
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!loaded) {
+    ++failed_reloads_;
+    if (diagnostics.empty()) diagnostics.push_back("error: " + loaded.status().message());
+    return Status::invalid("reload failed; the running policy is unchanged");
+  }
+  snapshot_ = loaded->snapshot;
+  publishView();
+  ++reloads_;
+  return Status::ok();
+}
+
+nlohmann::json Daemon::statusJson() {
+  nlohmann::json j;
+  j["version"] = "0.1.0";
+  j["protocol"] = kControlProtocolVersion;
+  j["pid"] = getpid();
+  j["uptime_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  j["startup_seconds"] = startup_seconds_;
+  j["config"] = options_.config_file.string();
+  std::vector<std::string> listen;
+  for (const auto& a : proxy_->boundAddresses()) listen.push_back(a.toString());
+  j["dns"] = listen;
+  j["upstreams"] = settings_.dns.upstreams;
+  j["workers"] = proxy_->workerCount();
+  j["control"] = settings_.control.socket.string();
+  j["database"] = settings_.database.path.string();
+  j["policy_generation"] = holder_.generation();
+  j["reloads"] = reloads_;
+  j["failed_reloads"] = failed_reloads_;
+  j["exceptions"] = exceptions_->entries().size();
+  if (snapshot_) {
+    j["policy"] = {{"list_entries", snapshot_->stats().list_entries},
+                   {"regex_rules", snapshot_->stats().regex_rules},
+                   {"groups", snapshot_->stats().groups},
+                   {"memory_bytes", snapshot_->stats().memory_bytes}};
+  }
+  return j;
+}
+
+nlohmann::json Daemon::statsJson() {
+  nlohmann::json j;
+  ProxyStats p = proxy_->stats();
+  nlohmann::json dns;
+#define SAFEGATE_JSON_COUNTER(name) dns[#name] = p.name;
+  SAFEGATE_PROXY_COUNTERS(SAFEGATE_JSON_COUNTER)
+#undef SAFEGATE_JSON_COUNTER
+  dns["in_flight"] = p.in_flight;
+  dns["tcp_connections"] = p.tcp_connections;
+  j["dns"] = dns;
+  IncidentStoreStats s = incidents_->stats();
+  j["incidents"] = {{"queued", s.queued},
+                    {"dropped_queue_full", s.dropped_queue_full},
+                    {"written", s.written},
+                    {"batches", s.batches},
+                    {"busy_retries", s.busy_retries},
+                    {"write_errors", s.write_errors},
+                    {"retention_deleted", s.retention_deleted},
+                    {"pending", s.pending}};
+  j["control"] = {{"refused_peers", control_ ? control_->refusedPeers() : 0}};
+  return j;
+}
+
+std::string Daemon::handleControl(const ControlRequest& req) {
+  const std::string& cmd = req.command;
+  const nlohmann::json& a = req.args;
+  if (cmd == "status") return controlOk(req.id, statusJson());
+  if (cmd == "stats") return controlOk(req.id, statsJson());
+  if (cmd == "reload") {
+    std::vector<std::string> diags;
+    Status s = reload(diags);
+    if (!s) return controlError(req.id, s.message(), diags);
+    return controlOk(req.id, {{"policy_generation", holder_.generation()}, {"warnings", diags}});
+  }
+  if (cmd == "explain") {
+    std::string client_text = str(a, "client");
+    auto client = IpAddress::parse(client_text.empty() ? "127.0.0.1" : client_text);
+    if (!client) return controlError(req.id, "\"client\" is not an IP address: " + client_text);
+    std::optional<MacAddress> mac;
+    if (!str(a, "mac").empty()) {
+      mac = MacAddress::parse(str(a, "mac"));
+      if (!mac) return controlError(req.id, "\"mac\" is not a MAC address");
+    }
+    std::vector<std::string> names;
+    if (a.contains("names") && a["names"].is_array()) {
+      for (const auto& n : a["names"]) {
+        if (n.is_string()) names.push_back(n.get<std::string>());
+      }
+    }
+    if (!str(a, "name").empty()) names.push_back(str(a, "name"));
+    if (names.empty()) return controlError(req.id, "explain needs \"name\" or \"names\"");
+    int64_t at =
+        a.contains("at") && a["at"].is_number_integer() ? a["at"].get<int64_t>() : unixNow();
+    auto view = holder_.get();
+    nlohmann::json out = nlohmann::json::array();
+    for (const std::string& raw : names) {
+      auto canonical = normalizeDomain(raw, NameSyntax::kHostname);
+      if (!canonical) {
+        out.push_back({{"name", raw}, {"error", canonical.status().message()}});
+        continue;
+      }
+      RequestFacts f;
+      f.client = *client;
+      f.mac = mac;
+      f.name = *canonical;
+      f.unix_time_seconds = at;
+      out.push_back(decisionJson(*canonical, view->decide(f)));
+    }
+    return controlOk(req.id, {{"decisions", out}});
+  }
+  if (cmd == "incidents") {
+    size_t limit =
+        a.contains("limit") && a["limit"].is_number_unsigned() ? a["limit"].get<size_t>() : 50;
+    int64_t since = a.contains("since_ms") && a["since_ms"].is_number_integer()
+                        ? a["since_ms"].get<int64_t>()
+                        : 0;
+    incidents_->flushSoon();
+    auto rows =
+        IncidentStore::readRecent(settings_.database.path, std::min<size_t>(limit, 10000), since);
+    if (!rows) return controlError(req.id, rows.status().message());
+    nlohmann::json out = nlohmann::json::array();
+    for (const StoredIncident& r : *rows) {
+      out.push_back({{"id", r.id},
+                     {"time_ms", r.unix_ms},
+                     {"client", r.client},
+                     {"group", r.group},
+                     {"name", r.name},
+                     {"qtype", r.qtype},
+                     {"category", r.category},
+                     {"verdict", r.verdict},
+                     {"alert", r.alert},
+                     {"rule", r.rule},
+                     {"source", r.source},
+                     {"protocol", r.protocol},
+                     {"reason", r.reason}});
+    }
+    return controlOk(req.id, {{"incidents", out}});
+  }
+  if (cmd == "exceptions.list") {
+    std::lock_guard<std::mutex> lock(mutex_);
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& e : exceptions_->entries()) out.push_back(exceptionJson(e));
+    return controlOk(req.id, {{"exceptions", out}});
+  }
+  if (cmd == "exceptions.add" || cmd == "pause") {
+    policy::TemporaryException e;
+    std::string kind = cmd == "pause" ? "pause" : str(a, "kind");
+    if (kind == "pause") {
+      e.kind = policy::TemporaryException::Kind::kPause;
+    } else if (kind == "name") {
+      e.kind = policy::TemporaryException::Kind::kName;
+      auto canonical = normalizeDomain(str(a, "name"), NameSyntax::kHostname);
+      if (!canonical) return controlError(req.id, "\"name\": " + canonical.status().message());
+      e.name = *canonical;
+    } else if (kind == "category") {
+      e.kind = policy::TemporaryException::Kind::kCategory;
+      e.category = str(a, "category");
+    } else {
+      return controlError(req.id, "\"kind\" must be \"name\", \"category\" or \"pause\"");
+    }
+    if (!str(a, "client").empty()) {
+      auto ip = IpAddress::parse(str(a, "client"));
+      if (!ip) return controlError(req.id, "\"client\" is not an IP address");
+      e.scope = policy::TemporaryException::Scope::kClient;
+      e.client = *ip;
+    } else if (!str(a, "group").empty()) {
+      e.scope = policy::TemporaryException::Scope::kGroup;
+      e.group = str(a, "group");
+    } else {
+      return controlError(req.id, "an exception needs \"client\" or \"group\"");
+    }
+    e.created_unix_seconds = unixNow();
+    if (a.contains("until") && a["until"].is_number_integer()) {
+      e.until_unix_seconds = a["until"].get<int64_t>();
+    } else if (a.contains("minutes") && a["minutes"].is_number()) {
+      e.until_unix_seconds =
+          e.created_unix_seconds + static_cast<int64_t>(a["minutes"].get<double>() * 60.0);
+    } else {
+      return controlError(req.id, "an exception needs \"minutes\" or \"until\" (unix seconds)");
+    }
+    e.granted_by = str(a, "granted_by").empty() ? "safegatectl" : str(a, "granted_by");
+    e.note = str(a, "note");
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto next = exceptions_->withAdded(std::move(e));
+    if (!next) return controlError(req.id, next.status().message());
+    exceptions_ = *next;
+    publishView();
+    return controlOk(req.id, exceptionJson(exceptions_->entries().back()));
+  }
+  if (cmd == "exceptions.remove") {
+    if (!a.contains("id") && !a.contains("exception")) {
+      return controlError(req.id, "exceptions.remove needs \"exception\" (the exception id)");
+    }
+    const auto& idj = a.contains("exception") ? a["exception"] : a["id"];
+    if (!idj.is_number_unsigned()) return controlError(req.id, "exception id must be a number");
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto next = exceptions_->withRemoved(idj.get<uint64_t>());
+    if (!next) return controlError(req.id, next.status().message());
+    exceptions_ = *next;
+    publishView();
+    return controlOk(req.id, {{"removed", idj.get<uint64_t>()}});
+  }
+  return controlError(req.id, "unknown command \"" + cmd +
+                                  "\" (status, stats, reload, explain, incidents, "
+                                  "exceptions.list, exceptions.add, exceptions.remove, pause)");
+}
+
+int Daemon::run() {
+  // Signals are taken synchronously through a signalfd on this thread; block them before any
+  // thread starts so every thread inherits the mask.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+  DiagnosticSink diags;
+  Status s = startUp(diags);
+  if (!diags.all().empty()) fprintf(stderr, "%s", diags.toString().c_str());
+  if (!s) {
+    fprintf(stderr, "safegated: %s\n", s.toString().c_str());
+    return 1;
+  }
+  std::string dns;
+  for (const auto& a : proxy_->boundAddresses()) dns += (dns.empty() ? "" : ",") + a.toString();
+  printf("safegated: ready dns=%s control=%s\n", dns.c_str(), settings_.control.socket.c_str());
+  fflush(stdout);
+  notifySystemd("READY=1");
+
+  auto last_neighbours = std::chrono::steady_clock::now();
+  auto last_expiry = last_neighbours;
+  for (;;) {
+    pollfd p{sfd, POLLIN, 0};
+    int n = poll(&p, 1, 1000);
+    if (n > 0) {
+      signalfd_siginfo si{};
+      if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+          std::vector<std::string> d;
+          Status r = reload(d);
+          for (const auto& line : d) fprintf(stderr, "%s\n", line.c_str());
+          fprintf(stderr, "safegated: reload %s\n", r ? "applied" : r.message().c_str());
+          notifySystemd("READY=1");
+        } else {
+          break;
+        }
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_neighbours >= std::chrono::seconds(5)) {
+      (void)neighbours_->refresh();
+      last_neighbours = now;
+    }
+    if (now - last_expiry >= std::chrono::seconds(60)) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto pruned = exceptions_->withoutExpired(unixNow());
+      if (pruned->entries().size() != exceptions_->entries().size()) {
+        exceptions_ = pruned;
+        publishView();
+      }
+      last_expiry = now;
+    }
+  }
+  notifySystemd("STOPPING=1");
+  control_->stop();
+  proxy_->stop();
+  incidents_->stop();  // flushes what is queued
+  close(sfd);
+  return 0;
+}
+
+}  // namespace safegate

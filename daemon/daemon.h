@@ -1,0 +1,77 @@
+// Daemon: safegated's process — wires config, policy, DNS proxy, incident store and control
+// socket together, and runs the control plane (signals, reload, housekeeping).
+//
+// Start: load + compile the policy (every diagnostic printed, exit non-zero on error), open
+// the incident database, bind the DNS listeners and the control socket, then print one line
+//   safegated: ready dns=127.0.0.1:5353[,...] control=/path/control.sock
+// to stdout (and READY=1 to $NOTIFY_SOCKET for systemd) so scripts and tests wait on it.
+// Reload (SIGHUP or the "reload" control command): load + compile a new policy on the control
+// thread; on any error nothing changes and the caller gets every diagnostic; on success the new
+// policy is published through the PolicyHolder, so no query is dropped or sees two policies.
+// Settings marked restart-only in the schema (listen addresses, database path, ...) keep their
+// old values until restart. SIGTERM / SIGINT: stop listeners, flush incidents, exit 0.
+// Thread-safety: run() on the main thread; control commands run on the control thread and
+// are serialised with reload by mutex_.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "daemon/compiled_policy.h"
+#include "daemon/control_server.h"
+#include "daemon/dns_proxy.h"
+#include "daemon/incident_store.h"
+#include "daemon/neighbour_table.h"
+
+namespace safegate {
+
+struct DaemonOptions {
+  std::filesystem::path config_file;
+  std::vector<std::string> listen_override;    // --listen (replaces dns.listen)
+  std::vector<std::string> upstream_override;  // --upstream (replaces dns.upstreams)
+  std::string control_socket_override;         // --control-socket
+};
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options);
+  ~Daemon();
+  // Runs until SIGTERM/SIGINT. Returns the process exit code.
+  int run();
+
+  // Control plane, also used by the control socket handler.
+  std::string handleControl(const ControlRequest& req);
+
+ private:
+  Status startUp(DiagnosticSink& diags);
+  // Loads + compiles; on success publishes and returns ok; on error returns the diagnostics.
+  Status reload(std::vector<std::string>& diagnostics);
+  void publishView();
+  nlohmann::json statusJson();
+  nlohmann::json statsJson();
+
+  DaemonOptions options_;
+  std::mutex mutex_;  // serialises reload and exception edits
+  policy::DaemonSettings settings_;
+  policy::PolicySnapshotPtr snapshot_;
+  policy::ExceptionTablePtr exceptions_;
+  PolicyHolder holder_;
+  uint64_t reloads_ = 0, failed_reloads_ = 0;
+  std::unique_ptr<NeighbourTable> neighbours_;
+  std::unique_ptr<IncidentStore> incidents_;
+  std::unique_ptr<DnsProxy> proxy_;
+  std::unique_ptr<ControlServer> control_;
+  std::chrono::steady_clock::time_point started_;
+  double startup_seconds_ = 0;
+};
+
+// Nameservers from a resolv.conf-format file, as "addr:53" (skipping loopback addresses on
+// `avoid_port` so safegated never forwards to itself).
+std::vector<std::string> systemResolvers(const std::filesystem::path& resolv_conf);
+
+}  // namespace safegate

@@ -1,0 +1,70 @@
+// DnsCache: a bounded, TTL-respecting cache of upstream DNS responses.
+//
+// One cache per DNS worker thread (no sharing, so no locks). Memory is allocated once in the
+// constructor: max_entries slots of kMaxCachedMessage bytes, organised as 4-way set-associative
+// buckets; a full bucket evicts the entry that expires first. Keys are (lower-case name, qtype,
+// qclass, EDNS present, DO, CD). The lifetime is the smallest TTL in the answer (RFC 1035 §4.1.3
+// / RFC 2181 §8), or for NXDOMAIN/NODATA min(SOA TTL, SOA MINIMUM) (RFC 2308 §5); answers with
+// neither, SERVFAIL and truncated answers are not cached. A hit is copied out with every TTL
+// decreased by the entry's age. max_entries 0 disables the cache.
+// Thread-safety: none; one instance per thread. lookup()/insert() are noexcept and allocation-free.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace safegate {
+
+inline constexpr size_t kMaxCachedMessage = 1232;  // the DNS flag day 2020 EDNS size
+
+struct DnsCacheKey {
+  std::string_view name;  // lower-case presentation form (as parsed)
+  uint16_t qtype = 0;
+  uint16_t qclass = 1;
+  bool has_edns = false;
+  bool dnssec_ok = false;
+  bool checking_disabled = false;
+};
+
+struct DnsCacheStats {
+  uint64_t hits = 0, misses = 0, inserts = 0, evictions = 0, uncacheable = 0;
+};
+
+class DnsCache {
+ public:
+  DnsCache(size_t max_entries, uint32_t max_ttl_seconds = 86400, uint64_t hash_seed = 0);
+
+  bool enabled() const { return sets_ > 0; }
+  // On a hit copies the stored answer into `out` with every TTL decreased by the entry's age and
+  // returns its length (the caller sets the client's ID); 0 on a miss or if `out` is too small.
+  size_t lookup(const DnsCacheKey& key, int64_t now_ms, std::span<uint8_t> out) noexcept;
+  // Stores `response` (already validated against the question) if it is cacheable.
+  void insert(const DnsCacheKey& key, std::span<const uint8_t> response, int64_t now_ms) noexcept;
+  const DnsCacheStats& stats() const { return stats_; }
+  void clear() noexcept;
+
+ private:
+  static constexpr size_t kWays = 4;
+  struct Entry {
+    uint64_t hash = 0;
+    int64_t inserted_ms = 0;
+    int64_t expires_ms = 0;  // 0 = empty
+    uint16_t length = 0;
+  };
+  uint64_t hashKey(const DnsCacheKey& key) const noexcept;
+
+  size_t sets_ = 0;
+  uint32_t max_ttl_seconds_;
+  uint64_t seed_;
+  std::unique_ptr<Entry[]> entries_;
+  std::unique_ptr<uint8_t[]> storage_;
+  DnsCacheStats stats_;
+};
+
+// The lifetime a response may be cached for, in seconds; 0 = do not cache (see DnsCache).
+uint32_t cacheableTtlSeconds(std::span<const uint8_t> response) noexcept;
+
+}  // namespace safegate

@@ -1,0 +1,1032 @@
+#include "daemon/dns_proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "daemon/dns_cache.h"
+#include "filters/dns_message.h"
+
+namespace safegate {
+
+namespace {
+
+constexpr size_t kBatch = 32;              // datagrams per recvmmsg / sendmmsg
+constexpr size_t kMaxMessage = 4096;       // largest UDP message we read or answer
+constexpr size_t kMaxFlights = 2048;       // upstream questions in flight per worker
+constexpr size_t kMaxWaiters = 4096;       // clients waiting for them per worker
+constexpr size_t kMaxQueryBytes = 512;     // client queries we keep while waiting
+constexpr size_t kSocketsPerUpstream = 4;  // random source ports per upstream per worker
+constexpr size_t kFlightBuckets = 4096;    // power of two
+
+int64_t monotonicMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+int64_t wallMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+IpAddress addressOf(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    return IpAddress::v4(ntohl(in->sin_addr.s_addr));
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+  std::span<const uint8_t, 16> b(in6->sin6_addr.s6_addr, 16);
+  // A v4-mapped client on a dual-stack socket is the IPv4 client it really is.
+  if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+    std::span<const uint8_t, 4> v4(in6->sin6_addr.s6_addr + 12, 4);
+    return IpAddress::v4(v4);
+  }
+  return IpAddress::v6(b);
+}
+
+// The largest answer a UDP client accepts (RFC 1035 §4.2.1; RFC 6891 §6.2.3).
+size_t udpLimit(const DnsQuery& q) {
+  if (!q.has_edns) return 512;
+  return std::clamp<size_t>(q.edns_udp_size, 512, kMaxMessage);
+}
+
+// Cuts an answer down to header + question with TC set, so the client retries over TCP.
+size_t truncateForUdp(std::span<uint8_t> msg, const DnsQuery& q) {
+  msg[2] |= 0x02;
+  for (int i = 6; i < 12; ++i) msg[i] = 0;
+  return q.question_end;
+}
+
+struct RandomPool {
+  std::array<uint8_t, 4096> bytes{};
+  size_t used = bytes.size();
+  uint16_t u16() noexcept {
+    if (used + 2 > bytes.size()) {
+      size_t filled = 0;
+      while (filled < bytes.size()) {
+        ssize_t r = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+        if (r <= 0) break;
+        filled += static_cast<size_t>(r);
+      }
+      used = 0;
+    }
+    uint16_t v = static_cast<uint16_t>((bytes[used] << 8) | bytes[used + 1]);
+    used += 2;
+    return v;
+  }
+};
+
+Status setNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL, 0);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    return Status::fromErrno("fcntl O_NONBLOCK", errno);
+  }
+  return Status::ok();
+}
+
+// A UDP socket bound to a random source port and connected to `upstream`.
+Result<int> openUpstreamSocket(const SocketAddress& upstream, RandomPool& rnd) {
+  int fd = socket(upstream.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::fromErrno("socket", errno);
+  SocketAddress local;
+  local.storage.ss_family = static_cast<sa_family_t>(upstream.family());
+  local.length = upstream.family() == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  // Random port in 1024..65535 (RFC 5452 §9.2), a few tries before letting the kernel choose.
+  bool bound = false;
+  for (int attempt = 0; attempt < 16 && !bound; ++attempt) {
+    local.setPort(static_cast<uint16_t>(1024 + rnd.u16() % (65536 - 1024)));
+    bound = ::bind(fd, reinterpret_cast<sockaddr*>(&local.storage), local.length) == 0;
+  }
+  if (!bound) {
+    local.setPort(0);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local.storage), local.length) != 0) {
+      int e = errno;
+      close(fd);
+      return Status::fromErrno("bind upstream socket", e);
+    }
+  }
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&upstream.storage), upstream.length) != 0) {
+    int e = errno;
+    close(fd);
+    return Status::fromErrno("connect " + upstream.toString(), e);
+  }
+  return fd;
+}
+
+bool readFull(int fd, uint8_t* buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::recv(fd, buf + got, n - got, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    got += static_cast<size_t>(r);
+  }
+  return true;
+}
+bool writeFull(int fd, const uint8_t* buf, size_t n) {
+  size_t put = 0;
+  while (put < n) {
+    ssize_t r = ::send(fd, buf + put, n - put, MSG_NOSIGNAL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    put += static_cast<size_t>(r);
+  }
+  return true;
+}
+bool writeTcpMessage(int fd, std::span<const uint8_t> msg) {
+  uint8_t len[2] = {static_cast<uint8_t>(msg.size() >> 8), static_cast<uint8_t>(msg.size())};
+  iovec iov[2] = {{len, 2}, {const_cast<uint8_t*>(msg.data()), msg.size()}};
+  msghdr mh{};
+  mh.msg_iov = iov;
+  mh.msg_iovlen = 2;
+  ssize_t r = ::sendmsg(fd, &mh, MSG_NOSIGNAL);
+  if (r == static_cast<ssize_t>(msg.size() + 2)) return true;
+  if (r < 0) return false;
+  // Partial write: finish with plain sends.
+  size_t done = static_cast<size_t>(r);
+  if (done < 2) {
+    if (!writeFull(fd, len + done, 2 - done)) return false;
+    done = 2;
+  }
+  return writeFull(fd, msg.data() + (done - 2), msg.size() - (done - 2));
+}
+
+void setTimeouts(int fd, int ms) {
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+// One question over TCP to one upstream (RFC 7766); returns the answer length or 0.
+size_t queryUpstreamTcp(const SocketAddress& upstream, std::span<const uint8_t> query,
+                        std::span<uint8_t> out, int timeout_ms) {
+  int fd = socket(upstream.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  setTimeouts(fd, timeout_ms);
+  size_t result = 0;
+  uint8_t len[2];
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&upstream.storage), upstream.length) == 0 &&
+      writeTcpMessage(fd, query) && readFull(fd, len, 2)) {
+    size_t n = (size_t{len[0]} << 8) | len[1];
+    if (n <= out.size() && readFull(fd, out.data(), n)) result = n;
+  }
+  close(fd);
+  return result;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// SocketAddress
+
+std::optional<SocketAddress> SocketAddress::parse(std::string_view text, uint16_t default_port) {
+  std::string_view host = text;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close_at = text.find(']');
+    if (close_at == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close_at - 1);
+    std::string_view rest = text.substr(close_at + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port_text = rest.substr(1);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    size_t colon = text.find(':');
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+  }
+  uint32_t port = default_port;
+  if (!port_text.empty()) {
+    port = 0;
+    for (char c : port_text) {
+      if (c < '0' || c > '9') return std::nullopt;
+      port = port * 10 + static_cast<uint32_t>(c - '0');
+      if (port > 65535) return std::nullopt;
+    }
+  }
+  auto ip = IpAddress::parse(host);
+  if (!ip) return std::nullopt;
+  SocketAddress a;
+  if (ip->isV4()) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&a.storage);
+    in->sin_family = AF_INET;
+    std::memcpy(&in->sin_addr, ip->bytes().data(), 4);
+    a.length = sizeof(sockaddr_in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+    in6->sin6_family = AF_INET6;
+    std::memcpy(&in6->sin6_addr, ip->bytes().data(), 16);
+    a.length = sizeof(sockaddr_in6);
+  }
+  a.setPort(static_cast<uint16_t>(port));
+  return a;
+}
+
+uint16_t SocketAddress::port() const {
+  if (storage.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+}
+
+void SocketAddress::setPort(uint16_t port) {
+  if (storage.ss_family == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(port);
+  } else {
+    reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = htons(port);
+  }
+}
+
+std::string SocketAddress::toString() const {
+  std::string ip = addressOf(storage).toString();
+  if (storage.ss_family == AF_INET6) ip = "[" + ip + "]";
+  return ip + ":" + std::to_string(port());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker: one UDP event loop. Everything it touches on the query path is its own.
+
+struct DnsProxy::Worker {
+  struct Flight {
+    bool in_use = false;
+    bool collapsible = true;
+    uint16_t id = 0;
+    uint8_t upstream = 0;  // index into options.upstreams
+    uint8_t attempts = 0;  // upstreams tried so far
+    uint16_t socket = 0;   // index into upstream_fds
+    int64_t deadline_ms = 0;
+    uint64_t hash = 0;
+    int32_t bucket_next = -1;
+    int32_t first_waiter = -1;
+    uint16_t qtype = 0, qclass = 1;
+    bool has_edns = false, dnssec_ok = false, checking_disabled = false;
+    uint8_t name_length = 0;
+    char name[256];
+    uint16_t query_length = 0;
+    uint8_t query[kMaxQueryBytes];  // what we send upstream (ID patched per attempt)
+    DnsCacheKey key() const {
+      return {std::string_view(name, name_length),
+              qtype,
+              qclass,
+              has_edns,
+              dnssec_ok,
+              checking_disabled};
+    }
+  };
+  struct Waiter {
+    int32_t next = -1;
+    int listen_fd = -1;
+    bool rewrite = false;
+    sockaddr_storage peer{};
+    socklen_t peer_length = 0;
+    uint16_t query_length = 0;
+    uint8_t query[kMaxQueryBytes];
+  };
+  struct Outgoing {
+    int fd;
+    sockaddr_storage peer;
+    socklen_t peer_length;
+    uint16_t length;
+    uint8_t data[kMaxMessage];
+  };
+
+  Worker(DnsProxy& proxy, size_t cache_entries)
+      : proxy(proxy),
+        opts(proxy.options_),
+        policy_reader(proxy.policy_),
+        handler(opts.answers, proxy.incidents_, counters),
+        cache(cache_entries, 86400, 0) {
+    // Seed the cache hash from the random pool so collisions cannot be chosen remotely.
+    flights = std::make_unique<Flight[]>(kMaxFlights);
+    waiters = std::make_unique<Waiter[]>(kMaxWaiters);
+    id_to_flight = std::make_unique<int32_t[]>(65536);
+    std::fill_n(id_to_flight.get(), 65536, -1);
+    std::fill(std::begin(buckets), std::end(buckets), -1);
+    free_flights.reserve(kMaxFlights);
+    for (size_t i = kMaxFlights; i-- > 0;) free_flights.push_back(static_cast<int32_t>(i));
+    free_waiters.reserve(kMaxWaiters);
+    for (size_t i = kMaxWaiters; i-- > 0;) free_waiters.push_back(static_cast<int32_t>(i));
+    outgoing = std::make_unique<Outgoing[]>(kBatch * 2);
+    if (proxy.neighbours_) neighbour_reader.emplace(proxy.neighbours_->holder());
+  }
+  ~Worker() {
+    for (int fd : listen_fds) close(fd);
+    for (int fd : upstream_fds) close(fd);
+    if (epoll_fd >= 0) close(epoll_fd);
+  }
+
+  Status openUpstreams() {
+    for (size_t u = 0; u < opts.upstreams.size(); ++u) {
+      for (size_t k = 0; k < kSocketsPerUpstream; ++k) {
+        auto fd = openUpstreamSocket(opts.upstreams[u], rnd);
+        if (!fd) return fd.status();
+        upstream_fds.push_back(*fd);
+        upstream_of_socket.push_back(static_cast<uint8_t>(u));
+      }
+    }
+    return Status::ok();
+  }
+
+  Status setupEpoll(int stop_fd) {
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0) return Status::fromErrno("epoll_create1", errno);
+    auto add = [&](int fd, uint64_t tag) -> Status {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = tag;
+      if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        return Status::fromErrno("epoll_ctl", errno);
+      }
+      return Status::ok();
+    };
+    Status s = add(stop_fd, kStopTag);
+    for (size_t i = 0; s && i < listen_fds.size(); ++i) s = add(listen_fds[i], kListenTag | i);
+    for (size_t i = 0; s && i < upstream_fds.size(); ++i)
+      s = add(upstream_fds[i], kUpstreamTag | i);
+    return s;
+  }
+
+  void run() {
+    epoll_event events[16];
+    for (;;) {
+      int timeout = 200;
+      if (in_flight > 0) {
+        int64_t wait = next_deadline_ms - monotonicMs();
+        timeout = static_cast<int>(std::clamp<int64_t>(wait, 0, 200));
+      }
+      int n = epoll_wait(epoll_fd, events, 16, timeout);
+      for (int i = 0; i < n; ++i) {
+        uint64_t tag = events[i].data.u64;
+        if (tag == kStopTag) return;
+        if ((tag & kKindMask) == kListenTag) {
+          readClients(listen_fds[tag & ~kKindMask]);
+        } else {
+          readUpstream(static_cast<uint16_t>(tag & ~kKindMask));
+        }
+      }
+      if (in_flight > 0 && monotonicMs() >= next_deadline_ms) expireFlights();
+      flushOutgoing();
+    }
+  }
+
+  // --- client side ---------------------------------------------------------------------------
+
+  void readClients(int fd) {
+    std::array<mmsghdr, kBatch> msgs{};
+    std::array<iovec, kBatch> iovs{};
+    for (size_t i = 0; i < kBatch; ++i) {
+      iovs[i] = {recv_buffers[i].data(), kMaxMessage};
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &recv_peers[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    }
+    int n = recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;
+    const int64_t now_wall = wallMs();
+    const int64_t now_mono = monotonicMs();
+    const auto& policy = policy_reader.current();
+    for (int i = 0; i < n; ++i) {
+      bump(counters.queries_udp);
+      handleClientQuery(fd, std::span(recv_buffers[i].data(), msgs[i].msg_len), recv_peers[i],
+                        msgs[i].msg_hdr.msg_namelen, policy.get(), now_wall, now_mono);
+    }
+  }
+
+  Outgoing* reserveOutgoing(int fd, const sockaddr_storage& peer, socklen_t peer_length) {
+    if (outgoing_count == kBatch * 2) flushOutgoing();
+    Outgoing& o = outgoing[outgoing_count++];
+    o.fd = fd;
+    o.peer = peer;
+    o.peer_length = peer_length;
+    o.length = 0;
+    return &o;
+  }
+
+  void commitOutgoing(Outgoing* o, size_t length, const DnsQuery& q) {
+    if (length == 0) {
+      --outgoing_count;  // nothing to send (only the last reservation can be undone)
+      return;
+    }
+    if (length > udpLimit(q)) length = truncateForUdp(std::span(o->data, length), q);
+    o->length = static_cast<uint16_t>(length);
+  }
+
+  void flushOutgoing() {
+    size_t start = 0;
+    while (start < outgoing_count) {
+      // sendmmsg per run of answers for the same listening socket.
+      size_t end = start;
+      std::array<mmsghdr, kBatch * 2> msgs{};
+      std::array<iovec, kBatch * 2> iovs{};
+      while (end < outgoing_count && outgoing[end].fd == outgoing[start].fd) {
+        size_t k = end - start;
+        iovs[k] = {outgoing[end].data, outgoing[end].length};
+        msgs[k].msg_hdr.msg_iov = &iovs[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+        msgs[k].msg_hdr.msg_name = &outgoing[end].peer;
+        msgs[k].msg_hdr.msg_namelen = outgoing[end].peer_length;
+        ++end;
+      }
+      size_t count = end - start;
+      size_t sent = 0;
+      while (sent < count) {
+        int r = sendmmsg(outgoing[start].fd, msgs.data() + sent,
+                         static_cast<unsigned>(count - sent), 0);
+        if (r <= 0) {
+          if (r < 0 && errno == EINTR) continue;
+          bump(counters.send_errors, count - sent);
+          break;
+        }
+        sent += static_cast<size_t>(r);
+      }
+      start = end;
+    }
+    outgoing_count = 0;
+  }
+
+  ClientInfo clientOf(const sockaddr_storage& peer) {
+    ClientInfo c;
+    c.address = addressOf(peer);
+    if (neighbour_reader) {
+      const auto& map = neighbour_reader->current();
+      if (map) c.mac = map->find(c.address);
+    }
+    return c;
+  }
+
+  void handleClientQuery(int fd, std::span<const uint8_t> msg, const sockaddr_storage& peer,
+                         socklen_t peer_length, const PolicyView* policy, int64_t now_wall,
+                         int64_t now_mono) {
+    DnsQuery q;
+    NameBuffer name;
+    if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk || policy == nullptr) {
+      bump(counters.malformed);
+      return;
+    }
+    const ClientInfo client = clientOf(peer);
+    Outgoing* out = reserveOutgoing(fd, peer, peer_length);
+    std::span<uint8_t> out_span(out->data, kMaxMessage);
+    QueryPlan plan = handler.plan(*policy, msg, q, client, now_wall, out_span);
+    if (plan.action == QueryAction::kAnswered) {
+      commitOutgoing(out, plan.answer_length, q);
+      return;
+    }
+    const bool rewrite = plan.action == QueryAction::kForwardRewrite;
+    const std::string_view upstream_name = rewrite ? plan.rewrite_target : q.question.name;
+    DnsCacheKey key{upstream_name, q.question.qtype, q.question.qclass,
+                    q.has_edns,    q.edns_do,        q.header.checkingDisabled()};
+    size_t cached = cache.lookup(key, now_wall, scratch);
+    if (cached > 0) {
+      bump(counters.cache_hits);
+      size_t n =
+          handler.finish(*policy, msg, q, client, rewrite ? upstream_name : std::string_view(),
+                         std::span(scratch.data(), cached), now_wall, out_span);
+      commitOutgoing(out, n, q);
+      return;
+    }
+    commitOutgoing(out, 0, q);  // answered later, when the upstream replies
+    if (msg.size() > kMaxQueryBytes || upstream_name.size() > 255) {
+      // Too big to keep while waiting: answer SERVFAIL rather than grow memory.
+      Outgoing* o = reserveOutgoing(fd, peer, peer_length);
+      bump(counters.servfail_sent);
+      commitOutgoing(o, buildServfail(msg, q, std::span(o->data, kMaxMessage)), q);
+      return;
+    }
+    forward(fd, msg, q, peer, peer_length, key, rewrite, now_mono);
+  }
+
+  uint64_t keyHash(const DnsCacheKey& k) const {
+    uint64_t h = 1469598103934665603ull;
+    for (char c : k.name) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    h ^= (uint64_t{k.qtype} << 32) | (uint64_t{k.qclass} << 8) | (k.has_edns ? 4 : 0) |
+         (k.dnssec_ok ? 2 : 0) | (k.checking_disabled ? 1 : 0);
+    return h * 0x9e3779b97f4a7c15ull;
+  }
+
+  int32_t findFlight(const DnsCacheKey& key, uint64_t h) {
+    for (int32_t i = buckets[h & (kFlightBuckets - 1)]; i >= 0; i = flights[i].bucket_next) {
+      const Flight& f = flights[i];
+      if (f.hash == h && f.collapsible && f.key().name == key.name && f.qtype == key.qtype &&
+          f.qclass == key.qclass && f.has_edns == key.has_edns && f.dnssec_ok == key.dnssec_ok &&
+          f.checking_disabled == key.checking_disabled) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  void unlinkFlight(int32_t index) {
+    Flight& f = flights[index];
+    int32_t* link = &buckets[f.hash & (kFlightBuckets - 1)];
+    while (*link >= 0 && *link != index) link = &flights[*link].bucket_next;
+    if (*link == index) *link = f.bucket_next;
+    if (id_to_flight[f.id] == index) id_to_flight[f.id] = -1;
+    for (int32_t w = f.first_waiter; w >= 0;) {
+      int32_t next = waiters[w].next;
+      free_waiters.push_back(w);
+      w = next;
+    }
+    f.in_use = false;
+    f.first_waiter = -1;
+    free_flights.push_back(index);
+    --in_flight;
+  }
+
+  void forward(int fd, std::span<const uint8_t> msg, const DnsQuery& q,
+               const sockaddr_storage& peer, socklen_t peer_length, const DnsCacheKey& key,
+               bool rewrite, int64_t now_mono) {
+    if (free_waiters.empty()) {
+      bump(counters.pending_full);
+      answerServfail(fd, msg, q, peer, peer_length);
+      return;
+    }
+    const uint64_t h = keyHash(key);
+    int32_t fi = findFlight(key, h);
+    if (fi < 0) {
+      if (free_flights.empty()) {
+        bump(counters.pending_full);
+        answerServfail(fd, msg, q, peer, peer_length);
+        return;
+      }
+      fi = free_flights.back();
+      free_flights.pop_back();
+      Flight& f = flights[fi];
+      f = Flight();
+      f.in_use = true;
+      f.hash = h;
+      f.qtype = key.qtype;
+      f.qclass = key.qclass;
+      f.has_edns = key.has_edns;
+      f.dnssec_ok = key.dnssec_ok;
+      f.checking_disabled = key.checking_disabled;
+      f.name_length = static_cast<uint8_t>(key.name.size());
+      std::memcpy(f.name, key.name.data(), key.name.size());
+      if (rewrite) {
+        // Ask the upstream about the safe-search target with the client's EDNS settings.
+        size_t n = buildDnsQuery(0, key.name, key.qtype, q.has_edns ? q.edns_udp_size : 0,
+                                 q.edns_do, std::span(f.query, kMaxQueryBytes));
+        f.query_length = static_cast<uint16_t>(n);
+      } else {
+        std::memcpy(f.query, msg.data(), msg.size());  // EDNS and options passed through
+        f.query_length = static_cast<uint16_t>(msg.size());
+      }
+      int32_t& head = buckets[h & (kFlightBuckets - 1)];
+      f.bucket_next = head;
+      head = fi;
+      ++in_flight;
+      f.upstream = static_cast<uint8_t>(preferred_upstream);
+      if (f.query_length == 0 || !sendUpstream(fi, now_mono)) {
+        // Could not send anywhere: the waiter below is answered SERVFAIL by failFlight().
+      }
+      bump(counters.forwarded);
+    } else {
+      bump(counters.collapsed);
+    }
+    int32_t wi = free_waiters.back();
+    free_waiters.pop_back();
+    Waiter& w = waiters[wi];
+    w.listen_fd = fd;
+    w.rewrite = rewrite;
+    w.peer = peer;
+    w.peer_length = peer_length;
+    w.query_length = static_cast<uint16_t>(msg.size());
+    std::memcpy(w.query, msg.data(), msg.size());
+    w.next = flights[fi].first_waiter;
+    flights[fi].first_waiter = wi;
+    if (flights[fi].query_length == 0) failFlight(fi);
+  }
+
+  // Sends (or re-sends) flight `fi` to its current upstream with a fresh random ID and socket.
+  bool sendUpstream(int32_t fi, int64_t now_mono) {
+    Flight& f = flights[fi];
+    const size_t sockets = kSocketsPerUpstream;
+    while (f.attempts < opts.upstreams.size() * 2) {
+      if (id_to_flight[f.id] == fi) id_to_flight[f.id] = -1;
+      uint16_t id;
+      do {
+        id = rnd.u16();
+      } while (id_to_flight[id] >= 0);
+      f.id = id;
+      id_to_flight[id] = fi;
+      f.query[0] = static_cast<uint8_t>(id >> 8);
+      f.query[1] = static_cast<uint8_t>(id);
+      f.socket = static_cast<uint16_t>(f.upstream * sockets + rnd.u16() % sockets);
+      ++f.attempts;
+      f.deadline_ms = now_mono + opts.upstream_timeout_ms;
+      if (in_flight == 1 || f.deadline_ms < next_deadline_ms) next_deadline_ms = f.deadline_ms;
+      if (::send(upstream_fds[f.socket], f.query, f.query_length, 0) ==
+          static_cast<ssize_t>(f.query_length)) {
+        return true;
+      }
+      bump(counters.upstream_errors);
+      f.upstream = static_cast<uint8_t>((f.upstream + 1) % opts.upstreams.size());
+    }
+    f.query_length = 0;  // marks "give up"
+    return false;
+  }
+
+  void answerServfail(int fd, std::span<const uint8_t> msg, const DnsQuery& q,
+                      const sockaddr_storage& peer, socklen_t peer_length) {
+    Outgoing* o = reserveOutgoing(fd, peer, peer_length);
+    bump(counters.servfail_sent);
+    commitOutgoing(o, buildServfail(msg, q, std::span(o->data, kMaxMessage)), q);
+  }
+
+  void failFlight(int32_t fi) {
+    for (int32_t w = flights[fi].first_waiter; w >= 0; w = waiters[w].next) {
+      const Waiter& wt = waiters[w];
+      DnsQuery q;
+      NameBuffer name;
+      std::span<const uint8_t> msg(wt.query, wt.query_length);
+      if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) continue;
+      answerServfail(wt.listen_fd, msg, q, wt.peer, wt.peer_length);
+    }
+    unlinkFlight(fi);
+  }
+
+  void expireFlights() {
+    const int64_t now = monotonicMs();
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < kMaxFlights; ++i) {
+      Flight& f = flights[i];
+      if (!f.in_use) continue;
+      if (f.deadline_ms <= now) {
+        bump(counters.upstream_timeouts);
+        // Next upstream (or the same one again when there is only one), then give up.
+        f.upstream = static_cast<uint8_t>((f.upstream + 1) % opts.upstreams.size());
+        f.collapsible = true;
+        if (f.attempts >= std::max<size_t>(2, opts.upstreams.size()) ||
+            !sendUpstream(static_cast<int32_t>(i), now)) {
+          failFlight(static_cast<int32_t>(i));
+          continue;
+        }
+      }
+      next = std::min(next, f.deadline_ms);
+    }
+    next_deadline_ms = next == INT64_MAX ? now + 200 : next;
+  }
+
+  // --- upstream side -------------------------------------------------------------------------
+
+  void readUpstream(uint16_t socket) {
+    std::array<mmsghdr, kBatch> msgs{};
+    std::array<iovec, kBatch> iovs{};
+    for (size_t i = 0; i < kBatch; ++i) {
+      iovs[i] = {recv_buffers[i].data(), kMaxMessage};
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(upstream_fds[socket], msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (n < 0) {
+      // ECONNREFUSED: the upstream's port is closed (ICMP). The flights time out and move on.
+      if (errno != EAGAIN && errno != EINTR) bump(counters.upstream_errors);
+      return;
+    }
+    const int64_t now_wall = wallMs();
+    const int64_t now_mono = monotonicMs();
+    const auto& policy = policy_reader.current();
+    for (int i = 0; i < n; ++i) {
+      handleUpstreamAnswer(socket, std::span(recv_buffers[i].data(), msgs[i].msg_len), policy.get(),
+                           now_wall, now_mono);
+    }
+  }
+
+  void handleUpstreamAnswer(uint16_t socket, std::span<const uint8_t> resp,
+                            const PolicyView* policy, int64_t now_wall, int64_t now_mono) {
+    if (resp.size() < kDnsHeaderSize) {
+      bump(counters.upstream_bad_answers);
+      return;
+    }
+    const uint16_t id = static_cast<uint16_t>((resp[0] << 8) | resp[1]);
+    const int32_t fi = id_to_flight[id];
+    if (fi < 0 || flights[fi].socket != socket ||
+        !responseMatchesQuestion(resp, id, flights[fi].key().name, flights[fi].qtype,
+                                 flights[fi].qclass)) {
+      // Late, spoofed or mismatched (RFC 5452 §9.1): ignore and keep waiting for the real one.
+      bump(counters.upstream_bad_answers);
+      return;
+    }
+    bump(counters.upstream_answers);
+    Flight& f = flights[fi];
+    const uint8_t rcode = resp[3] & 0x0f;
+    if ((rcode == dns_rcode::kServFail || rcode == dns_rcode::kRefused) &&
+        opts.upstreams.size() > 1 && f.attempts < opts.upstreams.size()) {
+      f.upstream = static_cast<uint8_t>((f.upstream + 1) % opts.upstreams.size());
+      if (sendUpstream(fi, now_mono)) return;
+    }
+    preferred_upstream = f.upstream;
+    cache.insert(f.key(), resp, now_wall);
+    for (int32_t w = f.first_waiter; w >= 0; w = waiters[w].next) {
+      const Waiter& wt = waiters[w];
+      DnsQuery q;
+      NameBuffer name;
+      std::span<const uint8_t> msg(wt.query, wt.query_length);
+      if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk || policy == nullptr) continue;
+      Outgoing* o = reserveOutgoing(wt.listen_fd, wt.peer, wt.peer_length);
+      size_t len = handler.finish(*policy, msg, q, clientOf(wt.peer),
+                                  wt.rewrite ? f.key().name : std::string_view(), resp, now_wall,
+                                  std::span(o->data, kMaxMessage));
+      commitOutgoing(o, len, q);
+    }
+    unlinkFlight(fi);
+  }
+
+  static constexpr uint64_t kKindMask = 0xff00'0000'0000'0000ull;
+  static constexpr uint64_t kStopTag = 0x0100'0000'0000'0000ull;
+  static constexpr uint64_t kListenTag = 0x0200'0000'0000'0000ull;
+  static constexpr uint64_t kUpstreamTag = 0x0300'0000'0000'0000ull;
+
+  DnsProxy& proxy;
+  const ProxyOptions& opts;
+  ProxyCounters counters;
+  PolicyHolder::Reader policy_reader;
+  std::optional<SnapshotHolder<NeighbourMap>::Reader> neighbour_reader;
+  QueryHandler handler;
+  DnsCache cache;
+  RandomPool rnd;
+  std::vector<int> listen_fds;
+  std::vector<int> upstream_fds;
+  std::vector<uint8_t> upstream_of_socket;
+  int epoll_fd = -1;
+  std::thread thread;
+
+  std::unique_ptr<Flight[]> flights;
+  std::unique_ptr<Waiter[]> waiters;
+  std::unique_ptr<int32_t[]> id_to_flight;
+  int32_t buckets[kFlightBuckets];
+  std::vector<int32_t> free_flights;  // capacity reserved up front: push/pop never allocate
+  std::vector<int32_t> free_waiters;
+  size_t in_flight = 0;
+  int64_t next_deadline_ms = 0;
+  size_t preferred_upstream = 0;
+
+  std::array<std::array<uint8_t, kMaxMessage>, kBatch> recv_buffers{};
+  std::array<sockaddr_storage, kBatch> recv_peers{};
+  std::array<uint8_t, kMaxMessage> scratch{};
+  std::unique_ptr<Outgoing[]> outgoing;
+  size_t outgoing_count = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// DnsProxy
+
+DnsProxy::DnsProxy(ProxyOptions options, const PolicyHolder& policy, IncidentStore* incidents,
+                   const NeighbourTable* neighbours)
+    : options_(std::move(options)),
+      policy_(policy),
+      incidents_(incidents),
+      neighbours_(neighbours) {}
+
+DnsProxy::~DnsProxy() { stop(); }
+
+Status DnsProxy::bindListeners() {
+  const size_t worker_count = workers_.size();
+  for (size_t li = 0; li < options_.listen.size(); ++li) {
+    SocketAddress addr = options_.listen[li];
+    // Port 0: find one port free for UDP and TCP alike, then share it with every worker.
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      std::vector<int> udp;
+      int tcp = -1;
+      SocketAddress chosen = addr;
+      Status failure;
+      for (size_t w = 0; w < worker_count && failure; ++w) {
+        int fd = socket(addr.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+          failure = Status::fromErrno("socket", errno);
+          break;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        int rcvbuf = 4 << 20;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&chosen.storage), chosen.length) != 0) {
+          failure = Status::fromErrno("bind udp " + chosen.toString(), errno);
+          close(fd);
+          break;
+        }
+        if (w == 0) {
+          socklen_t len = sizeof(chosen.storage);
+          getsockname(fd, reinterpret_cast<sockaddr*>(&chosen.storage), &len);
+        }
+        udp.push_back(fd);
+      }
+      if (failure) {
+        tcp = socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+        setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (addr.family() == AF_INET6) {
+          setsockopt(tcp, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        }
+        if (tcp < 0 ||
+            ::bind(tcp, reinterpret_cast<sockaddr*>(&chosen.storage), chosen.length) != 0 ||
+            listen(tcp, 128) != 0) {
+          failure = Status::fromErrno("bind tcp " + chosen.toString(), errno);
+          if (tcp >= 0) close(tcp);
+          tcp = -1;
+        }
+      }
+      if (failure) {
+        for (size_t w = 0; w < worker_count; ++w) workers_[w]->listen_fds.push_back(udp[w]);
+        tcp_listeners_.push_back(tcp);
+        bound_.push_back(chosen);
+        break;
+      }
+      for (int fd : udp) close(fd);
+      if (addr.port() != 0 || attempt == 19) return failure;
+    }
+  }
+  return Status::ok();
+}
+
+Status DnsProxy::start() {
+  if (options_.upstreams.empty()) return Status::invalid("no upstream DNS server configured");
+  if (options_.upstreams.size() > 64) return Status::invalid("at most 64 upstreams");
+  int n = options_.workers > 0 ? options_.workers
+                               : std::max(1, static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+  stop_event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_event_fd_ < 0) return Status::fromErrno("eventfd", errno);
+  const size_t per_worker_cache =
+      options_.cache_entries == 0 ? 0 : std::max<size_t>(4, options_.cache_entries / n);
+  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, per_worker_cache));
+  Status s = bindListeners();
+  for (auto& w : workers_) {
+    if (s) s = w->openUpstreams();
+    if (s) s = w->setupEpoll(stop_event_fd_);
+  }
+  if (!s) {
+    workers_.clear();
+    for (int fd : tcp_listeners_) close(fd);
+    tcp_listeners_.clear();
+    return s;
+  }
+  for (auto& w : workers_) {
+    Worker* raw = w.get();
+    raw->thread = std::thread([raw] { raw->run(); });
+  }
+  tcp_thread_ = std::thread([this] { tcpAcceptLoop(); });
+  return Status::ok();
+}
+
+void DnsProxy::stop() {
+  if (stop_event_fd_ < 0) return;
+  stopping_ = true;
+  uint64_t one = 1;
+  (void)!write(stop_event_fd_, &one, sizeof(one));
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  if (tcp_thread_.joinable()) tcp_thread_.join();
+  while (tcp_active_.load() > 0) usleep(1000);  // connection threads notice stopping_ quickly
+  workers_.clear();
+  for (int fd : tcp_listeners_) close(fd);
+  tcp_listeners_.clear();
+  close(stop_event_fd_);
+  stop_event_fd_ = -1;
+}
+
+ProxyStats DnsProxy::stats() const {
+  ProxyStats s;
+  auto add = [&](const ProxyCounters& c) {
+#define SAFEGATE_ADD_COUNTER(name) s.name += c.name.load(std::memory_order_relaxed);
+    SAFEGATE_PROXY_COUNTERS(SAFEGATE_ADD_COUNTER)
+#undef SAFEGATE_ADD_COUNTER
+  };
+  for (const auto& w : workers_) {
+    add(w->counters);
+    s.in_flight += w->in_flight;  // racy read of a size, good enough for a status display
+  }
+  add(tcp_counters_);
+  s.tcp_connections = tcp_active_.load();
+  return s;
+}
+
+void DnsProxy::tcpAcceptLoop() {
+  std::vector<pollfd> fds;
+  for (int fd : tcp_listeners_) fds.push_back({fd, POLLIN, 0});
+  fds.push_back({stop_event_fd_, POLLIN, 0});
+  while (!stopping_) {
+    int n = poll(fds.data(), fds.size(), 500);
+    if (n <= 0) continue;
+    if (fds.back().revents) return;
+    for (size_t i = 0; i + 1 < fds.size(); ++i) {
+      if (!(fds[i].revents & POLLIN)) continue;
+      SocketAddress peer;
+      peer.length = sizeof(peer.storage);
+      int c = accept4(fds[i].fd, reinterpret_cast<sockaddr*>(&peer.storage), &peer.length,
+                      SOCK_CLOEXEC);
+      if (c < 0) continue;
+      if (tcp_active_.load() >= options_.max_tcp_connections) {
+        close(c);  // bounded: a flood of connections cannot create unbounded threads
+        continue;
+      }
+      ++tcp_active_;
+      std::thread([this, c, peer] {
+        serveTcp(c, peer);
+        --tcp_active_;
+      }).detach();
+    }
+  }
+}
+
+void DnsProxy::serveTcp(int fd, SocketAddress peer) {
+  setTimeouts(fd, options_.tcp_idle_timeout_ms);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ProxyCounters local;
+  QueryHandler handler(options_.answers, incidents_, local);
+  PolicyHolder::Reader reader(policy_);
+  std::optional<SnapshotHolder<NeighbourMap>::Reader> neighbours;
+  if (neighbours_) neighbours.emplace(neighbours_->holder());
+  RandomPool rnd;
+  auto query = std::make_unique<uint8_t[]>(65535);
+  auto upstream_query = std::make_unique<uint8_t[]>(65535);
+  auto answer = std::make_unique<uint8_t[]>(65535);
+  auto out = std::make_unique<uint8_t[]>(65535);
+  ClientInfo client;
+  client.address = addressOf(peer.storage);
+  while (!stopping_) {
+    uint8_t len[2];
+    if (!readFull(fd, len, 2)) break;
+    size_t n = (size_t{len[0]} << 8) | len[1];
+    if (n == 0 || !readFull(fd, query.get(), n)) break;
+    bump(local.queries_tcp);
+    std::span<const uint8_t> msg(query.get(), n);
+    DnsQuery q;
+    NameBuffer name;
+    if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) {
+      bump(local.malformed);
+      break;
+    }
+    if (neighbours) {
+      const auto& map = neighbours->current();
+      if (map) client.mac = map->find(client.address);
+    }
+    const auto& policy = reader.current();
+    if (!policy) break;
+    const int64_t now = wallMs();
+    std::span<uint8_t> out_span(out.get(), 65535);
+    QueryPlan plan = handler.plan(*policy, msg, q, client, now, out_span);
+    size_t answer_len = plan.answer_length;
+    if (plan.action != QueryAction::kAnswered) {
+      const bool rewrite = plan.action == QueryAction::kForwardRewrite;
+      std::string_view upstream_name = rewrite ? plan.rewrite_target : q.question.name;
+      size_t qlen;
+      if (rewrite) {
+        qlen = buildDnsQuery(0, upstream_name, q.question.qtype, q.has_edns ? 65535 : 0, q.edns_do,
+                             std::span(upstream_query.get(), 65535));
+      } else {
+        std::memcpy(upstream_query.get(), msg.data(), n);
+        qlen = n;
+      }
+      size_t got = 0;
+      bump(local.forwarded);
+      for (size_t attempt = 0; attempt < options_.upstreams.size() && got == 0; ++attempt) {
+        uint16_t id = rnd.u16();
+        upstream_query[0] = static_cast<uint8_t>(id >> 8);
+        upstream_query[1] = static_cast<uint8_t>(id);
+        got = queryUpstreamTcp(options_.upstreams[attempt], std::span(upstream_query.get(), qlen),
+                               std::span(answer.get(), 65535), options_.upstream_timeout_ms);
+        if (got > 0 && !responseMatchesQuestion(std::span(answer.get(), got), id, upstream_name,
+                                                q.question.qtype, q.question.qclass)) {
+          bump(local.upstream_bad_answers);
+          got = 0;
+        }
+        if (got == 0) bump(local.upstream_errors);
+      }
+      if (got == 0) {
+        bump(local.servfail_sent);
+        answer_len = buildServfail(msg, q, out_span);
+      } else {
+        bump(local.upstream_answers);
+        answer_len =
+            handler.finish(*policy, msg, q, client, rewrite ? upstream_name : std::string_view(),
+                           std::span(answer.get(), got), now, out_span);
+      }
+    }
+    if (answer_len == 0 || !writeTcpMessage(fd, std::span(out.get(), answer_len))) break;
+  }
+  close(fd);
+#define SAFEGATE_MERGE_COUNTER(name)                                       \
+  tcp_counters_.name.fetch_add(local.name.load(std::memory_order_relaxed), \
+                               std::memory_order_relaxed);
+  SAFEGATE_PROXY_COUNTERS(SAFEGATE_MERGE_COUNTER)
+#undef SAFEGATE_MERGE_COUNTER
+}
+
+}  // namespace safegate

@@ -1,0 +1,109 @@
+// DnsProxy: safegated's filtering DNS forwarder (UDP and TCP, IPv4 and IPv6).
+//
+// Threads: `workers` UDP worker threads, each with its own SO_REUSEPORT socket per listen
+// address (the kernel spreads clients over them), its own upstream sockets, cache, in-flight
+// table and counters — nothing is shared between workers, so the query path takes no lock.
+// Each worker reads datagrams in batches (recvmmsg) and answers in batches (sendmmsg), reads the
+// PolicyView once per request through its SnapshotHolder reader, and allocates nothing after
+// start-up. One TCP acceptor thread hands each connection to a short-lived thread (bounded
+// count); TCP is the truncation fallback path (RFC 7766) and not the hot path.
+//
+// Forwarding (RFC 5452): every upstream query gets a random ID (getrandom) and goes out on one
+// of several sockets bound to random source ports and connected to the upstream, so the kernel
+// drops datagrams from other sources; answers must match ID, name, type and class. Identical
+// questions in flight are sent once and answered to every waiting client. An upstream that
+// times out or answers SERVFAIL/REFUSED is replaced by the next; when all fail the clients get
+// SERVFAIL. Truncated upstream answers are passed to UDP clients with TC set, so they retry over
+// TCP, where safegated forwards over TCP. EDNS (size, DO, options) is passed through.
+// Ownership: the proxy borrows the PolicyHolder, IncidentStore and NeighbourTable, which must
+// outlive it. start()/stop() and the accessors are control plane.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "daemon/incident_store.h"
+#include "daemon/neighbour_table.h"
+#include "daemon/policy_view.h"
+#include "daemon/proxy_counters.h"
+#include "daemon/query_handler.h"
+
+namespace safegate {
+
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  // "127.0.0.1:53", "[::1]:53", "192.0.2.1" (port `default_port`).
+  static std::optional<SocketAddress> parse(std::string_view text, uint16_t default_port = 53);
+  uint16_t port() const;
+  void setPort(uint16_t port);
+  int family() const { return storage.ss_family; }
+  std::string toString() const;  // "127.0.0.1:53" / "[::1]:53"
+};
+
+struct ProxyOptions {
+  std::vector<SocketAddress> listen;
+  std::vector<SocketAddress> upstreams;
+  int upstream_timeout_ms = 1500;
+  size_t cache_entries = 10000;  // total; split evenly over the workers; 0 = no cache
+  int workers = 0;               // 0 = one per online CPU
+  AnswerSettings answers;
+  size_t max_tcp_connections = 64;
+  int tcp_idle_timeout_ms = 10000;
+};
+
+struct ProxyStats {
+#define SAFEGATE_STATS_FIELD(name) uint64_t name = 0;
+  SAFEGATE_PROXY_COUNTERS(SAFEGATE_STATS_FIELD)
+#undef SAFEGATE_STATS_FIELD
+  uint64_t in_flight = 0;
+  uint64_t tcp_connections = 0;
+};
+
+class DnsProxy {
+ public:
+  DnsProxy(ProxyOptions options, const PolicyHolder& policy, IncidentStore* incidents,
+           const NeighbourTable* neighbours);
+  ~DnsProxy();
+
+  // Binds every listener (port 0: one ephemeral port shared by UDP and TCP) and starts threads.
+  Status start();
+  void stop();
+
+  // The addresses actually bound, in the order of options.listen ("127.0.0.1:40123").
+  const std::vector<SocketAddress>& boundAddresses() const { return bound_; }
+  ProxyStats stats() const;
+  // Drops every worker's cache (after a reload the same names may be decided differently, but
+  // the cache holds upstream answers, not decisions, so this is only for operators).
+  int workerCount() const { return static_cast<int>(workers_.size()); }
+
+  struct Worker;  // defined in dns_proxy.cc
+
+ private:
+  Status bindListeners();
+  void tcpAcceptLoop();
+  void serveTcp(int fd, SocketAddress peer);
+
+  ProxyOptions options_;
+  const PolicyHolder& policy_;
+  IncidentStore* incidents_;
+  const NeighbourTable* neighbours_;
+  std::vector<SocketAddress> bound_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<int> tcp_listeners_;
+  int stop_event_fd_ = -1;
+  std::thread tcp_thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> tcp_active_{0};
+  ProxyCounters tcp_counters_;
+};
+
+}  // namespace safegate

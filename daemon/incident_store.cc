@@ -1,0 +1,406 @@
+#include "daemon/incident_store.h"
+
+#include <chrono>
+#include <unordered_map>
+
+namespace safegate {
+
+namespace {
+
+int64_t nowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view protocolName(Protocol p) {
+  switch (p) {
+    case Protocol::kDns: return "dns";
+    case Protocol::kHttp: return "http";
+    case Protocol::kTls: return "tls";
+    case Protocol::kQuic: return "quic";
+  }
+  return "dns";
+}
+
+// Schema migrations: migrations[i] takes user_version i to i+1 (docs/database.md).
+constexpr const char* kMigrations[] = {
+    // 0 -> 1
+    R"sql(
+CREATE TABLE IF NOT EXISTS incidents (
+  id INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  client TEXT NOT NULL,
+  client_named INTEGER NOT NULL DEFAULT 0,
+  grp TEXT NOT NULL,
+  name TEXT,
+  qtype INTEGER,
+  category TEXT,
+  verdict TEXT NOT NULL,
+  alert INTEGER NOT NULL DEFAULT 0,
+  rule TEXT,
+  source TEXT,
+  protocol TEXT NOT NULL,
+  reason TEXT
+);
+CREATE INDEX IF NOT EXISTS incidents_ts ON incidents(ts_ms);
+CREATE TABLE IF NOT EXISTS hourly_counts (
+  hour INTEGER NOT NULL,
+  grp TEXT NOT NULL,
+  category TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (hour, grp, category, verdict)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS query_log (
+  id INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  client TEXT NOT NULL,
+  grp TEXT NOT NULL,
+  name TEXT NOT NULL,
+  qtype INTEGER,
+  verdict TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_log_ts ON query_log(ts_ms);
+)sql",
+};
+constexpr int64_t kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kMigrationCount == kIncidentSchemaVersion);
+
+}  // namespace
+
+IncidentEvent IncidentEvent::fromDecision(const RequestFacts& facts, const Decision& d,
+                                          int64_t unix_ms) noexcept {
+  IncidentEvent e;
+  e.unix_ms = unix_ms;
+  e.client = facts.client;
+  if (facts.mac) {
+    e.has_mac = true;
+    e.mac = *facts.mac;
+  }
+  e.protocol = facts.protocol;
+  e.qtype = facts.dns_type;
+  e.verdict = d.verdict;
+  e.reason = d.reason;
+  e.alert = d.alert;
+  e.confidential = d.confidential;
+  e.group.assign(d.group);
+  e.category.assign(d.category);
+  if (!d.confidential) {
+    // Licensed lists: the name and the rule would disclose list entries (PRODUCT.md).
+    e.name.assign(facts.name);
+    e.rule.assign(d.rule);
+    e.source_file.assign(d.source_file);
+    e.source_line = d.source_line;
+  }
+  return e;
+}
+
+IncidentStore::IncidentStore(IncidentStoreOptions options, SqliteDb db, Pseudonymizer p)
+    : options_(std::move(options)),
+      db_(std::move(db)),
+      pseudonymizer_(p),
+      queue_(options_.queue_capacity) {
+  pending_.reserve(queue_.capacity());
+}
+
+IncidentStore::~IncidentStore() { stop(); }
+
+Status IncidentStore::migrate(SqliteDb& db) {
+  auto v = db.userVersion();
+  if (!v) return v.status();
+  if (*v > kIncidentSchemaVersion) {
+    return Status(StatusCode::kFailedPrecondition,
+                  db.path() + ": schema version " + std::to_string(*v) +
+                      " is newer than this safegated understands (" +
+                      std::to_string(kIncidentSchemaVersion) + ")");
+  }
+  for (int64_t from = *v; from < kIncidentSchemaVersion; ++from) {
+    Status s = db.exec("BEGIN IMMEDIATE");
+    if (!s) return s;
+    s = db.exec(kMigrations[from]);
+    if (s) s = db.setUserVersion(from + 1);
+    if (s) s = db.exec("COMMIT");
+    if (!s) {
+      db.exec("ROLLBACK");
+      return Status(s.code(), "migrating schema " + std::to_string(from) + " -> " +
+                                  std::to_string(from + 1) + ": " + s.message());
+    }
+  }
+  return Status::ok();
+}
+
+Result<std::unique_ptr<IncidentStore>> IncidentStore::open(const IncidentStoreOptions& options) {
+  SqliteOpenOptions o;
+  o.busy_timeout_ms = 5000;  // start-up may wait a little for a lock; the hot path never does
+  auto db = SqliteDb::open(options.database_path.string(), o);
+  if (!db) return db.status();
+  Status s = migrate(*db);
+  if (!s) return s;
+  s = db->exec("PRAGMA busy_timeout=" + std::to_string(options.busy_timeout_ms));
+  if (!s) return s;
+  auto p = Pseudonymizer::loadOrCreate(options.secret_file);
+  if (!p) return p.status();
+  return std::unique_ptr<IncidentStore>(new IncidentStore(options, std::move(*db), *p));
+}
+
+void IncidentStore::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void IncidentStore::stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(wake_mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void IncidentStore::flushSoon() {
+  {
+    std::lock_guard<std::mutex> lock(wake_mutex_);
+    wake_now_ = true;
+  }
+  wake_.notify_all();
+}
+
+bool IncidentStore::record(const IncidentEvent& e) noexcept {
+  if (queue_.tryPush(e)) {
+    queued_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+IncidentStoreStats IncidentStore::stats() const {
+  IncidentStoreStats s;
+  s.queued = queued_.load(std::memory_order_relaxed);
+  s.dropped_queue_full = dropped_.load(std::memory_order_relaxed);
+  s.written = written_.load(std::memory_order_relaxed);
+  s.batches = batches_.load(std::memory_order_relaxed);
+  s.busy_retries = busy_.load(std::memory_order_relaxed);
+  s.write_errors = errors_.load(std::memory_order_relaxed);
+  s.retention_deleted = retention_deleted_.load(std::memory_order_relaxed);
+  s.pending = pending_count_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void IncidentStore::run() {
+  for (;;) {
+    bool stopping;
+    {
+      std::unique_lock<std::mutex> lock(wake_mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(options_.batch_ms),
+                     [this] { return stopping_ || wake_now_; });
+      wake_now_ = false;
+      stopping = stopping_;
+    }
+    // Take from the queue only what pending_ can hold: while the database is locked the queue
+    // fills up and further events are dropped and counted, so memory stays bounded.
+    IncidentEvent e;
+    while (pending_.size() < pending_.capacity() && queue_.tryPop(e)) pending_.push_back(e);
+    pending_count_.store(pending_.size(), std::memory_order_relaxed);
+    if (!pending_.empty()) writeBatch();
+    int64_t now = nowUnixMs();
+    if (now - last_retention_ms_ >= options_.retention_interval_ms) enforceRetention(now);
+    if (stopping) {
+      // One more drain so that a clean shutdown loses nothing that fits.
+      while (pending_.size() < pending_.capacity() && queue_.tryPop(e)) pending_.push_back(e);
+      if (!pending_.empty()) writeBatch();
+      return;
+    }
+  }
+}
+
+std::string IncidentStore::clientText(const IncidentEvent& e, bool* named) {
+  if (e.device.length > 0) {
+    *named = true;
+    return std::string(e.device.view());
+  }
+  std::string identity = e.has_mac ? "mac:" + e.mac.toString() : "ip:" + e.client.toString();
+  if (!options_.pseudonymize_clients) {
+    *named = true;
+    return identity.substr(identity.find(':') + 1);
+  }
+  *named = false;
+  return pseudonymizer_.pseudonym(identity);
+}
+
+bool IncidentStore::writeBatch() {
+  std::string err;
+  SqliteCode c = db_.execCode("BEGIN IMMEDIATE", &err);
+  if (c == SqliteCode::kBusy || c == SqliteCode::kLocked) {
+    busy_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (c != SqliteCode::kOk) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  auto ins = db_.prepare(
+      "INSERT INTO incidents (ts_ms, client, client_named, grp, name, qtype, category, verdict, "
+      "alert, rule, source, protocol, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  auto cnt = db_.prepare(
+      "INSERT INTO hourly_counts (hour, grp, category, verdict, count) VALUES (?,?,?,?,1) "
+      "ON CONFLICT (hour, grp, category, verdict) DO UPDATE SET count = count + 1");
+  auto qlog = db_.prepare(
+      "INSERT INTO query_log (ts_ms, client, grp, name, qtype, verdict) VALUES (?,?,?,?,?,?)");
+  if (!ins || !cnt || !qlog) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    db_.execCode("ROLLBACK");
+    return false;
+  }
+  std::unordered_map<std::string, std::string> client_cache;
+  bool ok = true;
+  for (const IncidentEvent& e : pending_) {
+    bool named = false;
+    std::string key = e.device.length ? std::string(e.device.view())
+                      : e.has_mac     ? "m" + e.mac.toString()
+                                      : "i" + e.client.toString();
+    auto it = client_cache.find(key);
+    if (it == client_cache.end()) it = client_cache.emplace(key, clientText(e, &named)).first;
+    named = e.device.length > 0 || !options_.pseudonymize_clients;
+    const std::string& client = it->second;
+    std::string_view verdict =
+        e.alert && e.verdict == Verdict::kAllow ? "alert" : verdictName(e.verdict);
+    SqliteCode r;
+    if (e.query_log_only) {
+      qlog->bindInt(1, e.unix_ms);
+      qlog->bindText(2, client);
+      qlog->bindText(3, e.group.view());
+      qlog->bindText(4, e.name.view());
+      qlog->bindInt(5, e.qtype);
+      qlog->bindText(6, verdict);
+      r = qlog->step();
+      qlog->reset();
+    } else {
+      ins->bindInt(1, e.unix_ms);
+      ins->bindText(2, client);
+      ins->bindInt(3, named ? 1 : 0);
+      ins->bindText(4, e.group.view());
+      if (e.confidential) {
+        ins->bindNull(5);
+        ins->bindNull(10);
+        ins->bindNull(11);
+      } else {
+        ins->bindText(5, e.name.view());
+        ins->bindText(10, e.rule.view());
+        if (e.source_file.length) {
+          ins->bindText(11,
+                        std::string(e.source_file.view()) + ":" + std::to_string(e.source_line));
+        } else {
+          ins->bindNull(11);
+        }
+      }
+      ins->bindInt(6, e.qtype);
+      ins->bindText(7, e.category.view());
+      ins->bindText(8, verdict);
+      ins->bindInt(9, e.alert ? 1 : 0);
+      ins->bindText(12, protocolName(e.protocol));
+      ins->bindText(13, decisionReasonName(e.reason));
+      r = ins->step();
+      ins->reset();
+      if (r == SqliteCode::kDone) {
+        cnt->bindInt(1, (e.unix_ms / 3'600'000) * 3600);
+        cnt->bindText(2, e.group.view());
+        cnt->bindText(3, e.category.view());
+        cnt->bindText(4, verdict);
+        r = cnt->step();
+        cnt->reset();
+      }
+    }
+    if (r != SqliteCode::kDone) {
+      ok = false;
+      break;
+    }
+  }
+  if (ok) {
+    c = db_.execCode("COMMIT", &err);
+    if (c == SqliteCode::kOk) {
+      written_.fetch_add(pending_.size(), std::memory_order_relaxed);
+      batches_.fetch_add(1, std::memory_order_relaxed);
+      pending_.clear();
+      pending_count_.store(0, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  db_.execCode("ROLLBACK");
+  // In WAL mode a writer that began with BEGIN IMMEDIATE holds the write lock, so failure here
+  // is unusual (disk full, I/O error); keep the batch and try again next time.
+  if (c == SqliteCode::kBusy || c == SqliteCode::kLocked) {
+    busy_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return false;
+}
+
+void IncidentStore::enforceRetention(int64_t now_ms) {
+  last_retention_ms_ = now_ms;
+  if (options_.retention_days <= 0) return;
+  const int64_t cutoff = now_ms - int64_t{options_.retention_days} * 86'400'000;
+  // Small chunks keep each write transaction short so the incident writer (and readers) are
+  // never held up for long; DELETE ... LIMIT needs a compile option Debian does not set, so the
+  // chunk is chosen by rowid in a subquery.
+  const std::string limit = std::to_string(options_.retention_chunk_rows);
+  for (const char* table : {"incidents", "query_log"}) {
+    std::string sql = std::string("DELETE FROM ") + table + " WHERE id IN (SELECT id FROM " +
+                      table + " WHERE ts_ms < " + std::to_string(cutoff) + " ORDER BY id LIMIT " +
+                      limit + ")";
+    if (db_.execCode(sql) == SqliteCode::kOk) {
+      retention_deleted_.fetch_add(static_cast<uint64_t>(db_.changes()), std::memory_order_relaxed);
+      if (static_cast<size_t>(db_.changes()) == options_.retention_chunk_rows) {
+        last_retention_ms_ = 0;  // more to delete: next round, after the next batch
+      }
+    }
+  }
+  const int64_t hour_cutoff = cutoff / 1000;
+  db_.execCode("DELETE FROM hourly_counts WHERE hour < " + std::to_string(hour_cutoff - 3600));
+}
+
+Result<std::vector<StoredIncident>> IncidentStore::readRecent(const std::filesystem::path& path,
+                                                              size_t limit, int64_t since_unix_ms) {
+  SqliteOpenOptions o;
+  o.read_only = true;
+  o.wal = false;
+  o.synchronous_normal = false;
+  o.busy_timeout_ms = 2000;
+  auto db = SqliteDb::open(path.string(), o);
+  if (!db) return db.status();
+  auto st = db->prepare(
+      "SELECT id, ts_ms, client, grp, COALESCE(name,''), COALESCE(qtype,0), COALESCE(category,''), "
+      "verdict, alert, COALESCE(rule,''), COALESCE(source,''), protocol, COALESCE(reason,'') "
+      "FROM incidents WHERE ts_ms >= ? ORDER BY id DESC LIMIT ?");
+  if (!st) return st.status();
+  st->bindInt(1, since_unix_ms);
+  st->bindInt(2, static_cast<int64_t>(limit));
+  std::vector<StoredIncident> out;
+  for (;;) {
+    SqliteCode c = st->step();
+    if (c == SqliteCode::kDone) break;
+    if (c != SqliteCode::kRow) return Status::unavailable(path.string() + ": " + st->lastError());
+    StoredIncident i;
+    i.id = st->columnInt(0);
+    i.unix_ms = st->columnInt(1);
+    i.client = st->columnText(2);
+    i.group = st->columnText(3);
+    i.name = st->columnText(4);
+    i.qtype = st->columnInt(5);
+    i.category = st->columnText(6);
+    i.verdict = st->columnText(7);
+    i.alert = st->columnInt(8) != 0;
+    i.rule = st->columnText(9);
+    i.source = st->columnText(10);
+    i.protocol = st->columnText(11);
+    i.reason = st->columnText(12);
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+}  // namespace safegate

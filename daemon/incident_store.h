@@ -1,0 +1,168 @@
+// IncidentStore: the SQLite incident log, written by one thread fed from a bounded queue.
+//
+// DNS workers call record() (noexcept, lock-free, no allocation): the event is copied into a
+// BoundedMpmcQueue and, when the queue is full, dropped and counted — a slow or locked database
+// never delays a query. One writer thread drains the queue every batch_ms into a single
+// transaction (incidents + hourly counts per group/category/verdict), retries later when another
+// process holds the lock (busy counter), enforces retention in small chunks, and owns the only
+// write connection. What can be lost on kill -9 / power cut: events still in the queue or in
+// the current batch — at most batch_ms of incidents plus the queue (docs/database.md).
+//
+// Privacy (docs/privacy.md): clients become keyed pseudonyms unless the config names the device;
+// licensed categories (child abuse, terrorism; Decision::confidential) store the category only.
+// Thread-safety: record() and stats() from any thread; start()/stop() from the owner thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "common/result.h"
+#include "common/sqlite_db.h"
+#include "daemon/bounded_queue.h"
+#include "daemon/pseudonymizer.h"
+#include "policy/decision.h"
+
+namespace safegate {
+
+inline constexpr int64_t kIncidentSchemaVersion = 1;
+
+// Fixed-capacity text so an event is trivially copyable (no allocation on the data plane).
+// Longer text is cut at N bytes.
+template <size_t N>
+struct FixedText {
+  char data[N];
+  uint16_t length = 0;
+  void assign(std::string_view s) noexcept {
+    length = static_cast<uint16_t>(s.size() < N ? s.size() : N);
+    std::memcpy(data, s.data(), length);
+  }
+  std::string_view view() const noexcept { return {data, length}; }
+};
+
+struct IncidentEvent {
+  int64_t unix_ms = 0;
+  IpAddress client;
+  bool has_mac = false;
+  MacAddress mac;
+  Protocol protocol = Protocol::kDns;
+  uint16_t qtype = 0;
+  Verdict verdict = Verdict::kAllow;
+  DecisionReason reason = DecisionReason::kDefault;
+  bool alert = false;
+  bool confidential = false;
+  bool query_log_only = false;  // an allowed query, recorded only with full_query_log on
+  uint32_t source_line = 0;
+  FixedText<254> name;
+  FixedText<64> group;
+  FixedText<64> category;
+  FixedText<64> device;  // configured device name; empty = pseudonymize
+  FixedText<200> rule;
+  FixedText<160> source_file;
+
+  // Fills an event from a decision (confidential decisions keep only the category).
+  static IncidentEvent fromDecision(const RequestFacts& facts, const Decision& d,
+                                    int64_t unix_ms) noexcept;
+};
+
+struct IncidentStoreOptions {
+  std::filesystem::path database_path;
+  std::filesystem::path secret_file;
+  size_t queue_capacity = 8192;
+  int batch_ms = 200;
+  int retention_days = 30;
+  bool pseudonymize_clients = true;
+  bool full_query_log = false;
+  int busy_timeout_ms = 100;  // per attempt; the writer retries on the next batch
+  size_t retention_chunk_rows = 500;
+  int retention_interval_ms = 60'000;
+};
+
+struct IncidentStoreStats {
+  uint64_t queued = 0;
+  uint64_t dropped_queue_full = 0;
+  uint64_t written = 0;
+  uint64_t batches = 0;
+  uint64_t busy_retries = 0;
+  uint64_t write_errors = 0;
+  uint64_t retention_deleted = 0;
+  uint64_t pending = 0;  // taken from the queue, waiting for the database
+};
+
+// A stored incident as read back (control socket "incidents", tests).
+struct StoredIncident {
+  int64_t id = 0;
+  int64_t unix_ms = 0;
+  std::string client;
+  std::string group;
+  std::string name;  // empty for confidential categories
+  int64_t qtype = 0;
+  std::string category;
+  std::string verdict;
+  bool alert = false;
+  std::string rule;
+  std::string source;
+  std::string protocol;
+  std::string reason;
+};
+
+class IncidentStore {
+ public:
+  // Opens (creating and migrating) the database and the pseudonym secret. Does not start the
+  // writer thread.
+  static Result<std::unique_ptr<IncidentStore>> open(const IncidentStoreOptions& options);
+  ~IncidentStore();
+
+  void start();
+  // Flushes what is queued (best effort, one attempt) and joins the writer.
+  void stop();
+
+  // Data plane: enqueue or drop-and-count.
+  bool record(const IncidentEvent& e) noexcept;
+  bool fullQueryLog() const { return options_.full_query_log; }
+
+  IncidentStoreStats stats() const;
+  // Wakes the writer now (tests, shutdown) instead of waiting for batch_ms.
+  void flushSoon();
+
+  // Control plane: newest first, through a separate read-only connection.
+  static Result<std::vector<StoredIncident>> readRecent(const std::filesystem::path& db,
+                                                        size_t limit, int64_t since_unix_ms);
+
+  // Migrates a database to kIncidentSchemaVersion (exposed for tests of old versions).
+  static Status migrate(SqliteDb& db);
+
+ private:
+  IncidentStore(IncidentStoreOptions options, SqliteDb db, Pseudonymizer p);
+  void run();
+  bool writeBatch();  // false: database busy, keep pending_
+  void enforceRetention(int64_t now_ms);
+  std::string clientText(const IncidentEvent& e, bool* named);
+
+  IncidentStoreOptions options_;
+  SqliteDb db_;
+  Pseudonymizer pseudonymizer_;
+  BoundedMpmcQueue<IncidentEvent> queue_;
+  std::vector<IncidentEvent> pending_;  // writer thread only
+  std::thread thread_;
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool wake_now_ = false;
+  int64_t last_retention_ms_ = 0;
+
+  std::atomic<uint64_t> queued_{0}, dropped_{0}, written_{0}, batches_{0}, busy_{0}, errors_{0},
+      retention_deleted_{0}, pending_count_{0};
+};
+
+}  // namespace safegate

@@ -1,0 +1,55 @@
+// safegated: the safegate daemon. `safegated --config FILE` runs in the foreground
+// (docs/operations.md); see daemon/daemon.h for what it does and how it signals readiness.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "daemon/daemon.h"
+
+namespace {
+
+void usage() {
+  fprintf(stderr,
+          "usage: safegated --config FILE [--listen ADDR:PORT]... [--upstream ADDR[:PORT]]...\n"
+          "                 [--control-socket PATH]\n"
+          "  --listen and --upstream replace dns.listen / dns.upstreams from the config\n"
+          "  (an empty dns.upstreams uses the nameservers of /etc/resolv.conf).\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  safegate::DaemonOptions options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "safegated: %s needs a value\n", name);
+        exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--config" || arg == "-c") {
+      options.config_file = value("--config");
+    } else if (arg == "--listen") {
+      options.listen_override.push_back(value("--listen"));
+    } else if (arg == "--upstream") {
+      options.upstream_override.push_back(value("--upstream"));
+    } else if (arg == "--control-socket") {
+      options.control_socket_override = value("--control-socket");
+    } else if (arg == "--help" || arg == "-h") {
+      usage();
+      return 0;
+    } else {
+      fprintf(stderr, "safegated: unknown argument \"%s\"\n", arg.c_str());
+      usage();
+      return 2;
+    }
+  }
+  if (options.config_file.empty()) {
+    usage();
+    return 2;
+  }
+  safegate::Daemon daemon(std::move(options));
+  return daemon.run();
+}

@@ -1,0 +1,33 @@
+// PolicyView: what the DNS proxy needs from one compiled policy, published whole.
+//
+// The daemon publishes a PolicyView through SnapshotHolder<PolicyView> (common/snapshot_holder.h);
+// each worker reads it once per request, so a request never sees two policies and a reload
+// drops no query. The production implementation wraps policy/'s compiled PolicySnapshot
+// (daemon/compiled_policy.h); tests can publish small fixed policies. decide() is data plane:
+// noexcept, no allocation, no locks. Implementations are immutable and safe from any thread.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "common/ip_address.h"
+#include "common/snapshot_holder.h"
+#include "policy/decision.h"
+
+namespace safegate {
+
+class PolicyView {
+ public:
+  virtual ~PolicyView() = default;
+  // The decision for one request; string_views in it live as long as this PolicyView.
+  virtual Decision decide(const RequestFacts& facts) const noexcept = 0;
+  // The device name the config gives this client ("" = none: incidents use a pseudonym).
+  virtual std::string_view deviceName(const IpAddress& client,
+                                      const std::optional<MacAddress>& mac) const noexcept {
+    return {};
+  }
+};
+
+using PolicyHolder = SnapshotHolder<PolicyView>;
+
+}  // namespace safegate

@@ -1,0 +1,30 @@
+// ProxyCounters: what the DNS proxy counts, per worker thread.
+//
+// Each worker owns one instance and bumps it with relaxed atomic adds (no sharing between
+// workers, so no cache-line contention); the control thread sums them for `stats`. Every drop,
+// timeout and fallback has a counter so that "fail as configured" can be checked, not guessed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace safegate {
+
+#define SAFEGATE_PROXY_COUNTERS(X)                                                          \
+  X(queries_udp)                                                                            \
+  X(queries_tcp) X(malformed) X(cache_hits) X(blocked) X(rewritten) X(monitored) X(alerted) \
+      X(allowed) X(cname_blocked) X(forwarded) X(collapsed) X(upstream_answers)             \
+          X(upstream_bad_answers) X(upstream_timeouts) X(upstream_errors) X(servfail_sent)  \
+              X(pending_full) X(truncated_passed) X(send_errors) X(incidents_dropped)
+
+struct ProxyCounters {
+#define SAFEGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};
+  SAFEGATE_PROXY_COUNTERS(SAFEGATE_DECLARE_COUNTER)
+#undef SAFEGATE_DECLARE_COUNTER
+};
+
+inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // single writer
+}
+
+}  // namespace safegate

@@ -1,0 +1,131 @@
+#include "daemon/dns_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+
+#include "filters/dns_message.h"
+#include "tests/unit/daemon/dns_test_util.h"
+
+namespace safegate {
+namespace {
+
+using testing::makeQuery;
+using testing::makeResponse;
+
+struct Parsed {
+  DnsQuery q;
+  NameBuffer name;
+};
+
+Parsed parse(const std::vector<uint8_t>& msg) {
+  Parsed p;
+  EXPECT_EQ(parseDnsQuery(msg, p.q, p.name), DnsParseStatus::kOk);
+  p.q.question.name = p.name.view();
+  return p;
+}
+
+DnsCacheKey keyOf(const Parsed& p) {
+  return {p.name.view(), p.q.question.qtype, p.q.question.qclass,
+          p.q.has_edns,  p.q.edns_do,        p.q.header.checkingDisabled()};
+}
+
+uint32_t firstAnswerTtl(std::span<const uint8_t> msg) {
+  NameBuffer q, r;
+  DnsResponseView v(msg, q);
+  auto rec = v.next(r);
+  return rec ? rec->ttl : 0;
+}
+
+TEST(DnsCacheTest, ReturnsCachedAnswerWithAgedTtl) {
+  DnsCache cache(64);
+  auto q1 = makeQuery(0x1111, "example.org", dns_type::kA);
+  auto resp = makeResponse(q1, {{{192, 0, 2, 1}}}, 300);
+  auto p1 = parse(q1);
+  cache.insert(keyOf(p1), resp, 1'000'000);
+
+  auto q2 = makeQuery(0x2222, "example.org", dns_type::kA);
+  auto p2 = parse(q2);
+  std::array<uint8_t, 1500> out{};
+  size_t n = cache.lookup(keyOf(p2), 1'000'000 + 100'500, out);
+  ASSERT_EQ(n, resp.size());
+  EXPECT_EQ(firstAnswerTtl(std::span(out.data(), n)), 200u);
+  EXPECT_EQ(cache.stats().hits, 1u);
+}
+
+TEST(DnsCacheTest, ExpiredEntryIsAMiss) {
+  DnsCache cache(64);
+  auto q = makeQuery(1, "example.org", dns_type::kA);
+  auto p = parse(q);
+  cache.insert(keyOf(p), makeResponse(q, {{{192, 0, 2, 1}}}, 10), 0);
+  std::array<uint8_t, 1500> out{};
+  EXPECT_EQ(cache.lookup(keyOf(p), 10'001, out), 0u);
+  EXPECT_EQ(cache.stats().misses, 1u);
+}
+
+TEST(DnsCacheTest, DifferentTypeIsADifferentEntry) {
+  DnsCache cache(64);
+  auto qa = makeQuery(1, "example.org", dns_type::kA);
+  auto pa = parse(qa);
+  cache.insert(keyOf(pa), makeResponse(qa, {{{192, 0, 2, 1}}}, 60), 0);
+  auto qaaaa = makeQuery(1, "example.org", dns_type::kAaaa);
+  auto paaaa = parse(qaaaa);
+  std::array<uint8_t, 1500> out{};
+  EXPECT_EQ(cache.lookup(keyOf(paaaa), 1, out), 0u);
+}
+
+TEST(DnsCacheTest, NegativeAnswerLivesForSoaMinimum) {
+  DnsCache cache(64);
+  auto q = makeQuery(1, "nx.example.org", dns_type::kA);
+  auto p = parse(q);
+  auto resp = makeResponse(q, {}, 100, dns_rcode::kNxDomain);  // SOA minimum = 50
+  EXPECT_EQ(cacheableTtlSeconds(resp), 50u);
+  cache.insert(keyOf(p), resp, 0);
+  std::array<uint8_t, 1500> out{};
+  EXPECT_GT(cache.lookup(keyOf(p), 49'000, out), 0u);
+  EXPECT_EQ(cache.lookup(keyOf(p), 50'001, out), 0u);
+}
+
+TEST(DnsCacheTest, ServfailAndTruncatedAnswersAreNotCached) {
+  auto q = makeQuery(1, "example.org", dns_type::kA);
+  auto servfail = makeResponse(q, {{{192, 0, 2, 1}}}, 60, dns_rcode::kServFail);
+  EXPECT_EQ(cacheableTtlSeconds(servfail), 0u);
+  auto tc = makeResponse(q, {{{192, 0, 2, 1}}}, 60);
+  tc[2] |= 0x02;
+  EXPECT_EQ(cacheableTtlSeconds(tc), 0u);
+}
+
+TEST(DnsCacheTest, SizeZeroDisablesTheCache) {
+  DnsCache cache(0);
+  EXPECT_FALSE(cache.enabled());
+  auto q = makeQuery(1, "example.org", dns_type::kA);
+  auto p = parse(q);
+  cache.insert(keyOf(p), makeResponse(q, {{{192, 0, 2, 1}}}, 60), 0);
+  std::array<uint8_t, 1500> out{};
+  EXPECT_EQ(cache.lookup(keyOf(p), 1, out), 0u);
+}
+
+TEST(DnsCacheTest, StaysBoundedAndEvictsWhenFull) {
+  DnsCache cache(8);
+  std::vector<std::string> names;
+  for (int i = 0; i < 100; ++i) names.push_back("n" + std::to_string(i) + ".example.org");
+  for (auto& n : names) {
+    auto q = makeQuery(1, n, dns_type::kA);
+    auto p = parse(q);
+    cache.insert(keyOf(p), makeResponse(q, {{{192, 0, 2, 1}}}, 60), 0);
+  }
+  EXPECT_EQ(cache.stats().inserts, 100u);
+  EXPECT_GE(cache.stats().evictions, 90u);
+  size_t hits = 0;
+  std::array<uint8_t, 1500> out{};
+  for (auto& n : names) {
+    auto q = makeQuery(1, n, dns_type::kA);
+    auto p = parse(q);
+    if (cache.lookup(keyOf(p), 1, out) > 0) ++hits;
+  }
+  EXPECT_LE(hits, 8u);
+  EXPECT_GE(hits, 1u);
+}
+
+}  // namespace
+}  // namespace safegate
