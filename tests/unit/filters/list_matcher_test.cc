@@ -1,0 +1,310 @@
+#include "filters/list_matcher.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "filters/domain_name.h"
+#include "tests/support/shared_data.h"
+
+namespace safegate {
+namespace {
+
+std::unique_ptr<ListMatcher> compileText(std::string_view text, DiagnosticSink& sink,
+                                         ListReadOptions options = {}) {
+  std::vector<ParsedList> lists;
+  lists.push_back(parseListText(text, "rules.txt", options, sink));
+  auto m = ListMatcher::compile(std::move(lists), sink);
+  EXPECT_TRUE(m.isOk());
+  return m.isOk() ? std::move(m).value() : nullptr;
+}
+
+ListVerdict verdict(const ListMatcher& m, std::string_view name, uint16_t qtype = 1) {
+  return m.match(name, qtype).verdict;
+}
+
+TEST(ListMatcherTest, BlocksListedSubtreeButNotSiblingsSharingText) {
+  DiagnosticSink sink;
+  auto m = compileText("||example.com^\n", sink);
+  EXPECT_EQ(verdict(*m, "example.com"), ListVerdict::kBlocked);
+  EXPECT_EQ(verdict(*m, "www.example.com"), ListVerdict::kBlocked);
+  EXPECT_EQ(verdict(*m, "badexample.com"), ListVerdict::kNone);
+  EXPECT_EQ(verdict(*m, "example.com.evil"), ListVerdict::kNone);
+}
+
+TEST(ListMatcherTest, ExplainsAPlainMatchWithRuleTextAndFileLine) {
+  DiagnosticSink sink;
+  auto m = compileText("! header\n||a.example.com^\n", sink);
+  const ListMatch r = m->match("x.a.example.com");
+  ASSERT_EQ(r.verdict, ListVerdict::kBlocked);
+  EXPECT_EQ(r.rule.line, 2u);
+  EXPECT_EQ(r.rule.matched_name, "a.example.com");
+  EXPECT_EQ(m->ruleText(r), "||a.example.com^");
+  EXPECT_EQ(m->source(r), "rules.txt:2");
+}
+
+TEST(ListMatcherTest, ExplainsHostsEntriesInTheirOwnSyntax) {
+  DiagnosticSink sink;
+  auto m = compileText("0.0.0.0 ads.example\n", sink);
+  const ListMatch r = m->match("ads.example");
+  EXPECT_EQ(m->ruleText(r), "ads.example");
+  EXPECT_EQ(m->source(r), "rules.txt:1");
+}
+
+TEST(ListMatcherTest, ExceptionBeatsBlockingRule) {
+  DiagnosticSink sink;
+  auto m = compileText("||example.com^\n@@||good.example.com^\n", sink);
+  EXPECT_EQ(verdict(*m, "a.example.com"), ListVerdict::kBlocked);
+  const ListMatch r = m->match("x.good.example.com");
+  EXPECT_EQ(r.verdict, ListVerdict::kAllowed);
+  EXPECT_EQ(m->ruleText(r), "@@||good.example.com^");
+}
+
+TEST(ListMatcherTest, ImportantBlockBeatsExceptionAndImportantExceptionBeatsBoth) {
+  DiagnosticSink sink;
+  auto m = compileText(
+      "||a.com^$important\n@@||a.com^\n"
+      "||b.com^$important\n@@||b.com^$important\n",
+      sink);
+  ListMatch r = m->match("a.com");
+  EXPECT_EQ(r.verdict, ListVerdict::kBlocked);
+  EXPECT_TRUE(r.important);
+  EXPECT_EQ(m->ruleText(r), "||a.com^$important");
+  r = m->match("www.b.com");
+  EXPECT_EQ(r.verdict, ListVerdict::kAllowed);
+  EXPECT_TRUE(r.important);
+}
+
+TEST(ListMatcherTest, BadfilterDisablesTheIdenticalRuleOnly) {
+  DiagnosticSink sink;
+  auto m = compileText(
+      "||a.com^\n||a.com^$badfilter\n"
+      "||b.com^$important\n||b.com^$badfilter\n"
+      "||c.com^$dnstype=AAAA\n||c.com^$dnstype=AAAA,badfilter\n",
+      sink);
+  EXPECT_EQ(verdict(*m, "a.com"), ListVerdict::kNone);
+  EXPECT_EQ(verdict(*m, "b.com"), ListVerdict::kBlocked);  // different modifiers
+  EXPECT_EQ(verdict(*m, "c.com", 28), ListVerdict::kNone);
+  EXPECT_EQ(m->stats().badfiltered, 2u);
+}
+
+TEST(ListMatcherTest, BadfilterWorksAcrossLists) {
+  DiagnosticSink sink;
+  std::vector<ParsedList> lists;
+  lists.push_back(parseListText("||a.com^\n", "one.txt", {.list_id = 1}, sink));
+  lists.push_back(parseListText("||a.com^$badfilter\n", "two.txt", {.list_id = 2}, sink));
+  auto m = ListMatcher::compile(std::move(lists), sink);
+  ASSERT_TRUE(m.isOk());
+  EXPECT_EQ((*m)->match("a.com").verdict, ListVerdict::kNone);
+}
+
+TEST(ListMatcherTest, DnstypeLimitsARuleToQueryTypes) {
+  DiagnosticSink sink;
+  auto m = compileText("||v6.com^$dnstype=AAAA\n||notmx.com^$dnstype=~MX\n", sink);
+  EXPECT_EQ(verdict(*m, "v6.com", 28), ListVerdict::kBlocked);
+  EXPECT_EQ(verdict(*m, "v6.com", 1), ListVerdict::kNone);
+  EXPECT_EQ(verdict(*m, "notmx.com", 1), ListVerdict::kBlocked);
+  EXPECT_EQ(verdict(*m, "notmx.com", 15), ListVerdict::kNone);
+  const ListMatch r = m->match("v6.com", 28);
+  EXPECT_EQ(m->ruleText(r), "||v6.com^$dnstype=AAAA");
+}
+
+TEST(ListMatcherTest, ClientModifierMatchesAddressesCidrsAndNames) {
+  DiagnosticSink sink;
+  auto m = compileText("||kids.com^$client=192.168.1.0/24|'Kid tablet'|~192.168.1.7\n", sink);
+  ListQuery q;
+  q.name = "kids.com";
+  q.client = IpAddress::parse("192.168.1.20");
+  EXPECT_EQ(m->match(q).verdict, ListVerdict::kBlocked);
+  q.client = IpAddress::parse("192.168.1.7");
+  EXPECT_EQ(m->match(q).verdict, ListVerdict::kNone);
+  q.client = IpAddress::parse("10.0.0.1");
+  EXPECT_EQ(m->match(q).verdict, ListVerdict::kNone);
+  q.client_name = "Kid tablet";
+  EXPECT_EQ(m->match(q).verdict, ListVerdict::kBlocked);
+}
+
+TEST(ListMatcherTest, CtagModifierMatchesClientTags) {
+  DiagnosticSink sink;
+  auto m = compileText("||games.com^$ctag=user_child|~device_pc\n", sink);
+  const std::string_view child[] = {"user_child"};
+  const std::string_view child_pc[] = {"user_child", "device_pc"};
+  ListQuery q;
+  q.name = "games.com";
+  EXPECT_EQ(m->match(q).verdict, ListVerdict::kNone);
+  q.ctags = child;
+  EXPECT_EQ(m->match(q).verdict, ListVerdict::kBlocked);
+  q.ctags = child_pc;
+  EXPECT_EQ(m->match(q).verdict, ListVerdict::kNone);
+}
+
+TEST(ListMatcherTest, DenyallowExcludesNamesFromABroadRule) {
+  DiagnosticSink sink;
+  auto m = compileText("*$denyallow=com|net\n||example.org^$denyallow=sub.example.org\n", sink);
+  EXPECT_EQ(verdict(*m, "anything.de"), ListVerdict::kBlocked);
+  EXPECT_EQ(verdict(*m, "google.com"), ListVerdict::kNone);
+  EXPECT_EQ(verdict(*m, "a.b.net"), ListVerdict::kNone);
+  EXPECT_EQ(verdict(*m, "www.example.org"), ListVerdict::kBlocked);
+  EXPECT_EQ(verdict(*m, "x.sub.example.org"), ListVerdict::kBlocked);  // via "*" rule
+  const ListMatch r = m->match("www.example.org");
+  EXPECT_EQ(r.rule.line, 2u);
+}
+
+TEST(ListMatcherTest, RewriteBeatsPlainExceptionButNotImportantBlock) {
+  DiagnosticSink sink;
+  auto m = compileText(
+      "|www.google.com^$dnsrewrite=NOERROR;CNAME;forcesafesearch.google.com\n"
+      "@@||google.com^\n"
+      "||bad.com^$dnsrewrite=1.2.3.4\n"
+      "||bad.com^$important\n",
+      sink);
+  ListMatch r = m->match("www.google.com");
+  ASSERT_EQ(r.verdict, ListVerdict::kRewrite);
+  ASSERT_NE(r.rewrite, nullptr);
+  EXPECT_EQ(r.rewrite->rrtype, 5);
+  EXPECT_EQ(r.rewrite->value, "forcesafesearch.google.com");
+  EXPECT_EQ(m->ruleText(r), "|www.google.com^$dnsrewrite=NOERROR;CNAME;forcesafesearch.google.com");
+  EXPECT_EQ(verdict(*m, "mail.google.com"), ListVerdict::kAllowed);
+  r = m->match("bad.com");
+  EXPECT_EQ(r.verdict, ListVerdict::kBlocked);
+  EXPECT_TRUE(r.important);
+}
+
+TEST(ListMatcherTest, DnsrewriteExceptionDisablesRewrites) {
+  DiagnosticSink sink;
+  auto m = compileText(
+      "||a.com^$dnsrewrite=1.2.3.4\n@@||x.a.com^$dnsrewrite\n"
+      "||b.com^$dnsrewrite=1.2.3.4\n||b.com^$dnsrewrite=5.6.7.8\n@@||b.com^$dnsrewrite=1.2.3.4\n",
+      sink);
+  EXPECT_EQ(verdict(*m, "a.com"), ListVerdict::kRewrite);
+  EXPECT_EQ(verdict(*m, "x.a.com"), ListVerdict::kNone);
+  const ListMatch r = m->match("b.com");
+  ASSERT_EQ(r.verdict, ListVerdict::kRewrite);
+  EXPECT_EQ(r.rewrite->value, "5.6.7.8");
+}
+
+TEST(ListMatcherTest, RegexAndWildcardRulesMatchNames) {
+  DiagnosticSink sink;
+  auto m = compileText("/^ad[0-9]+\\./\n||track*.example.net^\n@@/^ad7\\./\n", sink);
+  ListMatch r = m->match("ad42.example.com");
+  EXPECT_EQ(r.verdict, ListVerdict::kBlocked);
+  EXPECT_TRUE(r.rule.is_pattern);
+  EXPECT_EQ(m->ruleText(r), "/^ad[0-9]+\\./");
+  EXPECT_EQ(verdict(*m, "x.tracking.example.net"), ListVerdict::kBlocked);
+  EXPECT_EQ(verdict(*m, "example.net"), ListVerdict::kNone);
+  EXPECT_EQ(verdict(*m, "ad7.example.com"), ListVerdict::kAllowed);
+  EXPECT_EQ(m->stats().pattern_rules, 3u);
+}
+
+TEST(ListMatcherTest, ReportsARegexRe2RejectsWithItsLine) {
+  DiagnosticSink sink;
+  auto m = compileText("||ok.com^\n/(unclosed/\n", sink);
+  EXPECT_EQ(m->stats().rejected_patterns, 1u);
+  bool found = false;
+  for (const Diagnostic& d : sink.all()) {
+    if (d.where.line == 2 && d.where.file == "rules.txt") found = true;
+  }
+  EXPECT_TRUE(found) << sink.toString();
+  EXPECT_EQ(verdict(*m, "ok.com"), ListVerdict::kBlocked);
+}
+
+TEST(ListMatcherTest, DecidesAlikeForCaseTrailingDotAndIdnForms) {
+  DiagnosticSink sink;
+  auto m = compileText("||bücher.example^\n||Example.COM.^\n", sink);
+  for (std::string_view q : {"xn--bcher-kva.example", "Xn--Bcher-KVA.example."}) {
+    NameBuffer buf;
+    ASSERT_EQ(normalizeWireName(q, buf), WireNameStatus::kOk);
+    EXPECT_EQ(verdict(*m, buf.view()), ListVerdict::kBlocked) << q;
+  }
+  for (std::string_view q : {"Example.COM", "example.com.", "WWW.EXAMPLE.com"}) {
+    NameBuffer buf;
+    ASSERT_EQ(normalizeWireName(q, buf), WireNameStatus::kOk);
+    EXPECT_EQ(verdict(*m, buf.view()), ListVerdict::kBlocked) << q;
+  }
+  auto u = normalizeDomain("BÜCHER.example.");
+  ASSERT_TRUE(u.isOk());
+  EXPECT_EQ(verdict(*m, *u), ListVerdict::kBlocked);
+}
+
+TEST(ListMatcherTest, MostSpecificRuleIsReported) {
+  DiagnosticSink sink;
+  std::vector<ParsedList> lists;
+  lists.push_back(parseListText("example.com\nsub.example.com\n", "a.txt", {.list_id = 7}, sink));
+  auto m = ListMatcher::compile(std::move(lists), sink);
+  ASSERT_TRUE(m.isOk());
+  const ListMatch r = (*m)->match("x.sub.example.com");
+  EXPECT_EQ(r.rule.list_id, 7);
+  EXPECT_EQ(r.rule.line, 2u);
+  EXPECT_EQ((*m)->source(r), "a.txt:2");
+  EXPECT_EQ((*m)->sourceInfo(7)->format, ListFormat::kDomains);
+}
+
+// --- Real lists --------------------------------------------------------------------------
+
+TEST(ListMatcherRealDataTest, SafeSearchListsRewriteSearchEngines) {
+  const auto dir = SAFEGATE_SHARED_DATA_OR_SKIP("adguardhome-safesearch");
+  DiagnosticSink sink;
+  std::vector<ParsedList> lists;
+  uint16_t id = 1;
+  for (const char* f : {"google.txt", "bing.txt", "duckduckgo.txt", "youtube.txt", "yandex.txt"}) {
+    auto l = readListFile((dir / f).string(), {.list_id = id++}, sink);
+    ASSERT_TRUE(l.isOk());
+    lists.push_back(std::move(l).value());
+  }
+  auto m = ListMatcher::compile(std::move(lists), sink);
+  ASSERT_TRUE(m.isOk());
+  ListMatch r = (*m)->match("www.google.co.uk");
+  ASSERT_EQ(r.verdict, ListVerdict::kRewrite);
+  EXPECT_EQ(r.rewrite->value, "forcesafesearch.google.com");
+  r = (*m)->match("www.youtube.com", 28);
+  ASSERT_EQ(r.verdict, ListVerdict::kRewrite);
+  EXPECT_EQ(r.rewrite->value, "restrictmoderate.youtube.com");
+  EXPECT_NE((*m)->source(r).find("youtube.txt:1"), std::string::npos);
+  r = (*m)->match("www.bing.com");
+  EXPECT_EQ(r.rewrite->value, "strict.bing.com");
+  r = (*m)->match("www.xn--d1acpjx3f.xn--p1ai");  // www.яндекс.рф
+  ASSERT_EQ(r.verdict, ListVerdict::kRewrite);
+  EXPECT_EQ(r.rewrite->address->toString(), "213.180.193.56");
+  // Exact rules: a sibling name is not rewritten.
+  EXPECT_EQ((*m)->match("mail.google.com").verdict, ListVerdict::kNone);
+}
+
+TEST(ListMatcherRealDataTest, BlocklistProjectSyntaxesDecideAlike) {
+  const auto dir = SAFEGATE_SHARED_DATA_OR_SKIP("blocklistproject");
+  DiagnosticSink sink;
+  std::vector<std::unique_ptr<ListMatcher>> matchers;
+  for (const char* f : {"drugs.txt", "alt-version/drugs-nl.txt", "adguard/drugs-ags.txt",
+                        "dnsmasq-version/drugs-dnsmasq.txt"}) {
+    auto l = readListFile((dir / f).string(), {}, sink);
+    ASSERT_TRUE(l.isOk());
+    std::vector<ParsedList> lists;
+    lists.push_back(std::move(l).value());
+    auto m = ListMatcher::compile(std::move(lists), sink);
+    ASSERT_TRUE(m.isOk());
+    matchers.push_back(std::move(m).value());
+  }
+  for (std::string_view name : {"001kanpou.com", "www.001kanpou.com", "0755jx.cn", "wikipedia.org",
+                                "example.com", "x.0830bbs.com"}) {
+    const ListVerdict v = matchers[0]->match(name).verdict;
+    for (const auto& m : matchers) EXPECT_EQ(m->match(name).verdict, v) << name;
+  }
+  EXPECT_EQ(matchers[0]->match("001kanpou.com").verdict, ListVerdict::kBlocked);
+  EXPECT_EQ(matchers[0]->match("wikipedia.org").verdict, ListVerdict::kNone);
+}
+
+TEST(ListMatcherRealDataTest, HageziBypassListBlocksDohResolvers) {
+  const auto p = SAFEGATE_SHARED_DATA_OR_SKIP("hagezi-2022/adblock/doh-vpn-proxy-bypass.txt");
+  DiagnosticSink sink;
+  auto l = readListFile(p.string(), {}, sink);
+  ASSERT_TRUE(l.isOk());
+  std::vector<ParsedList> lists;
+  lists.push_back(std::move(l).value());
+  auto m = ListMatcher::compile(std::move(lists), sink);
+  ASSERT_TRUE(m.isOk());
+  EXPECT_EQ((*m)->match("1freeproxy.pw").verdict, ListVerdict::kBlocked);
+  EXPECT_EQ((*m)->match("a.b.4everproxy.com").verdict, ListVerdict::kBlocked);
+  EXPECT_EQ((*m)->match("wikipedia.org").verdict, ListVerdict::kNone);
+}
+
+}  // namespace
+}  // namespace safegate
