@@ -9,6 +9,7 @@
 
 #include "policy/config.h"
 #include "policy/config_schema.h"
+#include "policy/policy_engine.h"
 #include "ui-helper/commands.h"
 
 namespace safegate::ui {
@@ -18,15 +19,18 @@ namespace {
 int runCheckConfig(const std::string& file) {
   DiagnosticSink sink;
   auto cfg = policy::loadConfig(file, sink);
+  Result<policy::PolicySnapshotPtr> snap = Status::invalid("config not loaded");
+  if (cfg) snap = policy::PolicySnapshot::compile(*cfg, sink);
   for (const auto& d : sink.all()) std::cerr << d.toString() << "\n";
-  if (!cfg || sink.hasErrors()) {
+  if (!cfg || !snap || sink.hasErrors()) {
     std::cerr << file << ": " << sink.errorCount() << " error"
               << (sink.errorCount() == 1 ? "" : "s") << "\n";
     return 1;
   }
   std::cout << file << ": ok (" << cfg->groups.size() << " groups, " << cfg->lists.size()
             << " lists, " << cfg->rules.size() << " rule sets, " << cfg->schedules.size()
-            << " schedules, " << cfg->clients.size() << " clients)\n";
+            << " schedules, " << cfg->clients.size() << " clients, "
+            << (*snap)->stats().list_entries << " list entries)\n";
   return 0;
 }
 

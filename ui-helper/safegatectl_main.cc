@@ -11,6 +11,7 @@ using Registrar = void (*)(CLI::App&);
 // One line per command file.
 constexpr Registrar kRegistrars[] = {
     safegate::ui::registerConfigCommands,
+    safegate::ui::registerExplainCommand,
 };
 
 }  // namespace
