@@ -235,13 +235,16 @@ class TreeLoader {
  private:
   // Merges `src` into `dst`: arrays of tables append, tables merge key by key, any other key
   // may be set once.
-  void merge(toml::table& dst, const toml::table& src, const std::string& shown) {
+  // Merges `src` into `dst`: arrays of tables append, tables merge key by key, any other key
+  // may be set once. Nodes are moved, not copied: toml++ copies do not keep the source
+  // region, and every diagnostic needs it.
+  void merge(toml::table& dst, toml::table& src, const std::string& shown) {
     for (auto&& [key, value] : src) {
       const std::string k(key.str());
       const std::string path = shown.empty() ? k : shown + "." + k;
       toml::node* existing = dst.get(key.str());
       if (!existing) {
-        value.visit([&](const auto& v) { dst.insert(key, v); });
+        value.visit([&](auto& v) { dst.insert(key, std::move(v)); });
         continue;
       }
       if (existing->is_table() && value.is_table()) {
@@ -249,7 +252,9 @@ class TreeLoader {
       } else if (existing->is_array() && value.is_array() &&
                  existing->as_array()->is_array_of_tables() &&
                  value.as_array()->is_array_of_tables()) {
-        for (const auto& e : *value.as_array()) existing->as_array()->push_back(*e.as_table());
+        for (auto& e : *value.as_array()) {
+          existing->as_array()->push_back(std::move(*e.as_table()));
+        }
       } else {
         sink_.error(where(value.source()),
                     path + ": already set at " + where(existing->source()).toString());
