@@ -116,6 +116,10 @@ class QuicCryptoAssembler {
   QuicStatus add(uint64_t offset, std::span<const uint8_t> data) noexcept;
   // Bytes available contiguously from offset 0.
   size_t contiguousBytes() const noexcept;
+  // Those bytes (a view into the assembler; valid until the next add() or reset()).
+  std::span<const uint8_t> contiguous() const noexcept {
+    return {buffer_.data(), contiguousBytes()};
+  }
   // The complete first handshake message (type, u24 length, body) once every byte of it has
   // arrived; std::nullopt until then (or if it could never fit in kCapacity).
   std::optional<std::span<const uint8_t>> firstHandshakeMessage() const noexcept;

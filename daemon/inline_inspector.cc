@@ -1,0 +1,695 @@
+#include "daemon/inline_inspector.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/compiled_policy.h"
+#include "filters/dns_message.h"
+#include "filters/domain_name.h"
+#include "filters/forged_packet.h"
+#include "filters/http_request.h"
+#include "filters/tls_client_hello.h"
+
+namespace safegate {
+
+namespace {
+
+constexpr size_t kScratchBytes = 65536 + 256;
+constexpr size_t kRateLimitSlots = 4096;
+constexpr uint8_t kTcp = IPPROTO_TCP;
+constexpr uint8_t kUdp = IPPROTO_UDP;
+
+// The IP and transport fields the inspector needs, as views into the queued packet.
+struct ParsedPacket {
+  IpAddress src;
+  IpAddress dst;
+  uint8_t protocol = 0;
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;
+  uint32_t seq = 0;
+  uint32_t ack = 0;
+  uint8_t tcp_flags = 0;
+  std::span<const uint8_t> payload;
+};
+
+enum class ParseResult : uint8_t { kOk, kNotTcpUdp, kFragment, kMalformed };
+
+uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint32_t rd32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// IPv4 (RFC 791) or IPv6 with its extension-header chain (RFC 8200 §4), then TCP or UDP.
+ParseResult parsePacket(std::span<const uint8_t> ip, ParsedPacket& out) noexcept {
+  if (ip.empty()) return ParseResult::kMalformed;
+  size_t l4 = 0;
+  size_t end = ip.size();
+  uint8_t proto = 0;
+  if ((ip[0] >> 4) == 4) {
+    if (ip.size() < 20) return ParseResult::kMalformed;
+    size_t ihl = size_t{ip[0] & 0x0fu} * 4;
+    size_t total = rd16(&ip[2]);
+    if (ihl < 20 || total < ihl || total > ip.size()) return ParseResult::kMalformed;
+    end = total;
+    if ((rd16(&ip[6]) & 0x3fff) != 0) return ParseResult::kFragment;  // MF or offset
+    proto = ip[9];
+    out.src = IpAddress::v4(std::span<const uint8_t, 4>(&ip[12], 4));
+    out.dst = IpAddress::v4(std::span<const uint8_t, 4>(&ip[16], 4));
+    l4 = ihl;
+  } else if ((ip[0] >> 4) == 6) {
+    if (ip.size() < 40) return ParseResult::kMalformed;
+    size_t total = 40 + size_t{rd16(&ip[4])};
+    if (total > ip.size()) return ParseResult::kMalformed;
+    end = total;
+    out.src = IpAddress::v6(std::span<const uint8_t, 16>(&ip[8], 16));
+    out.dst = IpAddress::v6(std::span<const uint8_t, 16>(&ip[24], 16));
+    proto = ip[6];
+    l4 = 40;
+    for (int hops = 0; hops < 8; ++hops) {
+      if (proto == 0 || proto == 43 || proto == 60) {  // hop-by-hop, routing, destination
+        if (l4 + 8 > end) return ParseResult::kMalformed;
+        uint8_t next = ip[l4];
+        l4 += (size_t{ip[l4 + 1]} + 1) * 8;
+        proto = next;
+      } else if (proto == 44) {  // fragment header
+        if (l4 + 8 > end) return ParseResult::kMalformed;
+        if ((rd16(&ip[l4 + 2]) & 0xfff9) != 0) return ParseResult::kFragment;
+        proto = ip[l4];
+        l4 += 8;
+      } else {
+        break;
+      }
+    }
+    if (l4 > end) return ParseResult::kMalformed;
+  } else {
+    return ParseResult::kMalformed;
+  }
+  out.protocol = proto;
+  if (proto == kUdp) {
+    if (l4 + 8 > end) return ParseResult::kMalformed;
+    out.src_port = rd16(&ip[l4]);
+    out.dst_port = rd16(&ip[l4 + 2]);
+    size_t len = rd16(&ip[l4 + 4]);
+    if (len < 8 || l4 + len > end) return ParseResult::kMalformed;
+    out.payload = ip.subspan(l4 + 8, len - 8);
+    return ParseResult::kOk;
+  }
+  if (proto == kTcp) {
+    if (l4 + 20 > end) return ParseResult::kMalformed;
+    out.src_port = rd16(&ip[l4]);
+    out.dst_port = rd16(&ip[l4 + 2]);
+    out.seq = rd32(&ip[l4 + 4]);
+    out.ack = rd32(&ip[l4 + 8]);
+    size_t doff = size_t{static_cast<uint8_t>(ip[l4 + 12] >> 4)} * 4;
+    out.tcp_flags = ip[l4 + 13];
+    if (doff < 20 || l4 + doff > end) return ParseResult::kMalformed;
+    out.payload = ip.subspan(l4 + doff, end - l4 - doff);
+    return ParseResult::kOk;
+  }
+  return ParseResult::kNotTcpUdp;
+}
+
+void count(std::atomic<uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
+
+int64_t clockMs(clockid_t id) noexcept {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+const policy::GroupSettings kDefaultGroup{};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<RawSocketInjector>> RawSocketInjector::open() {
+  std::unique_ptr<RawSocketInjector> r(new RawSocketInjector());
+  r->fd4_ = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (r->fd4_ < 0) return Status::fromErrno("raw IPv4 socket (needs CAP_NET_RAW)", errno);
+  // IPPROTO_RAW on IPv6 means the caller supplies the IPv6 header (Linux raw(7), ipv6(7)).
+  r->fd6_ = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (r->fd6_ < 0) return Status::fromErrno("raw IPv6 socket (needs CAP_NET_RAW)", errno);
+  return r;
+}
+
+RawSocketInjector::~RawSocketInjector() {
+  if (fd4_ >= 0) close(fd4_);
+  if (fd6_ >= 0) close(fd6_);
+}
+
+bool RawSocketInjector::inject(std::span<const uint8_t> p) noexcept {
+  if (p.size() < 20) return false;
+  if ((p[0] >> 4) == 4) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    std::memcpy(&to.sin_addr, &p[16], 4);
+    return sendto(fd4_, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+           static_cast<ssize_t>(p.size());
+  }
+  if (p.size() < 40) return false;
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  std::memcpy(&to.sin6_addr, &p[24], 16);
+  return sendto(fd6_, p.data(), p.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+         static_cast<ssize_t>(p.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// The steps of one packet, with everything they share.
+struct InlineInspector::Impl {
+  explicit Impl(InlineInspector& s) : self(s) {}
+  InlineInspector& self;
+  ParsedPacket pkt;
+  uint32_t mark = 0;
+  int64_t mono_ms = 0;
+  int64_t unix_ms = 0;
+  const PolicyView* view = nullptr;
+  const policy::PolicySnapshot* snapshot = nullptr;  // when the view is a compiled policy
+  const policy::GroupSettings* group = &kDefaultGroup;
+  uint16_t group_index = 0;
+
+  uint32_t allowBits() const { return self.options_.offload_mark; }
+  uint32_t blockBits() const { return self.options_.offload_mark << 1; }
+  NfqVerdict decided(bool allow) {
+    uint32_t mask = allowBits() | blockBits();
+    count(allow ? self.counters_.offload_allow : self.counters_.offload_block);
+    return {NfqVerdictKind::kRepeat, (mark & ~mask) | (allow ? allowBits() : blockBits())};
+  }
+  NfqVerdict pass() { return {NfqVerdictKind::kAccept, 0}; }
+  NfqVerdict drop() { return {NfqVerdictKind::kDrop, 0}; }
+
+  void finish(FlowEntry* f) {
+    f->decided = true;
+    self.flows_->erase(f);  // the kernel has the decision now; the entry is not needed
+  }
+
+  RequestFacts facts(Protocol p, std::string_view name) const {
+    RequestFacts f;
+    f.client = pkt.src;
+    f.protocol = p;
+    f.name = name;
+    f.dns_type = 0;
+    f.unix_time_seconds = unix_ms / 1000;
+    return f;
+  }
+
+  void recordIncident(const RequestFacts& f, const Decision& d) {
+    if (!d.log || self.incidents_ == nullptr) return;
+    IncidentEvent e = IncidentEvent::fromDecision(f, d, unix_ms);
+    if (view != nullptr) e.device.assign(view->deviceName(f.client, std::nullopt));
+    count(self.counters_.incidents);
+    self.incidents_->record(e);
+  }
+
+  // A decision the inline path makes itself (encrypted DNS, unresolved destination, ECH,
+  // fail modes), explained by the setting that made it.
+  Decision ownDecision(Verdict v, std::string_view category, std::string_view rule) const {
+    Decision d;
+    d.verdict = v;
+    d.log = v != Verdict::kAllow;
+    d.reason = DecisionReason::kDefault;
+    d.group = group->name;
+    d.group_index = group_index;
+    d.category = category;
+    d.rule = rule;
+    return d;
+  }
+
+  bool firstIncidentThisHour(uint8_t kind) {
+    uint64_t h = 0xcbf29ce484222325ull ^ kind;
+    for (uint8_t b : pkt.src.bytes()) h = (h ^ b) * 0x100000001b3ull;
+    uint64_t hour = static_cast<uint64_t>(unix_ms / 3600000);
+    uint64_t tag = (h & 0xffffffff00000000ull) | (hour & 0xffffffffull);
+    auto& slot = self.rate_limit_[h % kRateLimitSlots];
+    if (slot.load(std::memory_order_relaxed) == tag) return false;
+    slot.store(tag, std::memory_order_relaxed);
+    return true;
+  }
+
+  // --- injected packets ---
+
+  void inject(size_t len) {
+    if (len == 0 || self.injector_ == nullptr) return;
+    if (self.injector_->inject({self.scratch_.get(), len})) {
+      count(self.counters_.resets_sent);
+    } else {
+      count(self.counters_.inject_errors);
+    }
+  }
+  std::span<uint8_t> scratch() { return {self.scratch_.get(), kScratchBytes}; }
+
+  // Resets both ends of the TCP connection this client segment belongs to (RFC 9293 §3.10.7:
+  // a RST is accepted when its sequence number is in the receive window; the client's ACK
+  // is exactly what the server would send next, and the client's SEQ what the server expects).
+  void resetBoth() {
+    TcpSegmentSpec to_client{pkt.dst, pkt.src, pkt.dst_port,    pkt.src_port,
+                             pkt.ack, 0,       tcp_flags::kRst, 0};
+    inject(buildTcpPacket(to_client, {}, scratch()));
+    resetServer();
+  }
+  void resetServer() {
+    TcpSegmentSpec to_server{pkt.src, pkt.dst, pkt.src_port,    pkt.dst_port,
+                             pkt.seq, 0,       tcp_flags::kRst, 0};
+    inject(buildTcpPacket(to_server, {}, scratch()));
+  }
+
+  // "302 Found" to the block page, from the server's address, closing the connection; the
+  // client's request bytes are acknowledged so its stack accepts the answer.
+  void redirectClient(std::string_view host) {
+    char body[1024];
+    int n = std::snprintf(body, sizeof body,
+                          "HTTP/1.1 302 Found\r\nLocation: %.*s?host=%.*s\r\n"
+                          "Cache-Control: no-store\r\nContent-Length: 0\r\n"
+                          "Connection: close\r\n\r\n",
+                          static_cast<int>(self.options_.block_page_url.size()),
+                          self.options_.block_page_url.data(),
+                          static_cast<int>(host.size() > 253 ? 253 : host.size()), host.data());
+    if (n <= 0 || static_cast<size_t>(n) >= sizeof body) return;
+    TcpSegmentSpec spec{pkt.dst,
+                        pkt.src,
+                        pkt.dst_port,
+                        pkt.src_port,
+                        pkt.ack,
+                        pkt.seq + static_cast<uint32_t>(pkt.payload.size()),
+                        tcp_flags::kAck | tcp_flags::kPsh | tcp_flags::kFin,
+                        65535};
+    inject(buildTcpPacket(spec, {reinterpret_cast<const uint8_t*>(body), size_t(n)}, scratch()));
+    count(self.counters_.http_redirects);
+  }
+
+  // --- the group's settings in force for this client ---
+
+  void resolveGroup() {
+    if (snapshot != nullptr) {
+      group_index = snapshot->groupFor(pkt.src, std::nullopt);
+      group = &snapshot->group(group_index);
+    }
+  }
+
+  Verdict modeVerdict(policy::UnresolvedMode m) const {
+    switch (m) {
+      case policy::UnresolvedMode::kAllow: return Verdict::kAllow;
+      case policy::UnresolvedMode::kMonitor: return Verdict::kMonitor;
+      case policy::UnresolvedMode::kBlock: return Verdict::kBlock;
+    }
+    return Verdict::kAllow;
+  }
+
+  // Applies a final decision to a TCP flow: offload, or reset both ways and drop the rest.
+  NfqVerdict applyTcp(FlowEntry* f, const Decision& d, bool http, std::string_view host) {
+    if (d.verdict == Verdict::kMonitor) count(self.counters_.monitored);
+    if (d.verdict != Verdict::kBlock) {
+      finish(f);
+      return decided(true);
+    }
+    if (http && !self.options_.block_page_url.empty()) {
+      redirectClient(host);
+      resetServer();
+    } else {
+      resetBoth();
+    }
+    finish(f);
+    return decided(false);
+  }
+
+  // The decision for a host name seen in TLS/QUIC/HTTP (canonical form in `name`).
+  Decision decideName(Protocol p, std::string_view name, std::string_view path) {
+    RequestFacts f = facts(p, name);
+    f.http_path = path;
+    Decision d = view->decide(f);
+    recordIncident(f, d);
+    return d;
+  }
+
+  // SNI policy shared by TLS and QUIC; returns the decision for the flow.
+  Decision decideHello(Protocol p, const TlsClientHello& hello) {
+    if (hello.has_ech) {
+      count(self.counters_.tls_ech);
+      if (group->ech == policy::EchMode::kBlock) {
+        Decision d = ownDecision(Verdict::kBlock, "ech", "ech = \"block\"");
+        RequestFacts f = facts(p, hello.sni);
+        recordIncident(f, d);
+        return d;
+      }
+    }
+    NameBuffer name;
+    if (!hello.has_sni || normalizeWireName(hello.sni, name) != WireNameStatus::kOk) {
+      count(self.counters_.tls_no_sni);
+      return unresolved(p, "");
+    }
+    Decision d = decideName(p, name.view(), {});
+    if (d.verdict != Verdict::kBlock && self.resolved_ != nullptr &&
+        group->unresolved_destination != policy::UnresolvedMode::kAllow &&
+        !self.resolved_->wasResolvedFor(pkt.src, pkt.dst, unix_ms / 1000)) {
+      return unresolved(p, name.view());
+    }
+    return d;
+  }
+
+  Decision unresolved(Protocol p, std::string_view name) {
+    count(self.counters_.unresolved_destination);
+    Verdict v = modeVerdict(group->unresolved_destination);
+    Decision d = ownDecision(v, "unresolved-destination", "unresolved_destination");
+    if (v != Verdict::kAllow) recordIncident(facts(p, name), d);
+    return d;
+  }
+
+  // --- protocols ---
+
+  NfqVerdict dnsOverUdp() {
+    NameBuffer name;
+    DnsQuery q;
+    if (parseDnsQuery(pkt.payload, q, name) != DnsParseStatus::kOk) return pass();
+    count(self.counters_.dns_queries);
+    ClientInfo client{pkt.src, std::nullopt};
+    auto out = std::span<uint8_t>(self.scratch_.get() + 128, 4096);
+    QueryPlan plan = self.dns_->plan(*view, pkt.payload, q, client, unix_ms, out);
+    if (plan.action == QueryAction::kAnswered) {
+      count(self.counters_.dns_blocked);
+      // Copy the answer out of the way: the forged packet is built in the same scratch.
+      uint8_t answer[4096];
+      std::memcpy(answer, out.data(), plan.answer_length);
+      size_t len = buildUdpPacket(pkt.dst, pkt.src, pkt.dst_port, pkt.src_port,
+                                  {answer, plan.answer_length}, scratch());
+      if (len != 0 && self.injector_ != nullptr &&
+          self.injector_->inject({scratch().data(), len})) {
+        count(self.counters_.dns_forged_answers);
+      } else {
+        count(self.counters_.inject_errors);
+      }
+      return drop();
+    }
+    if (plan.action == QueryAction::kForwardRewrite) count(self.counters_.dns_rewrite_passed);
+    return pass();  // each query on a DNS flow is decided: no offload
+  }
+
+  NfqVerdict encryptedDns(FlowEntry* f) {
+    count(self.counters_.encrypted_dns);
+    Verdict v = Verdict::kAllow;
+    switch (group->encrypted_dns) {
+      case policy::EncryptedDnsMode::kBlock: v = Verdict::kBlock; break;
+      case policy::EncryptedDnsMode::kMonitor: v = Verdict::kMonitor; break;
+      case policy::EncryptedDnsMode::kAllow: v = Verdict::kAllow; break;
+    }
+    if (v != Verdict::kAllow) {
+      Decision d = ownDecision(v, "circumvention", "encrypted_dns (port 853)");
+      if (firstIncidentThisHour(1)) {
+        recordIncident(facts(pkt.protocol == kTcp ? Protocol::kTls : Protocol::kQuic, ""), d);
+      } else {
+        count(self.counters_.incidents_rate_limited);
+      }
+    }
+    if (v == Verdict::kBlock) {
+      count(self.counters_.encrypted_dns_blocked);
+      if (pkt.protocol == kTcp && (pkt.tcp_flags & tcp_flags::kSyn) == 0) resetBoth();
+      finish(f);
+      return decided(false);
+    }
+    finish(f);
+    return decided(true);
+  }
+
+  NfqVerdict quic(FlowEntry* f) {
+    if (group->quic == policy::QuicMode::kDrop) {
+      count(self.counters_.quic_dropped_by_group);
+      finish(f);
+      return decided(false);
+    }
+    if (!looksLikeQuicInitial(pkt.payload)) return undecidedOrDefault(f);
+    count(self.counters_.quic_initials);
+    f->kind = FlowKind::kQuic;
+    QuicFlowState* st = self.flows_->attachBuffer(f);
+    if (st == nullptr) return overload(f);
+    QuicFeedResult r = self.quic_->feed(pkt.payload, *st);
+    if (r.initials_opened == 0) count(self.counters_.quic_undecryptable);
+    if (!r.client_hello_complete) return undecidedOrDefault(f);
+    auto message = st->crypto.firstHandshakeMessage();
+    TlsClientHello hello;
+    TlsParseStatus ts = parseClientHelloMessage(*message, hello);
+    if (ts != TlsParseStatus::kComplete) {
+      count(self.counters_.tls_malformed);
+      Decision d = unresolved(Protocol::kQuic, "");
+      finish(f);
+      return decided(d.verdict != Verdict::kBlock);
+    }
+    count(self.counters_.quic_hellos);
+    Decision d = decideHello(Protocol::kQuic, hello);
+    if (d.verdict == Verdict::kMonitor) count(self.counters_.monitored);
+    finish(f);
+    if (d.verdict == Verdict::kBlock) {
+      count(self.counters_.quic_blocked);
+      return decided(false);
+    }
+    return decided(true);
+  }
+
+  NfqVerdict tcp(FlowEntry* f) {
+    if (pkt.tcp_flags & tcp_flags::kSyn) {
+      f->has_base_seq = true;
+      f->base_seq = pkt.seq + 1;
+      return undecidedOrDefault(f);
+    }
+    if (pkt.payload.empty()) return undecidedOrDefault(f);
+    if (pkt.dst_port == 853) return encryptedDns(f);
+    if (!f->has_base_seq) {  // picked up mid-handshake (e.g. after a restart)
+      f->has_base_seq = true;
+      f->base_seq = pkt.seq;
+    }
+    QuicFlowState* st = self.flows_->attachBuffer(f);
+    if (st == nullptr) return overload(f);
+    uint32_t offset = pkt.seq - f->base_seq;  // modulo 2^32 (RFC 9293 §3.4)
+    if (offset >= self.options_.max_client_hello_bytes) return undecidedOrDefault(f);
+    size_t room = self.options_.max_client_hello_bytes - offset;
+    auto data = pkt.payload.first(pkt.payload.size() < room ? pkt.payload.size() : room);
+    QuicStatus as = st->crypto.add(offset, data);
+    if (as == QuicStatus::kCryptoConflict) {
+      // Overlapping segments with different bytes: the server could read either; never
+      // decide on one reading.
+      count(self.counters_.tls_malformed);
+      resetBoth();
+      finish(f);
+      return decided(false);
+    }
+    std::span<const uint8_t> stream = st->crypto.contiguous();
+    if (stream.empty()) return undecidedOrDefault(f);
+    if (stream[0] == 0x16) return tls(f, stream);
+    return http(f, stream);
+  }
+
+  NfqVerdict tls(FlowEntry* f, std::span<const uint8_t> stream) {
+    f->kind = FlowKind::kTls;
+    TlsClientHello hello;
+    TlsParseStatus ts =
+        parseTlsClientHello(stream, {self.scratch_.get(), kMaxClientHelloLength}, hello);
+    if (ts == TlsParseStatus::kNeedMore) {
+      if (stream.size() >= self.options_.max_client_hello_bytes) {
+        ts = TlsParseStatus::kTooLarge;
+      } else {
+        return undecidedOrDefault(f);
+      }
+    }
+    if (ts != TlsParseStatus::kComplete) {
+      count(self.counters_.tls_malformed);
+      Decision d = unresolved(Protocol::kTls, "");
+      return applyTcp(f, d, false, "");
+    }
+    count(self.counters_.tls_hellos);
+    Decision d = decideHello(Protocol::kTls, hello);
+    if (d.verdict == Verdict::kBlock) count(self.counters_.tls_blocked);
+    return applyTcp(f, d, false, "");
+  }
+
+  NfqVerdict http(FlowEntry* f, std::span<const uint8_t> stream) {
+    HttpRequest req;
+    HttpParseStatus hs = parseHttpRequest(stream, req);
+    if (hs == HttpParseStatus::kNotHttp) {
+      f->kind = FlowKind::kOther;
+      finish(f);
+      return decided(true);  // not a protocol safegate reads: nothing to decide on
+    }
+    f->kind = FlowKind::kHttp;
+    if (hs == HttpParseStatus::kNeedMore) {
+      if (stream.size() >= self.options_.max_client_hello_bytes) {
+        hs = HttpParseStatus::kMalformed;
+      } else {
+        return undecidedOrDefault(f);
+      }
+    }
+    count(self.counters_.http_requests);
+    if (hs == HttpParseStatus::kMalformed) {
+      // A conforming server rejects it; we do not guess at what a lax one would read.
+      count(self.counters_.http_malformed);
+      resetBoth();
+      finish(f);
+      return decided(false);
+    }
+    NameBuffer host;
+    Decision d;
+    bool named = normalizeWireName(req.host.name, host) == WireNameStatus::kOk;
+    if (named) {
+      d = decideName(Protocol::kHttp, host.view(), req.path);
+    } else {
+      d = unresolved(Protocol::kHttp, "");
+    }
+    if (hs == HttpParseStatus::kAmbiguous && d.verdict != Verdict::kBlock) {
+      // Every host a server might use must be allowed (filters/http_request.h).
+      count(self.counters_.http_ambiguous);
+      for (const HttpHost* other : {&req.target_host, &req.header_host, &req.other_header_host}) {
+        NameBuffer alt;
+        if (other->empty() || normalizeWireName(other->name, alt) != WireNameStatus::kOk) {
+          continue;
+        }
+        Decision d2 = decideName(Protocol::kHttp, alt.view(), req.path);
+        if (d2.verdict == Verdict::kBlock) {
+          d = d2;
+          break;
+        }
+      }
+    }
+    if (d.verdict == Verdict::kBlock) count(self.counters_.http_blocked);
+    return applyTcp(f, d, true, named ? host.view() : std::string_view());
+  }
+
+  // Flows still undecided after max_packets_per_flow take the group's default: its
+  // unresolved_destination setting (nothing nameable was seen).
+  NfqVerdict undecidedOrDefault(FlowEntry* f) {
+    if (f->packets < static_cast<uint32_t>(self.options_.max_packets_per_flow)) return pass();
+    count(self.counters_.undecided_default);
+    Verdict v = modeVerdict(group->unresolved_destination);
+    if (v == Verdict::kBlock && pkt.protocol == kTcp) resetBoth();
+    finish(f);
+    return decided(v != Verdict::kBlock);
+  }
+
+  // Table or pool full: the group's fail mode, counted (docs/inline.md, fail-open/closed).
+  NfqVerdict overload(FlowEntry* f) {
+    if (group->fail_open) {
+      count(self.counters_.overload_fail_open);
+      if (f != nullptr) finish(f);
+      return pass();  // not offloaded: a later packet may find room and be inspected
+    }
+    count(self.counters_.overload_fail_closed);
+    return drop();
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+InlineInspector::InlineInspector(const InlineOptions& options, const PolicyHolder& policy)
+    : options_(options), policy_(policy) {}
+
+Result<std::unique_ptr<InlineInspector>> InlineInspector::create(
+    const InlineOptions& options, const PolicyHolder& policy, IncidentStore* incidents,
+    const ResolvedAddressTable* resolved, PacketInjector* injector) {
+  if (options.max_client_hello_bytes > QuicCryptoAssembler::kCapacity ||
+      options.max_client_hello_bytes < 512) {
+    return Status::invalid("inline.max_client_hello_bytes must be between 512 and " +
+                           std::to_string(QuicCryptoAssembler::kCapacity));
+  }
+  std::unique_ptr<InlineInspector> in(new InlineInspector(options, policy));
+  in->incidents_ = incidents;
+  in->resolved_ = resolved;
+  in->injector_ = injector;
+  auto flows =
+      FlowTable::create(options.flow_capacity, options.reassembly_buffers, options.flow_idle_ms);
+  if (!flows.isOk()) return flows.status();
+  in->flows_ = std::move(flows).value();
+  auto quic = QuicInitialInspector::create();
+  if (!quic.isOk()) return quic.status();
+  in->quic_ = std::move(quic).value();
+  in->dns_ = std::make_unique<QueryHandler>(options.dns_answers, incidents, in->dns_counters_);
+  in->scratch_ = std::make_unique<uint8_t[]>(kScratchBytes);
+  in->rate_limit_ = std::make_unique<std::atomic<uint64_t>[]>(kRateLimitSlots);
+  return in;
+}
+
+NfqVerdict InlineInspector::onPacket(const NfqPacketView& packet) noexcept {
+  return inspect(packet.ip, packet.mark, clockMs(CLOCK_MONOTONIC), clockMs(CLOCK_REALTIME));
+}
+
+NfqVerdict InlineInspector::inspect(std::span<const uint8_t> ip, uint32_t mark,
+                                    int64_t monotonic_ms, int64_t unix_ms) noexcept {
+  count(counters_.packets);
+  Impl s(*this);
+  s.mark = mark;
+  s.mono_ms = monotonic_ms;
+  s.unix_ms = unix_ms;
+  ParseResult pr = parsePacket(ip, s.pkt);
+  if (pr == ParseResult::kFragment) {
+    count(counters_.fragments);
+    return s.pass();
+  }
+  if (pr != ParseResult::kOk) {
+    count(counters_.not_parsed);
+    return s.pass();  // ICMP, or something the kernel accepted as IP: not ours to judge
+  }
+  const auto& current = policy_.current();
+  if (current == nullptr) {
+    count(counters_.no_policy);
+    return options_.fail_open_without_policy ? s.pass() : s.drop();
+  }
+  s.view = current.get();
+  if (auto* compiled = dynamic_cast<const CompiledPolicyView*>(s.view)) {
+    s.snapshot = compiled->snapshot().get();
+  }
+
+  // A packet from the server side of a flow we track: not inspected (rules normally queue
+  // only the client side; with rules on every interface replies arrive too).
+  FlowKey reverse{s.pkt.dst, s.pkt.src, s.pkt.dst_port, s.pkt.src_port, s.pkt.protocol};
+  if (flows_->find(reverse, monotonic_ms) != nullptr) {
+    count(counters_.reply_direction);
+    return s.pass();
+  }
+  s.resolveGroup();
+
+  if (s.pkt.protocol == kUdp && s.pkt.dst_port == 53) return s.dnsOverUdp();
+
+  FlowKey key{s.pkt.src, s.pkt.dst, s.pkt.src_port, s.pkt.dst_port, s.pkt.protocol};
+  bool inserted = false;
+  FlowEntry* f = flows_->findOrInsert(key, monotonic_ms, &inserted);
+  if (f == nullptr) return s.overload(nullptr);
+  f->last_seen_ms = monotonic_ms;
+  ++f->packets;
+
+  if (s.pkt.protocol == kUdp) {
+    if (s.pkt.dst_port == 853) return s.encryptedDns(f);
+    if (s.pkt.dst_port == 443) return s.quic(f);
+    f->kind = FlowKind::kOther;
+    s.finish(f);
+    return s.decided(true);  // other UDP: nothing safegate reads
+  }
+  if (s.pkt.dst_port == 53) {
+    // DNS over TCP not sent to the proxy: decide the first query of the connection.
+    f->kind = FlowKind::kDns;
+    if (s.pkt.payload.size() > 2) {
+      NameBuffer name;
+      DnsQuery q;
+      auto msg = s.pkt.payload.subspan(2);
+      if (parseDnsQuery(msg, q, name) == DnsParseStatus::kOk) {
+        count(counters_.dns_queries);
+        RequestFacts facts = s.facts(Protocol::kDns, q.question.name);
+        facts.dns_type = q.question.qtype;
+        Decision d = s.view->decide(facts);
+        s.recordIncident(facts, d);
+        if (d.verdict == Verdict::kBlock) {
+          count(counters_.dns_blocked);
+          s.resetBoth();
+          s.finish(f);
+          return s.decided(false);
+        }
+        return s.pass();  // later queries on the connection are decided too
+      }
+    }
+    return s.undecidedOrDefault(f);
+  }
+  return s.tcp(f);
+}
+
+}  // namespace safegate

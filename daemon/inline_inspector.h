@@ -1,0 +1,141 @@
+// InlineInspector: decides the packets NFQUEUE hands to one worker (the NfqPacketHandler of
+// the inline path; docs/inline.md describes it end to end).
+//
+// Per packet: parse IPv4/IPv6 + TCP/UDP, find the flow (client = the side that sent the first
+// packet we saw), then by what the client sends:
+//   - DNS query over UDP 53 not sent to the proxy: decided by the policy (the same
+//     QueryHandler the proxy uses); a blocked query is answered for the client with a forged
+//     answer from the resolver's address and the query is dropped; allowed queries pass.
+//     DNS over TCP 53: a blocked query resets the connection both ways.
+//   - HTTP request (any TCP port): decided on host and path (both hosts when the request is
+//     ambiguous); blocked -> the client gets a redirect to block_page.url (or a reset when no
+//     URL is set) and the server a reset.
+//   - TLS ClientHello (any TCP port), reassembled across segments up to the cap: decided on
+//     SNI; ECH per group (outer SNI or block); no SNI, or an address the proxy never returned
+//     to that client: the group's unresolved_destination. Blocked -> reset both ways.
+//   - QUIC Initial (UDP 443): the group may drop QUIC (clients fall back to TCP); else
+//     decrypted and decided on the ClientHello's SNI like TLS; blocked -> dropped.
+//   - Port 853 (DoT/DoQ): the group's encrypted_dns (block / monitor / allow); one incident
+//     per client per hour.
+// A decided flow's verdict is "repeat" with the decision bits in the packet mark; the
+// firewall rules save them in the connection mark so the rest of the flow never comes back
+// (offload). A flow undecided after max_packets_per_flow packets takes its group's default.
+// When the flow table or the reassembly pool is full, the group's fail mode decides
+// (fail-open: accept and offload; fail-closed: drop), counted.
+//
+// Data plane: onPacket() is noexcept, allocation-free and lock-free (policy through a
+// SnapshotHolder reader, incidents through the IncidentStore's bounded queue). One inspector
+// per queue worker; counters are relaxed atomics readable from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "common/ip_address.h"
+#include "common/result.h"
+#include "daemon/flow_table.h"
+#include "daemon/incident_store.h"
+#include "daemon/nfqueue_frontend.h"
+#include "daemon/policy_view.h"
+#include "daemon/proxy_counters.h"
+#include "daemon/query_handler.h"
+#include "daemon/resolved_addresses.h"
+#include "filters/quic_initial.h"
+
+namespace safegate {
+
+// Sends packets built by filters/forged_packet.h.
+class PacketInjector {
+ public:
+  virtual ~PacketInjector() = default;
+  virtual bool inject(std::span<const uint8_t> ip_packet) noexcept = 0;
+};
+
+// Raw IPv4/IPv6 sockets (IPPROTO_RAW: the packet carries its own IP header). Needs
+// CAP_NET_RAW. Thread-safe (sendto on shared sockets).
+class RawSocketInjector final : public PacketInjector {
+ public:
+  static Result<std::unique_ptr<RawSocketInjector>> open();
+  ~RawSocketInjector() override;
+  bool inject(std::span<const uint8_t> ip_packet) noexcept override;
+
+ private:
+  RawSocketInjector() = default;
+  int fd4_ = -1;
+  int fd6_ = -1;
+};
+
+struct InlineOptions {
+  int max_packets_per_flow = 8;
+  uint32_t offload_mark = 1;   // bit for "decided, allow"; the next bit up = "decided, block"
+  std::string block_page_url;  // HTTP redirect target; empty = reset instead
+  size_t max_client_hello_bytes = 16384;
+  size_t flow_capacity = 65536;
+  size_t reassembly_buffers = 256;
+  int64_t flow_idle_ms = 30000;
+  AnswerSettings dns_answers;
+  bool fail_open_without_policy = true;  // before the first policy is published
+};
+
+#define SAFEGATE_INLINE_COUNTERS(X)                                                               \
+  X(packets)                                                                                      \
+  X(not_parsed) X(fragments) X(reply_direction) X(dns_queries) X(dns_blocked)                     \
+      X(dns_forged_answers) X(dns_rewrite_passed) X(http_requests) X(http_blocked)                \
+          X(http_redirects) X(http_ambiguous) X(http_malformed) X(tls_hellos) X(tls_blocked)      \
+              X(tls_no_sni) X(tls_ech) X(tls_malformed) X(quic_initials) X(quic_hellos)           \
+                  X(quic_blocked) X(quic_dropped_by_group) X(quic_undecryptable) X(encrypted_dns) \
+                      X(encrypted_dns_blocked) X(unresolved_destination) X(undecided_default)     \
+                          X(overload_fail_open) X(overload_fail_closed) X(no_policy)              \
+                              X(offload_allow) X(offload_block) X(resets_sent) X(inject_errors)   \
+                                  X(incidents) X(incidents_rate_limited) X(monitored)
+
+struct InlineCounters {
+#define SAFEGATE_DECLARE_INLINE_COUNTER(name) std::atomic<uint64_t> name{0};
+  SAFEGATE_INLINE_COUNTERS(SAFEGATE_DECLARE_INLINE_COUNTER)
+#undef SAFEGATE_DECLARE_INLINE_COUNTER
+};
+
+class InlineInspector final : public NfqPacketHandler {
+ public:
+  // `incidents`, `resolved` and `injector` may be null (no incidents / no unresolved check /
+  // no forged packets); those that are given must outlive the inspector.
+  static Result<std::unique_ptr<InlineInspector>> create(const InlineOptions& options,
+                                                         const PolicyHolder& policy,
+                                                         IncidentStore* incidents,
+                                                         const ResolvedAddressTable* resolved,
+                                                         PacketInjector* injector);
+
+  NfqVerdict onPacket(const NfqPacketView& packet) noexcept override;
+  void onIdle(int64_t now_ms) noexcept override {}
+
+  // Same as onPacket with explicit clocks (tests).
+  NfqVerdict inspect(std::span<const uint8_t> ip, uint32_t mark, int64_t monotonic_ms,
+                     int64_t unix_ms) noexcept;
+
+  const InlineCounters& counters() const noexcept { return counters_; }
+  const FlowTable& flows() const noexcept { return *flows_; }
+
+  struct Impl;  // packet-handling steps (inline_inspector.cc)
+
+ private:
+  InlineInspector(const InlineOptions& options, const PolicyHolder& policy);
+
+  InlineOptions options_;
+  PolicyHolder::Reader policy_;
+  IncidentStore* incidents_ = nullptr;
+  const ResolvedAddressTable* resolved_ = nullptr;
+  PacketInjector* injector_ = nullptr;
+  std::unique_ptr<FlowTable> flows_;
+  std::unique_ptr<QuicInitialInspector> quic_;
+  ProxyCounters dns_counters_;
+  std::unique_ptr<QueryHandler> dns_;
+  std::unique_ptr<uint8_t[]> scratch_;  // forged packets and TLS record joining
+  // One incident per client per hour for encrypted-DNS events: tag of (client, hour).
+  std::unique_ptr<std::atomic<uint64_t>[]> rate_limit_;
+  InlineCounters counters_;
+};
+
+}  // namespace safegate
