@@ -120,6 +120,7 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
 
 Daemon::~Daemon() {
   if (control_) control_->stop();
+  if (inline_) inline_->stop();
   if (proxy_) proxy_->stop();
   if (incidents_) incidents_->stop();
 }
@@ -188,9 +189,18 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   po.answers.block_ttl_seconds = static_cast<uint32_t>(settings_.dns.block_ttl_seconds);
   if (settings_.block_page.ipv4) po.answers.block_page_v4 = *settings_.block_page.ipv4;
   if (settings_.block_page.ipv6) po.answers.block_page_v6 = *settings_.block_page.ipv6;
+  if (settings_.inline_mode.enabled) {
+    resolved_ = std::make_unique<ResolvedAddressTable>();
+    po.answers.resolved = resolved_.get();
+  }
   proxy_ = std::make_unique<DnsProxy>(po, holder_, incidents_.get(), neighbours_.get());
   Status s = proxy_->start();
   if (!s) return s;
+  if (settings_.inline_mode.enabled) {
+    auto engine = InlineEngine::start(settings_, holder_, incidents_.get(), resolved_.get());
+    if (!engine) return Status::unavailable("inline mode: " + engine.status().toString());
+    inline_ = std::move(*engine);
+  }
 
   ControlServerOptions co;
   co.socket_path = settings_.control.socket;
@@ -270,6 +280,7 @@ nlohmann::json Daemon::statsJson() {
                     {"retention_deleted", s.retention_deleted},
                     {"pending", s.pending}};
   j["control"] = {{"refused_peers", control_ ? control_->refusedPeers() : 0}};
+  if (inline_) j["inline"] = inline_->statsJson();
   return j;
 }
 
@@ -438,7 +449,12 @@ int Daemon::run() {
   }
   std::string dns;
   for (const auto& a : proxy_->boundAddresses()) dns += (dns.empty() ? "" : ",") + a.toString();
-  printf("safegated: ready dns=%s control=%s\n", dns.c_str(), settings_.control.socket.c_str());
+  std::string queues;
+  if (inline_) {
+    for (uint16_t q : inline_->queues()) queues += (queues.empty() ? "" : ",") + std::to_string(q);
+  }
+  printf("safegated: ready dns=%s control=%s%s%s\n", dns.c_str(), settings_.control.socket.c_str(),
+         queues.empty() ? "" : " inline=", queues.c_str());
   fflush(stdout);
   notifySystemd("READY=1");
 
@@ -478,6 +494,7 @@ int Daemon::run() {
   }
   notifySystemd("STOPPING=1");
   control_->stop();
+  if (inline_) inline_->stop();
   proxy_->stop();
   incidents_->stop();  // flushes what is queued
   close(sfd);

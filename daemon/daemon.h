@@ -26,6 +26,8 @@
 #include "daemon/control_server.h"
 #include "daemon/dns_proxy.h"
 #include "daemon/incident_store.h"
+#include "daemon/inline_engine.h"
+#include "daemon/resolved_addresses.h"
 #include "daemon/neighbour_table.h"
 
 namespace safegate {
@@ -65,6 +67,8 @@ class Daemon {
   std::unique_ptr<NeighbourTable> neighbours_;
   std::unique_ptr<IncidentStore> incidents_;
   std::unique_ptr<DnsProxy> proxy_;
+  std::unique_ptr<ResolvedAddressTable> resolved_;  // inline mode: fed by the proxy
+  std::unique_ptr<InlineEngine> inline_;            // inline mode (issue 5)
   std::unique_ptr<ControlServer> control_;
   std::chrono::steady_clock::time_point started_;
   double startup_seconds_ = 0;

@@ -1,5 +1,7 @@
 #include "daemon/query_handler.h"
 
+#include "daemon/resolved_addresses.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -183,6 +185,10 @@ size_t QueryHandler::finish(const PolicyView& policy, std::span<const uint8_t> q
       size_t n = buildBlockAnswer(query, q, d, out);
       return n ? n : servfail(query, q, out, counters_);
     }
+  }
+
+  if (settings_.resolved != nullptr) {
+    settings_.resolved->recordResponse(client.address, upstream, now_ms / 1000);
   }
 
   if (!rewrite_target.empty()) {

@@ -24,8 +24,13 @@
 
 namespace safegate {
 
+class ResolvedAddressTable;
+
 struct AnswerSettings {
   uint32_t block_ttl_seconds = 10;
+  // Inline mode: every address answered to a client is recorded here (the "unresolved
+  // destination" check, daemon/resolved_addresses.h); null when inline mode is off.
+  ResolvedAddressTable* resolved = nullptr;
   IpAddress block_page_v4 = IpAddress();              // 0.0.0.0 unless configured
   IpAddress block_page_v6 = *IpAddress::parse("::");  // :: unless configured
 };

@@ -1,0 +1,48 @@
+// InlineEngine: safegated's inline mode as one piece the Daemon starts and stops — the
+// NFQUEUE front end (one worker per inline.queues entry), one InlineInspector per worker, the
+// raw-socket injector, and their counters for the control socket's "stats".
+//
+// Built from the daemon settings ([inline], [block_page], [dns] block TTL); the policy comes
+// from the daemon's PolicyHolder (reloads apply on the next packet) and incidents go to the
+// daemon's IncidentStore queue. Control plane: start()/stop()/statsJson() on the daemon's
+// threads; the workers are the data plane (daemon/inline_inspector.h).
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "common/result.h"
+#include "daemon/incident_store.h"
+#include "daemon/inline_inspector.h"
+#include "daemon/nfqueue_frontend.h"
+#include "daemon/policy_view.h"
+#include "daemon/resolved_addresses.h"
+#include "policy/config.h"
+
+namespace safegate {
+
+class InlineEngine {
+ public:
+  // Binds every queue and starts the workers. Errors name the queue and the cause (another
+  // process bound to it, no CAP_NET_ADMIN, no nfnetlink_queue in the kernel).
+  static Result<std::unique_ptr<InlineEngine>> start(const policy::DaemonSettings& settings,
+                                                     const PolicyHolder& policy,
+                                                     IncidentStore* incidents,
+                                                     const ResolvedAddressTable* resolved);
+  ~InlineEngine();
+  void stop();
+
+  // {"queues":[{queue, received, accepted, dropped, repeated, ..., kernel: {...}}],
+  //  "inspector": {summed InlineCounters}}
+  nlohmann::json statsJson() const;
+  std::vector<uint16_t> queues() const;
+
+ private:
+  InlineEngine() = default;
+  std::unique_ptr<RawSocketInjector> injector_;
+  std::unique_ptr<NfqueueFrontend> frontend_;
+  std::vector<InlineInspector*> inspectors_;  // owned by frontend_
+};
+
+}  // namespace safegate
