@@ -1,0 +1,194 @@
+#include "policy/config.h"
+
+#include <gtest/gtest.h>
+
+#include "policy/config_schema.h"
+#include "policy/suggest.h"
+#include "tests/support/shared_data.h"
+
+namespace safegate::policy {
+namespace {
+
+std::string allDiagnostics(const DiagnosticSink& s) { return s.toString(); }
+
+TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", ""), sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  EXPECT_EQ(cfg->daemon.dns.listen, std::vector<std::string>{"127.0.0.1:5353"});
+  EXPECT_EQ(cfg->daemon.dns.block_ttl_seconds, 60);
+  EXPECT_FALSE(cfg->daemon.database.full_query_log);
+  EXPECT_TRUE(cfg->daemon.privacy.pseudonymize_clients);
+  EXPECT_EQ(cfg->daemon.state_dir, "/var/lib/safegate");
+  EXPECT_EQ(cfg->daemon.database.path, "/var/lib/safegate/incidents.sqlite");
+  EXPECT_EQ(cfg->daemon.control.mode, 0660u);
+  ASSERT_EQ(cfg->groups.size(), 1u);
+  EXPECT_EQ(cfg->groups[0].name, "unknown");
+  EXPECT_EQ(cfg->groups[0].profile, "strict");
+}
+
+TEST(ConfigTest, DaemonSettingsAreReadAndPathsResolvedAgainstStateDir) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", R"(
+[daemon]
+state_dir = "state"
+[dns]
+listen = ["127.0.0.1:5300", "[::1]:5300"]
+upstreams = ["127.0.0.1:53"]
+workers = 2
+cache_entries = 0
+[database]
+path = "x.db"
+full_query_log = true
+[inline]
+enabled = true
+queues = [3, 4]
+fail_open = false
+)"),
+                        sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  EXPECT_EQ(cfg->daemon.state_dir, dir.path() / "state");
+  EXPECT_EQ(cfg->daemon.database.path, dir.path() / "state/x.db");
+  EXPECT_EQ(cfg->daemon.dns.listen.size(), 2u);
+  EXPECT_EQ(cfg->daemon.dns.workers, 2);
+  EXPECT_EQ(cfg->daemon.dns.cache_entries, 0);
+  EXPECT_TRUE(cfg->daemon.database.full_query_log);
+  EXPECT_TRUE(cfg->daemon.inline_mode.enabled);
+  EXPECT_EQ(cfg->daemon.inline_mode.queues, (std::vector<uint16_t>{3, 4}));
+  EXPECT_FALSE(cfg->daemon.inline_mode.fail_open);
+  EXPECT_FALSE(cfg->groups[0].fail_open);  // groups inherit inline.fail_open
+}
+
+TEST(ConfigTest, ReportsEveryErrorInOneRunWithLocationsAndSuggestions) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  const auto path = dir.write("c.toml", R"([dns]
+listen = ["127.0.0.1:70000"]
+workerz = 2
+block_ttl_seconds = "60"
+[[schedules]]
+name = "school-hours"
+windows = ["mon-fri 08:30-15:30", "funday 10:00-11:00"]
+[[groups]]
+name = "year7"
+profile = "9-12"
+categories = { gamblin = "block", social = "blok" }
+[[groups.schedules]]
+schedule = "schol-hours"
+[[clients]]
+name = "x"
+group = "year8"
+addresses = ["10.0.0.1"]
+)");
+  auto cfg = loadConfig(path, sink);
+  ASSERT_FALSE(cfg);
+  const std::string all = allDiagnostics(sink);
+  const std::string p = path.string();
+  EXPECT_NE(all.find(p + ":2:11: error: dns.listen[0]: port of \"127.0.0.1:70000\""),
+            std::string::npos)
+      << all;
+  EXPECT_NE(
+      all.find(p + ":3:1: error: dns.workerz: unknown key \"workerz\"; did you mean \"workers\"?"),
+      std::string::npos)
+      << all;
+  EXPECT_NE(all.find("dns.block_ttl_seconds: expected integer, found a string"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("schedules[0].windows[1]: unknown day \"funday\""), std::string::npos) << all;
+  EXPECT_NE(all.find("unknown category \"gamblin\"; did you mean \"gambling\"?"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("\"blok\" is not one of"), std::string::npos) << all;
+  EXPECT_NE(all.find("did you mean \"block\"?"), std::string::npos) << all;
+  EXPECT_NE(all.find(":13:12: error: groups[0].schedules[0].schedule: unknown schedule "
+                     "\"schol-hours\"; did you mean \"school-hours\"?"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("clients[0].group: unknown group \"year8\"; did you mean \"year7\"?"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(sink.errorCount(), 8u) << all;
+}
+
+TEST(ConfigTest, IllegalCategoriesCannotBeAllowed) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", R"([[groups]]
+name = "staff"
+categories = { child-abuse = "allow" }
+)"),
+                        sink);
+  ASSERT_FALSE(cfg);
+  EXPECT_NE(sink.toString().find("always blocked"), std::string::npos) << sink.toString();
+}
+
+TEST(ConfigTest, IncludesAreRelativeToTheIncludingFileAndMergeArrays) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "shared");
+  dir.write("shared/groups.toml", "[[groups]]\nname = \"kids\"\n[dns]\nworkers = 3\n");
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("main.toml",
+                                  "include = [\"shared/groups.toml\"]\n"
+                                  "[[groups]]\nname = \"adults\"\nprofile = \"open\"\n"),
+                        sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  EXPECT_EQ(cfg->daemon.dns.workers, 3);
+  ASSERT_GE(cfg->groups.size(), 2u);
+  EXPECT_EQ(cfg->files.size(), 2u);
+}
+
+TEST(ConfigTest, IncludeCycleIsReported) {
+  testing::TempDir dir;
+  dir.write("a.toml", "include = [\"b.toml\"]\n");
+  dir.write("b.toml", "include = [\"a.toml\"]\n");
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.path() / "a.toml", sink);
+  EXPECT_FALSE(cfg);
+  EXPECT_NE(sink.toString().find("include: cycle"), std::string::npos) << sink.toString();
+}
+
+TEST(ConfigTest, KeySetInTwoFilesIsAnErrorNamingBoth) {
+  testing::TempDir dir;
+  dir.write("b.toml", "[dns]\nworkers = 3\n");
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("a.toml", "include = [\"b.toml\"]\n[dns]\nworkers = 2\n"), sink);
+  EXPECT_FALSE(cfg);
+  EXPECT_NE(sink.toString().find("dns.workers: already set at"), std::string::npos)
+      << sink.toString();
+}
+
+TEST(ConfigTest, TomlSyntaxErrorHasFileLineColumn) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  const auto p = dir.write("c.toml", "[dns]\nworkers = = 2\n");
+  EXPECT_FALSE(loadConfig(p, sink));
+  ASSERT_EQ(sink.errorCount(), 1u);
+  EXPECT_EQ(sink.all()[0].where.file, p.string());
+  EXPECT_EQ(sink.all()[0].where.line, 2u);
+}
+
+TEST(ConfigSchemaTest, EveryDefaultParsesAsItsDeclaredType) {
+  for (const auto& d : schemaKeys()) {
+    if (d.default_value.empty() || d.default_value.front() == '(') continue;
+    toml::table t;
+    ASSERT_NO_THROW(t = toml::parse("v = " + std::string(d.default_value))) << d.path;
+    const toml::node* n = t.get("v");
+    switch (d.type) {
+      case KeyType::kString: EXPECT_TRUE(n->is_string()) << d.path; break;
+      case KeyType::kInteger: EXPECT_TRUE(n->is_integer()) << d.path; break;
+      case KeyType::kBoolean: EXPECT_TRUE(n->is_boolean()) << d.path; break;
+      case KeyType::kStringList:
+      case KeyType::kIntegerList: EXPECT_TRUE(n->is_array()) << d.path; break;
+      default: break;
+    }
+  }
+}
+
+TEST(SuggestTest, SuggestsCloseNamesOnly) {
+  EXPECT_EQ(closestMatch("schol-hours", {"school-hours", "bedtime"}), "school-hours");
+  EXPECT_EQ(closestMatch("xyz", {"school-hours", "bedtime"}), std::nullopt);
+  EXPECT_EQ(editDistance("ab", "ba"), 1u);
+}
+
+}  // namespace
+}  // namespace safegate::policy
