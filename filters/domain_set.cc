@@ -72,6 +72,16 @@ uint64_t domainFingerprint(std::string_view canonical_name, uint64_t key) noexce
   return n == 0 ? 0 : fps[0];
 }
 
+namespace {
+// The fingerprint and label count of a whole name (0 fingerprint for an invalid name).
+uint64_t fingerprintAndLabels(std::string_view name, uint64_t key, size_t& labels) noexcept {
+  std::array<uint16_t, kMaxLabels> starts;
+  std::array<uint64_t, kMaxLabels> fps;
+  labels = suffixFingerprints(name, key, starts, fps);
+  return labels == 0 ? 0 : fps[0];
+}
+}  // namespace
+
 DomainSet::Builder::Builder() {
   std::random_device rd;
   key_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
@@ -79,9 +89,11 @@ DomainSet::Builder::Builder() {
 
 void DomainSet::Builder::add(std::string_view name, DomainMatchKind kind, uint16_t list_id,
                              uint32_t line) {
-  const uint64_t fp = domainFingerprint(name, key_);
+  size_t labels = 0;
+  const uint64_t fp = fingerprintAndLabels(name, key_, labels);
   if (fp == 0) return;  // empty or over-long name: never produced by normalizeDomain()
-  pending_.push_back(Pending{fp, line, list_id, static_cast<uint8_t>(kind)});
+  pending_.push_back(
+      Pending{fp, line, list_id, static_cast<uint8_t>(kind), static_cast<uint8_t>(labels)});
 }
 
 DomainSet DomainSet::Builder::build() {
@@ -106,6 +118,7 @@ DomainSet DomainSet::Builder::build() {
       continue;
     }
     entries[unique++] = entries[i];
+    set.label_counts_[entries[i].labels >> 6] |= uint64_t{1} << (entries[i].labels & 63);
   }
   entries.resize(unique);
 
@@ -145,11 +158,13 @@ size_t DomainSet::findAll(std::string_view name, std::span<Match> out) const noe
   if (n == 0) return 0;
   std::array<uint32_t, kMaxLabels> homes;
   for (size_t i = 0; i < n; ++i) {
+    if (!hasLabelCount(n - i)) continue;
     homes[i] = static_cast<uint32_t>(home(fps[i]));
     __builtin_prefetch(&slots_[homes[i]]);
   }
   size_t written = 0;
   for (size_t i = 0; i < n; ++i) {
+    if (!hasLabelCount(n - i)) continue;
     const uint64_t fp = fps[i];
     // Slots are in fingerprint order from the home on: skip smaller ones, stop at an empty
     // slot or a larger fingerprint. Equal fingerprints are sorted by kind (exact first).

@@ -72,6 +72,7 @@ class DomainSet {
       uint32_t line;
       uint16_t list_id;
       uint8_t kind;
+      uint8_t labels;
     };
     std::vector<Pending> pending_;
     uint64_t key_;
@@ -110,7 +111,14 @@ class DomainSet {
     return static_cast<size_t>((static_cast<unsigned __int128>(fingerprint) * buckets_) >> 64);
   }
 
+  // Bit k set when some entry has k labels: suffixes of other label counts are not probed
+  // (a set of registrable names never pays a probe for the bare TLD).
+  bool hasLabelCount(size_t labels) const noexcept {
+    return labels < 128 && ((label_counts_[labels >> 6] >> (labels & 63)) & 1) != 0;
+  }
+
   std::unique_ptr<Slot[]> slots_;
+  uint64_t label_counts_[2] = {0, 0};
   size_t slot_count_ = 0;  // buckets_ plus the overflow tail
   uint64_t buckets_ = 0;
   size_t entries_ = 0;

@@ -327,7 +327,10 @@ Result<std::unique_ptr<ListMatcher>> ListMatcher::compile(std::vector<ParsedList
         ++it;
         continue;
       }
-      RegexRuleSet::Builder b(regex_options);
+      // One pattern: the set-wide DFA probe has nothing to find.
+      RegexRuleSetOptions single = regex_options;
+      single.probe = false;
+      RegexRuleSet::Builder b(single);
       bool ok = b.add(r.rule.regex, sourceOf(r), *it, diagnostics);
       if (ok) {
         auto built = b.build(diagnostics);

@@ -132,6 +132,18 @@ TEST(DomainSetTest, FindsEveryOneOfManyEntriesAndNoStrangers) {
   EXPECT_LE(s.memoryBytes(), 32u * s.size());
 }
 
+TEST(DomainSetTest, MatchesEntriesOfEveryLabelCountIncludingATopLevelDomain) {
+  DomainSet::Builder b;
+  b.add("zip", DomainMatchKind::kSubtree, 1, 1);
+  b.add("a.b.c.d.e.example", DomainMatchKind::kSubtree, 1, 2);
+  const DomainSet s = b.build();
+  EXPECT_EQ(s.find("x.y.zip").line, 1u);
+  EXPECT_EQ(s.find("zip").line, 1u);
+  EXPECT_EQ(s.find("q.a.b.c.d.e.example").line, 2u);
+  EXPECT_FALSE(s.find("b.c.d.e.example"));
+  EXPECT_FALSE(s.find("zap"));
+}
+
 TEST(DomainSetTest, FingerprintDependsOnLabelBoundaries) {
   EXPECT_NE(domainFingerprint("ab.c", 7), domainFingerprint("a.bc", 7));
   EXPECT_NE(domainFingerprint("a.b", 7), domainFingerprint("b.a", 7));
