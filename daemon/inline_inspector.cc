@@ -489,10 +489,12 @@ struct InlineInspector::Impl {
     TlsParseStatus ts =
         parseTlsClientHello(stream, {self.scratch_.get(), kMaxClientHelloLength}, hello);
     if (ts == TlsParseStatus::kNeedMore) {
+      // A handshake in progress is bounded by the byte cap, not by the packet count: a
+      // ClientHello cut into tiny segments must not reach the "undecided" default.
       if (stream.size() >= self.options_.max_client_hello_bytes) {
         ts = TlsParseStatus::kTooLarge;
       } else {
-        return undecidedOrDefault(f);
+        return pass();
       }
     }
     if (ts != TlsParseStatus::kComplete) {
@@ -517,9 +519,9 @@ struct InlineInspector::Impl {
     f->kind = FlowKind::kHttp;
     if (hs == HttpParseStatus::kNeedMore) {
       if (stream.size() >= self.options_.max_client_hello_bytes) {
-        hs = HttpParseStatus::kMalformed;
+        hs = HttpParseStatus::kMalformed;  // a request head longer than the cap
       } else {
-        return undecidedOrDefault(f);
+        return pass();  // bounded by the byte cap, as for TLS
       }
     }
     count(self.counters_.http_requests);

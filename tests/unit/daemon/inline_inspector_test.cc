@@ -241,6 +241,20 @@ TEST_F(InlineInspectorTest, ReassemblesClientHelloSplitIntoOutOfOrderSegments) {
       kBlockMark);
 }
 
+TEST_F(InlineInspectorTest, ClientHelloInManyTinySegmentsIsNotCutShortByThePacketLimit) {
+  feed(tcp("10.0.0.5", "192.0.2.10", 40004, 443, 100, 0, tcp_flags::kSyn));
+  auto hello = clientHello("www.casino.example");
+  std::span<const uint8_t> h(hello);
+  NfqVerdict last = kPass;
+  for (size_t off = 0; off < hello.size(); off += 3) {
+    last = feed(tcp("10.0.0.5", "192.0.2.10", 40004, 443, 101 + uint32_t(off), 1, tcp_flags::kAck,
+                    h.subspan(off, std::min<size_t>(3, hello.size() - off))));
+    if (off + 3 < hello.size()) ASSERT_EQ(last, kPass) << off;
+  }
+  EXPECT_EQ(last, kBlockMark);
+  EXPECT_EQ(inspector_->counters().undecided_default.load(), 0u);
+}
+
 TEST_F(InlineInspectorTest, RejectsOverlappingSegmentsThatDisagree) {
   feed(tcp("10.0.0.5", "192.0.2.10", 40003, 443, 100, 0, tcp_flags::kSyn));
   auto hello = clientHello("www.example.org");
