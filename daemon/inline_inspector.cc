@@ -13,6 +13,7 @@
 #include "filters/domain_name.h"
 #include "filters/forged_packet.h"
 #include "filters/http_request.h"
+#include "filters/packet.h"
 #include "filters/tls_client_hello.h"
 
 namespace safegate {
@@ -39,79 +40,24 @@ struct ParsedPacket {
 
 enum class ParseResult : uint8_t { kOk, kNotTcpUdp, kFragment, kMalformed };
 
-uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-uint32_t rd32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
-// IPv4 (RFC 791) or IPv6 with its extension-header chain (RFC 8200 §4), then TCP or UDP.
-ParseResult parsePacket(std::span<const uint8_t> ip, ParsedPacket& out) noexcept {
-  if (ip.empty()) return ParseResult::kMalformed;
-  size_t l4 = 0;
-  size_t end = ip.size();
-  uint8_t proto = 0;
-  if ((ip[0] >> 4) == 4) {
-    if (ip.size() < 20) return ParseResult::kMalformed;
-    size_t ihl = size_t{ip[0] & 0x0fu} * 4;
-    size_t total = rd16(&ip[2]);
-    if (ihl < 20 || total < ihl || total > ip.size()) return ParseResult::kMalformed;
-    end = total;
-    if ((rd16(&ip[6]) & 0x3fff) != 0) return ParseResult::kFragment;  // MF or offset
-    proto = ip[9];
-    out.src = IpAddress::v4(std::span<const uint8_t, 4>(&ip[12], 4));
-    out.dst = IpAddress::v4(std::span<const uint8_t, 4>(&ip[16], 4));
-    l4 = ihl;
-  } else if ((ip[0] >> 4) == 6) {
-    if (ip.size() < 40) return ParseResult::kMalformed;
-    size_t total = 40 + size_t{rd16(&ip[4])};
-    if (total > ip.size()) return ParseResult::kMalformed;
-    end = total;
-    out.src = IpAddress::v6(std::span<const uint8_t, 16>(&ip[8], 16));
-    out.dst = IpAddress::v6(std::span<const uint8_t, 16>(&ip[24], 16));
-    proto = ip[6];
-    l4 = 40;
-    for (int hops = 0; hops < 8; ++hops) {
-      if (proto == 0 || proto == 43 || proto == 60) {  // hop-by-hop, routing, destination
-        if (l4 + 8 > end) return ParseResult::kMalformed;
-        uint8_t next = ip[l4];
-        l4 += (size_t{ip[l4 + 1]} + 1) * 8;
-        proto = next;
-      } else if (proto == 44) {  // fragment header
-        if (l4 + 8 > end) return ParseResult::kMalformed;
-        if ((rd16(&ip[l4 + 2]) & 0xfff9) != 0) return ParseResult::kFragment;
-        proto = ip[l4];
-        l4 += 8;
-      } else {
-        break;
-      }
-    }
-    if (l4 > end) return ParseResult::kMalformed;
-  } else {
-    return ParseResult::kMalformed;
-  }
-  out.protocol = proto;
-  if (proto == kUdp) {
-    if (l4 + 8 > end) return ParseResult::kMalformed;
-    out.src_port = rd16(&ip[l4]);
-    out.dst_port = rd16(&ip[l4 + 2]);
-    size_t len = rd16(&ip[l4 + 4]);
-    if (len < 8 || l4 + len > end) return ParseResult::kMalformed;
-    out.payload = ip.subspan(l4 + 8, len - 8);
-    return ParseResult::kOk;
-  }
-  if (proto == kTcp) {
-    if (l4 + 20 > end) return ParseResult::kMalformed;
-    out.src_port = rd16(&ip[l4]);
-    out.dst_port = rd16(&ip[l4 + 2]);
-    out.seq = rd32(&ip[l4 + 4]);
-    out.ack = rd32(&ip[l4 + 8]);
-    size_t doff = size_t{static_cast<uint8_t>(ip[l4 + 12] >> 4)} * 4;
-    out.tcp_flags = ip[l4 + 13];
-    if (doff < 20 || l4 + doff > end) return ParseResult::kMalformed;
-    out.payload = ip.subspan(l4 + doff, end - l4 - doff);
-    return ParseResult::kOk;
-  }
-  return ParseResult::kNotTcpUdp;
+// IPv4/IPv6 (extension-header chains) + TCP/UDP through filters/packet.h, the parser replay
+// uses too; non-first fragments carry no ports and are not ours to judge.
+ParseResult parseQueued(std::span<const uint8_t> ip, ParsedPacket& out) noexcept {
+  PacketView v = parsePacket(ip);
+  if (!v.ok()) return ParseResult::kMalformed;
+  if (v.isFragment()) return ParseResult::kFragment;
+  if (!v.isTcp() && !v.isUdp()) return ParseResult::kNotTcpUdp;
+  if (!v.has_ports) return ParseResult::kMalformed;
+  out.src = v.src;
+  out.dst = v.dst;
+  out.protocol = v.protocol;
+  out.src_port = v.src_port;
+  out.dst_port = v.dst_port;
+  out.seq = v.tcp_seq;
+  out.ack = v.tcp_ack;
+  out.tcp_flags = v.tcp_flags;
+  out.payload = v.payload;
+  return ParseResult::kOk;
 }
 
 void count(std::atomic<uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
@@ -623,7 +569,7 @@ NfqVerdict InlineInspector::inspect(std::span<const uint8_t> ip, uint32_t mark,
   s.mark = mark;
   s.mono_ms = monotonic_ms;
   s.unix_ms = unix_ms;
-  ParseResult pr = parsePacket(ip, s.pkt);
+  ParseResult pr = parseQueued(ip, s.pkt);
   if (pr == ParseResult::kFragment) {
     count(counters_.fragments);
     return s.pass();

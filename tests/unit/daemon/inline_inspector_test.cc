@@ -249,7 +249,9 @@ TEST_F(InlineInspectorTest, ClientHelloInManyTinySegmentsIsNotCutShortByThePacke
   for (size_t off = 0; off < hello.size(); off += 3) {
     last = feed(tcp("10.0.0.5", "192.0.2.10", 40004, 443, 101 + uint32_t(off), 1, tcp_flags::kAck,
                     h.subspan(off, std::min<size_t>(3, hello.size() - off))));
-    if (off + 3 < hello.size()) ASSERT_EQ(last, kPass) << off;
+    if (off + 3 < hello.size()) {
+      ASSERT_EQ(last, kPass) << off;
+    }
   }
   EXPECT_EQ(last, kBlockMark);
   EXPECT_EQ(inspector_->counters().undecided_default.load(), 0u);
