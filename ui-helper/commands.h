@@ -20,5 +20,7 @@ int& exitCode();
 void registerConfigCommands(CLI::App& app);
 // explain (ui-helper/cmd_explain.cc).
 void registerExplainCommand(CLI::App& app);
+// status, stats, reload, live-explain, incidents, exceptions, pause (ui-helper/cmd_control.cc).
+void registerControlCommands(CLI::App& app);
 
 }  // namespace safegate::ui

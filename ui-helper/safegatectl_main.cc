@@ -12,6 +12,7 @@ using Registrar = void (*)(CLI::App&);
 constexpr Registrar kRegistrars[] = {
     safegate::ui::registerConfigCommands,
     safegate::ui::registerExplainCommand,
+    safegate::ui::registerControlCommands,
 };
 
 }  // namespace
