@@ -27,8 +27,8 @@
 #include "daemon/dns_proxy.h"
 #include "daemon/incident_store.h"
 #include "daemon/inline_engine.h"
-#include "daemon/resolved_addresses.h"
 #include "daemon/neighbour_table.h"
+#include "daemon/resolved_addresses.h"
 
 namespace safegate {
 
@@ -37,6 +37,7 @@ struct DaemonOptions {
   std::vector<std::string> listen_override;    // --listen (replaces dns.listen)
   std::vector<std::string> upstream_override;  // --upstream (replaces dns.upstreams)
   std::string control_socket_override;         // --control-socket
+  std::filesystem::path state_dir_override;    // --state-dir (rebases state files under it)
 };
 
 class Daemon {

@@ -11,9 +11,10 @@ namespace {
 void usage() {
   fprintf(stderr,
           "usage: safegated --config FILE [--listen ADDR:PORT]... [--upstream ADDR[:PORT]]...\n"
-          "                 [--control-socket PATH]\n"
+          "                 [--state-dir DIR] [--control-socket PATH]\n"
           "  --listen and --upstream replace dns.listen / dns.upstreams from the config\n"
-          "  (an empty dns.upstreams uses the nameservers of /etc/resolv.conf).\n");
+          "  (an empty dns.upstreams uses the nameservers of /etc/resolv.conf); --state-dir\n"
+          "  replaces daemon.state_dir (database, secret and socket under it move along).\n");
 }
 
 }  // namespace
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
       options.listen_override.push_back(value("--listen"));
     } else if (arg == "--upstream") {
       options.upstream_override.push_back(value("--upstream"));
+    } else if (arg == "--state-dir") {
+      options.state_dir_override = value("--state-dir");
     } else if (arg == "--control-socket") {
       options.control_socket_override = value("--control-socket");
     } else if (arg == "--help" || arg == "-h") {
