@@ -143,6 +143,19 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   if (!options_.control_socket_override.empty()) {
     settings_.control.socket = options_.control_socket_override;
   }
+  if (!options_.state_dir_override.empty()) {
+    // Files the config placed under its state_dir move with it; absolute paths elsewhere stay.
+    const std::filesystem::path old_dir = settings_.state_dir;
+    const std::filesystem::path new_dir = std::filesystem::absolute(options_.state_dir_override);
+    auto rebase = [&](std::filesystem::path& p) {
+      std::filesystem::path rel = p.lexically_relative(old_dir);
+      if (!rel.empty() && *rel.begin() != "..") p = new_dir / rel;
+    };
+    rebase(settings_.database.path);
+    rebase(settings_.privacy.secret_file);
+    rebase(settings_.control.socket);
+    settings_.state_dir = new_dir;
+  }
   if (settings_.dns.upstreams.empty())
     settings_.dns.upstreams = systemResolvers("/etc/resolv.conf");
   publishView();
