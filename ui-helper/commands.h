@@ -22,5 +22,7 @@ void registerConfigCommands(CLI::App& app);
 void registerExplainCommand(CLI::App& app);
 // status, stats, reload, live-explain, incidents, exceptions, pause (ui-helper/cmd_control.cc).
 void registerControlCommands(CLI::App& app);
+// replay --config FILE [--json] CAPTURE (ui-helper/cmd_replay.cc).
+void registerReplayCommand(CLI::App& app);
 
 }  // namespace safegate::ui

@@ -13,6 +13,7 @@ constexpr Registrar kRegistrars[] = {
     safegate::ui::registerConfigCommands,
     safegate::ui::registerExplainCommand,
     safegate::ui::registerControlCommands,
+    safegate::ui::registerReplayCommand,
 };
 
 }  // namespace
