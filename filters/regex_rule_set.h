@@ -20,8 +20,9 @@
 // Two ways a set goes bad, both made visible:
 //   - RE2::Set::Match reports kOutOfMemory (the DFA could not build a state): the miss is not
 //     trusted, the event is counted (stats().out_of_memory) and the rules are evaluated one by
-//     one with their own RE2 objects, so the answer stays correct but slow. (In RE2 2022-06-01
-//     the set DFA reserves room for 20 worst-case states, so this is rare after Compile().)
+//     one with their own RE2 objects (built on the first such event, ~2 KiB per rule), so the
+//     answer stays correct but slow. (In RE2 2022-06-01 the set DFA reserves room for 20
+//     worst-case states, so this is rare after Compile().)
 //   - The DFA cache is too small for the workload: RE2 then silently resets its cache again and
 //     again (for sets it never bails out) and a match takes milliseconds instead of ~1 µs. RE2
 //     does not report this, so match() times one call in every `slow_match_sample_interval` per
@@ -148,7 +149,8 @@ class RegexRuleSet {
   // ^ and $ in the pattern). Data plane: noexcept, thread-safe.
   std::optional<RegexMatch> match(std::string_view text) const noexcept;
   // The same answer computed rule by rule with per-pattern RE2 objects (the out-of-memory
-  // fallback). Linear in the number of rules; for cross-checks and tools, not the data plane.
+  // fallback; the first call builds the per-rule objects). Linear in the number of rules; for
+  // cross-checks and tools, not the data plane.
   std::optional<RegexMatch> matchEachRule(std::string_view text) const noexcept;
 
   size_t size() const { return rules_.size(); }
