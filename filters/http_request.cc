@@ -162,7 +162,12 @@ LineResult parseRequestLine(std::string_view line, bool complete, HttpRequest& o
   size_t i = 0;
   while (i < line.size() && isTchar(static_cast<uint8_t>(line[i]))) ++i;
   if (i == line.size()) {
-    if (complete) return isKnownMethod(line) ? LineResult::kMalformed : LineResult::kNotHttp;
+    if (complete) {
+      if (!isKnownMethod(line)) return LineResult::kNotHttp;
+      out.method = line;
+      out.malformation = HttpMalformation::kBadRequestLine;
+      return LineResult::kMalformed;
+    }
     return i <= kMaxMethodLength ? LineResult::kNeedMore : LineResult::kNotHttp;
   }
   if (i == 0 || i > kMaxMethodLength || !isWs(line[i])) return LineResult::kNotHttp;

@@ -200,7 +200,8 @@ TlsParseStatus parseTlsClientHello(std::span<const uint8_t> stream, std::span<ui
         if (available < message_total) return TlsParseStatus::kNeedMore;
         in_place = true;
         in_place_message = fragment.first(message_total);
-        pos += kRecordHeaderSize + record_len;
+        // The rest of the record (if any) may not have arrived yet.
+        pos += kRecordHeaderSize + available;
         break;
       }
       if (message_total > scratch.size()) return TlsParseStatus::kTooLarge;

@@ -63,7 +63,8 @@ struct TlsClientHello {
   bool offers_tls13 = false;    // supported_versions lists 0x0304
   uint16_t extension_count = 0;
   size_t message_length = 0;  // handshake message length, header included
-  size_t consumed = 0;        // stream octets up to the end of the last record used
+  size_t consumed = 0;        // stream octets read: to the end of the last record used (or of
+                              // what has arrived of it)
 
   std::span<const std::string_view> alpnProtocols() const { return {alpn.data(), alpn_count}; }
 };
