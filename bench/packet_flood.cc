@@ -6,11 +6,13 @@
 //                (TCP 443; no handshake: conntrack picks the flow up mid-stream)
 //
 //   packet_flood --mode dns|tls --src IP --dst IP --seconds N
+// Source ports cycle 1025..65000, then the source address moves to the next one in its /24.
 // Prints "sent=<packets>".
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -107,7 +109,16 @@ int main(int argc, char** argv) {
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < end) {
     for (int i = 0; i < kBatch; ++i) {
-      port = port >= 65000 ? 1024 : port + 1;
+      if (port >= 65000) {
+        // Next source address in the same /24 (2..254), so no 5-tuple repeats within a run:
+        // a repeated tuple would hit the connection mark of an already decided flow.
+        port = 1024;
+        auto b = s->bytes();
+        std::array<uint8_t, 4> next{b[0], b[1], b[2], uint8_t(b[3] >= 254 ? 2 : b[3] + 1)};
+        s = safegate::IpAddress::v4(std::span<const uint8_t, 4>(next));
+      } else {
+        ++port;
+      }
       size_t len;
       if (mode == "dns") {
         len = safegate::buildUdpPacket(*s, *d, port, 53, payload, packets[i]);
