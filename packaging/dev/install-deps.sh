@@ -12,7 +12,7 @@ packages=(
   # libraries we chose (docs/dependencies.md says why)
   libidn2-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libpcap-dev
   # real peers for integration tests and benchmarks
-  dnsutils dnsperf dnsdist unbound iptables iproute2 curl python3
+  dnsutils dnsperf dnsdist unbound iptables iproute2 curl python3 python3-cryptography
 )
 
 missing=()

@@ -22,6 +22,10 @@ SRC="${SAFEGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}"
 SAFEGATED="${SAFEGATED:?set SAFEGATED to the safegated binary}"
 NFQ_PROBE="${NFQ_PROBE:?set NFQ_PROBE to the nfq_accept_all binary}"
 CLIENT_PY="$SRC/tests/integration/inline/inline_client.py"
+# Debian's interpreter has python3-cryptography (packaging/dev/install-deps.sh); fall back to
+# whatever python3 is on PATH.
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON=python3
 FIREWALL="$SRC/packaging/firewall/safegate-firewall.sh"
 
 ID="$$"
@@ -141,7 +145,7 @@ for port in 443 853; do
     -key "$WORK/key.pem" -www >"$WORK/s_server$port.log" 2>&1 &
   PIDS+=($!)
 done
-ip netns exec "$S" python3 "$CLIENT_PY" udp-sink --bind 0.0.0.0 --port 443 --log "$WORK/quic.log" &
+ip netns exec "$S" "$PYTHON" "$CLIENT_PY" udp-sink --bind 0.0.0.0 --port 443 --log "$WORK/quic.log" &
 PIDS+=($!)
 wait_for 10 ip netns exec "$C" dig +time=1 +tries=1 @10.77.2.2 allowed.test || true
 
@@ -232,40 +236,40 @@ rc=$?
 set -e
 check "https blocked is reset (curl fails)" "fails" "$([ $rc -ne 0 ] && echo fails || echo succeeded)"
 check "TLS in 7-byte segments, allowed" "REPLY" \
-  "$(CX python3 "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni allowed.test --chunk 7)"
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni allowed.test --chunk 7)"
 check "TLS in 7-byte segments, blocked" "RESET" \
-  "$(CX python3 "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni www.casino.test --chunk 7)"
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni www.casino.test --chunk 7)"
 check "TLS without SNI, kids (unresolved = allow)" "REPLY" \
-  "$(CX python3 "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2)"
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2)"
 check "TLS without SNI, strict (unresolved = block)" "RESET" \
-  "$(CX python3 "$CLIENT_PY" tls --src 10.77.1.3 --dst 10.77.2.2)"
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.3 --dst 10.77.2.2)"
 # strict: allowed.test is fine only after the proxy returned the address to this client.
 check "TLS to a name never resolved by the client, strict" "RESET" \
-  "$(CX python3 "$CLIENT_PY" tls --src 10.77.1.3 --dst 10.77.2.2 --sni allowed.test)"
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.3 --dst 10.77.2.2 --sni allowed.test)"
 CX dig +time=2 +tries=1 -b 10.77.1.3 @10.77.2.2 allowed.test +short >/dev/null
 check "TLS after resolving through the proxy, strict" "REPLY" \
-  "$(CX python3 "$CLIENT_PY" tls --src 10.77.1.3 --dst 10.77.2.2 --sni allowed.test)"
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.3 --dst 10.77.2.2 --sni allowed.test)"
 
 # ---- DoT on 853 ----
 check "DoT from kids is blocked" "RESET" \
-  "$(CX python3 "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --port 853 --sni dns.test)"
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --port 853 --sni dns.test)"
 check "DoT from strict is monitored (passes)" "REPLY" \
-  "$(CX python3 "$CLIENT_PY" tls --src 10.77.1.3 --dst 10.77.2.2 --port 853 --sni dns.test)"
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.3 --dst 10.77.2.2 --port 853 --sni dns.test)"
 
 # ---- QUIC ----
 quic_received() { grep -c "^$1 " "$WORK/quic.log" || true; }
-CX python3 "$CLIENT_PY" quic --src 10.77.1.2 --dst 10.77.2.2 --sni allowed.test >/dev/null
-CX python3 "$CLIENT_PY" quic --src 10.77.1.2 --dst 10.77.2.2 --sni allowed.test --version 2 --split >/dev/null
+CX "$PYTHON" "$CLIENT_PY" quic --src 10.77.1.2 --dst 10.77.2.2 --sni allowed.test >/dev/null
+CX "$PYTHON" "$CLIENT_PY" quic --src 10.77.1.2 --dst 10.77.2.2 --sni allowed.test --version 2 --split >/dev/null
 sleep 0.3
 check "QUIC v1 + v2 (split) Initials for allowed.test pass" "3" "$(quic_received 10.77.1.2)"
-CX python3 "$CLIENT_PY" quic --src 10.77.1.2 --dst 10.77.2.2 --sni casino.test >/dev/null
-CX python3 "$CLIENT_PY" quic --src 10.77.1.2 --dst 10.77.2.2 --sni casino.test --version 2 --split >/dev/null
+CX "$PYTHON" "$CLIENT_PY" quic --src 10.77.1.2 --dst 10.77.2.2 --sni casino.test >/dev/null
+CX "$PYTHON" "$CLIENT_PY" quic --src 10.77.1.2 --dst 10.77.2.2 --sni casino.test --version 2 --split >/dev/null
 sleep 0.3
 # The split v2 connection's first datagram carries only the second half of the ClientHello:
 # nothing to decide yet, so it passes (the server cannot use it); the one completing the
 # hello is dropped. Hence one more datagram, not three.
 check "QUIC Initials for casino.test are dropped" "4" "$(quic_received 10.77.1.2)"
-CX python3 "$CLIENT_PY" quic --src 10.77.1.3 --dst 10.77.2.2 --sni allowed.test >/dev/null
+CX "$PYTHON" "$CLIENT_PY" quic --src 10.77.1.3 --dst 10.77.2.2 --sni allowed.test >/dev/null
 sleep 0.3
 check "QUIC from the strict group is dropped (force TCP)" "0" "$(quic_received 10.77.1.3)"
 
