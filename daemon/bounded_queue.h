@@ -5,12 +5,14 @@
 // slow consumer can cost dropped items (which the caller counts) but never a stalled query.
 // The algorithm is the classic per-cell sequence-number ring (D. Vyukov's bounded MPMC queue).
 // Thread-safety: any number of producers and consumers. T must be trivially copyable.
-// Memory: capacity (rounded up to a power of two) cells allocated once in the constructor.
+// Memory: capacity (rounded up to a power of two) slots allocated once in the constructor;
+// value slots are not touched until used, so resident memory follows the queue's high-water mark.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <type_traits>
 
@@ -25,18 +27,19 @@ class BoundedMpmcQueue {
     size_t n = 2;
     while (n < capacity) n <<= 1;
     mask_ = n - 1;
-    cells_ = std::make_unique<Cell[]>(n);
-    for (size_t i = 0; i < n; ++i) cells_[i].sequence.store(i, std::memory_order_relaxed);
+    // Sequences are small and initialised; values are left uninitialised (raw bytes, not
+    // constructed Ts) so their pages become resident only when the queue actually fills.
+    sequences_ = std::make_unique<std::atomic<size_t>[]>(n);
+    values_.reset(new Slot[n]);
+    for (size_t i = 0; i < n; ++i) sequences_[i].store(i, std::memory_order_relaxed);
   }
 
   size_t capacity() const { return mask_ + 1; }
 
   bool tryPush(const T& value) noexcept {
     size_t pos = enqueue_.load(std::memory_order_relaxed);
-    Cell* cell;
     for (;;) {
-      cell = &cells_[pos & mask_];
-      size_t seq = cell->sequence.load(std::memory_order_acquire);
+      size_t seq = sequences_[pos & mask_].load(std::memory_order_acquire);
       intptr_t diff = static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos);
       if (diff == 0) {
         if (enqueue_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
@@ -46,17 +49,15 @@ class BoundedMpmcQueue {
         pos = enqueue_.load(std::memory_order_relaxed);
       }
     }
-    cell->value = value;
-    cell->sequence.store(pos + 1, std::memory_order_release);
+    std::memcpy(values_[pos & mask_].bytes, &value, sizeof(T));
+    sequences_[pos & mask_].store(pos + 1, std::memory_order_release);
     return true;
   }
 
   bool tryPop(T& out) noexcept {
     size_t pos = dequeue_.load(std::memory_order_relaxed);
-    Cell* cell;
     for (;;) {
-      cell = &cells_[pos & mask_];
-      size_t seq = cell->sequence.load(std::memory_order_acquire);
+      size_t seq = sequences_[pos & mask_].load(std::memory_order_acquire);
       intptr_t diff = static_cast<intptr_t>(seq) - static_cast<intptr_t>(pos + 1);
       if (diff == 0) {
         if (dequeue_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
@@ -66,17 +67,17 @@ class BoundedMpmcQueue {
         pos = dequeue_.load(std::memory_order_relaxed);
       }
     }
-    out = cell->value;
-    cell->sequence.store(pos + mask_ + 1, std::memory_order_release);
+    std::memcpy(&out, values_[pos & mask_].bytes, sizeof(T));
+    sequences_[pos & mask_].store(pos + mask_ + 1, std::memory_order_release);
     return true;
   }
 
  private:
-  struct Cell {
-    std::atomic<size_t> sequence;
-    T value;
+  std::unique_ptr<std::atomic<size_t>[]> sequences_;
+  struct Slot {
+    alignas(T) unsigned char bytes[sizeof(T)];
   };
-  std::unique_ptr<Cell[]> cells_;
+  std::unique_ptr<Slot[]> values_;
   size_t mask_ = 0;
   alignas(64) std::atomic<size_t> enqueue_{0};
   alignas(64) std::atomic<size_t> dequeue_{0};

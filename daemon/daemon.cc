@@ -455,7 +455,22 @@ int Daemon::run() {
 
   DiagnosticSink diags;
   Status s = startUp(diags);
-  if (!diags.all().empty()) fprintf(stderr, "%s", diags.toString().c_str());
+  // Errors in full; list warnings (e.g. IP addresses in host lists) are capped so a start-up
+  // log stays readable — `safegatectl check-config FILE` prints every one.
+  size_t warnings_shown = 0, warnings_hidden = 0;
+  for (const Diagnostic& d : diags.all()) {
+    if (d.severity == Severity::kError || warnings_shown < 10) {
+      fprintf(stderr, "%s\n", d.toString().c_str());
+      if (d.severity != Severity::kError) ++warnings_shown;
+    } else {
+      ++warnings_hidden;
+    }
+  }
+  if (warnings_hidden > 0) {
+    fprintf(stderr,
+            "safegated: %zu more warnings not shown (safegatectl check-config %s lists them)\n",
+            warnings_hidden, options_.config_file.c_str());
+  }
   if (!s) {
     fprintf(stderr, "safegated: %s\n", s.toString().c_str());
     return 1;

@@ -54,7 +54,8 @@ DnsCache::DnsCache(size_t max_entries, uint32_t max_ttl_seconds, uint64_t hash_s
   if (max_entries == 0) return;
   sets_ = (max_entries + kWays - 1) / kWays;
   entries_ = std::make_unique<Entry[]>(sets_ * kWays);
-  storage_ = std::make_unique<uint8_t[]>(sets_ * kWays * kMaxCachedMessage);
+  // Uninitialised on purpose: pages of the message store become resident as entries fill them.
+  storage_.reset(new uint8_t[sets_ * kWays * kMaxCachedMessage]);
 }
 
 uint64_t DnsCache::hashKey(const DnsCacheKey& key) const noexcept {

@@ -1,5 +1,7 @@
 // safegated: the safegate daemon. `safegated --config FILE` runs in the foreground
 // (docs/operations.md); see daemon/daemon.h for what it does and how it signals readiness.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -53,6 +55,9 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
+  // State files (incident database, WAL, pseudonym secret) are personal data: never
+  // world-readable, whatever umask the caller had (docs/privacy.md).
+  umask(027);
   safegate::Daemon daemon(std::move(options));
   return daemon.run();
 }

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Side-by-side DNS proxy benchmark (issue 4; results in docs/performance.md):
+# safegated versus dnsdist (Debian package) with a SuffixMatchNode blocklist, in one run, with
+# the same generated 1,000,000-domain blocklist (seeded), the same fast local upstream
+# (sg_dns_responder: one A record for every name), the proxy pinned to CPU 0 and dnsperf +
+# upstream to CPU 1. Query mix: 30 % blocked names, 70 % allowed names.
+#
+#   bench/dns_vs_dnsdist.sh [BUILD_DIR]      (default build/release; needs safegated and
+#                                             sg_dns_responder built there)
+# Environment: SEED (42), ENTRIES (1000000), DURATION (20 s per max-qps run), RATE (20000 qps
+# for the latency run), LATENCY_DURATION (10 s).
+#
+# Reported per proxy: max qps (dnsperf unlimited, 100 outstanding), p50/p99 latency at RATE
+# (from dnsperf -v per-response latencies), RSS after the runs, and time-to-ready (from exec
+# until the first answered query, polled every 10 ms with dig).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$root/build/release}"
+seed="${SEED:-42}"
+entries="${ENTRIES:-1000000}"
+duration="${DURATION:-20}"
+rate="${RATE:-20000}"
+lat_duration="${LATENCY_DURATION:-10}"
+safegated="$build/daemon/safegated"
+responder="$build/tests/integration/sg_dns_responder"
+for b in "$safegated" "$responder" "$(command -v dnsdist)" "$(command -v dnsperf)"; do
+  [ -x "$b" ] || { echo "missing $b (build safegated sg_dns_responder; install dnsdist dnsperf)" >&2; exit 1; }
+done
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "== generating $entries blocked names (seed $seed) and the query mix" >&2
+awk -v seed="$seed" -v n="$entries" -v out="$work" 'BEGIN {
+  srand(seed); split("com net org info io xyz biz de uk fr", tld, " ");
+  chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+  for (i = 0; i < n; i++) {
+    len = 6 + int(rand() * 10); s = "";
+    for (j = 0; j < len; j++) s = s substr(chars, 1 + int(rand() * 36), 1);
+    name = s "-" i "." tld[1 + int(rand() * 10)];
+    if (rand() < 0.2) name = "cdn" int(rand() * 9) "." name;
+    print name > (out "/blocklist.txt");
+    if (i % 33 == 0) print name > (out "/blocked_sample.txt");
+  }
+}'
+# 100,000 queries: 30 % blocked (subdomains of listed names too), 70 % allowed.
+awk -v seed="$seed" -v out="$work/queries.txt" 'BEGIN { srand(seed + 1) }
+  { b[NR] = $0 }
+  END {
+    for (i = 0; i < 100000; i++) {
+      if (rand() < 0.3) { n = b[1 + int(rand() * NR)]; if (rand() < 0.3) n = "www." n; print n " A" > out }
+      else print "allowed" int(rand() * 20000) ".example.net A" > out
+    }
+  }' "$work/blocked_sample.txt"
+echo '* A 192.0.2.1 3600' >"$work/zone.txt"
+
+up_port="$(free_port)"
+taskset -c 1 "$responder" --port "$up_port" --zone "$work/zone.txt" >"$work/responder.out" &
+pids+=($!)
+for _ in $(seq 100); do grep -q ready "$work/responder.out" 2>/dev/null && break; sleep 0.05; done
+
+wait_ready() {  # port -> prints milliseconds from $start_ns until the first answer
+  local port=$1
+  until dig @127.0.0.1 -p "$port" +time=1 +tries=1 +short ready.example.net >/dev/null 2>&1 &&
+        [ -n "$(dig @127.0.0.1 -p "$port" +time=1 +tries=1 +short ready.example.net)" ]; do
+    sleep 0.01
+  done
+  echo $(( ($(date +%s%N) - start_ns) / 1000000 ))
+}
+
+measure() {  # name port pid
+  local name=$1 port=$2 pid=$3
+  # warm the caches with one pass over the query file
+  taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -n 1 -q 200 >/dev/null 2>&1 || true
+  local out qps
+  out="$(taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$duration" -q 100 2>&1)"
+  qps="$(awk '/Queries per second/ { print $4 }' <<<"$out")"
+  local lost; lost="$(awk '/Queries lost/ { print $3 }' <<<"$out")"
+  local nx; nx="$(grep -o 'NXDOMAIN [0-9]*' <<<"$out" | awk '{print $2}')"
+  local lat
+  lat="$(taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$lat_duration" \
+         -Q "$rate" -q 1000 -v 2>/dev/null | awk '$1 == ">" { print $NF }' | sort -g |
+         awk '{ v[NR] = $1 } END { printf "%.3f %.3f %d", v[int(NR*0.5)]*1000, v[int(NR*0.99)]*1000, NR }')"
+  local rss; rss="$(awk '/VmRSS/ { print $2 }' /proc/"$pid"/status)"
+  local hwm; hwm="$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)"
+  read -r p50 p99 nlat <<<"$lat"
+  printf '%-10s qps=%-9s lost=%-6s nxdomain=%-8s p50_ms=%-7s p99_ms=%-7s (at %s qps, %s answers) rss_mb=%-7s peak_rss_mb=%-7s ready_ms=%s\n' \
+    "$name" "$qps" "$lost" "$nx" "$p50" "$p99" "$rate" "$nlat" "$((rss / 1024))" "$((hwm / 1024))" "$ready_ms"
+}
+
+# ---- dnsdist ----
+dd_port="$(free_port)"
+cat >"$work/dnsdist.conf" <<EOT
+setLocal("127.0.0.1:$dd_port")
+newServer({address="127.0.0.1:$up_port"})
+setSecurityPollSuffix("")
+smn = newSuffixMatchNode()
+for line in io.lines("$work/blocklist.txt") do smn:add(line) end
+addAction(SuffixMatchNodeRule(smn), RCodeAction(DNSRCode.NXDOMAIN))
+pc = newPacketCache(100000, {maxTTL=86400})
+getPool(""):setCache(pc)
+EOT
+start_ns=$(date +%s%N)
+taskset -c 0 dnsdist --supervised --disable-syslog -C "$work/dnsdist.conf" >"$work/dnsdist.log" 2>&1 &
+dd_pid=$!; pids+=($dd_pid)
+ready_ms="$(wait_ready "$dd_port")"
+measure dnsdist "$dd_port" "$dd_pid"
+kill -9 "$dd_pid"
+
+# ---- safegated ----
+sg_port="$(free_port)"
+mkdir -p "$work/state"
+cat >"$work/safegate.toml" <<EOT
+[daemon]
+state_dir = "$work/state"
+[dns]
+listen = ["127.0.0.1:$sg_port"]
+upstreams = ["127.0.0.1:$up_port"]
+workers = 1
+cache_entries = 100000
+[database]
+batch_ms = 100
+[policy]
+default_group = "bench"
+bypass_defaults = false
+[[lists]]
+name = "bench"
+category = "gambling"
+format = "domains"
+sources = ["$work/blocklist.txt"]
+[[groups]]
+name = "bench"
+profile = "staff"
+default = "allow"
+[groups.categories]
+gambling = "block"
+[groups.safe_search]
+google = "off"
+bing = "off"
+duckduckgo = "off"
+youtube = "off"
+EOT
+start_ns=$(date +%s%N)
+taskset -c 0 "$safegated" --config "$work/safegate.toml" >"$work/safegated.out" 2>"$work/safegated.log" &
+sg_pid=$!; pids+=($sg_pid)
+ready_ms="$(wait_ready "$sg_port")"
+measure safegated "$sg_port" "$sg_pid"
+echo "incidents recorded: $(sqlite3 "$work/state/incidents.sqlite" 'SELECT COUNT(*) FROM incidents')," \
+     "dropped (queue full): $(grep -o '"dropped_queue_full":[0-9]*' <<<"$(python3 - "$work/state/control.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'{"v":1,"cmd":"stats"}\n'); print(s.recv(65536).decode())
+PY
+)" | cut -d: -f2)"
+kill -TERM "$sg_pid"; wait "$sg_pid" 2>/dev/null || true
