@@ -1,6 +1,7 @@
 #include "policy/policy_engine.h"
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <map>
 
@@ -400,28 +401,38 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
   const std::string_view name = facts.name;
   const bool dns = facts.protocol == Protocol::kDns;
 
-  // Collect list hits per category (most specific first within a level).
-  struct Hit {
-    int8_t level = kNone;
-    NameRef ref;
-    std::string_view suffix;
-  };
-  std::array<Hit, kMaxCategories> hits;
+  // Collect list hits per category (most specific first within a level). Only the levels are
+  // initialised; ref/suffix are read only where a level was set.
+  struct Hits {
+    int8_t level[kMaxCategories];
+    NameRef ref[kMaxCategories];
+    std::string_view suffix[kMaxCategories];
+  } h;
+  std::memset(h.level, kNone, sizeof(h.level));
   names_.forEachMatch(name, [&](const NameRef& r, std::string_view suffix) {
     const uint8_t cat = list_sources_[r.list].category;
     const bool allow = (r.flags & NameRef::kAllow) != 0;
     const bool important = (r.flags & NameRef::kImportant) != 0;
     const int8_t level =
         important ? (allow ? kImportantAllow : kImportantBlock) : (allow ? kAllowHit : kBlockHit);
-    Hit& h = hits[cat];
-    if (level > h.level) h = Hit{level, r, suffix};
+    if (level > h.level[cat]) {
+      h.level[cat] = level;
+      h.ref[cat] = r;
+      h.suffix[cat] = suffix;
+    }
   });
+  struct LevelView {
+    const int8_t* level;
+    struct Entry {
+      int8_t level;
+    };
+    Entry operator[](size_t c) const noexcept { return Entry{level[c]}; }
+  } hits{h.level};
   auto fillFromHit = [&](size_t cat) {
-    const Hit& h = hits[cat];
     d.category = category_names_[cat];
-    d.rule = h.suffix;
-    d.source_file = list_sources_[h.ref.list].path;
-    d.source_line = h.ref.line;
+    d.rule = h.suffix[cat];
+    d.source_file = list_sources_[h.ref[cat].list].path;
+    d.source_line = h.ref[cat].line;
   };
 
   // 1. Illegal lists.
