@@ -144,6 +144,11 @@ WireNameStatus normalizeWireName(std::string_view name, NameBuffer& out) noexcep
   return normalizeCore(name, out, /*strict=*/false, /*allow_escapes=*/true).status;
 }
 
+bool normalizeAsciiDomain(std::string_view name, NameSyntax syntax, NameBuffer& out) noexcept {
+  return normalizeCore(name, out, /*strict=*/true, syntax == NameSyntax::kListEntry).status ==
+         WireNameStatus::kOk;
+}
+
 Result<std::string> normalizeDomain(std::string_view name, NameSyntax syntax) {
   const bool allow_escapes = syntax == NameSyntax::kListEntry;
   std::string ascii_storage;

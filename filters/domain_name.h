@@ -51,6 +51,12 @@ enum class NameSyntax : uint8_t {
 Result<std::string> normalizeDomain(std::string_view name,
                                     NameSyntax syntax = NameSyntax::kListEntry);
 
+// The allocation-free path of normalizeDomain() for bulk list loading: for ASCII input it
+// writes exactly what normalizeDomain() would return into `out` and returns true. Returns
+// false (out empty) for non-ASCII or invalid input; call normalizeDomain() then, for the IDN
+// conversion or the reason.
+bool normalizeAsciiDomain(std::string_view name, NameSyntax syntax, NameBuffer& out) noexcept;
+
 // Outcome of the data-plane normaliser.
 enum class WireNameStatus : uint8_t {
   kOk,

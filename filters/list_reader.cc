@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include "filters/dns_message.h"
 #include "filters/domain_name.h"
@@ -119,6 +120,20 @@ std::string unquote(std::string_view s) {
     out.push_back(s[i]);
   }
   return out;
+}
+
+// Canonical form of a list entry in `buf` (no allocation for the usual ASCII names);
+// false with `why` set when the name is not valid.
+bool normalizeEntry(std::string_view token, NameBuffer& buf, std::string& why) {
+  if (normalizeAsciiDomain(token, NameSyntax::kListEntry, buf)) return true;
+  auto name = normalizeDomain(token, NameSyntax::kListEntry);
+  if (!name) {
+    why = name.status().message();
+    return false;
+  }
+  std::memcpy(buf.data, name->data(), name->size());  // <= 253 octets * 4 characters
+  buf.length = name->size();
+  return true;
 }
 
 class LineParser {
@@ -252,14 +267,10 @@ class LineParser {
         continue;
       }
       std::string why = notANameReason(token);
-      if (why.empty()) {
-        auto name = normalizeDomain(token, NameSyntax::kListEntry);
-        if (name) {
-          addName(*name, kind, RuleAction::kBlock, false);
-          ++added;
-          continue;
-        }
-        why = name.status().message();
+      if (why.empty() && normalizeEntry(token, buf_, why)) {
+        addName(buf_.view(), kind, RuleAction::kBlock, false);
+        ++added;
+        continue;
       }
       if (first_problem.empty()) first_problem = "\"" + std::string(token) + "\": " + why;
     }
@@ -302,12 +313,10 @@ class LineParser {
     }
     std::string why = notANameReason(token);
     if (why.empty()) {
-      auto name = normalizeDomain(token, NameSyntax::kListEntry);
-      if (name) {
-        addName(*name, kind, RuleAction::kBlock, false);
+      if (normalizeEntry(token, buf_, why)) {
+        addName(buf_.view(), kind, RuleAction::kBlock, false);
         return;
       }
-      why = name.status().message();
     }
     skip(line, why);
   }
@@ -718,6 +727,7 @@ class LineParser {
   DiagnosticSink& diagnostics_;
   ParsedList& out_;
   uint32_t line_ = 0;
+  NameBuffer buf_;
   size_t reported_ = 0;
   size_t suppressed_ = 0;
 };
