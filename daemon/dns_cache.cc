@@ -85,8 +85,7 @@ size_t DnsCache::lookup(const DnsCacheKey& key, int64_t now_ms, std::span<uint8_
       e.expires_ms = 0;
       break;
     }
-    const size_t index = static_cast<size_t>(&e - entries_.get());
-    const uint8_t* stored = &storage_[index * kMaxCachedMessage];
+    const uint8_t* stored = &storage_[size_t{e.slot} * kMaxCachedMessage];
     if (e.length > out.size()) break;
     std::memcpy(out.data(), stored, e.length);
     std::span<uint8_t> msg = out.first(e.length);
@@ -136,8 +135,9 @@ void DnsCache::insert(const DnsCacheKey& key, std::span<const uint8_t> response,
     if (!victim || e.expires_ms < victim->expires_ms) victim = &e;
   }
   if (victim->expires_ms > now_ms && victim->hash != h) ++stats_.evictions;
-  const size_t index = static_cast<size_t>(victim - entries_.get());
-  std::memcpy(&storage_[index * kMaxCachedMessage], response.data(), response.size());
+  if (victim->slot == UINT32_MAX) victim->slot = next_slot_++;  // at most sets_ * kWays
+  std::memcpy(&storage_[size_t{victim->slot} * kMaxCachedMessage], response.data(),
+              response.size());
   victim->hash = h;
   victim->inserted_ms = now_ms;
   victim->expires_ms = now_ms + int64_t{ttl} * 1000;
@@ -146,7 +146,10 @@ void DnsCache::insert(const DnsCacheKey& key, std::span<const uint8_t> response,
 }
 
 void DnsCache::clear() noexcept {
-  for (size_t i = 0; i < sets_ * kWays; ++i) entries_[i] = Entry{};
+  for (size_t i = 0; i < sets_ * kWays; ++i) {
+    entries_[i].expires_ms = 0;  // keep the slot: the store is reused, not re-grown
+    entries_[i].hash = 0;
+  }
 }
 
 }  // namespace safegate

@@ -1,13 +1,14 @@
 // DnsCache: a bounded, TTL-respecting cache of upstream DNS responses.
 //
 // One cache per DNS worker thread (no sharing, so no locks). Memory is allocated once in the
-// constructor: max_entries slots of kMaxCachedMessage bytes, organised as 4-way set-associative
-// buckets; a full bucket evicts the entry that expires first. Keys are (lower-case name, qtype,
-// qclass, EDNS present, DO, CD). The lifetime is the smallest TTL in the answer (RFC 1035 §4.1.3
-// / RFC 2181 §8), or for NXDOMAIN/NODATA min(SOA TTL, SOA MINIMUM) (RFC 2308 §5); answers with
-// neither, SERVFAIL and truncated answers are not cached. A hit is copied out with every TTL
-// decreased by the entry's age. max_entries 0 disables the cache.
-// Thread-safety: none; one instance per thread. lookup()/insert() are noexcept and allocation-free.
+// constructor: max_entries slots of kMaxCachedMessage bytes (handed out in order, so only used
+// slots become resident), indexed by 4-way set-associative buckets; a full bucket evicts the entry
+// that expires first. Keys are (lower-case name, qtype, qclass, EDNS present, DO, CD). The lifetime
+// is the smallest TTL in the answer (RFC 1035 §4.1.3 / RFC 2181 §8), or for NXDOMAIN/NODATA min(SOA
+// TTL, SOA MINIMUM) (RFC 2308 §5); answers with neither, SERVFAIL and truncated answers are not
+// cached. A hit is copied out with every TTL decreased by the entry's age. max_entries 0 disables
+// the cache. Thread-safety: none; one instance per thread. lookup()/insert() are noexcept and
+// allocation-free.
 #pragma once
 
 #include <cstddef>
@@ -18,7 +19,10 @@
 
 namespace safegate {
 
-inline constexpr size_t kMaxCachedMessage = 1232;  // the DNS flag day 2020 EDNS size
+// Answers larger than this are not cached (they are forwarded every time): typical A/AAAA/
+// NXDOMAIN answers are well under it, and fixed slots this size keep the cache at about
+// 0.5 KiB per entry. Large DNSSEC answers (DO bit) are the main casualty.
+inline constexpr size_t kMaxCachedMessage = 512;
 
 struct DnsCacheKey {
   std::string_view name;  // lower-case presentation form (as parsed)
@@ -51,7 +55,8 @@ class DnsCache {
   struct Entry {
     uint64_t hash = 0;
     int64_t inserted_ms = 0;
-    int64_t expires_ms = 0;  // 0 = empty
+    int64_t expires_ms = 0;      // 0 = empty
+    uint32_t slot = UINT32_MAX;  // message store slot; assigned on first use, kept on eviction
     uint16_t length = 0;
   };
   uint64_t hashKey(const DnsCacheKey& key) const noexcept;
@@ -61,6 +66,7 @@ class DnsCache {
   uint64_t seed_;
   std::unique_ptr<Entry[]> entries_;
   std::unique_ptr<uint8_t[]> storage_;
+  uint32_t next_slot_ = 0;  // slots are handed out in order, so resident memory follows use
   DnsCacheStats stats_;
 };
 

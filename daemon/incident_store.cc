@@ -1,6 +1,8 @@
 #include "daemon/incident_store.h"
 
 #include <chrono>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 
 namespace safegate {
@@ -246,8 +248,8 @@ bool IncidentStore::writeBatch() {
       "INSERT INTO incidents (ts_ms, client, client_named, grp, name, qtype, category, verdict, "
       "alert, rule, source, protocol, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
   auto cnt = db_.prepare(
-      "INSERT INTO hourly_counts (hour, grp, category, verdict, count) VALUES (?,?,?,?,1) "
-      "ON CONFLICT (hour, grp, category, verdict) DO UPDATE SET count = count + 1");
+      "INSERT INTO hourly_counts (hour, grp, category, verdict, count) VALUES (?,?,?,?,?) "
+      "ON CONFLICT (hour, grp, category, verdict) DO UPDATE SET count = count + excluded.count");
   auto qlog = db_.prepare(
       "INSERT INTO query_log (ts_ms, client, grp, name, qtype, verdict) VALUES (?,?,?,?,?,?)");
   if (!ins || !cnt || !qlog) {
@@ -256,6 +258,7 @@ bool IncidentStore::writeBatch() {
     return false;
   }
   std::unordered_map<std::string, std::string> client_cache;
+  std::map<std::tuple<int64_t, std::string, std::string, std::string>, int64_t> hourly;
   bool ok = true;
   for (const IncidentEvent& e : pending_) {
     bool named = false;
@@ -305,19 +308,24 @@ bool IncidentStore::writeBatch() {
       ins->bindText(13, decisionReasonName(e.reason));
       r = ins->step();
       ins->reset();
-      if (r == SqliteCode::kDone) {
-        cnt->bindInt(1, (e.unix_ms / 3'600'000) * 3600);
-        cnt->bindText(2, e.group.view());
-        cnt->bindText(3, e.category.view());
-        cnt->bindText(4, verdict);
-        r = cnt->step();
-        cnt->reset();
-      }
+      // Counted per batch and written once per key below (one upsert instead of one per row).
+      ++hourly[{(e.unix_ms / 3'600'000) * 3600, std::string(e.group.view()),
+                std::string(e.category.view()), std::string(verdict)}];
     }
     if (r != SqliteCode::kDone) {
       ok = false;
       break;
     }
+  }
+  for (const auto& [key, count] : hourly) {
+    if (!ok) break;
+    cnt->bindInt(1, std::get<0>(key));
+    cnt->bindText(2, std::get<1>(key));
+    cnt->bindText(3, std::get<2>(key));
+    cnt->bindText(4, std::get<3>(key));
+    cnt->bindInt(5, count);
+    ok = cnt->step() == SqliteCode::kDone;
+    cnt->reset();
   }
   if (ok) {
     c = db_.execCode("COMMIT", &err);
