@@ -581,4 +581,194 @@ size_t buildDnsQuery(uint16_t id, std::string_view name, uint16_t qtype, uint16_
   return w.ok() ? w.size() : 0;
 }
 
+namespace {
+
+// The SvcParams of an HTTPS/SVCB RDATA (RFC 9460 §2.2), positioned after SvcPriority and
+// TargetName; nullopt if the fixed part is malformed or the record is in AliasMode (priority
+// 0), whose SvcParams clients ignore (§2.4.2).
+std::optional<ByteReader> svcParams(std::span<const uint8_t> rdata) noexcept {
+  ByteReader r(rdata);
+  auto priority = r.u16();
+  if (!priority) return std::nullopt;
+  for (;;) {  // TargetName: uncompressed (RFC 9460 §2.2)
+    auto len = r.u8();
+    if (!len || (*len & 0xC0) != 0) return std::nullopt;
+    if (*len == 0) break;
+    if (!r.skip(*len)) return std::nullopt;
+  }
+  if (*priority == 0) return std::nullopt;
+  return r;
+}
+
+bool svcbHasEch(std::span<const uint8_t> rdata) noexcept {
+  auto r = svcParams(rdata);
+  if (!r) return false;
+  while (!r->empty()) {
+    auto key = r->u16();
+    auto len = r->u16();
+    if (!key || !len || !r->skip(*len)) return false;  // malformed: leave it alone
+    if (*key == kSvcParamEch) return true;
+  }
+  return false;
+}
+
+// Writes `rdata` without the ech SvcParam; returns how many were removed.
+uint32_t writeSvcbWithoutEch(Writer& w, std::span<const uint8_t> rdata) noexcept {
+  if (!svcbHasEch(rdata)) {
+    w.bytes(rdata);
+    return 0;
+  }
+  ByteReader r = *svcParams(rdata);
+  w.bytes(rdata.first(r.position()));
+  uint32_t removed = 0;
+  while (!r.empty()) {
+    const uint16_t key = *r.u16();
+    const uint16_t len = *r.u16();
+    const auto value = *r.bytes(len);
+    if (key == kSvcParamEch) {
+      ++removed;
+      continue;
+    }
+    if (key == kSvcParamMandatory && len % 2 == 0) {
+      // "mandatory" must not name a key that is absent (RFC 9460 §8).
+      uint16_t kept = 0;
+      for (size_t i = 0; i < len; i += 2) {
+        if (((value[i] << 8) | value[i + 1]) != kSvcParamEch) ++kept;
+      }
+      if (kept == 0) continue;
+      w.u16(key);
+      w.u16(static_cast<uint16_t>(kept * 2));
+      for (size_t i = 0; i < len; i += 2) {
+        if (((value[i] << 8) | value[i + 1]) != kSvcParamEch) w.bytes(value.subspan(i, 2));
+      }
+      continue;
+    }
+    w.u16(key);
+    w.u16(len);
+    w.bytes(value);
+  }
+  return removed;
+}
+
+// Writes the name at `offset` with every compression pointer expanded.
+DnsParseStatus writeExpandedName(Writer& w, std::span<const uint8_t> msg, size_t offset,
+                                 size_t& next) noexcept {
+  const DnsParseStatus s = walkName(msg, offset, next, [&w](std::span<const uint8_t> label) {
+    w.u8(static_cast<uint8_t>(label.size()));
+    w.bytes(label);
+    return true;
+  });
+  w.u8(0);
+  return s;
+}
+
+// RDATA of the RFC 1035 types whose embedded names may be compressed (RFC 3597 §4), expanded:
+// `names` names, then `fixed_tail` octets (SOA's five counters), after `fixed_head` octets
+// (MX's preference). Other types are copied as they are.
+DnsParseStatus writeRdataExpanded(Writer& w, std::span<const uint8_t> msg, uint16_t type,
+                                  size_t rdata_offset, size_t rdlength) noexcept {
+  size_t head = 0, names = 0, tail = 0;
+  switch (type) {
+    case dns_type::kNs:
+    case dns_type::kCname:
+    case dns_type::kPtr:
+    case 3:
+    case 4:
+    case 7:
+    case 8:
+    case 9:  // MD, MF, MB, MG, MR
+      names = 1;
+      break;
+    case dns_type::kMx:
+      head = 2;
+      names = 1;
+      break;
+    case 14: names = 2; break;  // MINFO
+    case dns_type::kSoa:
+      names = 2;
+      tail = 20;
+      break;
+    default: w.bytes(msg.subspan(rdata_offset, rdlength)); return DnsParseStatus::kOk;
+  }
+  const size_t end = rdata_offset + rdlength;
+  const auto bounded = msg.first(end);
+  if (rdlength < head) return DnsParseStatus::kTruncated;
+  w.bytes(msg.subspan(rdata_offset, head));
+  size_t pos = rdata_offset + head;
+  for (size_t i = 0; i < names; ++i) {
+    if (DnsParseStatus s = writeExpandedName(w, bounded, pos, pos); s != DnsParseStatus::kOk) {
+      return s;
+    }
+  }
+  if (end - pos != tail) return DnsParseStatus::kTruncated;
+  w.bytes(msg.subspan(pos, tail));
+  return DnsParseStatus::kOk;
+}
+
+}  // namespace
+
+EchStripResult stripEchFromResponse(std::span<const uint8_t> msg, std::span<uint8_t> out) noexcept {
+  EchStripResult result;
+  NameBuffer qn, rn;
+  DnsResponseView view(msg, qn);
+  bool any = false;
+  while (auto r = view.next(rn)) {
+    if ((r->type == dns_type::kHttps || r->type == dns_type::kSvcb) && svcbHasEch(r->rdata)) {
+      any = true;
+    }
+  }
+  result.status = view.status();
+  if (result.status != DnsParseStatus::kOk || !any) return result;
+
+  size_t pos = 0;
+  (void)skipName(msg, kDnsHeaderSize, pos);  // validated by the view
+  pos += 4;                                  // QTYPE, QCLASS
+  Writer w(out);
+  // The header (counts unchanged) and the question, which has no pointers: a question name can
+  // only point into the header, which walkName rejects.
+  w.bytes(msg.first(pos));
+  const uint32_t records =
+      uint32_t{view.header().ancount} + view.header().nscount + view.header().arcount;
+  for (uint32_t i = 0; i < records; ++i) {
+    size_t next = 0;
+    DnsParseStatus s = writeExpandedName(w, msg, pos, next);
+    RecordFixed f;
+    if (s == DnsParseStatus::kOk) s = readRecordFixed(msg, next, f);
+    if (s != DnsParseStatus::kOk) {
+      result.status = s;
+      return result;
+    }
+    w.u16(f.type);
+    w.u16(f.rclass);
+    w.u32(f.ttl);
+    const size_t rdlength_at = w.size();
+    w.u16(0);
+    if (f.type == dns_type::kHttps || f.type == dns_type::kSvcb) {
+      result.removed += writeSvcbWithoutEch(w, msg.subspan(f.rdata_offset, f.rdlength));
+    } else {
+      s = writeRdataExpanded(w, msg, f.type, f.rdata_offset, f.rdlength);
+      if (s != DnsParseStatus::kOk) {
+        result.status = s;
+        result.removed = 0;
+        return result;
+      }
+    }
+    const size_t rdlength = w.size() - rdlength_at - 2;
+    if (rdlength > 0xFFFF) {
+      result.no_room = true;
+      result.removed = 0;
+      return result;
+    }
+    w.patch16(rdlength_at, static_cast<uint16_t>(rdlength));
+    pos = f.rdata_offset + f.rdlength;
+  }
+  if (!w.ok()) {
+    result.no_room = true;
+    result.removed = 0;
+    return result;
+  }
+  result.length = w.size();
+  return result;
+}
+
 }  // namespace safegate

@@ -157,4 +157,23 @@ size_t buildCnameAnswer(std::span<const uint8_t> query, const DnsQuery& q, std::
 size_t buildDnsQuery(uint16_t id, std::string_view name, uint16_t qtype, uint16_t udp_size,
                      bool dnssec_ok, std::span<uint8_t> out) noexcept;
 
+// ECH stripping. HTTPS/SVCB records (RFC 9460) publish a server's Encrypted Client Hello
+// configuration in the "ech" SvcParam (key 5); a browser that finds one encrypts the real
+// server name, and the inline path then only sees the outer (public) name. A group that wants
+// the real SNI strips the parameter from upstream answers, so the browser connects without
+// ECH. stripEchFromResponse() copies `msg` to `out` without any ech SvcParam (and without key
+// 5 in a "mandatory" list, RFC 9460 §8, which would otherwise make the record invalid), and
+// with every name written uncompressed so no compression pointer can dangle after the
+// removal. When the message has no ech parameter nothing is written: removed == 0 and the
+// caller forwards `msg` unchanged. DNSSEC signatures over a stripped RRset no longer verify;
+// validating clients then treat it as bogus, which also prevents ECH.
+struct EchStripResult {
+  DnsParseStatus status = DnsParseStatus::kOk;  // of parsing `msg`
+  size_t length = 0;     // octets written to out (0: nothing to strip, malformed, or no room)
+  uint32_t removed = 0;  // ech SvcParams removed
+  bool no_room = false;  // stripping was needed but `out` is too small
+};
+EchStripResult stripEchFromResponse(std::span<const uint8_t> msg, std::span<uint8_t> out) noexcept;
+inline constexpr uint16_t kSvcParamMandatory = 0, kSvcParamEch = 5;
+
 }  // namespace safegate

@@ -3,7 +3,8 @@
 // The input is one DNS message. It is parsed as a query; a query that parses is answered with
 // every builder and each answer must parse back as a response with the same ID and question.
 // The input is also walked as a response (every record, every CNAME target) and names are
-// read at every offset, which reaches the compression-pointer rules from all sides.
+// read at every offset, which reaches the compression-pointer rules from all sides. Responses
+// with ech SvcParams are stripped and the result must parse with nothing left to strip.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -81,6 +82,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   walkResponse(msg, false, 0, {});
+
+  // ECH stripping: whatever it writes must be a valid response with the same question.
+  {
+    static std::array<uint8_t, 131072> stripped;
+    const EchStripResult res = stripEchFromResponse(msg, stripped);
+    if (res.length > 0) {
+      if (res.removed == 0 || res.status != DnsParseStatus::kOk) fail();
+      NameBuffer original_q;
+      DnsResponseView original(msg, original_q);
+      walkResponse({stripped.data(), res.length}, true, original.header().id,
+                   original.question().name);
+      static std::array<uint8_t, 131072> again;
+      if (stripEchFromResponse({stripped.data(), res.length}, again).removed != 0) fail();
+    }
+  }
 
   NameBuffer nb;
   for (size_t off = 0; off < size && off < 512; ++off) {

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "filters/dns_message.h"
 
@@ -129,6 +130,35 @@ TEST(DnsMessageDigTest, DigReadsCnameRewriteAndNoEdnsMeansNoOpt) {
   EXPECT_NE(out.find("forcesafesearch.google.com. 60\tIN\tA\t216.239.38.120"), std::string::npos)
       << out;
   EXPECT_EQ(out.find("OPT PSEUDOSECTION"), std::string::npos) << out;
+}
+
+TEST(DnsMessageDigTest, DigReadsHttpsRecordWithEchStripped) {
+  if (!haveDig()) GTEST_FAIL() << "dig is required";
+  uint32_t removed = 0;
+  const std::string out = digExchange(
+      "+noedns example.com HTTPS", [&](std::span<const uint8_t> query, std::span<uint8_t> resp) {
+        DnsQuery q;
+        NameBuffer name;
+        if (parseDnsQuery(query, q, name) != DnsParseStatus::kOk) return size_t{0};
+        // An upstream answer: example.com HTTPS 1 . alpn=h2 ech=... port=8443, header and
+        // question taken from dig's query.
+        std::vector<uint8_t> up(query.begin(), query.begin() + q.question_end);
+        up[2] = 0x81;
+        up[3] = 0x80;
+        up[7] = 1;  // ANCOUNT
+        const uint8_t rr[] = {0xC0, 12, 0, 65, 0,    1,    0,    0,    1,   44,  0,
+                              25,   0,  1, 0,  0,    1,    0,    3,    2,   'h', '2',  // alpn
+                              0,    3,  0, 2,  0x20, 0xfb,                             // port
+                              0,    5,  0, 5,  0xec, 0xec, 0xec, 0xec, 0xec};          // ech
+        up.insert(up.end(), std::begin(rr), std::end(rr));
+        EchStripResult res = stripEchFromResponse(up, resp);
+        removed = res.removed;
+        return res.length;
+      });
+  EXPECT_EQ(removed, 1u);
+  EXPECT_NE(out.find("status: NOERROR"), std::string::npos) << out;
+  EXPECT_NE(out.find("HTTPS\t1 . alpn=\"h2\" port=8443"), std::string::npos) << out;
+  EXPECT_EQ(out.find("ech="), std::string::npos) << out;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -587,6 +588,106 @@ TEST(DnsMessageTest, StatusNamesAreDistinct) {
   EXPECT_EQ(dnsParseStatusName(DnsParseStatus::kOk), "ok");
   EXPECT_EQ(dnsParseStatusName(DnsParseStatus::kCompressionLoop), "compression-loop");
   EXPECT_EQ(dnsParseStatusName(DnsParseStatus::kBadEdns), "bad-edns");
+}
+
+}  // namespace
+}  // namespace safegate
+
+namespace safegate {
+namespace {
+
+// "example.com HTTPS" answered with: example.com HTTPS 1 . mandatory=alpn,ech alpn=h2
+// ipv4hint=192.0.2.1 ech=<5 octets> port=8443, then www.example.com A (owner compressed
+// against the question) and, in the additional section, an A owned by a pointer to that
+// second owner — which sits *after* the HTTPS record, so removing octets would break it.
+Bytes httpsResponseWithEch(Bytes mandatory_keys = {0, 1, 0, 5}) {
+  Bytes m = rawMessage(0x8180, 1, 2, 0, 1, {});
+  const uint8_t question[] = {7,   'e', 'x', 'a', 'm', 'p', 'l', 'e', 3,
+                              'c', 'o', 'm', 0,   0,   65,  0,   1};
+  m.insert(m.end(), std::begin(question), std::end(question));
+  Bytes rdata = {0, 1, 0};  // priority 1, target "."
+  if (!mandatory_keys.empty()) {
+    rdata.insert(rdata.end(), {0, 0, 0, static_cast<uint8_t>(mandatory_keys.size())});
+    rdata.insert(rdata.end(), mandatory_keys.begin(), mandatory_keys.end());
+  }
+  rdata.insert(rdata.end(), {0, 1, 0, 3, 2, 'h', '2'});                   // alpn
+  rdata.insert(rdata.end(), {0, 4, 0, 4, 192, 0, 2, 1});                  // ipv4hint
+  rdata.insert(rdata.end(), {0, 5, 0, 5, 0xec, 0xec, 0xec, 0xec, 0xec});  // ech
+  rdata.insert(rdata.end(), {0, 3, 0, 2, 0x20, 0xfb});                    // port 8443
+  m.insert(m.end(), {0xC0, 12, 0, 65, 0, 1, 0, 0, 1, 44});
+  m.push_back(static_cast<uint8_t>(rdata.size() >> 8));
+  m.push_back(static_cast<uint8_t>(rdata.size()));
+  m.insert(m.end(), rdata.begin(), rdata.end());
+  const size_t www_owner = m.size();
+  m.insert(m.end(), {3, 'w', 'w', 'w', 0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 2});
+  m.insert(m.end(),
+           {0xC0, static_cast<uint8_t>(www_owner), 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 3});
+  return m;
+}
+
+TEST(DnsMessageTest, StripEchRemovesTheParameterAndKeepsTheRest) {
+  Bytes m = httpsResponseWithEch();
+  std::array<uint8_t, 1024> out{};
+  EchStripResult res = stripEchFromResponse(m, out);
+  ASSERT_EQ(res.status, DnsParseStatus::kOk);
+  EXPECT_EQ(res.removed, 1u);
+  ASSERT_GT(res.length, 0u);
+  ParsedResponse r = walkResponse({out.data(), res.length});
+  ASSERT_EQ(r.status, DnsParseStatus::kOk);
+  EXPECT_EQ(r.qname, "example.com");
+  ASSERT_EQ(r.records.size(), 3u);
+  EXPECT_EQ(r.records[0].type, dns_type::kHttps);
+  EXPECT_EQ(r.records[0].ttl, 300u);
+  EXPECT_EQ(r.records[0].rdata, (Bytes{0, 1, 0,                        // priority, "."
+                                       0, 0, 0, 2, 0,    1,            // mandatory=alpn
+                                       0, 1, 0, 3, 2,    'h', '2',     // alpn
+                                       0, 4, 0, 4, 192,  0,   2,   1,  // ipv4hint
+                                       0, 3, 0, 2, 0x20, 0xfb}));      // port
+  EXPECT_EQ(r.records[1].name, "www.example.com");
+  EXPECT_EQ(r.records[1].rdata, (Bytes{192, 0, 2, 2}));
+  EXPECT_EQ(r.records[2].section, DnsRecord::Section::kAdditional);
+  EXPECT_EQ(r.records[2].name, "www.example.com");  // the pointer was expanded, not shifted
+  EXPECT_EQ(r.records[2].rdata, (Bytes{192, 0, 2, 3}));
+}
+
+TEST(DnsMessageTest, StripEchDropsMandatoryThatOnlyNamedEch) {
+  Bytes m = httpsResponseWithEch({0, 5});
+  std::array<uint8_t, 1024> out{};
+  EchStripResult res = stripEchFromResponse(m, out);
+  ASSERT_EQ(res.status, DnsParseStatus::kOk);
+  ASSERT_EQ(res.removed, 1u);
+  ParsedResponse r = walkResponse({out.data(), res.length});
+  ASSERT_EQ(r.status, DnsParseStatus::kOk);
+  EXPECT_EQ(r.records[0].rdata[3], 0);  // first key is now alpn (1): mandatory is gone
+  EXPECT_EQ(r.records[0].rdata[4], 1);
+}
+
+TEST(DnsMessageTest, StripEchWritesNothingWhenThereIsNoEch) {
+  Built b = parse(makeQuery("ads.example.com", dns_type::kA, 1232));
+  std::array<uint8_t, 512> resp{};
+  size_t n = buildNxdomain(b.query, b.q, {}, resp);
+  std::array<uint8_t, 512> out{};
+  EchStripResult res = stripEchFromResponse({resp.data(), n}, out);
+  EXPECT_EQ(res.status, DnsParseStatus::kOk);
+  EXPECT_EQ(res.removed, 0u);
+  EXPECT_EQ(res.length, 0u);
+}
+
+TEST(DnsMessageTest, StripEchReportsNoRoom) {
+  Bytes m = httpsResponseWithEch();
+  std::array<uint8_t, 40> out{};
+  EchStripResult res = stripEchFromResponse(m, out);
+  EXPECT_TRUE(res.no_room);
+  EXPECT_EQ(res.length, 0u);
+}
+
+TEST(DnsMessageTest, StripEchRejectsQueriesAndBrokenMessages) {
+  Bytes q = makeQuery("example.com", dns_type::kHttps);
+  std::array<uint8_t, 512> out{};
+  EXPECT_EQ(stripEchFromResponse(q, out).status, DnsParseStatus::kNotAQuery);
+  Bytes m = httpsResponseWithEch();
+  m.resize(m.size() - 3);
+  EXPECT_EQ(stripEchFromResponse(m, out).status, DnsParseStatus::kTruncated);
 }
 
 }  // namespace
