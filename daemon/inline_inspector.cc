@@ -114,6 +114,7 @@ struct InlineInspector::Impl {
   InlineInspector& self;
   ParsedPacket pkt;
   uint32_t mark = 0;
+  std::optional<MacAddress> mac;
   int64_t mono_ms = 0;
   int64_t unix_ms = 0;
   const PolicyView* view = nullptr;
@@ -139,6 +140,7 @@ struct InlineInspector::Impl {
   RequestFacts facts(Protocol p, std::string_view name) const {
     RequestFacts f;
     f.client = pkt.src;
+    f.mac = mac;
     f.protocol = p;
     f.name = name;
     f.dns_type = 0;
@@ -149,7 +151,7 @@ struct InlineInspector::Impl {
   void recordIncident(const RequestFacts& f, const Decision& d) {
     if (!d.log || self.incidents_ == nullptr) return;
     IncidentEvent e = IncidentEvent::fromDecision(f, d, unix_ms);
-    if (view != nullptr) e.device.assign(view->deviceName(f.client, std::nullopt));
+    if (view != nullptr) e.device.assign(view->deviceName(f.client, f.mac));
     count(self.counters_.incidents);
     self.incidents_->record(e);
   }
@@ -234,7 +236,7 @@ struct InlineInspector::Impl {
 
   void resolveGroup() {
     if (snapshot != nullptr) {
-      group_index = snapshot->groupFor(pkt.src, std::nullopt);
+      group_index = snapshot->groupFor(pkt.src, mac);
       group = &snapshot->group(group_index);
     }
   }
@@ -314,7 +316,7 @@ struct InlineInspector::Impl {
     DnsQuery q;
     if (parseDnsQuery(pkt.payload, q, name) != DnsParseStatus::kOk) return pass();
     count(self.counters_.dns_queries);
-    ClientInfo client{pkt.src, std::nullopt};
+    ClientInfo client{pkt.src, mac};
     auto out = std::span<uint8_t>(self.scratch_.get() + 128, 4096);
     QueryPlan plan = self.dns_->plan(*view, pkt.payload, q, client, unix_ms, out);
     if (plan.action == QueryAction::kAnswered) {
@@ -559,14 +561,18 @@ Result<std::unique_ptr<InlineInspector>> InlineInspector::create(
 }
 
 NfqVerdict InlineInspector::onPacket(const NfqPacketView& packet) noexcept {
-  return inspect(packet.ip, packet.mark, clockMs(CLOCK_MONOTONIC), clockMs(CLOCK_REALTIME));
+  std::optional<MacAddress> mac;
+  if (packet.has_source_mac) mac = MacAddress(packet.source_mac);
+  return inspect(packet.ip, packet.mark, clockMs(CLOCK_MONOTONIC), clockMs(CLOCK_REALTIME), mac);
 }
 
 NfqVerdict InlineInspector::inspect(std::span<const uint8_t> ip, uint32_t mark,
-                                    int64_t monotonic_ms, int64_t unix_ms) noexcept {
+                                    int64_t monotonic_ms, int64_t unix_ms,
+                                    const std::optional<MacAddress>& mac) noexcept {
   count(counters_.packets);
   Impl s(*this);
   s.mark = mark;
+  s.mac = mac;
   s.mono_ms = monotonic_ms;
   s.unix_ms = unix_ms;
   ParseResult pr = parseQueued(ip, s.pkt);

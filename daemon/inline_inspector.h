@@ -80,17 +80,18 @@ struct InlineOptions {
   bool fail_open_without_policy = true;  // before the first policy is published
 };
 
-#define SAFEGATE_INLINE_COUNTERS(X)                                                               \
-  X(packets)                                                                                      \
-  X(not_parsed) X(fragments) X(reply_direction) X(dns_queries) X(dns_blocked)                     \
-      X(dns_forged_answers) X(dns_rewrite_passed) X(http_requests) X(http_blocked)                \
-          X(http_redirects) X(http_ambiguous) X(http_malformed) X(tls_hellos) X(tls_blocked)      \
-              X(tls_no_sni) X(tls_ech) X(tls_malformed) X(quic_initials) X(quic_hellos)           \
-                  X(quic_blocked) X(quic_dropped_by_group) X(quic_undecryptable) X(encrypted_dns) \
-                      X(encrypted_dns_blocked) X(unresolved_destination) X(undecided_default)     \
-                          X(overload_fail_open) X(overload_fail_closed) X(no_policy)              \
-                              X(offload_allow) X(offload_block) X(resets_sent) X(inject_errors)   \
-                                  X(incidents) X(incidents_rate_limited) X(monitored)
+#define SAFEGATE_INLINE_COUNTERS(X)                                                                \
+  X(packets)                                                                                       \
+  X(not_parsed)                                                                                    \
+  X(fragments) X(reply_direction) X(dns_queries) X(dns_blocked) X(dns_forged_answers)              \
+      X(dns_rewrite_passed) X(http_requests) X(http_blocked) X(http_redirects) X(http_ambiguous)   \
+          X(http_malformed) X(tls_hellos) X(tls_blocked) X(tls_no_sni) X(tls_ech) X(tls_malformed) \
+              X(quic_initials) X(quic_hellos) X(quic_blocked) X(quic_dropped_by_group)             \
+                  X(quic_undecryptable) X(encrypted_dns) X(encrypted_dns_blocked)                  \
+                      X(unresolved_destination) X(undecided_default) X(overload_fail_open)         \
+                          X(overload_fail_closed) X(no_policy) X(offload_allow) X(offload_block)   \
+                              X(resets_sent) X(inject_errors) X(incidents)                         \
+                                  X(incidents_rate_limited) X(monitored)
 
 struct InlineCounters {
 #define SAFEGATE_DECLARE_INLINE_COUNTER(name) std::atomic<uint64_t> name{0};
@@ -111,9 +112,10 @@ class InlineInspector final : public NfqPacketHandler {
   NfqVerdict onPacket(const NfqPacketView& packet) noexcept override;
   void onIdle(int64_t now_ms) noexcept override {}
 
-  // Same as onPacket with explicit clocks (tests).
+  // Same as onPacket with explicit clocks (tests). `mac` is the client's MAC when the frame
+  // came from a directly attached network (groups and clients may be matched by MAC).
   NfqVerdict inspect(std::span<const uint8_t> ip, uint32_t mark, int64_t monotonic_ms,
-                     int64_t unix_ms) noexcept;
+                     int64_t unix_ms, const std::optional<MacAddress>& mac = std::nullopt) noexcept;
 
   const InlineCounters& counters() const noexcept { return counters_; }
   const FlowTable& flows() const noexcept { return *flows_; }

@@ -117,6 +117,11 @@ int NfqueueQueue::handleMessage(void* data) noexcept {
   view.hw_protocol = ntohs(ph->hw_protocol);
   view.mark = nfq_get_nfmark(nfa);
   view.indev = nfq_get_indev(nfa);
+  if (nfqnl_msg_packet_hw* hw = nfq_get_packet_hw(nfa);
+      hw != nullptr && ntohs(hw->hw_addrlen) == 6) {
+    view.has_source_mac = true;
+    std::memcpy(view.source_mac.data(), hw->hw_addr, 6);
+  }
   unsigned char* payload = nullptr;
   int len = nfq_get_payload(nfa, &payload);
   if (len > 0) view.ip = std::span<const uint8_t>(payload, static_cast<size_t>(len));

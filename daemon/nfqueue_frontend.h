@@ -18,6 +18,7 @@
 // queues and their threads and is driven from the daemon's main thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -35,9 +36,11 @@ namespace safegate {
 // shorter than the packet if the kernel truncated the copy (never with the default range).
 struct NfqPacketView {
   uint32_t packet_id = 0;
-  uint16_t hw_protocol = 0;  // ethertype (0x0800 IPv4, 0x86dd IPv6), host order
-  uint32_t mark = 0;         // the packet's nfmark as queued
-  uint32_t indev = 0;        // input interface index (0 if none)
+  uint16_t hw_protocol = 0;     // ethertype (0x0800 IPv4, 0x86dd IPv6), host order
+  uint32_t mark = 0;            // the packet's nfmark as queued
+  uint32_t indev = 0;           // input interface index (0 if none)
+  bool has_source_mac = false;  // the frame's source MAC (directly attached clients only)
+  std::array<uint8_t, 6> source_mac{};
   std::span<const uint8_t> ip;
 };
 
