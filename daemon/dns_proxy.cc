@@ -364,7 +364,7 @@ struct DnsProxy::Worker {
     epoll_event events[16];
     for (;;) {
       int timeout = 200;
-      if (in_flight > 0) {
+      if (in_flight.load(std::memory_order_relaxed) > 0) {
         int64_t wait = next_deadline_ms - monotonicMs();
         timeout = static_cast<int>(std::clamp<int64_t>(wait, 0, 200));
       }
@@ -378,7 +378,9 @@ struct DnsProxy::Worker {
           readUpstream(static_cast<uint16_t>(tag & ~kKindMask));
         }
       }
-      if (in_flight > 0 && monotonicMs() >= next_deadline_ms) expireFlights();
+      if (in_flight.load(std::memory_order_relaxed) > 0 && monotonicMs() >= next_deadline_ms) {
+        expireFlights();
+      }
       flushOutgoing();
     }
   }
@@ -544,7 +546,7 @@ struct DnsProxy::Worker {
     f.in_use = false;
     f.first_waiter = -1;
     free_flights.push_back(index);
-    --in_flight;
+    in_flight.store(in_flight.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
 
   void forward(int fd, std::span<const uint8_t> msg, const DnsQuery& q,
@@ -588,7 +590,7 @@ struct DnsProxy::Worker {
       int32_t& head = buckets[h & (kFlightBuckets - 1)];
       f.bucket_next = head;
       head = fi;
-      ++in_flight;
+      in_flight.store(in_flight.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       f.upstream = static_cast<uint8_t>(preferred_upstream);
       if (f.query_length == 0 || !sendUpstream(fi, now_mono)) {
         // Could not send anywhere: the waiter below is answered SERVFAIL by failFlight().
@@ -628,7 +630,8 @@ struct DnsProxy::Worker {
       f.socket = static_cast<uint16_t>(f.upstream * sockets + rnd.u16() % sockets);
       ++f.attempts;
       f.deadline_ms = now_mono + opts.upstream_timeout_ms;
-      if (in_flight == 1 || f.deadline_ms < next_deadline_ms) next_deadline_ms = f.deadline_ms;
+      if (in_flight.load(std::memory_order_relaxed) == 1 || f.deadline_ms < next_deadline_ms)
+        next_deadline_ms = f.deadline_ms;
       if (::send(upstream_fds[f.socket], f.query, f.query_length, 0) ==
           static_cast<ssize_t>(f.query_length)) {
         return true;
@@ -771,7 +774,7 @@ struct DnsProxy::Worker {
   int32_t buckets[kFlightBuckets];
   std::vector<int32_t> free_flights;  // capacity reserved up front: push/pop never allocate
   std::vector<int32_t> free_waiters;
-  size_t in_flight = 0;
+  std::atomic<size_t> in_flight{0};  // written by the worker only; read by stats()
   int64_t next_deadline_ms = 0;
   size_t preferred_upstream = 0;
 
@@ -909,7 +912,7 @@ ProxyStats DnsProxy::stats() const {
   };
   for (const auto& w : workers_) {
     add(w->counters);
-    s.in_flight += w->in_flight;  // racy read of a size, good enough for a status display
+    s.in_flight += w->in_flight.load(std::memory_order_relaxed);
   }
   add(tcp_counters_);
   s.tcp_connections = tcp_active_.load();
