@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -108,6 +109,13 @@ Bytes fragmentBody(uint16_t offset_bytes, bool more, uint32_t id) {
   return b;
 }
 
+// Views point into the buffer, so packets built inline are kept alive for the whole test run.
+PacketView parseKept(Bytes b) {
+  static std::deque<Bytes> keep;
+  keep.push_back(std::move(b));
+  return parsePacket(keep.back());
+}
+
 std::string text(std::span<const uint8_t> s) { return std::string(s.begin(), s.end()); }
 
 const Bytes kDns = {'q', 'u', 'e', 'r', 'y'};
@@ -176,21 +184,21 @@ TEST(PacketTest, RejectsBadVersionAndIpv4HeaderLengths) {
 TEST(PacketTest, RejectsBadTransportHeaders) {
   Bytes u = udp(1, 53, kDns);
   u[5] = 4;  // UDP length 4 < 8
-  EXPECT_EQ(parsePacket(ipv4(ip_protocol::kUdp, u)).status, PacketStatus::kBadTransportHeader);
+  EXPECT_EQ(parseKept(ipv4(ip_protocol::kUdp, u)).status, PacketStatus::kBadTransportHeader);
   u[5] = 200;  // longer than the packet
-  EXPECT_EQ(parsePacket(ipv4(ip_protocol::kUdp, u)).status, PacketStatus::kTruncated);
+  EXPECT_EQ(parseKept(ipv4(ip_protocol::kUdp, u)).status, PacketStatus::kTruncated);
   Bytes t = tcp(1, 80, 1, tcp_flag::kSyn, {});
   t[12] = 0x40;  // data offset 4 words < 5
-  EXPECT_EQ(parsePacket(ipv4(ip_protocol::kTcp, t)).status, PacketStatus::kBadTransportHeader);
+  EXPECT_EQ(parseKept(ipv4(ip_protocol::kTcp, t)).status, PacketStatus::kBadTransportHeader);
   t[12] = 0xf0;  // 60 bytes, more than present
-  EXPECT_EQ(parsePacket(ipv4(ip_protocol::kTcp, t)).status, PacketStatus::kTruncated);
+  EXPECT_EQ(parseKept(ipv4(ip_protocol::kTcp, t)).status, PacketStatus::kTruncated);
 }
 
 TEST(PacketTest, Ipv4FirstFragmentHasPortsAndLaterFragmentsDoNot) {
   // First fragment: MF set, offset 0; the UDP length covers the whole datagram.
   Bytes first_l4 = udp(1000, 53, kDns);
   first_l4[5] = 200;
-  PacketView first = parsePacket(ipv4(ip_protocol::kUdp, first_l4, 0x2000));
+  PacketView first = parseKept(ipv4(ip_protocol::kUdp, first_l4, 0x2000));
   ASSERT_EQ(first.status, PacketStatus::kOk);
   EXPECT_TRUE(first.isFragment());
   EXPECT_FALSE(first.isNonFirstFragment());
@@ -198,19 +206,19 @@ TEST(PacketTest, Ipv4FirstFragmentHasPortsAndLaterFragmentsDoNot) {
   EXPECT_EQ(first.dst_port, 53);
   EXPECT_EQ(first.fragment_id, 0xbeefu);
   // Later fragment at byte 1480: bytes that look like a UDP header are data, not ports.
-  PacketView later = parsePacket(ipv4(ip_protocol::kUdp, udp(1, 2, kDns), 1480 / 8));
+  PacketView later = parseKept(ipv4(ip_protocol::kUdp, udp(1, 2, kDns), 1480 / 8));
   ASSERT_EQ(later.status, PacketStatus::kOk);
   EXPECT_TRUE(later.isNonFirstFragment());
   EXPECT_EQ(later.fragment_offset, 1480);
   EXPECT_FALSE(later.has_ports);
   EXPECT_EQ(later.payload.size(), 8 + kDns.size());
-  PacketView df = parsePacket(ipv4(ip_protocol::kUdp, udp(1, 2, kDns), 0x4000));
+  PacketView df = parseKept(ipv4(ip_protocol::kUdp, udp(1, 2, kDns), 0x4000));
   EXPECT_TRUE(df.dont_fragment);
   EXPECT_FALSE(df.isFragment());
 }
 
 TEST(PacketTest, ParsesIpv6UdpWithoutExtensionHeaders) {
-  PacketView v = parsePacket(ipv6({}, ip_protocol::kUdp, udp(5353, 53, kDns)));
+  PacketView v = parseKept(ipv6({}, ip_protocol::kUdp, udp(5353, 53, kDns)));
   ASSERT_EQ(v.status, PacketStatus::kOk);
   EXPECT_EQ(v.ip_version, 6);
   EXPECT_EQ(v.src.toString(), "2001:db8::1");
@@ -245,8 +253,8 @@ TEST(PacketTest, WalksIpv6ExtensionHeaderChainToTcp) {
 }
 
 TEST(PacketTest, Ipv6NonFirstFragmentHasNoTransportHeader) {
-  PacketView v = parsePacket(ipv6({{ip_protocol::kFragment, fragmentBody(1232, true, 5)}},
-                                  ip_protocol::kUdp, udp(1, 2, kDns)));
+  PacketView v = parseKept(ipv6({{ip_protocol::kFragment, fragmentBody(1232, true, 5)}},
+                                ip_protocol::kUdp, udp(1, 2, kDns)));
   ASSERT_EQ(v.status, PacketStatus::kOk);
   EXPECT_TRUE(v.isNonFirstFragment());
   EXPECT_EQ(v.fragment_offset, 1232);
@@ -257,30 +265,29 @@ TEST(PacketTest, Ipv6NonFirstFragmentHasNoTransportHeader) {
 }
 
 TEST(PacketTest, Ipv6StopsAtEspAndNoNextHeader) {
-  PacketView esp = parsePacket(
+  PacketView esp = parseKept(
       ipv6({{ip_protocol::kDestinationOptions, Bytes(6, 0)}}, ip_protocol::kEsp, Bytes(32, 0x55)));
   ASSERT_EQ(esp.status, PacketStatus::kOk);
   EXPECT_EQ(esp.protocol, ip_protocol::kEsp);
   EXPECT_FALSE(esp.has_ports);
   EXPECT_EQ(esp.payload.size(), 32u);
-  PacketView none = parsePacket(ipv6({}, ip_protocol::kNoNextHeader, Bytes(5, 1)));
+  PacketView none = parseKept(ipv6({}, ip_protocol::kNoNextHeader, Bytes(5, 1)));
   ASSERT_EQ(none.status, PacketStatus::kOk);
   EXPECT_EQ(none.protocol, ip_protocol::kNoNextHeader);
   EXPECT_TRUE(none.payload.empty());
 }
 
 TEST(PacketTest, RefusesHopByHopAfterFirstAndOverlongChains) {
-  PacketView late = parsePacket(
+  PacketView late = parseKept(
       ipv6({{ip_protocol::kDestinationOptions, Bytes(6, 0)}, {ip_protocol::kHopByHop, Bytes(6, 0)}},
            ip_protocol::kUdp, udp(1, 53, kDns)));
   EXPECT_EQ(late.status, PacketStatus::kBadExtensionHeader);
   std::vector<Ext> chain(kMaxIpv6ExtensionHeaders + 1,
                          Ext{ip_protocol::kDestinationOptions, Bytes(6, 0)});
-  EXPECT_EQ(parsePacket(ipv6(chain, ip_protocol::kUdp, udp(1, 53, kDns))).status,
+  EXPECT_EQ(parseKept(ipv6(chain, ip_protocol::kUdp, udp(1, 53, kDns))).status,
             PacketStatus::kExtensionChainTooLong);
   chain.resize(kMaxIpv6ExtensionHeaders);
-  EXPECT_EQ(parsePacket(ipv6(chain, ip_protocol::kUdp, udp(1, 53, kDns))).status,
-            PacketStatus::kOk);
+  EXPECT_EQ(parseKept(ipv6(chain, ip_protocol::kUdp, udp(1, 53, kDns))).status, PacketStatus::kOk);
 }
 
 TEST(PacketTest, ReportsIpv6PayloadLengthPastBufferAndJumbograms) {
