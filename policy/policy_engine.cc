@@ -6,6 +6,7 @@
 #include <map>
 
 #include "filters/domain_name.h"
+#include "filters/list_matcher.h"
 #include "filters/list_reader.h"
 #include "policy/safe_search.h"
 
@@ -101,8 +102,9 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
     s.schedules_.push_back(std::move(sc));
   }
 
-  // Lists -> one NameIndex.
+  // Lists -> one NameIndex (+ ListMatchers for pattern/modifier rules, per category).
   NameIndex::Builder names;
+  std::vector<ParsedList> pattern_lists[kMaxCategories];
   for (size_t li = 0; li < config.lists.size(); ++li) {
     const ListSpec& spec = config.lists[li];
     if (!spec.enabled) continue;
@@ -135,33 +137,48 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
         if (e.important) flags |= NameRef::kImportant;
         names.add(parsed->name(e), e.kind, id, e.line, flags);
       }
-      size_t unsupported = 0;
-      for (const auto& r : parsed->rules) {
+      // Plain names (with or without $important) go into the shared name index; rules with
+      // patterns or other modifiers ($dnstype, $client, $denyallow, $badfilter, regexes) are
+      // kept for a per-category ListMatcher, which implements their AdGuard semantics.
+      ParsedList extra;
+      extra.path = parsed->path;
+      extra.list_id = id;
+      extra.format = parsed->format;
+      size_t rewrites = 0;
+      for (auto& r : parsed->rules) {
         const bool plain = r.target == AdblockRule::Target::kName && !r.badfilter &&
                            r.dnstype_include.empty() && r.dnstype_exclude.empty() &&
                            r.client_cidr_include.empty() && r.client_cidr_exclude.empty() &&
                            r.client_name_include.empty() && r.client_name_exclude.empty() &&
                            r.ctag_include.empty() && r.ctag_exclude.empty() &&
                            r.denyallow.empty() && !r.has_dnsrewrite;
-        if (!plain) {
-          if (++unsupported <= 20) {
-            sink.warning(SourceLocation{path.string(), r.line, 0},
-                         "skipped \"" + r.text +
-                             "\": patterns and modifiers other than $important are not used "
-                             "in category lists (write a [[rules]] regex instead)");
-          }
+        if (plain) {
+          uint8_t flags = 0;
+          if (r.action == RuleAction::kAllow) flags |= NameRef::kAllow;
+          if (r.important) flags |= NameRef::kImportant;
+          names.add(r.name, r.kind, id, r.line, flags);
           continue;
         }
-        uint8_t flags = 0;
-        if (r.action == RuleAction::kAllow) flags |= NameRef::kAllow;
-        if (r.important) flags |= NameRef::kImportant;
-        names.add(r.name, r.kind, id, r.line, flags);
+        if (r.has_dnsrewrite && ++rewrites <= 5) {
+          sink.warning(SourceLocation{path.string(), r.line, 0},
+                       "\"" + r.text +
+                           "\": $dnsrewrite is not used in category lists (safe search is "
+                           "configured per group)");
+        }
+        extra.rules.push_back(std::move(r));
       }
-      if (unsupported > 20) {
-        sink.warning(SourceLocation{path.string(), 0, 0},
-                     std::to_string(unsupported) + " pattern/modifier rules skipped in total");
-      }
+      if (!extra.rules.empty()) pattern_lists[cat].push_back(std::move(extra));
     }
+  }
+  for (size_t c = 0; c < kMaxCategories; ++c) {
+    if (pattern_lists[c].empty()) continue;
+    auto matcher = ListMatcher::compile(std::move(pattern_lists[c]), sink);
+    if (!matcher) {
+      sink.error({}, "category " + s.category_names_[c] + ": " + matcher.status().message());
+      continue;
+    }
+    s.stats_.pattern_rules += (*matcher)->stats().rules;
+    s.rule_matchers_.push_back(PatternMatcher{static_cast<uint8_t>(c), std::move(*matcher)});
   }
   s.stats_.list_entries = names.size();
   s.names_ = names.build();
@@ -421,6 +438,22 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
       h.suffix[cat] = suffix;
     }
   });
+  for (const auto& pm : rule_matchers_) {
+    ListQuery q;
+    q.name = name;
+    q.qtype = facts.dns_type;
+    q.client = facts.client;
+    const ListMatch m = pm.matcher->match(q);
+    int8_t level = kNone;
+    if (m.verdict == ListVerdict::kBlocked) level = m.important ? kImportantBlock : kBlockHit;
+    if (m.verdict == ListVerdict::kAllowed) level = m.important ? kImportantAllow : kAllowHit;
+    if (level > h.level[pm.category]) {
+      h.level[pm.category] = level;
+      h.ref[pm.category] =
+          NameRef{m.rule.list_id, static_cast<uint8_t>(m.rule.kind), 0, m.rule.line};
+      h.suffix[pm.category] = m.rule.text.empty() ? m.rule.matched_name : m.rule.text;
+    }
+  }
   struct LevelView {
     const int8_t* level;
     struct Entry {

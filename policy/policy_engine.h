@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "filters/list_matcher.h"
 #include "filters/regex_rule_set.h"
 #include "policy/categories.h"
 #include "policy/config.h"
@@ -85,6 +86,7 @@ struct GroupSettings {
 struct CompileStats {
   size_t list_entries = 0;
   size_t regex_rules = 0;
+  size_t pattern_rules = 0;  // adblock rules with patterns or modifiers (ListMatcher)
   size_t groups = 0;
   size_t schedules = 0;
   size_t clients = 0;
@@ -158,6 +160,11 @@ class PolicySnapshot {
   std::vector<CategoryKind> category_kinds_;
   std::vector<ListSource> list_sources_;
   NameIndex names_;
+  struct PatternMatcher {
+    uint8_t category;
+    std::unique_ptr<ListMatcher> matcher;
+  };
+  std::vector<PatternMatcher> rule_matchers_;  // adblock patterns / modifier rules
   std::shared_ptr<const RegexRuleSet> regex_;
   std::vector<uint8_t> regex_categories_;  // by RegexMatch::value
   std::vector<std::string> regex_text_, regex_file_;
