@@ -600,16 +600,19 @@ std::optional<ByteReader> svcParams(std::span<const uint8_t> rdata) noexcept {
   return r;
 }
 
+// True if the SvcParams are well-formed to the end and include ech; a malformed record is
+// left alone (clients ignore it anyway, RFC 9460 §2.2).
 bool svcbHasEch(std::span<const uint8_t> rdata) noexcept {
   auto r = svcParams(rdata);
   if (!r) return false;
+  bool found = false;
   while (!r->empty()) {
     auto key = r->u16();
     auto len = r->u16();
-    if (!key || !len || !r->skip(*len)) return false;  // malformed: leave it alone
-    if (*key == kSvcParamEch) return true;
+    if (!key || !len || !r->skip(*len)) return false;
+    if (*key == kSvcParamEch) found = true;
   }
-  return false;
+  return found;
 }
 
 // Writes `rdata` without the ech SvcParam; returns how many were removed.
@@ -622,9 +625,15 @@ uint32_t writeSvcbWithoutEch(Writer& w, std::span<const uint8_t> rdata) noexcept
   w.bytes(rdata.first(r.position()));
   uint32_t removed = 0;
   while (!r.empty()) {
-    const uint16_t key = *r.u16();
-    const uint16_t len = *r.u16();
-    const auto value = *r.bytes(len);
+    // Validated by svcbHasEch(); checked again so a mistake can never loop or over-read.
+    auto key_read = r.u16();
+    auto len_read = r.u16();
+    if (!key_read || !len_read) break;
+    auto value_read = r.bytes(*len_read);
+    if (!value_read) break;
+    const uint16_t key = *key_read;
+    const uint16_t len = *len_read;
+    const auto value = *value_read;
     if (key == kSvcParamEch) {
       ++removed;
       continue;

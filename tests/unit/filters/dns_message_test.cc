@@ -673,6 +673,19 @@ TEST(DnsMessageTest, StripEchWritesNothingWhenThereIsNoEch) {
   EXPECT_EQ(res.length, 0u);
 }
 
+TEST(DnsMessageTest, StripEchLeavesMalformedSvcParamsAlone) {
+  // ech, then a parameter claiming 9 octets with 1 present (a fuzzer found this looping).
+  Bytes m = rawMessage(0x8180, 1, 1, 0, 0,
+                       {1,    'a', 0, 0,  65, 0, 1,                         // question a HTTPS
+                        0xC0, 12,  0, 65, 0,  1, 0, 0,    1,    44, 0, 14,  // answer header
+                        0,    1,   0, 0,  5,  0, 2, 0xec, 0xec, 0,  6, 0,  9, 1});
+  std::array<uint8_t, 512> out{};
+  EchStripResult res = stripEchFromResponse(m, out);
+  EXPECT_EQ(res.status, DnsParseStatus::kOk);
+  EXPECT_EQ(res.removed, 0u);
+  EXPECT_EQ(res.length, 0u);
+}
+
 TEST(DnsMessageTest, StripEchReportsNoRoom) {
   Bytes m = httpsResponseWithEch();
   std::array<uint8_t, 40> out{};
