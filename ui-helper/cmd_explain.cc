@@ -8,10 +8,13 @@
 // skipped). With --json, one JSON object per line: name, verdict, group, category, rule,
 // source (file:line), reason, plus alert, log, block_answer, rewrite_target and decided_by.
 // Entries of the licensed illegal-content categories are never printed: rule and source stay
-// empty for them. Exit 0; 1 when the config does not load; 2 when a name is not a valid host
-// name (reported per name, the others are still explained).
+// empty for them. `rule` is the line of the list file as written ("0.0.0.0 example.com",
+// "||example.com^"), or the regex / config name that decided. Exit 0; 1 when the config does not
+// load; 2 when a name is not a valid host name (reported per name, the others are still explained).
 #include <chrono>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -91,6 +94,35 @@ std::optional<int64_t> parseIsoTime(std::string_view s, const policy::TimeZone& 
   return std::nullopt;
 }
 
+// The rule as written in its list file: explain is control plane, so it reads line N of the
+// file (each file once) rather than making the snapshot keep every line's text. Used only
+// when the line really contains the listed name (a group's own names point at the group's
+// config line, which does not).
+class RuleTextReader {
+ public:
+  std::string ruleAsWritten(std::string_view file, uint32_t line, std::string_view listed) {
+    if (file.empty() || line == 0 || listed.empty()) return std::string(listed);
+    auto it = files_.find(std::string(file));
+    if (it == files_.end()) {
+      std::vector<std::string> lines;
+      std::ifstream in{std::string(file)};
+      std::string l;
+      while (std::getline(in, l)) lines.push_back(l);
+      it = files_.emplace(std::string(file), std::move(lines)).first;
+    }
+    if (line > it->second.size()) return std::string(listed);
+    std::string text = it->second[line - 1];
+    const size_t a = text.find_first_not_of(" \t");
+    const size_t b = text.find_last_not_of(" \t\r");
+    text = a == std::string::npos ? std::string() : text.substr(a, b - a + 1);
+    if (text.find(listed) == std::string::npos || text.size() > 1024) return std::string(listed);
+    return text;
+  }
+
+ private:
+  std::map<std::string, std::vector<std::string>> files_;
+};
+
 int runExplain(const ExplainOptions& o) {
   if (o.config.empty() == o.lists.empty()) {
     std::cerr << "explain: give either --config FILE or one or more --list FILE\n";
@@ -143,6 +175,7 @@ int runExplain(const ExplainOptions& o) {
   }
 
   int rc = 0;
+  RuleTextReader rule_text;
   auto explainOne = [&](const std::string& raw) {
     auto canonical = normalizeDomain(raw, NameSyntax::kHostname);
     if (!canonical) {
@@ -161,13 +194,21 @@ int runExplain(const ExplainOptions& o) {
     facts.name = *canonical;
     facts.unix_time_seconds = now;
     const Decision d = (*snap)->decide(facts);
-    const std::string rule = d.confidential ? std::string() : std::string(d.rule);
+    const bool from_list = d.reason == DecisionReason::kCategory ||
+                           d.reason == DecisionReason::kAllowList ||
+                           d.reason == DecisionReason::kListException;
+    const std::string rule = d.confidential ? std::string()
+                             : from_list
+                                 ? rule_text.ruleAsWritten(d.source_file, d.source_line, d.rule)
+                                 : std::string(d.rule);
     std::string source;
     if (!d.confidential && !d.source_file.empty()) {
       source = std::string(d.source_file);
       if (d.source_line > 0) source += ":" + std::to_string(d.source_line);
     }
-    const std::string reason = renderReason(d);
+    Decision shown = d;
+    shown.rule = rule;  // renderReason() quotes the rule as written too
+    const std::string reason = renderReason(shown);
     if (o.json) {
       nlohmann::json j{{"name", *canonical}, {"verdict", verdictName(d.verdict)},
                        {"group", d.group},   {"category", d.category},
@@ -203,7 +244,8 @@ void registerExplainCommand(CLI::App& app) {
       "explain", "Show the decision for each NAME (or names read from stdin) for one client");
   cmd->add_option("--config", o->config, "Config file (the policy the daemon uses)");
   cmd->add_option("--list", o->lists,
-                  "List file to judge names against alone (repeatable; instead of --config)");
+                  "List file to judge names against alone (repeatable, instead of --config)")
+      ->allow_extra_args(false);
   cmd->add_option("--client", o->client, "Client IP address (default 0.0.0.0: default group)");
   cmd->add_option("--mac", o->mac, "Client MAC address");
   cmd->add_option("--at", o->at,

@@ -40,6 +40,17 @@ TEST(ExamplesTest, HomeExampleBlocksForTheYoungChildAndNotForTheParent) {
   EXPECT_EQ(loaded->snapshot->decide(f).verdict, Verdict::kBlock);
   f.client = *IpAddress::parse("192.168.1.10");
   EXPECT_EQ(loaded->snapshot->decide(f).verdict, Verdict::kAllow);
+  // The bundled starter lists cover the best-known adult sites; the parent's "open" profile
+  // leaves adults' browsing alone, the child's blocks it.
+  f.name = "www.pornhub.com";
+  EXPECT_EQ(loaded->snapshot->decide(f).verdict, Verdict::kAllow);
+  f.client = *IpAddress::parse("192.168.1.20");
+  const Decision d = loaded->snapshot->decide(f);
+  EXPECT_EQ(d.verdict, Verdict::kBlock);
+  EXPECT_EQ(d.category, "pornography");
+  // Universities stay reachable through the bundled education list.
+  f.name = "www.ox.ac.uk";
+  EXPECT_EQ(loaded->snapshot->decide(f).reason, DecisionReason::kAllowList);
 }
 
 TEST(ConfigReferenceTest, CommittedReferenceIsGeneratedFromTheSchema) {
