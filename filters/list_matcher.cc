@@ -389,14 +389,15 @@ ListMatch ListMatcher::match(const ListQuery& q) const noexcept {
   }
   // 2. Important blocking rules (an important $dnsrewrite rewrites).
   if (fromPlain(kImportantBlock, ListVerdict::kBlocked, true)) return out;
-  if (const Impl::Rule* r = impl.firstRule(kImportantBlock, q, matched, any)) {
+  auto rewriteAllowed = [&](const Impl::Rule& r) {
+    return !r.rule.has_dnsrewrite || !impl.rewriteDisabled(q, r.rule.rewrite);
+  };
+  if (const Impl::Rule* r = impl.firstRule(kImportantBlock, q, matched, rewriteAllowed)) {
     fromRule(r, matched, r->rule.has_dnsrewrite ? ListVerdict::kRewrite : ListVerdict::kBlocked);
     return out;
   }
   // 3. Rewrites not switched off by an @@...$dnsrewrite exception.
-  const Impl::Rule* rw = impl.firstRule(kRewrite, q, matched, [&](const Impl::Rule& r) {
-    return !impl.rewriteDisabled(q, r.rule.rewrite);
-  });
+  const Impl::Rule* rw = impl.firstRule(kRewrite, q, matched, rewriteAllowed);
   if (fromRule(rw, matched, ListVerdict::kRewrite)) return out;
   // 4. Exceptions.
   if (fromPlain(kAllow, ListVerdict::kAllowed, false)) return out;

@@ -174,9 +174,11 @@ TEST(ListMatcherTest, DnsrewriteExceptionDisablesRewrites) {
   DiagnosticSink sink;
   auto m = compileText(
       "||a.com^$dnsrewrite=1.2.3.4\n@@||x.a.com^$dnsrewrite\n"
-      "||b.com^$dnsrewrite=1.2.3.4\n||b.com^$dnsrewrite=5.6.7.8\n@@||b.com^$dnsrewrite=1.2.3.4\n",
+      "||b.com^$dnsrewrite=1.2.3.4\n||b.com^$dnsrewrite=5.6.7.8\n@@||b.com^$dnsrewrite=1.2.3.4\n"
+      "||c.com^$important,dnsrewrite=1.2.3.4\n@@||c.com^$dnsrewrite\n",
       sink);
   EXPECT_EQ(verdict(*m, "a.com"), ListVerdict::kRewrite);
+  EXPECT_EQ(verdict(*m, "c.com"), ListVerdict::kNone);
   EXPECT_EQ(verdict(*m, "x.a.com"), ListVerdict::kNone);
   const ListMatch r = m->match("b.com");
   ASSERT_EQ(r.verdict, ListVerdict::kRewrite);

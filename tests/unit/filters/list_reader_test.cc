@@ -265,7 +265,9 @@ TEST(ListReaderRealDataTest, LoadsUt1CategoryListsAndReportsTheIpLines) {
     EXPECT_EQ(l.stats.lines, l.stats.entries + l.stats.comments + l.stats.skipped) << p;
     for (const Diagnostic& d : s.all()) {
       EXPECT_EQ(d.severity, Severity::kWarning);
-      if (d.where.line != 0) EXPECT_EQ(d.where.file, p.string());
+      if (d.where.line != 0) {
+        EXPECT_EQ(d.where.file, p.string());
+      }
     }
   }
   EXPECT_GT(skipped, 0u);
