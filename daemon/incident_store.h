@@ -45,7 +45,7 @@ struct FixedText {
   uint16_t length = 0;
   void assign(std::string_view s) noexcept {
     length = static_cast<uint16_t>(s.size() < N ? s.size() : N);
-    std::memcpy(data, s.data(), length);
+    if (length > 0) std::memcpy(data, s.data(), length);  // an empty view may have data() == null
   }
   std::string_view view() const noexcept { return {data, length}; }
 };
