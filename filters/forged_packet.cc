@@ -89,7 +89,7 @@ size_t buildUdpPacket(const IpAddress& src, const IpAddress& dst, uint16_t src_p
   put16(u + 2, dst_port);
   put16(u + 4, static_cast<uint16_t>(l4));
   put16(u + 6, 0);
-  std::memcpy(u + 8, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(u + 8, payload.data(), payload.size());
   uint16_t c =
       static_cast<uint16_t>(~fold(checksumAdd({u, l4}, pseudoHeaderSum(src, dst, kProtoUdp, l4))));
   put16(u + 6, c == 0 ? 0xffff : c);  // 0 means "no checksum" (RFC 768)
@@ -110,7 +110,7 @@ size_t buildTcpPacket(const TcpSegmentSpec& spec, std::span<const uint8_t> paylo
   t[12] = 5 << 4;
   t[13] = spec.flags;
   put16(t + 14, spec.window);
-  std::memcpy(t + 20, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(t + 20, payload.data(), payload.size());  // RSTs: empty
   put16(t + 16, static_cast<uint16_t>(~fold(
                     checksumAdd({t, l4}, pseudoHeaderSum(spec.src, spec.dst, kProtoTcp, l4)))));
   return ip + l4;
