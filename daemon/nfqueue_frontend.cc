@@ -117,10 +117,14 @@ int NfqueueQueue::handleMessage(void* data) noexcept {
   view.hw_protocol = ntohs(ph->hw_protocol);
   view.mark = nfq_get_nfmark(nfa);
   view.indev = nfq_get_indev(nfa);
-  if (nfqnl_msg_packet_hw* hw = nfq_get_packet_hw(nfa);
-      hw != nullptr && ntohs(hw->hw_addrlen) == 6) {
-    view.has_source_mac = true;
-    std::memcpy(view.source_mac.data(), hw->hw_addr, 6);
+  // The attribute may sit at any address inside the netlink message: copy, do not dereference.
+  if (const void* hw_attr = nfq_get_packet_hw(nfa); hw_attr != nullptr) {
+    nfqnl_msg_packet_hw hw;
+    std::memcpy(&hw, hw_attr, sizeof hw);
+    if (ntohs(hw.hw_addrlen) == 6) {
+      view.has_source_mac = true;
+      std::memcpy(view.source_mac.data(), hw.hw_addr, 6);
+    }
   }
   unsigned char* payload = nullptr;
   int len = nfq_get_payload(nfa, &payload);
