@@ -57,6 +57,15 @@ bool containsType(const std::vector<uint16_t>& v, uint16_t t) {
 
 }  // namespace
 
+std::string badfilterKey(const AdblockRule& r) {
+  return badfilterKey(r.action, r.target == AdblockRule::Target::kPattern, r.kind, r.name, r.regex,
+                      r.modifier_key);
+}
+
+std::string badfilterKey(const ParsedList& list, const ParsedList::NameEntry& e) {
+  return badfilterKey(e.action, false, e.kind, list.name(e), "", e.important ? "important" : "");
+}
+
 std::string_view listVerdictName(ListVerdict v) {
   switch (v) {
     case ListVerdict::kNone: return "none";

@@ -50,6 +50,13 @@ struct ListQuery {
 enum class ListVerdict : uint8_t { kNone, kBlocked, kAllowed, kRewrite };
 std::string_view listVerdictName(ListVerdict v);
 
+// The identity a `$badfilter` rule uses to disable another rule: action, target kind, name or
+// regex, and the other modifiers. A rule is disabled when a $badfilter rule with the same key
+// appears in any list compiled together. Exposed so that callers which put plain names into
+// their own index (policy/) honour $badfilter the same way ListMatcher does.
+std::string badfilterKey(const AdblockRule& rule);
+std::string badfilterKey(const ParsedList& list, const ParsedList::NameEntry& entry);
+
 // Which rule decided, enough for `rule` and `file:line` in explain output.
 struct RuleRef {
   uint16_t list_id = 0;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <unordered_set>
 
 #include "filters/domain_name.h"
 #include "filters/list_matcher.h"
@@ -103,8 +104,16 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
   }
 
   // Lists -> one NameIndex (+ ListMatchers for pattern/modifier rules, per category).
-  NameIndex::Builder names;
-  std::vector<ParsedList> pattern_lists[kMaxCategories];
+  // Two passes: every list is read first so that a `$badfilter` rule disables the rule it names
+  // in any list (as AdGuard does across lists), including plain names that go straight into the
+  // shared name index; then the surviving entries are indexed.
+  struct LoadedList {
+    uint8_t category;
+    uint16_t id;
+    ParsedList parsed;
+  };
+  std::vector<LoadedList> loaded;
+  std::unordered_set<std::string> badfilters;
   for (size_t li = 0; li < config.lists.size(); ++li) {
     const ListSpec& spec = config.lists[li];
     if (!spec.enabled) continue;
@@ -130,45 +139,61 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
         continue;
       }
       s.list_sources_.push_back(ListSource{path.string(), spec.name, cat});
-      names.reserve(names.size() + parsed->names.size());
-      for (const auto& e : parsed->names) {
-        uint8_t flags = 0;
-        if (e.action == RuleAction::kAllow) flags |= NameRef::kAllow;
-        if (e.important) flags |= NameRef::kImportant;
-        names.add(parsed->name(e), e.kind, id, e.line, flags);
+      for (const auto& r : parsed->rules) {
+        if (r.badfilter) badfilters.insert(badfilterKey(r));
       }
-      // Plain names (with or without $important) go into the shared name index; rules with
-      // patterns or other modifiers ($dnstype, $client, $denyallow, $badfilter, regexes) are
-      // kept for a per-category ListMatcher, which implements their AdGuard semantics.
-      ParsedList extra;
-      extra.path = parsed->path;
-      extra.list_id = id;
-      extra.format = parsed->format;
-      size_t rewrites = 0;
-      for (auto& r : parsed->rules) {
-        const bool plain = r.target == AdblockRule::Target::kName && !r.badfilter &&
-                           r.dnstype_include.empty() && r.dnstype_exclude.empty() &&
-                           r.client_cidr_include.empty() && r.client_cidr_exclude.empty() &&
-                           r.client_name_include.empty() && r.client_name_exclude.empty() &&
-                           r.ctag_include.empty() && r.ctag_exclude.empty() &&
-                           r.denyallow.empty() && !r.has_dnsrewrite;
-        if (plain) {
-          uint8_t flags = 0;
-          if (r.action == RuleAction::kAllow) flags |= NameRef::kAllow;
-          if (r.important) flags |= NameRef::kImportant;
-          names.add(r.name, r.kind, id, r.line, flags);
-          continue;
-        }
-        if (r.has_dnsrewrite && ++rewrites <= 5) {
-          sink.warning(SourceLocation{path.string(), r.line, 0},
-                       "\"" + r.text +
-                           "\": $dnsrewrite is not used in category lists (safe search is "
-                           "configured per group)");
-        }
-        extra.rules.push_back(std::move(r));
-      }
-      if (!extra.rules.empty()) pattern_lists[cat].push_back(std::move(extra));
+      loaded.push_back(LoadedList{cat, id, std::move(*parsed)});
     }
+  }
+
+  NameIndex::Builder names;
+  std::vector<ParsedList> pattern_lists[kMaxCategories];
+  for (LoadedList& l : loaded) {
+    const uint8_t cat = l.category;
+    const uint16_t id = l.id;
+    ParsedList& list = l.parsed;
+    const std::string path = list.path;
+    names.reserve(names.size() + list.names.size());
+    for (const auto& e : list.names) {
+      if (!badfilters.empty() && badfilters.count(badfilterKey(list, e))) continue;
+      uint8_t flags = 0;
+      if (e.action == RuleAction::kAllow) flags |= NameRef::kAllow;
+      if (e.important) flags |= NameRef::kImportant;
+      names.add(list.name(e), e.kind, id, e.line, flags);
+    }
+    // Plain names (with or without $important) go into the shared name index; rules with
+    // patterns or other modifiers ($dnstype, $client, $denyallow, regexes) are kept for a
+    // per-category ListMatcher, which implements their AdGuard semantics.
+    ParsedList extra;
+    extra.path = list.path;
+    extra.list_id = id;
+    extra.format = list.format;
+    size_t rewrites = 0;
+    for (auto& r : list.rules) {
+      if (r.badfilter) continue;
+      if (!badfilters.empty() && badfilters.count(badfilterKey(r))) continue;
+      const bool plain = r.target == AdblockRule::Target::kName && r.dnstype_include.empty() &&
+                         r.dnstype_exclude.empty() && r.client_cidr_include.empty() &&
+                         r.client_cidr_exclude.empty() && r.client_name_include.empty() &&
+                         r.client_name_exclude.empty() && r.ctag_include.empty() &&
+                         r.ctag_exclude.empty() && r.denyallow.empty() && !r.has_dnsrewrite;
+      if (plain) {
+        uint8_t flags = 0;
+        if (r.action == RuleAction::kAllow) flags |= NameRef::kAllow;
+        if (r.important) flags |= NameRef::kImportant;
+        names.add(r.name, r.kind, id, r.line, flags);
+        continue;
+      }
+      if (r.has_dnsrewrite && ++rewrites <= 5) {
+        sink.warning(SourceLocation{path, r.line, 0},
+                     "\"" + r.text +
+                         "\": $dnsrewrite is not used in category lists (safe search is "
+                         "configured per group)");
+      }
+      extra.rules.push_back(std::move(r));
+    }
+    list = ParsedList{};  // free each list as soon as it is indexed
+    if (!extra.rules.empty()) pattern_lists[cat].push_back(std::move(extra));
   }
   for (size_t c = 0; c < kMaxCategories; ++c) {
     if (pattern_lists[c].empty()) continue;
