@@ -4,7 +4,6 @@
 //   BM_Build/<n>             — time to validate and compile n patterns
 // Patterns and host names come from a seeded generator, so runs are comparable.
 #include <benchmark/benchmark.h>
-
 #include <malloc.h>
 
 #include <cstdio>
@@ -146,8 +145,8 @@ void BM_Match1000Hosts(benchmark::State& state) {
 }
 BENCHMARK(BM_Match1000Hosts)->Repetitions(5)->ReportAggregatesOnly(true);
 
-// 10,000 patterns (25 % "a.*b" wildcard pairs) at budgets of 16..256 MiB. The host list is limited to
-// 2,000 names so the thrashing budgets finish in reasonable time.
+// 10,000 patterns (25 % "a.*b" wildcard pairs) at budgets of 16..256 MiB. The host list is limited
+// to 2,000 names so the thrashing budgets finish in reasonable time.
 void BM_Match10000Hosts(benchmark::State& state) {
   const int64_t mib = state.range(0);
   malloc_trim(0);  // hand memory of the previous run back, so the RSS delta is this set's

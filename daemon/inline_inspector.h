@@ -80,18 +80,46 @@ struct InlineOptions {
   bool fail_open_without_policy = true;  // before the first policy is published
 };
 
-#define SAFEGATE_INLINE_COUNTERS(X)                                                                \
-  X(packets)                                                                                       \
-  X(not_parsed)                                                                                    \
-  X(fragments) X(reply_direction) X(dns_queries) X(dns_blocked) X(dns_forged_answers)              \
-      X(dns_rewrite_passed) X(http_requests) X(http_blocked) X(http_redirects) X(http_ambiguous)   \
-          X(http_malformed) X(tls_hellos) X(tls_blocked) X(tls_no_sni) X(tls_ech) X(tls_malformed) \
-              X(quic_initials) X(quic_hellos) X(quic_blocked) X(quic_dropped_by_group)             \
-                  X(quic_undecryptable) X(encrypted_dns) X(encrypted_dns_blocked)                  \
-                      X(unresolved_destination) X(undecided_default) X(overload_fail_open)         \
-                          X(overload_fail_closed) X(no_policy) X(offload_allow) X(offload_block)   \
-                              X(resets_sent) X(inject_errors) X(incidents)                         \
-                                  X(incidents_rate_limited) X(monitored)
+// clang-format off
+#define SAFEGATE_INLINE_COUNTERS(X) \
+  X(packets) \
+  X(not_parsed) \
+  X(fragments) \
+  X(reply_direction) \
+  X(dns_queries) \
+  X(dns_blocked) \
+  X(dns_forged_answers) \
+  X(dns_rewrite_passed) \
+  X(http_requests) \
+  X(http_blocked) \
+  X(http_redirects) \
+  X(http_ambiguous) \
+  X(http_malformed) \
+  X(tls_hellos) \
+  X(tls_blocked) \
+  X(tls_no_sni) \
+  X(tls_ech) \
+  X(tls_malformed) \
+  X(quic_initials) \
+  X(quic_hellos) \
+  X(quic_blocked) \
+  X(quic_dropped_by_group) \
+  X(quic_undecryptable) \
+  X(encrypted_dns) \
+  X(encrypted_dns_blocked) \
+  X(unresolved_destination) \
+  X(undecided_default) \
+  X(overload_fail_open) \
+  X(overload_fail_closed) \
+  X(no_policy) \
+  X(offload_allow) \
+  X(offload_block) \
+  X(resets_sent) \
+  X(inject_errors) \
+  X(incidents) \
+  X(incidents_rate_limited) \
+  X(monitored)
+// clang-format on
 
 struct InlineCounters {
 #define SAFEGATE_DECLARE_INLINE_COUNTER(name) std::atomic<uint64_t> name{0};

@@ -10,12 +10,30 @@
 
 namespace safegate {
 
-#define SAFEGATE_PROXY_COUNTERS(X)                                                          \
-  X(queries_udp)                                                                            \
-  X(queries_tcp) X(malformed) X(cache_hits) X(blocked) X(rewritten) X(monitored) X(alerted) \
-      X(allowed) X(cname_blocked) X(forwarded) X(collapsed) X(upstream_answers)             \
-          X(upstream_bad_answers) X(upstream_timeouts) X(upstream_errors) X(servfail_sent)  \
-              X(pending_full) X(truncated_passed) X(send_errors) X(incidents_dropped)
+// clang-format off
+#define SAFEGATE_PROXY_COUNTERS(X) \
+  X(queries_udp) \
+  X(queries_tcp) \
+  X(malformed) \
+  X(cache_hits) \
+  X(blocked) \
+  X(rewritten) \
+  X(monitored) \
+  X(alerted) \
+  X(allowed) \
+  X(cname_blocked) \
+  X(forwarded) \
+  X(collapsed) \
+  X(upstream_answers) \
+  X(upstream_bad_answers) \
+  X(upstream_timeouts) \
+  X(upstream_errors) \
+  X(servfail_sent) \
+  X(pending_full) \
+  X(truncated_passed) \
+  X(send_errors) \
+  X(incidents_dropped)
+// clang-format on
 
 struct ProxyCounters {
 #define SAFEGATE_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};

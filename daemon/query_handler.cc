@@ -1,9 +1,9 @@
 #include "daemon/query_handler.h"
 
-#include "daemon/resolved_addresses.h"
-
 #include <algorithm>
 #include <cstring>
+
+#include "daemon/resolved_addresses.h"
 
 namespace safegate {
 
