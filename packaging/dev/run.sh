@@ -58,8 +58,8 @@ Try it:
   dig @127.0.0.1 -p $port example.org          # allowed: answered by the upstream (${ups[*]})
   dig @127.0.0.1 -p $port ${blocked:-casino.example}   # blocked: NXDOMAIN with "EDE: 15 (Blocked)"
   dig @127.0.0.1 -p $port www.google.com       # safe search: CNAME forcesafesearch.google.com
-  $ctl --socket $control status
-  $ctl --socket $control incidents
+  $ctl status --socket $control
+  $ctl incidents --socket $control
   sqlite3 $state/incidents.sqlite 'SELECT * FROM incidents'
 Press Ctrl-C to stop.
 EOT
