@@ -597,6 +597,21 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
     }
   }
 
+  // An allow-type list (education, health, ...) enabled for the group lists the name; used by
+  // the allow-only schedule (step 6) and on its own (step 8).
+  auto allowedByAllowTypeList = [&]() noexcept {
+    for (size_t c = 0; c < category_kinds_.size(); ++c) {
+      if (category_kinds_[c] == CategoryKind::kAllowType && (g.allow_type_mask >> c & 1u) &&
+          blocks(hits[c].level)) {
+        d.verdict = Verdict::kAllow;
+        d.reason = DecisionReason::kAllowList;
+        fillFromHit(c);
+        return true;
+      }
+    }
+    return false;
+  };
+
   // 6. Allow-only schedule.
   if (allow_only) {
     for (size_t i = 0; i < g.schedules.size() && i < 64; ++i) {
@@ -609,15 +624,7 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
         return d;
       }
     }
-    for (size_t c = 0; c < category_kinds_.size(); ++c) {
-      if (category_kinds_[c] == CategoryKind::kAllowType && (g.allow_type_mask >> c & 1u) &&
-          blocks(hits[c].level)) {
-        d.verdict = Verdict::kAllow;
-        d.reason = DecisionReason::kAllowList;
-        fillFromHit(c);
-        return d;
-      }
-    }
+    if (allowedByAllowTypeList()) return d;
     d.verdict = Verdict::kBlock;
     d.reason = DecisionReason::kScheduleAllowOnly;
     d.rule = schedules_[allow_only_entry->schedule].name;
@@ -640,15 +647,7 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
   }
 
   // 8. Allow-type lists.
-  for (size_t c = 0; c < category_kinds_.size(); ++c) {
-    if (category_kinds_[c] == CategoryKind::kAllowType && (g.allow_type_mask >> c & 1u) &&
-        blocks(hits[c].level)) {
-      d.verdict = Verdict::kAllow;
-      d.reason = DecisionReason::kAllowList;
-      fillFromHit(c);
-      return d;
-    }
-  }
+  if (allowedByAllowTypeList()) return d;
 
   auto excepted = [&](size_t c) -> const TemporaryException* {
     for (size_t i = 0; i < n_category_exceptions; ++i) {
