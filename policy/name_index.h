@@ -9,8 +9,17 @@
 // one per list that names it (inline in the slot when there is only one).
 //
 // Like filters/domain_set.h, no names are stored (fingerprints only, keyed per build); the
-// matched name is the suffix of the query that produced the hit. ~23 bytes per entry at the 0.7
-// load factor.
+// matched name is the suffix of the query that produced the hit.
+//
+// Layout: an *ordered* linear-probing table (Amble and Knuth, "Ordered hash tables", 1974).
+// The home slot is a monotone function of the fingerprint (multiply-shift "fastrange" onto a
+// table of any size, not a power of two) and the builder places fingerprints in sorted order,
+// so the occupied slots are sorted: a lookup stops at the first empty slot *or* the first larger
+// fingerprint. A miss — the common case, one per label of an allowed name — then costs about
+// as many probes as a hit, (1 + 1/(1 - load)) / 2, so the table can run at a 0.8 load factor:
+// 16 bytes per slot, 20 bytes per entry (a 1M-entry policy: 20 MB instead of 33.5 MB for a
+// power-of-two table at load <= 0.7). There is no wrap-around: the table ends with spare slots
+// and an empty sentinel.
 //
 // Thread-safety: Builder single-threaded; a built NameIndex is immutable and forEachMatch()
 // may run on any number of threads. forEachMatch() is data plane: noexcept, no allocation.
@@ -82,7 +91,7 @@ class NameIndex {
         uint64_t fp = domainFingerprint(w.suffix(), key_);
         if (fp == 0) fp = 1;
         probes[n++] = Probe{fp, w.suffix(), w.depth() == 0};
-        __builtin_prefetch(&slots_[static_cast<size_t>(fp) & mask_]);
+        __builtin_prefetch(&slots_[home(fp)]);
       }
       for (size_t i = 0; i < n; ++i) {
         const Slot* s = find(probes[i].fp);
@@ -120,13 +129,17 @@ class NameIndex {
     visit(r, p.suffix);
   }
 
+  // Home slot: fp scaled onto [0, home_range_), monotone in fp (see the layout note above).
+  size_t home(uint64_t fp) const noexcept {
+    return static_cast<size_t>((static_cast<unsigned __int128>(fp) * home_range_) >> 64);
+  }
+
   const Slot* find(uint64_t fp) const noexcept {
-    size_t i = static_cast<size_t>(fp) & mask_;
-    while (true) {
+    // Occupied slots are sorted by fingerprint and the table ends with an empty sentinel.
+    for (size_t i = home(fp);; ++i) {
       const Slot& s = slots_[i];
       if (s.fingerprint == fp) return &s;
-      if (s.fingerprint == 0) return nullptr;
-      i = (i + 1) & mask_;
+      if (s.fingerprint == 0 || s.fingerprint > fp) return nullptr;
     }
   }
 
@@ -140,10 +153,10 @@ class NameIndex {
     void operator()(Slot* p) const noexcept;
   };
   std::unique_ptr<Slot[], Unmap> slots_;
-  size_t slot_count_ = 0;
+  size_t slot_count_ = 0;  // home_range_ + overflow slots + the empty sentinel
   size_t slot_bytes_ = 0;
   std::vector<NameRef> refs_;
-  size_t mask_ = 0;
+  size_t home_range_ = 0;
   size_t entries_ = 0;
   uint64_t key_ = 0;
 };
