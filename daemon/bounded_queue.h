@@ -5,8 +5,9 @@
 // slow consumer can cost dropped items (which the caller counts) but never a stalled query.
 // The algorithm is the classic per-cell sequence-number ring (D. Vyukov's bounded MPMC queue).
 // Thread-safety: any number of producers and consumers. T must be trivially copyable.
-// Memory: capacity (rounded up to a power of two) slots allocated once in the constructor;
-// value slots are not touched until used, so resident memory follows the queue's high-water mark.
+// Memory: capacity (rounded up to a power of two) slots allocated once in the constructor, the
+// values in their own mapping (common/mapped_array.h), so a value page becomes resident only
+// when the ring first reaches it.
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,8 @@
 #include <cstring>
 #include <memory>
 #include <type_traits>
+
+#include "common/mapped_array.h"
 
 namespace safegate {
 
@@ -30,7 +33,7 @@ class BoundedMpmcQueue {
     // Sequences are small and initialised; values are left uninitialised (raw bytes, not
     // constructed Ts) so their pages become resident only when the queue actually fills.
     sequences_ = std::make_unique<std::atomic<size_t>[]>(n);
-    values_.reset(new Slot[n]);
+    values_ = MappedArray<Slot>(n);
     for (size_t i = 0; i < n; ++i) sequences_[i].store(i, std::memory_order_relaxed);
   }
 
@@ -77,7 +80,7 @@ class BoundedMpmcQueue {
   struct Slot {
     alignas(T) unsigned char bytes[sizeof(T)];
   };
-  std::unique_ptr<Slot[]> values_;
+  MappedArray<Slot> values_;
   size_t mask_ = 0;
   alignas(64) std::atomic<size_t> enqueue_{0};
   alignas(64) std::atomic<size_t> dequeue_{0};

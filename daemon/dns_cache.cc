@@ -54,8 +54,12 @@ DnsCache::DnsCache(size_t max_entries, uint32_t max_ttl_seconds, uint64_t hash_s
   if (max_entries == 0) return;
   sets_ = (max_entries + kWays - 1) / kWays;
   entries_ = std::make_unique<Entry[]>(sets_ * kWays);
-  // Uninitialised on purpose: pages of the message store become resident as entries fill them.
-  storage_.reset(new uint8_t[sets_ * kWays * kMaxCachedMessage]);
+  // Mapped, not new[]: pages of the stores become resident only as entries fill them (a store
+  // may hold every entry, so none can run out of slots).
+  for (size_t c = 0; c < kClasses; ++c) {
+    stores_[c].bytes = MappedArray<uint8_t>(sets_ * kWays * kClassBytes[c]);
+    stores_[c].free = MappedArray<uint32_t>(sets_ * kWays);
+  }
 }
 
 uint64_t DnsCache::hashKey(const DnsCacheKey& key) const noexcept {
@@ -85,7 +89,7 @@ size_t DnsCache::lookup(const DnsCacheKey& key, int64_t now_ms, std::span<uint8_
       e.expires_ms = 0;
       break;
     }
-    const uint8_t* stored = &storage_[size_t{e.slot} * kMaxCachedMessage];
+    const uint8_t* stored = slotData(e);
     if (e.length > out.size()) break;
     std::memcpy(out.data(), stored, e.length);
     std::span<uint8_t> msg = out.first(e.length);
@@ -135,9 +139,19 @@ void DnsCache::insert(const DnsCacheKey& key, std::span<const uint8_t> response,
     if (!victim || e.expires_ms < victim->expires_ms) victim = &e;
   }
   if (victim->expires_ms > now_ms && victim->hash != h) ++stats_.evictions;
-  if (victim->slot == UINT32_MAX) victim->slot = next_slot_++;  // at most sets_ * kWays
-  std::memcpy(&storage_[size_t{victim->slot} * kMaxCachedMessage], response.data(),
-              response.size());
+  uint8_t cls = 0;
+  while (kClassBytes[cls] < response.size()) ++cls;
+  if (victim->cls != cls) {
+    if (victim->cls != kNoSlot) {
+      Store& old = stores_[victim->cls];
+      old.free[old.free_count++] = victim->slot;
+    }
+    Store& store = stores_[cls];
+    // Every entry holds at most one slot, so a class never needs more than sets_ * kWays.
+    victim->slot = store.free_count > 0 ? store.free[--store.free_count] : store.next++;
+    victim->cls = cls;
+  }
+  std::memcpy(slotData(*victim), response.data(), response.size());
   victim->hash = h;
   victim->inserted_ms = now_ms;
   victim->expires_ms = now_ms + int64_t{ttl} * 1000;
@@ -147,7 +161,7 @@ void DnsCache::insert(const DnsCacheKey& key, std::span<const uint8_t> response,
 
 void DnsCache::clear() noexcept {
   for (size_t i = 0; i < sets_ * kWays; ++i) {
-    entries_[i].expires_ms = 0;  // keep the slot: the store is reused, not re-grown
+    entries_[i].expires_ms = 0;  // keep the slot: the stores are reused, not re-grown
     entries_[i].hash = 0;
   }
 }

@@ -1,14 +1,15 @@
 // DnsCache: a bounded, TTL-respecting cache of upstream DNS responses.
 //
-// One cache per DNS worker thread (no sharing, so no locks). Memory is allocated once in the
-// constructor: max_entries slots of kMaxCachedMessage bytes (handed out in order, so only used
-// slots become resident), indexed by 4-way set-associative buckets; a full bucket evicts the entry
-// that expires first. Keys are (lower-case name, qtype, qclass, EDNS present, DO, CD). The lifetime
-// is the smallest TTL in the answer (RFC 1035 §4.1.3 / RFC 2181 §8), or for NXDOMAIN/NODATA min(SOA
-// TTL, SOA MINIMUM) (RFC 2308 §5); answers with neither, SERVFAIL and truncated answers are not
-// cached. A hit is copied out with every TTL decreased by the entry's age. max_entries 0 disables
-// the cache. Thread-safety: none; one instance per thread. lookup()/insert() are noexcept and
-// allocation-free.
+// One cache per DNS worker thread (no sharing, so no locks). Memory is reserved once in the
+// constructor: for each size class (128, 256 and 512 bytes) a store of max_entries slots, handed
+// out in order and recycled through a free list, so only slots actually used become resident and
+// a typical A/AAAA answer costs 128 bytes, not 512. Entries are indexed by 4-way set-associative
+// buckets; a full bucket evicts the entry that expires first. Keys are (lower-case name, qtype,
+// qclass, EDNS present, DO, CD). The lifetime is the smallest TTL in the answer (RFC 1035 §4.1.3 /
+// RFC 2181 §8), or for NXDOMAIN/NODATA min(SOA TTL, SOA MINIMUM) (RFC 2308 §5); answers with
+// neither, SERVFAIL and truncated answers are not cached. A hit is copied out with every TTL
+// decreased by the entry's age. max_entries 0 disables the cache. Thread-safety: none; one instance
+// per thread. lookup()/insert() are noexcept and allocation-free.
 #pragma once
 
 #include <cstddef>
@@ -17,11 +18,12 @@
 #include <span>
 #include <string_view>
 
+#include "common/mapped_array.h"
+
 namespace safegate {
 
 // Answers larger than this are not cached (they are forwarded every time): typical A/AAAA/
-// NXDOMAIN answers are well under it, and fixed slots this size keep the cache at about
-// 0.5 KiB per entry. Large DNSSEC answers (DO bit) are the main casualty.
+// NXDOMAIN answers are well under it. Large DNSSEC answers (DO bit) are the main casualty.
 inline constexpr size_t kMaxCachedMessage = 512;
 
 struct DnsCacheKey {
@@ -52,21 +54,36 @@ class DnsCache {
 
  private:
   static constexpr size_t kWays = 4;
+  static constexpr size_t kClasses = 3;
+  static constexpr size_t kClassBytes[kClasses] = {128, 256, kMaxCachedMessage};
+  static constexpr uint8_t kNoSlot = 0xff;
   struct Entry {
     uint64_t hash = 0;
     int64_t inserted_ms = 0;
-    int64_t expires_ms = 0;      // 0 = empty
-    uint32_t slot = UINT32_MAX;  // message store slot; assigned on first use, kept on eviction
+    int64_t expires_ms = 0;  // 0 = empty
+    uint32_t slot = 0;       // slot in store cls; kept on eviction and reused if the size fits
     uint16_t length = 0;
+    uint8_t cls = kNoSlot;
+  };
+  // One store per size class: slots handed out in order (so resident memory follows use) and
+  // returned to a free list when an entry moves to another class. The free list is reserved
+  // for every slot up front, so insert() never allocates.
+  struct Store {
+    MappedArray<uint8_t> bytes;
+    MappedArray<uint32_t> free;
+    size_t free_count = 0;
+    uint32_t next = 0;
   };
   uint64_t hashKey(const DnsCacheKey& key) const noexcept;
+  uint8_t* slotData(const Entry& e) noexcept {
+    return &stores_[e.cls].bytes[size_t{e.slot} * kClassBytes[e.cls]];
+  }
 
   size_t sets_ = 0;
   uint32_t max_ttl_seconds_;
   uint64_t seed_;
   std::unique_ptr<Entry[]> entries_;
-  std::unique_ptr<uint8_t[]> storage_;
-  uint32_t next_slot_ = 0;  // slots are handed out in order, so resident memory follows use
+  Store stores_[kClasses];
   DnsCacheStats stats_;
 };
 

@@ -127,5 +127,36 @@ TEST(DnsCacheTest, StaysBoundedAndEvictsWhenFull) {
   EXPECT_GE(hits, 1u);
 }
 
+TEST(DnsCacheTest, AnEntryThatChangesSizeMovesToTheRightSlotSizeAndKeepsOthersIntact) {
+  // Answers of 1, 12 and 28 addresses fall in the 128-, 256- and 512-byte slot classes; slots
+  // freed when an entry moves to another class are reused without touching live entries.
+  DnsCache cache(64);
+  auto addresses = [](int n) {
+    std::vector<std::array<uint8_t, 4>> v;
+    for (int i = 0; i < n; ++i) v.push_back({192, 0, 2, static_cast<uint8_t>(i)});
+    return v;
+  };
+  std::array<uint8_t, 1500> out{};
+  std::vector<std::vector<uint8_t>> stored(8);
+  for (int round = 0; round < 12; ++round) {
+    for (int i = 0; i < 8; ++i) {
+      auto q = makeQuery(1, "host" + std::to_string(i) + ".example.org", dns_type::kA);
+      auto p = parse(q);
+      const int sizes[] = {1, 12, 28};
+      stored[i] = makeResponse(q, addresses(sizes[(round + i) % 3]), 600);
+      ASSERT_LE(stored[i].size(), kMaxCachedMessage);
+      cache.insert(keyOf(p), stored[i], round * 1000);
+    }
+    for (int i = 0; i < 8; ++i) {
+      auto q = makeQuery(1, "host" + std::to_string(i) + ".example.org", dns_type::kA);
+      auto p = parse(q);
+      size_t n = cache.lookup(keyOf(p), round * 1000, out);
+      ASSERT_EQ(n, stored[i].size()) << "round " << round << " host " << i;
+      EXPECT_TRUE(std::equal(stored[i].begin() + 2, stored[i].end(), out.begin() + 2));
+    }
+  }
+  EXPECT_EQ(cache.stats().hits, 96u);
+}
+
 }  // namespace
 }  // namespace safegate
