@@ -5,6 +5,8 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "common/thread_name.h"
+
 namespace safegate {
 
 namespace {
@@ -103,7 +105,9 @@ IncidentStore::IncidentStore(IncidentStoreOptions options, SqliteDb db, Pseudony
       db_(std::move(db)),
       pseudonymizer_(p),
       queue_(options_.queue_capacity) {
-  pending_.reserve(queue_.capacity());
+  // One transaction takes at most kMaxBatch events: enough to amortise the commit, small enough
+  // that the batch buffer stays a few MiB whatever the queue's capacity.
+  pending_.reserve(std::min(queue_.capacity(), kMaxBatch));
 }
 
 IncidentStore::~IncidentStore() { stop(); }
@@ -149,7 +153,10 @@ Result<std::unique_ptr<IncidentStore>> IncidentStore::open(const IncidentStoreOp
 void IncidentStore::start() {
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    setThreadName("sg-incidents");
+    run();
+  });
 }
 
 void IncidentStore::stop() {
@@ -193,12 +200,15 @@ IncidentStoreStats IncidentStore::stats() const {
 }
 
 void IncidentStore::run() {
+  bool more = false;  // the last batch was full: drain again without waiting
   for (;;) {
     bool stopping;
     {
       std::unique_lock<std::mutex> lock(wake_mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(options_.batch_ms),
-                     [this] { return stopping_ || wake_now_; });
+      if (!more) {
+        wake_.wait_for(lock, std::chrono::milliseconds(options_.batch_ms),
+                       [this] { return stopping_ || wake_now_; });
+      }
       wake_now_ = false;
       stopping = stopping_;
     }
@@ -207,13 +217,16 @@ void IncidentStore::run() {
     IncidentEvent e;
     while (pending_.size() < pending_.capacity() && queue_.tryPop(e)) pending_.push_back(e);
     pending_count_.store(pending_.size(), std::memory_order_relaxed);
-    if (!pending_.empty()) writeBatch();
+    const bool full = pending_.size() == pending_.capacity();
+    more = false;
+    if (!pending_.empty()) more = writeBatch() && full;
     int64_t now = nowUnixMs();
     if (now - last_retention_ms_ >= options_.retention_interval_ms) enforceRetention(now);
     if (stopping) {
-      // One more drain so that a clean shutdown loses nothing that fits.
-      while (pending_.size() < pending_.capacity() && queue_.tryPop(e)) pending_.push_back(e);
-      if (!pending_.empty()) writeBatch();
+      // Drain what is queued so that a clean shutdown loses nothing that fits.
+      do {
+        while (pending_.size() < pending_.capacity() && queue_.tryPop(e)) pending_.push_back(e);
+      } while (!pending_.empty() && writeBatch());
       return;
     }
   }

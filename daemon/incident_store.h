@@ -78,7 +78,7 @@ struct IncidentEvent {
 struct IncidentStoreOptions {
   std::filesystem::path database_path;
   std::filesystem::path secret_file;
-  size_t queue_capacity = 8192;
+  size_t queue_capacity = 8192;  // ~7 MiB of events (sizeof(IncidentEvent) is under 1 KiB)
   int batch_ms = 200;
   int retention_days = 30;
   bool pseudonymize_clients = true;
@@ -153,7 +153,8 @@ class IncidentStore {
   SqliteDb db_;
   Pseudonymizer pseudonymizer_;
   BoundedMpmcQueue<IncidentEvent> queue_;
-  std::vector<IncidentEvent> pending_;  // writer thread only
+  static constexpr size_t kMaxBatch = 4096;  // events per transaction
+  std::vector<IncidentEvent> pending_;       // writer thread only
   std::thread thread_;
   std::mutex wake_mutex_;
   std::condition_variable wake_;

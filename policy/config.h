@@ -47,7 +47,7 @@ struct DatabaseSettings {
   std::filesystem::path path;  // absolute (resolved against state_dir)
   int retention_days = 30;
   bool full_query_log = false;
-  int queue_capacity = 65536;
+  int queue_capacity = 8192;
   int batch_ms = 100;
 };
 

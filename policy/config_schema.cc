@@ -268,10 +268,10 @@ const KeyDef kKeys[] = {
      "safegate stores incidents, not browsing history."},
     {"database.queue_capacity",
      K::kInteger,
-     "65536",
+     "8192",
      R,
-     "Incidents waiting for the writer thread; when full, new ones are dropped and counted "
-     "(DNS is never blocked by the database).",
+     "Incidents waiting for the writer thread (under 1 KiB each, reserved up front); when full, "
+     "new ones are dropped and counted (DNS is never blocked by the database).",
      nullptr,
      {},
      16,
