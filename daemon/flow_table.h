@@ -44,6 +44,9 @@ struct FlowEntry {
   bool has_base_seq = false;  // TCP: base_seq is the sequence number of stream octet 0
   uint32_t base_seq = 0;
   int32_t buffer = -1;  // index into the reassembly pool, or -1
+  // DNS over TCP: the buffer holds the stream from base_seq on; the messages before
+  // dns_consumed in it have been decided (daemon/inline_inspector.cc, dnsOverTcp()).
+  uint32_t dns_consumed = 0;
   bool in_use = false;
 };
 

@@ -10,6 +10,7 @@
 
 #include "daemon/compiled_policy.h"
 #include "filters/dns_message.h"
+#include "filters/dns_tcp_stream.h"
 #include "filters/domain_name.h"
 #include "filters/forged_packet.h"
 #include "filters/http_request.h"
@@ -338,8 +339,76 @@ struct InlineInspector::Impl {
     return pass();  // each query on a DNS flow is decided: no offload
   }
 
-  NfqVerdict encryptedDns(FlowEntry* f) {
+  // A DoH/VPN endpoint named by address in a circumvention list (TCP to any port but 53, and
+  // UDP 443 for DoH over HTTP/3): caught whatever the SNI says, or with none at all.
+  bool circumventionAddress() const {
+    return snapshot != nullptr && snapshot->isCircumventionDestination(pkt.dst);
+  }
+
+  // DNS over TCP not sent to the proxy. Every query of the connection is decided, pipelined
+  // or split over segments (filters/dns_tcp_stream.h). The segment that completes a blocked
+  // query is the one held: the server never receives it whole; both ends are reset. DNS flows
+  // are never offloaded (each query is decided) and never take the "undecided" default.
+  NfqVerdict dnsOverTcp(FlowEntry* f) {
+    f->kind = FlowKind::kDns;
+    if (pkt.tcp_flags & tcp_flags::kSyn) {
+      f->has_base_seq = true;
+      f->base_seq = pkt.seq + 1;
+      f->dns_consumed = 0;
+      return pass();
+    }
+    if (pkt.payload.empty()) return pass();
+    if (!f->has_base_seq) {  // picked up mid-connection: assume a message starts here
+      f->has_base_seq = true;
+      f->base_seq = pkt.seq;
+      f->dns_consumed = 0;
+    }
+    QuicFlowState* st = self.flows_->attachBuffer(f);
+    if (st == nullptr) return overload(f);
+    DnsTcpStreamState state{f->base_seq, f->dns_consumed};
+    DnsTcpStatus ds = feedDnsTcpSegment(
+        st->crypto, state, pkt.seq, pkt.payload, self.options_.max_client_hello_bytes,
+        {self.scratch_.get(), kScratchBytes},
+        [this](std::span<const uint8_t> msg) { return allowTcpQuery(msg); });
+    f->base_seq = state.base_seq;
+    f->dns_consumed = state.consumed;
+    switch (ds) {
+      case DnsTcpStatus::kOk:
+      case DnsTcpStatus::kRetransmitted:
+        // An idle keep-alive connection holds no buffer.
+        if (st->crypto.rangeCount() == 0) self.flows_->releaseBuffer(f);
+        return pass();
+      case DnsTcpStatus::kStopped: count(self.counters_.dns_blocked); break;
+      case DnsTcpStatus::kOverCap:
+      case DnsTcpStatus::kAmbiguous:
+        // A message larger than the cap, a gap too wide, or overlapping segments that
+        // disagree: nothing safe to decide on.
+        count(self.counters_.dns_tcp_malformed);
+        break;
+    }
+    resetBoth();
+    finish(f);
+    return decided(false);
+  }
+
+  // One DNS message from a TCP stream: false when the policy blocks it (incident recorded).
+  // A message that is not a query passes: the server answers FORMERR (RFC 1035 §4.1.1).
+  bool allowTcpQuery(std::span<const uint8_t> msg) {
+    NameBuffer name;
+    DnsQuery q;
+    if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) return true;
+    count(self.counters_.dns_queries);
+    RequestFacts f = facts(Protocol::kDns, q.question.name);
+    f.dns_type = q.question.qtype;
+    Decision d = view->decide(f);
+    recordIncident(f, d);
+    if (d.verdict == Verdict::kRewrite) count(self.counters_.dns_rewrite_passed);
+    return d.verdict != Verdict::kBlock;
+  }
+
+  NfqVerdict encryptedDns(FlowEntry* f, bool by_address = false) {
     count(self.counters_.encrypted_dns);
+    if (by_address) count(self.counters_.doh_address);
     Verdict v = Verdict::kAllow;
     switch (group->encrypted_dns) {
       case policy::EncryptedDnsMode::kBlock: v = Verdict::kBlock; break;
@@ -347,8 +416,10 @@ struct InlineInspector::Impl {
       case policy::EncryptedDnsMode::kAllow: v = Verdict::kAllow; break;
     }
     if (v != Verdict::kAllow) {
-      Decision d = ownDecision(v, "circumvention", "encrypted_dns (port 853)");
-      if (firstIncidentThisHour(1)) {
+      Decision d = ownDecision(
+          v, "circumvention",
+          by_address ? "encrypted_dns (circumvention list address)" : "encrypted_dns (port 853)");
+      if (firstIncidentThisHour(by_address ? 2 : 1)) {
         recordIncident(facts(pkt.protocol == kTcp ? Protocol::kTls : Protocol::kQuic, ""), d);
       } else {
         count(self.counters_.incidents_rate_limited);
@@ -406,6 +477,7 @@ struct InlineInspector::Impl {
     }
     if (pkt.payload.empty()) return undecidedOrDefault(f);
     if (pkt.dst_port == 853) return encryptedDns(f);
+    if (circumventionAddress()) return encryptedDns(f, true);
     if (!f->has_base_seq) {  // picked up mid-handshake (e.g. after a restart)
       f->has_base_seq = true;
       f->base_seq = pkt.seq;
@@ -614,35 +686,13 @@ NfqVerdict InlineInspector::inspect(std::span<const uint8_t> ip, uint32_t mark,
 
   if (s.pkt.protocol == kUdp) {
     if (s.pkt.dst_port == 853) return s.encryptedDns(f);
+    if (s.pkt.dst_port == 443 && s.circumventionAddress()) return s.encryptedDns(f, true);
     if (s.pkt.dst_port == 443) return s.quic(f);
     f->kind = FlowKind::kOther;
     s.finish(f);
     return s.decided(true);  // other UDP: nothing safegate reads
   }
-  if (s.pkt.dst_port == 53) {
-    // DNS over TCP not sent to the proxy: decide the first query of the connection.
-    f->kind = FlowKind::kDns;
-    if (s.pkt.payload.size() > 2) {
-      NameBuffer name;
-      DnsQuery q;
-      auto msg = s.pkt.payload.subspan(2);
-      if (parseDnsQuery(msg, q, name) == DnsParseStatus::kOk) {
-        count(counters_.dns_queries);
-        RequestFacts facts = s.facts(Protocol::kDns, q.question.name);
-        facts.dns_type = q.question.qtype;
-        Decision d = s.view->decide(facts);
-        s.recordIncident(facts, d);
-        if (d.verdict == Verdict::kBlock) {
-          count(counters_.dns_blocked);
-          s.resetBoth();
-          s.finish(f);
-          return s.decided(false);
-        }
-        return s.pass();  // later queries on the connection are decided too
-      }
-    }
-    return s.undecidedOrDefault(f);
-  }
+  if (s.pkt.dst_port == 53) return s.dnsOverTcp(f);
   return s.tcp(f);
 }
 

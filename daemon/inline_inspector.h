@@ -6,7 +6,8 @@
 //   - DNS query over UDP 53 not sent to the proxy: decided by the policy (the same
 //     QueryHandler the proxy uses); a blocked query is answered for the client with a forged
 //     answer from the resolver's address and the query is dropped; allowed queries pass.
-//     DNS over TCP 53: a blocked query resets the connection both ways.
+//     DNS over TCP 53: every query of the connection (pipelined, split over segments) is
+//     decided; a blocked query resets the connection both ways.
 //   - HTTP request (any TCP port): decided on host and path (both hosts when the request is
 //     ambiguous); blocked -> the client gets a redirect to block_page.url (or a reset when no
 //     URL is set) and the server a reset.
@@ -15,8 +16,9 @@
 //     to that client: the group's unresolved_destination. Blocked -> reset both ways.
 //   - QUIC Initial (UDP 443): the group may drop QUIC (clients fall back to TCP); else
 //     decrypted and decided on the ClientHello's SNI like TLS; blocked -> dropped.
-//   - Port 853 (DoT/DoQ): the group's encrypted_dns (block / monitor / allow); one incident
-//     per client per hour.
+//   - Port 853 (DoT/DoQ), and TCP (any port but 53) or UDP 443 to an address that a
+//     circumvention list names (a DoH endpoint reached by address, whatever its SNI): the
+//     group's encrypted_dns (block / monitor / allow); one incident per client per hour.
 // A decided flow's verdict is "repeat" with the decision bits in the packet mark; the
 // firewall rules save them in the connection mark so the rest of the flow never comes back
 // (offload). A flow undecided after max_packets_per_flow packets takes its group's default.
@@ -90,6 +92,7 @@ struct InlineOptions {
   X(dns_blocked) \
   X(dns_forged_answers) \
   X(dns_rewrite_passed) \
+  X(dns_tcp_malformed) \
   X(http_requests) \
   X(http_blocked) \
   X(http_redirects) \
@@ -107,6 +110,7 @@ struct InlineOptions {
   X(quic_undecryptable) \
   X(encrypted_dns) \
   X(encrypted_dns_blocked) \
+  X(doh_address) \
   X(unresolved_destination) \
   X(undecided_default) \
   X(overload_fail_open) \

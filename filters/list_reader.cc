@@ -228,6 +228,20 @@ class LineParser {
     ++out_.stats.entries;
   }
 
+  // A bare IPv4/IPv6 address or CIDR ("1.1.1.1", "2606:4700::/32"); false if `token` is not one.
+  bool addAddress(std::string_view token) {
+    if (token.empty() || !(isAddressChar(token.front()))) return false;
+    std::optional<Cidr> cidr = Cidr::parse(token);
+    if (!cidr) return false;
+    out_.addresses.push_back(ParsedList::AddressEntry{*cidr, line_});
+    ++out_.stats.entries;
+    ++out_.stats.addresses;
+    return true;
+  }
+  static bool isAddressChar(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':';
+  }
+
   DomainMatchKind plainKind() const {
     return options_.plain_names_cover_subdomains ? DomainMatchKind::kSubtree
                                                  : DomainMatchKind::kExact;
@@ -294,6 +308,9 @@ class LineParser {
       }
       return;
     }
+    // Domain lists of circumvention endpoints (ut1 "doh", DoH IP lists) also name servers by
+    // address: kept as address entries, which the inline path matches against destinations.
+    if (addAddress(token)) return;
     DomainMatchKind kind = plainKind();
     // "*.example.com": DNSCrypt-style wildcard lists (hagezi "wildcard") mean the name and
     // everything under it: their adblock twin is ||example.com^.

@@ -15,7 +15,9 @@
 // Semantics (docs/lists.md has the full table):
 //   hosts `0.0.0.0 a.com b.com`, domains `a.com`, wildcard `*.a.com`, dnsmasq `server=/a.com/`
 //   -> block a.com and its subdomains (kSubtree; with plain_names_cover_subdomains = false,
-//   hosts and domains lines are exact, as AdGuard treats them).
+//   hosts and domains lines are exact, as AdGuard treats them). A bare address or CIDR line in
+//   a domains or wildcard list (`1.1.1.1`, `2606:4700::/32`) is an address entry
+//   (ParsedList::addresses), not a skipped line.
 //   adblock `||a.com^` -> subtree, `|a.com^` and a bare `a.com` -> exact, `*.a.com^` ->
 //   subdomains only, anything else with `*`, `^` or `|` -> an RE2 pattern over the name.
 //
@@ -105,9 +107,10 @@ struct AdblockRule {
 
 struct ListStats {
   size_t lines = 0;
-  size_t entries = 0;   // plain names + rules
-  size_t comments = 0;  // comment and blank lines
-  size_t skipped = 0;   // lines that could not be used (each reported or summarised)
+  size_t entries = 0;    // plain names + rules
+  size_t comments = 0;   // comment and blank lines
+  size_t skipped = 0;    // lines that could not be used (each reported or summarised)
+  size_t addresses = 0;  // of `entries`: address / CIDR entries (domains and wildcard lists)
 };
 
 struct ParsedList {
@@ -127,6 +130,14 @@ struct ParsedList {
   std::vector<NameEntry> names;
   std::string name_blob;
   std::vector<AdblockRule> rules;
+  // Bare addresses and CIDRs in domains / wildcard lists ("1.1.1.1", "2606:4700::/32"): DNS
+  // never matches them; the policy keeps them as destination addresses for the inline path
+  // (a DoH endpoint reached by address, docs/inline.md).
+  struct AddressEntry {
+    Cidr cidr;
+    uint32_t line = 0;
+  };
+  std::vector<AddressEntry> addresses;
   ListStats stats;
 
   std::string_view name(const NameEntry& e) const {

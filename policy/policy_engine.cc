@@ -45,6 +45,15 @@ bool coveredBy(std::string_view name, const std::vector<std::string>& names,
 
 }  // namespace
 
+uint32_t PolicySnapshot::destinationCategories(const IpAddress& destination) const noexcept {
+  return destination_addresses_.find(destination).value_or(0);
+}
+
+bool PolicySnapshot::isCircumventionDestination(const IpAddress& destination) const noexcept {
+  if (circumvention_category_ >= kMaxCategories) return false;
+  return (destinationCategories(destination) >> circumvention_category_) & 1u;
+}
+
 Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, DiagnosticSink& sink) {
   const size_t errors_before = sink.errorCount();
   std::shared_ptr<PolicySnapshot> snap(new PolicySnapshot());
@@ -148,6 +157,22 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
 
   NameIndex::Builder names;
   std::vector<ParsedList> pattern_lists[kMaxCategories];
+  // Address entries: one category bitmask per distinct CIDR (a CidrSet keeps the first value
+  // of identical CIDRs, so merge them first).
+  std::map<std::string, std::pair<Cidr, uint32_t>> addresses;
+  for (LoadedList& l : loaded) {
+    for (const auto& a : l.parsed.addresses) {
+      auto& slot = addresses[a.cidr.toString()];
+      slot.first = a.cidr;
+      slot.second |= 1u << l.category;
+    }
+  }
+  for (const auto& [key, entry] : addresses) {
+    s.destination_addresses_.add(entry.first, entry.second);
+  }
+  s.destination_addresses_.finalize();
+  s.stats_.address_entries = addresses.size();
+  s.circumvention_category_ = categoryOf("circumvention");
   for (LoadedList& l : loaded) {
     const uint8_t cat = l.category;
     const uint16_t id = l.id;

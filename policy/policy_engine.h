@@ -90,7 +90,8 @@ struct CompileStats {
   size_t groups = 0;
   size_t schedules = 0;
   size_t clients = 0;
-  size_t memory_bytes = 0;  // approximate heap bytes of the snapshot
+  size_t memory_bytes = 0;     // approximate heap bytes of the snapshot
+  size_t address_entries = 0;  // address / CIDR lines of lists (destinations, inline path)
 };
 
 class PolicySnapshot {
@@ -111,6 +112,15 @@ class PolicySnapshot {
   std::string_view clientName(const IpAddress& client,
                               const std::optional<MacAddress>& mac) const noexcept;
   const CompileStats& stats() const { return stats_; }
+
+  // Destination addresses from list files (address / CIDR lines of domains lists, e.g. the
+  // DoH endpoints of ut1 "doh" or a DoH IP list): a bit per category index whose lists name
+  // `destination` (the most specific listed CIDR wins when entries nest), 0 if none. DNS never
+  // uses these; the inline path does (docs/inline.md). Data plane: noexcept, no allocation.
+  uint32_t destinationCategories(const IpAddress& destination) const noexcept;
+  // True when a "circumvention" list names `destination`: a DoH/VPN endpoint reached by
+  // address, handled by the group's encrypted_dns setting.
+  bool isCircumventionDestination(const IpAddress& destination) const noexcept;
 
   ~PolicySnapshot();
 
@@ -165,6 +175,8 @@ class PolicySnapshot {
     std::unique_ptr<ListMatcher> matcher;
   };
   std::vector<PatternMatcher> rule_matchers_;  // adblock patterns / modifier rules
+  CidrSet destination_addresses_;              // value = category bitmask
+  uint8_t circumvention_category_ = 0xff;
   std::shared_ptr<const RegexRuleSet> regex_;
   std::vector<uint8_t> regex_categories_;  // by RegexMatch::value
   std::vector<std::string> regex_text_, regex_file_;

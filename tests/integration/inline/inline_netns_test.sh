@@ -95,6 +95,7 @@ ip -n "$G" addr add fd77:1::1/64 dev g0 nodad
 ip -n "$G" addr add 10.77.2.1/24 dev g1
 ip -n "$G" addr add fd77:2::1/64 dev g1 nodad
 ip -n "$S" addr add 10.77.2.2/24 dev s0
+ip -n "$S" addr add 10.77.2.53/24 dev s0   # a "DoH endpoint" named by address in a list
 ip -n "$S" addr add fd77:2::2/64 dev s0 nodad
 for ns in "$C" "$G" "$S"; do ip -n "$ns" link set lo up; done
 ip -n "$C" link set c0 up; ip -n "$S" link set s0 up
@@ -152,6 +153,7 @@ wait_for 10 ip netns exec "$C" dig +time=1 +tries=1 @10.77.2.2 allowed.test || t
 # ---- gateway: safegated + the shipped rules ----
 mkdir -p "$WORK/state"
 echo "casino.test" >"$WORK/gambling.txt"
+printf 'doh.test\n10.77.2.53\n2001:db8:53::/48\n' >"$WORK/doh.txt"
 cat >"$WORK/safegate.toml" <<TOML
 [daemon]
 state_dir = "$WORK/state"
@@ -180,6 +182,12 @@ default_group = "kids"
 name = "gambling"
 category = "gambling"
 sources = ["$WORK/gambling.txt"]
+
+[[lists]]
+name = "doh"
+category = "circumvention"
+format = "domains"
+sources = ["$WORK/doh.txt"]
 
 [[groups]]
 name = "kids"
@@ -256,6 +264,20 @@ check "DoT from kids is blocked" "RESET" \
 check "DoT from strict is monitored (passes)" "REPLY" \
   "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.3 --dst 10.77.2.2 --port 853 --sni dns.test)"
 
+# ---- DoH endpoint by address (circumvention list), whatever the SNI ----
+check "TLS to a listed DoH address, innocuous SNI, kids: reset" "RESET" \
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.53 --sni allowed.test)"
+set +e
+CURL -k -o /dev/null --resolve allowed.test:443:10.77.2.53 https://allowed.test/
+rc=$?
+set -e
+check "curl https to a listed DoH address is reset" "fails" \
+  "$([ $rc -ne 0 ] && echo fails || echo succeeded)"
+check "TLS to a listed DoH address, strict (encrypted_dns = monitor): passes" "REPLY" \
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.3 --dst 10.77.2.53 --sni allowed.test)"
+check "TLS to the unlisted address next to it, kids: passes" "REPLY" \
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni allowed.test)"
+
 # ---- QUIC ----
 quic_received() { grep -c "^$1 " "$WORK/quic.log" || true; }
 CX "$PYTHON" "$CLIENT_PY" quic --src 10.77.1.2 --dst 10.77.2.2 --sni allowed.test >/dev/null
@@ -298,6 +320,14 @@ check "inline DNS: forged answer comes from the resolver's address" "10.77.2.2#5
   "$(DIG @10.77.2.2 www.casino.test | sed -n 's/.*SERVER: \([^(]*\)(.*/\1/p')"
 check "inline DNS over IPv6: blocked" "NXDOMAIN" \
   "$(DIG @fd77:2::2 casino.test | sed -n 's/.*status: \([A-Z]*\).*/\1/p')"
+# DNS over TCP: dig +keepopen sends its queries on one connection; the allowed ones are
+# answered, the blocked third one resets the connection (unbound would answer 10.77.2.2).
+tcp_out=$(DIG +tcp +keepopen @10.77.2.2 allowed.test +short allowed.test +short \
+  www.casino.test +short 2>&1 || true)
+check "inline DNS over TCP: the two allowed queries on the connection are answered" "2" \
+  "$(grep -c '^10\.77\.2\.2$' <<<"$tcp_out" || true)"
+check "inline DNS over TCP: the later blocked query gets no answer" "yes" \
+  "$(grep -qi 'reset\|error\|timed out\|no servers' <<<"$tcp_out" && echo yes || echo "no: $tcp_out")"
 
 # ---- incidents in SQLite ----
 sleep 0.5
@@ -308,7 +338,8 @@ check "incident: HTTP block" "1" "$(q "select count(*)>0 from incidents where pr
 check "incident: TLS block" "1" "$(q "select count(*)>0 from incidents where protocol='tls' and name='www.casino.test' and verdict='block'")"
 check "incident: QUIC block" "1" "$(q "select count(*)>0 from incidents where protocol='quic' and name='casino.test' and verdict='block'")"
 check "incident: unresolved destination" "1" "$(q "select count(*)>0 from incidents where category='unresolved-destination' and grp='strict'")"
-check "incident: DoT once per client per hour" "1" "$(q "select count(*) from incidents where category='circumvention' and grp='kids'")"
+check "incident: DoT once per client per hour" "1" "$(q "select count(*) from incidents where category='circumvention' and grp='kids' and rule like '%port 853%'")"
+check "incident: DoH address once per client per hour" "1" "$(q "select count(*) from incidents where category='circumvention' and grp='kids' and rule like '%circumvention list address%'")"
 check "incident: inline DNS block" "1" "$(q "select count(*)>0 from incidents where protocol='dns' and name='www.casino.test'")"
 
 ip netns exec "$G" "$FIREWALL" remove

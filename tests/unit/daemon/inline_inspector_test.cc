@@ -100,6 +100,7 @@ class InlineInspectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_.write("gambling.txt", "casino.example\nbet.example\nexample.com\n");
+    dir_.write("doh.txt", "doh.example\n192.0.2.53\n2001:db8:53::/48\n");
     dir_.write("safegate.toml", R"(
 [policy]
 default_group = "kids"
@@ -108,6 +109,12 @@ default_group = "kids"
 name = "gambling"
 category = "gambling"
 sources = ["gambling.txt"]
+
+[[lists]]
+name = "doh"
+category = "circumvention"
+format = "domains"
+sources = ["doh.txt"]
 
 [[groups]]
 name = "kids"
@@ -274,6 +281,121 @@ TEST_F(InlineInspectorTest, AnswersBlockedDnsQueryFromTheResolversAddress) {
   EXPECT_EQ(feed(udp("10.0.0.5", "8.8.8.8", 5556, 53, ok)), kPass);
 }
 
+// A DNS query for `name` (type A), with the two-byte length prefix of DNS over TCP.
+std::vector<uint8_t> tcpDnsQuery(uint16_t id, std::string_view name) {
+  std::vector<uint8_t> q = {uint8_t(id >> 8), uint8_t(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string_view::npos) dot = name.size();
+    q.push_back(uint8_t(dot - start));
+    q.insert(q.end(), name.begin() + start, name.begin() + dot);
+    start = dot + 1;
+  }
+  q.push_back(0);
+  for (uint8_t b : {0, 1, 0, 1}) q.push_back(b);
+  std::vector<uint8_t> out = {uint8_t(q.size() >> 8), uint8_t(q.size())};
+  out.insert(out.end(), q.begin(), q.end());
+  return out;
+}
+
+std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> parts) {
+  std::vector<uint8_t> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+TEST_F(InlineInspectorTest, DnsOverTcpDecidesALaterQueryInTheSameSegment) {
+  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43000, 53, 99, 0, tcp_flags::kSyn)), kPass);
+  auto two = concat({tcpDnsQuery(1, "www.example.org"), tcpDnsQuery(2, "casino.example")});
+  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43000, 53, 100, 7, tcp_flags::kAck, two)), kBlockMark);
+  EXPECT_EQ(injector_.packets.size(), 2u);  // reset both ways
+  EXPECT_EQ(inspector_->counters().dns_queries.load(), 2u);
+  EXPECT_EQ(inspector_->counters().dns_blocked.load(), 1u);
+}
+
+TEST_F(InlineInspectorTest, DnsOverTcpDecidesQueriesSplitAcrossSegments) {
+  feed(tcp("10.0.0.5", "8.8.8.8", 43001, 53, 99, 0, tcp_flags::kSyn));
+  // Stream: allowed query 1, allowed query 2, blocked query 3; cut at odd places (inside a
+  // length prefix, inside a name).
+  auto stream = concat({tcpDnsQuery(1, "www.example.org"), tcpDnsQuery(2, "news.example.net"),
+                        tcpDnsQuery(3, "www.bet.example")});
+  std::span<const uint8_t> st(stream);
+  const size_t q1 = tcpDnsQuery(1, "www.example.org").size();
+  const size_t q2 = tcpDnsQuery(2, "news.example.net").size();
+  const size_t cuts[] = {0, 1, 10, q1 + 1, q1 + q2 + 5, stream.size()};
+  for (size_t i = 0; i + 1 < std::size(cuts); ++i) {
+    auto piece = st.subspan(cuts[i], cuts[i + 1] - cuts[i]);
+    NfqVerdict v = feed(
+        tcp("10.0.0.5", "8.8.8.8", 43001, 53, 100 + uint32_t(cuts[i]), 7, tcp_flags::kAck, piece));
+    if (i + 2 < std::size(cuts)) {
+      EXPECT_EQ(v, kPass) << "segment " << i;
+    } else {
+      EXPECT_EQ(v, kBlockMark) << "the segment completing the blocked query";
+    }
+  }
+  EXPECT_EQ(inspector_->counters().dns_queries.load(), 3u);
+  EXPECT_EQ(inspector_->counters().dns_blocked.load(), 1u);
+}
+
+TEST_F(InlineInspectorTest, DnsOverTcpPutsOutOfOrderSegmentsBackTogether) {
+  feed(tcp("10.0.0.5", "8.8.8.8", 43002, 53, 99, 0, tcp_flags::kSyn));
+  auto q1 = tcpDnsQuery(1, "www.example.org");
+  auto q2 = tcpDnsQuery(2, "casino.example");
+  // The blocked second query arrives first: nothing can be read before it yet.
+  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43002, 53, 100 + uint32_t(q1.size()), 7,
+                     tcp_flags::kAck, q2)),
+            kPass);
+  EXPECT_EQ(inspector_->counters().dns_queries.load(), 0u);
+  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43002, 53, 100, 7, tcp_flags::kAck, q1)), kBlockMark);
+  EXPECT_EQ(inspector_->counters().dns_queries.load(), 2u);
+}
+
+TEST_F(InlineInspectorTest, DnsOverTcpKeepsDecidingPastTheReassemblyCap) {
+  feed(tcp("10.0.0.5", "8.8.8.8", 43003, 53, 99, 0, tcp_flags::kSyn));
+  // 1,000 allowed queries (~33 KiB, twice the 16 KiB cap), three per segment with the third
+  // split, then a blocked one: decided messages leave the buffer, so the cap is never hit.
+  uint32_t seq = 100;
+  std::vector<uint8_t> pending, last_segment;
+  for (uint16_t id = 0; id < 1000; ++id) {
+    auto q = tcpDnsQuery(id, "www.example.org");
+    pending.insert(pending.end(), q.begin(), q.end());
+    if (id % 3 == 2) {
+      size_t send = pending.size() - 7;  // keep 7 bytes of the last query for later
+      last_segment.assign(pending.begin(), pending.begin() + long(send));
+      ASSERT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43003, 53, seq, 7, tcp_flags::kAck, last_segment)),
+                kPass)
+          << id;
+      seq += uint32_t(send);
+      pending.erase(pending.begin(), pending.begin() + long(send));
+    }
+  }
+  // A retransmission of the last segment (decided queries and the held partial one) passes.
+  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43003, 53, seq - uint32_t(last_segment.size()), 7,
+                     tcp_flags::kAck, last_segment)),
+            kPass);
+  auto last = concat({pending, tcpDnsQuery(4242, "casino.example")});
+  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43003, 53, seq, 7, tcp_flags::kAck, last)), kBlockMark);
+  EXPECT_EQ(inspector_->counters().dns_queries.load(), 1001u);
+  EXPECT_EQ(inspector_->counters().dns_tcp_malformed.load(), 0u);
+  EXPECT_EQ(inspector_->counters().undecided_default.load(), 0u);
+}
+
+TEST_F(InlineInspectorTest, DnsOverTcpResetsAMessageLargerThanTheCap) {
+  feed(tcp("10.0.0.5", "8.8.8.8", 43004, 53, 99, 0, tcp_flags::kSyn));
+  std::vector<uint8_t> huge(1400, 0);
+  huge[0] = 0xff;  // announces 65,000+ bytes
+  huge[1] = 0xf0;
+  uint32_t seq = 100;
+  NfqVerdict v = kPass;
+  for (int i = 0; i < 20 && v == kPass; ++i, seq += 1400) {
+    v = feed(tcp("10.0.0.5", "8.8.8.8", 43004, 53, seq, 7, tcp_flags::kAck,
+                 i == 0 ? huge : std::vector<uint8_t>(1400, 0)));
+  }
+  EXPECT_EQ(v, kBlockMark);
+  EXPECT_EQ(inspector_->counters().dns_tcp_malformed.load(), 1u);
+}
+
 TEST_F(InlineInspectorTest, DecryptsQuicInitialAndBlocksOnItsSni) {
   auto initial = hex(kRfc9001ClientInitial);
   EXPECT_EQ(feed(udp("10.0.0.5", "192.0.2.30", 6001, 443, initial)), kBlockMark);
@@ -304,6 +426,48 @@ TEST_F(InlineInspectorTest, Port853IsHandledPerGroupWithOneIncidentPerHour) {
   EXPECT_EQ(feed(udp("10.0.0.5", "192.0.2.40", 41002, 853, hello)), kBlockMark);
   EXPECT_EQ(inspector_->counters().encrypted_dns.load(), 3u);
   EXPECT_EQ(inspector_->counters().encrypted_dns_blocked.load(), 2u);
+}
+
+TEST_F(InlineInspectorTest, TlsToACircumventionListAddressIsBlockedWhateverItsSni) {
+  // "kids" (encrypted_dns = block): an innocuous SNI to a listed DoH address is reset.
+  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.53", 42000, 443, 1, 0, tcp_flags::kSyn)), kPass);
+  auto hello = clientHello("www.example.org");
+  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.53", 42000, 443, 2, 5, tcp_flags::kAck, hello)),
+            kBlockMark);
+  EXPECT_EQ(injector_.packets.size(), 2u);  // reset both ways
+  EXPECT_EQ(inspector_->counters().tls_hellos.load(), 0u);
+  // No SNI at all, and IPv6 inside a listed CIDR: the same.
+  auto bare = clientHello("");
+  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.53", 42001, 443, 2, 5, tcp_flags::kAck, bare)),
+            kBlockMark);
+  EXPECT_EQ(feed(tcp("fd00::5", "2001:db8:53:7::1", 42002, 8443, 2, 5, tcp_flags::kAck, hello)),
+            kBlockMark);
+  // DoH over HTTP/3 to the address: dropped without being decrypted.
+  EXPECT_EQ(feed(udp("10.0.0.5", "192.0.2.53", 42003, 443, hex(kRfc9001ClientInitial))),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().quic_initials.load(), 0u);
+  EXPECT_EQ(inspector_->counters().doh_address.load(), 4u);
+  EXPECT_EQ(inspector_->counters().encrypted_dns_blocked.load(), 4u);
+  // One incident per client per hour: the first event of 10.0.0.5 and of fd00::5 count.
+  EXPECT_EQ(inspector_->counters().incidents_rate_limited.load(), 2u);
+  // Plain DNS to the address is still decided as DNS, not by address.
+  std::vector<uint8_t> ok =
+      hex("abce0100000100000000000003777777076578616d706c65036f72670000010001");
+  EXPECT_EQ(feed(udp("10.0.0.5", "192.0.2.53", 5557, 53, ok)), kPass);
+  // An address next to it is not listed.
+  feed(tcp("10.0.0.5", "192.0.2.54", 42004, 443, 1, 0, tcp_flags::kSyn));
+  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.54", 42004, 443, 2, 5, tcp_flags::kAck, hello)),
+            kAllowMark);
+}
+
+TEST_F(InlineInspectorTest, CircumventionListAddressIsOnlyMonitoredForGroupThatMonitors) {
+  auto hello = clientHello("www.example.org");
+  // "strict-inline": encrypted_dns = monitor -> allowed and offloaded, counted.
+  EXPECT_EQ(feed(tcp("10.0.0.9", "192.0.2.53", 42010, 443, 2, 5, tcp_flags::kAck, hello)),
+            kAllowMark);
+  EXPECT_TRUE(injector_.packets.empty());
+  EXPECT_EQ(inspector_->counters().doh_address.load(), 1u);
+  EXPECT_EQ(inspector_->counters().encrypted_dns_blocked.load(), 0u);
 }
 
 TEST_F(InlineInspectorTest, UnresolvedDestinationBlockedOnlyForGroupThatAsks) {

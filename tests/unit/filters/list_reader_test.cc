@@ -71,13 +71,35 @@ TEST(ListReaderTest, ReportsEverySkippedLineWithItsNumberAndReason) {
   auto l = parse("good.com\nexa mple.com\n192.0.2.1\nhttp://x.com/path\n-bad..com\ngood2.com\n",
                  sink, {.format = ListFormat::kDomains});
   EXPECT_EQ(names(l), (std::vector<std::string>{"good.com", "good2.com"}));
-  EXPECT_EQ(l.stats.skipped, 4u);
+  EXPECT_EQ(l.stats.skipped, 3u);  // 192.0.2.1 is an address entry (next test)
   EXPECT_TRUE(hasWarningAtLine(sink, 2, "no spaces"));
-  EXPECT_TRUE(hasWarningAtLine(sink, 3, "IP address"));
+  EXPECT_FALSE(hasWarningAtLine(sink, 3, ""));
   EXPECT_TRUE(hasWarningAtLine(sink, 4, "URL"));
   EXPECT_TRUE(hasWarningAtLine(sink, 5, "empty label"));
   EXPECT_EQ(sink.all()[0].toString(),
             "test.txt:2: warning: skipped \"exa mple.com\": a domain has no spaces");
+}
+
+TEST(ListReaderTest, KeepsAddressAndCidrLinesOfDomainListsAsAddressEntries) {
+  DiagnosticSink sink;
+  auto l = parse(
+      "dns.example\n192.0.2.1\n2001:db8::53\n198.51.100.0/24\n2001:db8:1::/48 # x\n"
+      "192.0.2.0/40\n*.1.2.3.4\n",
+      sink, {.format = ListFormat::kDomains});
+  EXPECT_EQ(names(l), (std::vector<std::string>{"dns.example"}));
+  ASSERT_EQ(l.addresses.size(), 4u);
+  EXPECT_EQ(l.addresses[0].cidr.toString(), "192.0.2.1/32");
+  EXPECT_EQ(l.addresses[0].line, 2u);
+  EXPECT_EQ(l.addresses[1].cidr.toString(), "2001:db8::53/128");
+  EXPECT_EQ(l.addresses[2].cidr.toString(), "198.51.100.0/24");
+  EXPECT_EQ(l.addresses[3].cidr.toString(), "2001:db8:1::/48");
+  EXPECT_EQ(l.stats.addresses, 4u);
+  EXPECT_EQ(l.stats.entries, 5u);
+  // A prefix that is too long and an address behind a wildcard are still bad lines.
+  EXPECT_EQ(l.stats.skipped, 2u);
+  EXPECT_TRUE(hasWarningAtLine(sink, 6, ""));
+  EXPECT_TRUE(hasWarningAtLine(sink, 7, ""));
+  EXPECT_EQ(l.stats.lines, l.stats.entries + l.stats.comments + l.stats.skipped);
 }
 
 TEST(ListReaderTest, CapsLineLengthAndReportedWarnings) {
@@ -253,8 +275,8 @@ TEST(ListReaderRealDataTest, LoadsUt1CategoryListsAndReportsTheIpLines) {
   EXPECT_GT(gambling.names.size(), 30000u);
   auto redirector = readReal(dir / "redirector" / "domains", sink);
   EXPECT_GT(redirector.names.size(), 100000u);
-  // ut1 domain files hold bare IP addresses too; they are skipped and reported by line.
-  size_t skipped = 0;
+  // ut1 domain files hold bare IP addresses too; they are address entries, not skipped lines.
+  size_t skipped = 0, addresses = 0;
   for (const char* cat : {"adult", "agressif", "dating", "drogue", "games", "social_networks",
                           "vpn", "doh", "malware", "phishing", "warez"}) {
     const auto p = dir / cat / "domains";
@@ -262,6 +284,8 @@ TEST(ListReaderRealDataTest, LoadsUt1CategoryListsAndReportsTheIpLines) {
     DiagnosticSink s;
     auto l = readReal(p, s);
     skipped += l.stats.skipped;
+    addresses += l.addresses.size();
+    EXPECT_EQ(l.stats.addresses, l.addresses.size()) << p;
     EXPECT_EQ(l.stats.lines, l.stats.entries + l.stats.comments + l.stats.skipped) << p;
     for (const Diagnostic& d : s.all()) {
       EXPECT_EQ(d.severity, Severity::kWarning);
@@ -270,7 +294,7 @@ TEST(ListReaderRealDataTest, LoadsUt1CategoryListsAndReportsTheIpLines) {
       }
     }
   }
-  EXPECT_GT(skipped, 0u);
+  EXPECT_GT(addresses, 0u);
 }
 
 TEST(ListReaderRealDataTest, LoadsSinfoniettaHostsFiles) {
