@@ -13,6 +13,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/thread_name.h"
+
 namespace safegate {
 
 ControlServer::ControlServer(ControlServerOptions options, Handler handler)
@@ -88,7 +90,10 @@ Status ControlServer::start() {
     return Status::fromErrno("chmod " + path, errno);
   if (listen(listen_fd_, 16) != 0) return Status::fromErrno("listen " + path, errno);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    setThreadName("sg-control");
+    run();
+  });
   return Status::ok();
 }
 

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/thread_name.h"
+
 namespace safegate {
 
 namespace {
@@ -246,7 +248,10 @@ NfqueueFrontend::~NfqueueFrontend() { stop(); }
 void NfqueueFrontend::start() {
   stop_.store(false);
   for (size_t i = 0; i < queues_.size(); ++i) {
-    threads_.emplace_back([this, i] { queues_[i]->run(*handlers_[i], stop_); });
+    threads_.emplace_back([this, i] {
+      setThreadName("sg-nfq-" + std::to_string(i));
+      queues_[i]->run(*handlers_[i], stop_);
+    });
   }
 }
 
