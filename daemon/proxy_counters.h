@@ -32,7 +32,9 @@ namespace safegate {
   X(pending_full) \
   X(truncated_passed) \
   X(send_errors) \
-  X(incidents_dropped)
+  X(incidents_dropped) \
+  X(ech_stripped) \
+  X(ech_strip_failed)
 // clang-format on
 
 struct ProxyCounters {

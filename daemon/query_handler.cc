@@ -172,9 +172,10 @@ size_t QueryHandler::finish(const PolicyView& policy, std::span<const uint8_t> q
   facts.dns_type = q.question.qtype;
   facts.unix_time_seconds = now_ms / 1000;
   NameBuffer rn, target;
+  bool has_svcb = false;  // an HTTPS/SVCB record anywhere may carry an "ech" SvcParam
   while (auto r = view.next(rn)) {
-    if (r->section != DnsRecord::Section::kAnswer) break;
-    if (r->type != dns_type::kCname) continue;
+    if (r->type == dns_type::kHttps || r->type == dns_type::kSvcb) has_svcb = true;
+    if (r->section != DnsRecord::Section::kAnswer || r->type != dns_type::kCname) continue;
     if (view.cnameTarget(*r, target) != DnsParseStatus::kOk) continue;
     facts.name = target.view();
     if (facts.name == rewrite_target) continue;  // our own safe-search target
@@ -238,6 +239,30 @@ size_t QueryHandler::finish(const PolicyView& policy, std::span<const uint8_t> q
     }
     size_t n = buildCnameAnswer(query, q, rewrite_target, ttl, std::span(rrs, used), count, out);
     return n ? n : servfail(query, q, out, counters_);
+  }
+
+  if (has_svcb) {
+    // ECH stripping happens here, on the way out to this client, and not in the shared cache:
+    // strip_ech is a per-group setting, so the cache keeps the upstream's answer and every
+    // client gets it as its own group wants it. The decision is taken again only for the rare
+    // answers that hold HTTPS/SVCB records, with the policy that is current now.
+    facts.name = q.question.name;
+    if (policy.decide(facts).strip_ech) {
+      const EchStripResult res = stripEchFromResponse(upstream, out);
+      if (res.removed > 0) {
+        out[0] = query[0];  // the client's ID
+        out[1] = query[1];
+        bump(counters_.ech_stripped);
+        if (view.header().truncated()) bump(counters_.truncated_passed);
+        return res.length;
+      }
+      // Stripping was needed but could not be done: fail closed rather than hand out ECH keys
+      // to a group that must not get them.
+      if (res.no_room || res.status != DnsParseStatus::kOk) {
+        bump(counters_.ech_strip_failed);
+        return servfail(query, q, out, counters_);
+      }
+    }
   }
 
   if (upstream.size() > out.size()) return servfail(query, q, out, counters_);

@@ -5,7 +5,10 @@
 // (rewrite). finish() turns an upstream answer into the client's answer: every CNAME target in
 // the chain is decided too (CNAME cloaking: a tracker hidden behind a first-party alias is still
 // blocked), a rewrite becomes "name CNAME target" plus the target's address records, and the
-// client's ID is restored. Incidents (block, monitor, alert) are handed to the IncidentStore's
+// client's ID is restored. For a client whose group has strip_ech, the "ech" SvcParam is
+// removed from HTTPS/SVCB records here, on the way out (the cache keeps the upstream's bytes,
+// since groups differ); if that cannot be done the client gets SERVFAIL, never the ECH keys.
+// Incidents (block, monitor, alert) are handed to the IncidentStore's
 // lock-free queue. Both UDP workers and TCP connection threads use it.
 // Data plane: noexcept, no allocation, no locks. One instance per thread (counters are that
 // thread's); the PolicyView must be held by the caller for the duration of each call.

