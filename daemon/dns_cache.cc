@@ -20,6 +20,12 @@ void writeU32(uint8_t* p, uint32_t v) {
 }  // namespace
 
 uint32_t cacheableTtlSeconds(std::span<const uint8_t> response) noexcept {
+  return cacheableTtlSeconds(response, {}, nullptr);
+}
+
+uint32_t cacheableTtlSeconds(std::span<const uint8_t> response, std::span<uint16_t> ttl_offsets,
+                             size_t* ttl_count) noexcept {
+  size_t count = 0;
   NameBuffer qname;
   DnsResponseView view(response, qname);
   if (view.status() != DnsParseStatus::kOk) return 0;
@@ -33,6 +39,8 @@ uint32_t cacheableTtlSeconds(std::span<const uint8_t> response) noexcept {
   NameBuffer rname;
   while (auto r = view.next(rname)) {
     if (r->type == dns_type::kOpt) continue;  // its "TTL" is extended rcode and flags
+    if (count < ttl_offsets.size()) ttl_offsets[count] = static_cast<uint16_t>(r->ttl_offset);
+    ++count;
     if (r->section == DnsRecord::Section::kAnswer) {
       has_answer = true;
       answer_ttl = std::min(answer_ttl, r->ttl);
@@ -44,6 +52,7 @@ uint32_t cacheableTtlSeconds(std::span<const uint8_t> response) noexcept {
     }
   }
   if (view.status() != DnsParseStatus::kOk) return 0;
+  if (ttl_count) *ttl_count = count;
   if (rcode == dns_rcode::kNoError && has_answer) return answer_ttl;
   if (negative_ttl != UINT32_MAX) return negative_ttl;  // NXDOMAIN / NODATA with SOA
   return 0;
@@ -101,11 +110,21 @@ size_t DnsCache::lookup(const DnsCacheKey& key, int64_t now_ms, std::span<uint8_
       break;
     }
     const uint32_t age_s = static_cast<uint32_t>((now_ms - e.inserted_ms) / 1000);
-    NameBuffer rname;
-    while (auto r = view.next(rname)) {
-      if (r->type == dns_type::kOpt) continue;
-      uint32_t ttl = r->ttl > age_s ? r->ttl - age_s : 0;
-      writeU32(msg.data() + r->ttl_offset, ttl);
+    if (age_s > 0 && e.ttl_count != kTtlsNotStored) {
+      // The TTL positions were noted at insert (after the message in the slot): no re-parse.
+      uint16_t offsets[kMaxStoredTtls];
+      std::memcpy(offsets, stored + e.length, e.ttl_count * sizeof(uint16_t));
+      for (size_t t = 0; t < e.ttl_count; ++t) {
+        const uint32_t ttl = readU32(msg.data() + offsets[t]);
+        writeU32(msg.data() + offsets[t], ttl > age_s ? ttl - age_s : 0);
+      }
+    } else if (age_s > 0) {
+      NameBuffer rname;
+      while (auto r = view.next(rname)) {
+        if (r->type == dns_type::kOpt) continue;
+        uint32_t ttl = r->ttl > age_s ? r->ttl - age_s : 0;
+        writeU32(msg.data() + r->ttl_offset, ttl);
+      }
     }
     ++stats_.hits;
     return e.length;
@@ -121,7 +140,9 @@ void DnsCache::insert(const DnsCacheKey& key, std::span<const uint8_t> response,
     ++stats_.uncacheable;
     return;
   }
-  uint32_t ttl = cacheableTtlSeconds(response);
+  uint16_t offsets[kMaxStoredTtls];
+  size_t ttl_count = 0;
+  uint32_t ttl = cacheableTtlSeconds(response, offsets, &ttl_count);
   if (ttl == 0) {
     ++stats_.uncacheable;
     return;
@@ -139,8 +160,14 @@ void DnsCache::insert(const DnsCacheKey& key, std::span<const uint8_t> response,
     if (!victim || e.expires_ms < victim->expires_ms) victim = &e;
   }
   if (victim->expires_ms > now_ms && victim->hash != h) ++stats_.evictions;
+  // The TTL offsets ride after the message when they fit in the same slot.
+  size_t stored_bytes = response.size() + ttl_count * sizeof(uint16_t);
+  if (ttl_count > kMaxStoredTtls || stored_bytes > kMaxCachedMessage) {
+    ttl_count = kTtlsNotStored;
+    stored_bytes = response.size();
+  }
   uint8_t cls = 0;
-  while (kClassBytes[cls] < response.size()) ++cls;
+  while (kClassBytes[cls] < stored_bytes) ++cls;
   if (victim->cls != cls) {
     if (victim->cls != kNoSlot) {
       Store& old = stores_[victim->cls];
@@ -152,6 +179,10 @@ void DnsCache::insert(const DnsCacheKey& key, std::span<const uint8_t> response,
     victim->cls = cls;
   }
   std::memcpy(slotData(*victim), response.data(), response.size());
+  if (ttl_count != kTtlsNotStored) {
+    std::memcpy(slotData(*victim) + response.size(), offsets, ttl_count * sizeof(uint16_t));
+  }
+  victim->ttl_count = static_cast<uint8_t>(ttl_count);
   victim->hash = h;
   victim->inserted_ms = now_ms;
   victim->expires_ms = now_ms + int64_t{ttl} * 1000;

@@ -8,8 +8,9 @@
 // qclass, EDNS present, DO, CD). The lifetime is the smallest TTL in the answer (RFC 1035 §4.1.3 /
 // RFC 2181 §8), or for NXDOMAIN/NODATA min(SOA TTL, SOA MINIMUM) (RFC 2308 §5); answers with
 // neither, SERVFAIL and truncated answers are not cached. A hit is copied out with every TTL
-// decreased by the entry's age. max_entries 0 disables the cache. Thread-safety: none; one instance
-// per thread. lookup()/insert() are noexcept and allocation-free.
+// decreased by the entry's age (where the TTLs sit is noted at insert and kept after the message
+// in its slot, so a hit does not re-parse the records). max_entries 0 disables the cache.
+// Thread-safety: none; one instance per thread. lookup()/insert() are noexcept and allocation-free.
 #pragma once
 
 #include <cstddef>
@@ -64,7 +65,10 @@ class DnsCache {
     uint32_t slot = 0;       // slot in store cls; kept on eviction and reused if the size fits
     uint16_t length = 0;
     uint8_t cls = kNoSlot;
+    uint8_t ttl_count = 0;  // TTL offsets stored after the message, or kTtlsNotStored
   };
+  static constexpr size_t kMaxStoredTtls = 32;
+  static constexpr uint8_t kTtlsNotStored = 0xff;
   // One store per size class: slots handed out in order (so resident memory follows use) and
   // returned to a free list when an entry moves to another class. The free list is reserved
   // for every slot up front, so insert() never allocates.
@@ -89,5 +93,9 @@ class DnsCache {
 
 // The lifetime a response may be cached for, in seconds; 0 = do not cache (see DnsCache).
 uint32_t cacheableTtlSeconds(std::span<const uint8_t> response) noexcept;
+// The same, also noting where each record's TTL sits (OPT excluded) in `ttl_offsets` (as many as
+// fit) and how many records have one in `*ttl_count`.
+uint32_t cacheableTtlSeconds(std::span<const uint8_t> response, std::span<uint16_t> ttl_offsets,
+                             size_t* ttl_count) noexcept;
 
 }  // namespace safegate

@@ -53,6 +53,35 @@ TEST(DnsCacheTest, ReturnsCachedAnswerWithAgedTtl) {
   EXPECT_EQ(cache.stats().hits, 1u);
 }
 
+TEST(DnsCacheTest, EveryRecordTtlIsAgedWhetherOrNotItsPositionWasStored) {
+  // 5 records: their TTL positions fit after the message in its slot. 29 records: the message
+  // alone nearly fills 512 bytes, so a hit re-parses it instead. Both must age every record.
+  for (int records : {5, 29}) {
+    DnsCache cache(64);
+    std::vector<std::array<uint8_t, 4>> addresses;
+    for (int i = 0; i < records; ++i) addresses.push_back({198, 51, 100, static_cast<uint8_t>(i)});
+    auto q = makeQuery(7, "many.example.org", dns_type::kA);
+    auto resp = makeResponse(q, addresses, 300);
+    ASSERT_LE(resp.size(), kMaxCachedMessage);
+    auto p = parse(q);
+    cache.insert(keyOf(p), resp, 0);
+    std::array<uint8_t, 1500> out{};
+    // Within the first second nothing is aged; after 120.5 s every TTL is 180.
+    for (auto [at_ms, want] : {std::pair<int64_t, uint32_t>{400, 300}, {120'500, 180}}) {
+      size_t n = cache.lookup(keyOf(p), at_ms, out);
+      ASSERT_EQ(n, resp.size()) << records;
+      NameBuffer qn, rn;
+      DnsResponseView v(std::span<const uint8_t>(out.data(), n), qn);
+      int seen = 0;
+      while (auto r = v.next(rn)) {
+        EXPECT_EQ(r->ttl, want) << records << " records, record " << seen;
+        ++seen;
+      }
+      EXPECT_EQ(seen, records);
+    }
+  }
+}
+
 TEST(DnsCacheTest, ExpiredEntryIsAMiss) {
   DnsCache cache(64);
   auto q = makeQuery(1, "example.org", dns_type::kA);
