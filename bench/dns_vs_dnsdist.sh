@@ -8,8 +8,11 @@
 #   bench/dns_vs_dnsdist.sh [BUILD_DIR]      (default build/release; needs safegated and
 #                                             sg_dns_responder built there)
 # Environment: SEED (42), ENTRIES (1000000), DURATION (20 s per max-qps run), RATE (20000 qps
-# for the latency run), LATENCY_DURATION (10 s).
+# for the latency run), LATENCY_DURATION (10 s), ONLY (bare, dnsdist or safegated: run one),
+# PERF_OUT (a file: `perf record -g` of the proxy during its max-qps run).
 #
+# A third row, "bare-loop", is the test responder itself pinned where the proxies run: the most
+# any program answers on this machine's loopback with this set-up (no upstream, no policy).
 # Reported per proxy: max qps (dnsperf unlimited, 100 outstanding), p50/p99 latency at RATE
 # (from dnsperf -v per-response latencies), RSS after the runs, and time-to-ready (from exec
 # until the first answered query, polled every 10 ms with dig).
@@ -71,12 +74,27 @@ wait_ready() {  # port -> prints milliseconds from $start_ns until the first ans
   echo $(( ($(date +%s%N) - start_ns) / 1000000 ))
 }
 
+thread_cpu() {  # pid -> "name=ticks ..." (user+system clock ticks per thread name)
+  local pid=$1 t
+  for t in /proc/"$pid"/task/*; do
+    awk '{ sub(/^[^)]*\) /, ""); print $12 + $13 }' "$t/stat" | paste -d= <(tr ' ' '_' <"$t/comm") -
+  done | awk -F= '{ s[$1] += $2 } END { for (k in s) printf "%s=%d ", k, s[k] }'
+}
+
 measure() {  # name port pid
   local name=$1 port=$2 pid=$3
   # warm the caches with one pass over the query file
   taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -n 1 -q 200 >/dev/null 2>&1 || true
   local out qps
+  local perf_pid=""
+  if [ -n "${PERF_OUT:-}" ]; then
+    perf record -g -o "$PERF_OUT.$name" -p "$pid" -- sleep "$duration" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  local cpu_before; cpu_before="$(thread_cpu "$pid")"
   out="$(taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$duration" -q 100 2>&1)"
+  local cpu_after; cpu_after="$(thread_cpu "$pid")"
+  [ -n "$perf_pid" ] && wait "$perf_pid"
   qps="$(awk '/Queries per second/ { print $4 }' <<<"$out")"
   local lost; lost="$(awk '/Queries lost/ { print $3 }' <<<"$out")"
   local nx; nx="$(grep -o 'NXDOMAIN [0-9]*' <<<"$out" | awk '{print $2}')"
@@ -87,11 +105,25 @@ measure() {  # name port pid
   local rss; rss="$(awk '/VmRSS/ { print $2 }' /proc/"$pid"/status)"
   local hwm; hwm="$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)"
   read -r p50 p99 nlat <<<"$lat"
+  echo "$name CPU ticks (1/100 s) per thread during the max-qps run: before: $cpu_before / after: $cpu_after"
   printf '%-10s qps=%-9s lost=%-6s nxdomain=%-8s p50_ms=%-7s p99_ms=%-7s (at %s qps, %s answers) rss_mb=%-7s peak_rss_mb=%-7s ready_ms=%s\n' \
     "$name" "$qps" "$lost" "$nx" "$p50" "$p99" "$rate" "$nlat" "$((rss / 1024))" "$((hwm / 1024))" "$ready_ms"
 }
 
+# ---- the loopback ceiling: a bare recvmmsg/sendmmsg responder where the proxy would run ----
+# Not a proxy (no upstream, no policy, no logging): what one pinned core can answer at all.
+if [ -z "${ONLY:-}" ] || [ "${ONLY}" = bare ]; then
+  bare_port="$(free_port)"
+  start_ns=$(date +%s%N)
+  taskset -c 0 "$responder" --port "$bare_port" --zone "$work/zone.txt" >"$work/bare.out" &
+  bare_pid=$!; pids+=($bare_pid)
+  ready_ms="$(wait_ready "$bare_port")"
+  measure bare-loop "$bare_port" "$bare_pid"
+  kill -9 "$bare_pid"
+fi
+
 # ---- dnsdist ----
+if [ -z "${ONLY:-}" ] || [ "${ONLY}" = dnsdist ]; then
 dd_port="$(free_port)"
 cat >"$work/dnsdist.conf" <<EOT
 setLocal("127.0.0.1:$dd_port")
@@ -109,6 +141,8 @@ dd_pid=$!; pids+=($dd_pid)
 ready_ms="$(wait_ready "$dd_port")"
 measure dnsdist "$dd_port" "$dd_pid"
 kill -9 "$dd_pid"
+fi
+[ -z "${ONLY:-}" ] || [ "${ONLY}" = safegated ] || exit 0
 
 # ---- safegated ----
 sg_port="$(free_port)"
