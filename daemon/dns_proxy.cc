@@ -16,6 +16,7 @@
 #include <array>
 #include <cstring>
 
+#include "common/thread_name.h"
 #include "daemon/dns_cache.h"
 #include "filters/dns_message.h"
 
@@ -878,11 +879,17 @@ Status DnsProxy::start() {
     tcp_listeners_.clear();
     return s;
   }
-  for (auto& w : workers_) {
-    Worker* raw = w.get();
-    raw->thread = std::thread([raw] { raw->run(); });
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    Worker* raw = workers_[i].get();
+    raw->thread = std::thread([raw, i] {
+      setThreadName("sg-dns-" + std::to_string(i));
+      raw->run();
+    });
   }
-  tcp_thread_ = std::thread([this] { tcpAcceptLoop(); });
+  tcp_thread_ = std::thread([this] {
+    setThreadName("sg-dns-tcp");
+    tcpAcceptLoop();
+  });
   return Status::ok();
 }
 
