@@ -23,6 +23,17 @@ Result<std::unique_ptr<InlineEngine>> InlineEngine::start(const policy::DaemonSe
   if (settings.block_page.ipv6) options.dns_answers.block_page_v6 = *settings.block_page.ipv6;
   options.fail_open_without_policy = in.fail_open;
 
+  // Safe-search rewrites need the targets' addresses at once (daemon/safe_search_answers.h).
+  engine->safe_search_ = std::make_unique<SafeSearchHolder>();
+  std::vector<SocketAddress> upstreams;
+  for (const std::string& u : settings.dns.upstreams) {
+    if (auto a = SocketAddress::parse(u, 53)) upstreams.push_back(*a);
+  }
+  if (!upstreams.empty()) {
+    engine->refresher_ = SafeSearchRefresher::start(
+        std::move(upstreams), settings.dns.upstream_timeout_ms, *engine->safe_search_);
+  }
+
   std::vector<NfqueueOptions> queues;
   for (uint16_t q : in.queues) {
     NfqueueOptions o;
@@ -34,8 +45,8 @@ Result<std::unique_ptr<InlineEngine>> InlineEngine::start(const policy::DaemonSe
   Status made = Status::ok();
   InlineEngine* raw = engine.get();
   auto frontend = NfqueueFrontend::open(queues, [&](uint16_t) -> std::unique_ptr<NfqPacketHandler> {
-    auto inspector =
-        InlineInspector::create(options, policy, incidents, resolved, raw->injector_.get());
+    auto inspector = InlineInspector::create(options, policy, incidents, resolved,
+                                             raw->injector_.get(), raw->safe_search_.get());
     if (!inspector.isOk()) {
       made = inspector.status();
       return nullptr;
@@ -54,6 +65,7 @@ InlineEngine::~InlineEngine() { stop(); }
 
 void InlineEngine::stop() {
   if (frontend_) frontend_->stop();
+  if (refresher_) refresher_->stop();
 }
 
 std::vector<uint16_t> InlineEngine::queues() const {

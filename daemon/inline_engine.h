@@ -4,8 +4,10 @@
 //
 // Built from the daemon settings ([inline], [block_page], [dns] block TTL); the policy comes
 // from the daemon's PolicyHolder (reloads apply on the next packet) and incidents go to the
-// daemon's IncidentStore queue. Control plane: start()/stop()/statsJson() on the daemon's
-// threads; the workers are the data plane (daemon/inline_inspector.h).
+// daemon's IncidentStore queue. A SafeSearchRefresher thread keeps the safe-search targets
+// answers from the daemon's upstreams ([dns] upstreams) for inline safe-search rewrites. Control
+// plane: start()/stop()/statsJson() on the daemon's threads; the workers are the data plane
+// (daemon/inline_inspector.h).
 #pragma once
 
 #include <memory>
@@ -18,6 +20,7 @@
 #include "daemon/nfqueue_frontend.h"
 #include "daemon/policy_view.h"
 #include "daemon/resolved_addresses.h"
+#include "daemon/safe_search_answers.h"
 #include "policy/config.h"
 
 namespace safegate {
@@ -41,6 +44,9 @@ class InlineEngine {
  private:
   InlineEngine() = default;
   std::unique_ptr<RawSocketInjector> injector_;
+  // Declared before frontend_: the inspectors read it until the frontend is gone.
+  std::unique_ptr<SafeSearchHolder> safe_search_;
+  std::unique_ptr<SafeSearchRefresher> refresher_;
   std::unique_ptr<NfqueueFrontend> frontend_;
   std::vector<InlineInspector*> inspectors_;  // owned by frontend_
 };

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -23,6 +24,7 @@ namespace {
 
 constexpr size_t kScratchBytes = 65536 + 256;
 constexpr size_t kRateLimitSlots = 4096;
+constexpr uint32_t kCnameOnlyTtlSeconds = 60;
 constexpr uint8_t kTcp = IPPROTO_TCP;
 constexpr uint8_t kUdp = IPPROTO_UDP;
 
@@ -322,27 +324,54 @@ struct InlineInspector::Impl {
     QueryPlan plan = self.dns_->plan(*view, pkt.payload, q, client, unix_ms, out);
     if (plan.action == QueryAction::kAnswered) {
       count(self.counters_.dns_blocked);
-      // Copy the answer out of the way: the forged packet is built in the same scratch.
-      uint8_t answer[4096];
-      std::memcpy(answer, out.data(), plan.answer_length);
-      size_t len = buildUdpPacket(pkt.dst, pkt.src, pkt.dst_port, pkt.src_port,
-                                  {answer, plan.answer_length}, scratch());
-      if (len != 0 && self.injector_ != nullptr &&
-          self.injector_->inject({scratch().data(), len})) {
-        count(self.counters_.dns_forged_answers);
-      } else {
-        count(self.counters_.inject_errors);
-      }
+      forgeDnsAnswer(out.first(plan.answer_length));
       return drop();
     }
-    if (plan.action == QueryAction::kForwardRewrite) count(self.counters_.dns_rewrite_passed);
+    if (plan.action == QueryAction::kForwardRewrite) {
+      return safeSearchAnswer(q, client, plan.rewrite_target, out);
+    }
     return pass();  // each query on a DNS flow is decided: no offload
   }
 
-  // A DoH/VPN endpoint named by address in a circumvention list (TCP to any port but 53, and
-  // UDP 443 for DoH over HTTP/3): caught whatever the SNI says, or with none at all.
-  bool circumventionAddress() const {
-    return snapshot != nullptr && snapshot->isCircumventionDestination(pkt.dst);
+  // A safe-search rewrite cannot be forwarded (the query goes to a resolver safegate does not
+  // run), so safegate answers for the client like the DNS proxy does: "name CNAME target" plus
+  // the target's addresses, built by QueryHandler::finish() from the upstream's answer for the
+  // target that SafeSearchRefresher keeps (daemon/safe_search_answers.h). Other query types,
+  // or before the first answers arrive: the CNAME alone (RFC 1034 §3.6.2), which makes the
+  // client ask for the target itself — never the unrewritten name.
+  NfqVerdict safeSearchAnswer(const DnsQuery& q, const ClientInfo& client, std::string_view target,
+                              std::span<uint8_t> out) {
+    std::span<const uint8_t> upstream;
+    if (self.safe_search_ != nullptr) {
+      const auto& answers = self.safe_search_->current();
+      if (answers != nullptr) upstream = answers->find(target, q.question.qtype);
+    }
+    size_t n = 0;
+    if (!upstream.empty()) {
+      n = self.dns_->finish(*view, pkt.payload, q, client, target, upstream, unix_ms, out);
+      count(self.counters_.dns_rewrite_answered);
+    } else {
+      n = buildCnameAnswer(pkt.payload, q, target, kCnameOnlyTtlSeconds, {}, 0, out);
+      count(self.counters_.dns_rewrite_cname_only);
+    }
+    // No answer could be built (a malformed query): dropped, never forwarded unrewritten.
+    if (n != 0) forgeDnsAnswer(out.first(n));
+    return drop();
+  }
+
+  // Sends `answer` to the client as a UDP datagram from the resolver it asked.
+  void forgeDnsAnswer(std::span<const uint8_t> answer) {
+    // Copy the answer out of the way: the forged packet is built in the same scratch.
+    uint8_t copy[4096];
+    const size_t len_in = std::min(answer.size(), sizeof copy);
+    std::memcpy(copy, answer.data(), len_in);
+    size_t len =
+        buildUdpPacket(pkt.dst, pkt.src, pkt.dst_port, pkt.src_port, {copy, len_in}, scratch());
+    if (len != 0 && self.injector_ != nullptr && self.injector_->inject({scratch().data(), len})) {
+      count(self.counters_.dns_forged_answers);
+    } else {
+      count(self.counters_.inject_errors);
+    }
   }
 
   // DNS over TCP not sent to the proxy. Every query of the connection is decided, pipelined
@@ -404,6 +433,12 @@ struct InlineInspector::Impl {
     recordIncident(f, d);
     if (d.verdict == Verdict::kRewrite) count(self.counters_.dns_rewrite_passed);
     return d.verdict != Verdict::kBlock;
+  }
+
+  // A DoH/VPN endpoint named by address in a circumvention list (TCP to any port but 53, and
+  // UDP 443 for DoH over HTTP/3): caught whatever the SNI says, or with none at all.
+  bool circumventionAddress() const {
+    return snapshot != nullptr && snapshot->isCircumventionDestination(pkt.dst);
   }
 
   NfqVerdict encryptedDns(FlowEntry* f, bool by_address = false) {
@@ -609,7 +644,8 @@ InlineInspector::InlineInspector(const InlineOptions& options, const PolicyHolde
 
 Result<std::unique_ptr<InlineInspector>> InlineInspector::create(
     const InlineOptions& options, const PolicyHolder& policy, IncidentStore* incidents,
-    const ResolvedAddressTable* resolved, PacketInjector* injector) {
+    const ResolvedAddressTable* resolved, PacketInjector* injector,
+    const SafeSearchHolder* safe_search) {
   if (options.max_client_hello_bytes > QuicCryptoAssembler::kCapacity ||
       options.max_client_hello_bytes < 512) {
     return Status::invalid("inline.max_client_hello_bytes must be between 512 and " +
@@ -619,6 +655,9 @@ Result<std::unique_ptr<InlineInspector>> InlineInspector::create(
   in->incidents_ = incidents;
   in->resolved_ = resolved;
   in->injector_ = injector;
+  if (safe_search != nullptr) {
+    in->safe_search_ = std::make_unique<SafeSearchHolder::Reader>(*safe_search);
+  }
   auto flows =
       FlowTable::create(options.flow_capacity, options.reassembly_buffers, options.flow_idle_ms);
   if (!flows.isOk()) return flows.status();

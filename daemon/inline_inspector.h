@@ -5,7 +5,9 @@
 // packet we saw), then by what the client sends:
 //   - DNS query over UDP 53 not sent to the proxy: decided by the policy (the same
 //     QueryHandler the proxy uses); a blocked query is answered for the client with a forged
-//     answer from the resolver's address and the query is dropped; allowed queries pass.
+//     answer from the resolver's address and the query is dropped; a safe-search rewrite is
+//     answered the same way (CNAME + the target's addresses from SafeSearchAnswers); allowed
+//     queries pass.
 //     DNS over TCP 53: every query of the connection (pipelined, split over segments) is
 //     decided; a blocked query resets the connection both ways.
 //   - HTTP request (any TCP port): decided on host and path (both hosts when the request is
@@ -45,6 +47,7 @@
 #include "daemon/proxy_counters.h"
 #include "daemon/query_handler.h"
 #include "daemon/resolved_addresses.h"
+#include "daemon/safe_search_answers.h"
 #include "filters/quic_initial.h"
 
 namespace safegate {
@@ -92,6 +95,8 @@ struct InlineOptions {
   X(dns_blocked) \
   X(dns_forged_answers) \
   X(dns_rewrite_passed) \
+  X(dns_rewrite_answered) \
+  X(dns_rewrite_cname_only) \
   X(dns_tcp_malformed) \
   X(http_requests) \
   X(http_blocked) \
@@ -133,13 +138,13 @@ struct InlineCounters {
 
 class InlineInspector final : public NfqPacketHandler {
  public:
-  // `incidents`, `resolved` and `injector` may be null (no incidents / no unresolved check /
-  // no forged packets); those that are given must outlive the inspector.
-  static Result<std::unique_ptr<InlineInspector>> create(const InlineOptions& options,
-                                                         const PolicyHolder& policy,
-                                                         IncidentStore* incidents,
-                                                         const ResolvedAddressTable* resolved,
-                                                         PacketInjector* injector);
+  // `incidents`, `resolved`, `injector` and `safe_search` may be null (no incidents / no
+  // unresolved check / no forged packets / safe-search rewrites answered with the CNAME only);
+  // those that are given must outlive the inspector.
+  static Result<std::unique_ptr<InlineInspector>> create(
+      const InlineOptions& options, const PolicyHolder& policy, IncidentStore* incidents,
+      const ResolvedAddressTable* resolved, PacketInjector* injector,
+      const SafeSearchHolder* safe_search = nullptr);
 
   NfqVerdict onPacket(const NfqPacketView& packet) noexcept override;
   void onIdle(int64_t now_ms) noexcept override {}
@@ -162,6 +167,7 @@ class InlineInspector final : public NfqPacketHandler {
   IncidentStore* incidents_ = nullptr;
   const ResolvedAddressTable* resolved_ = nullptr;
   PacketInjector* injector_ = nullptr;
+  std::unique_ptr<SafeSearchHolder::Reader> safe_search_;
   std::unique_ptr<FlowTable> flows_;
   std::unique_ptr<QuicInitialInspector> quic_;
   ProxyCounters dns_counters_;

@@ -132,6 +132,13 @@ server:
   local-data: "allowed.test. 60 IN AAAA fd77:2::2"
   local-data: "casino.test. 60 IN A 10.77.2.2"
   local-data: "www.casino.test. 60 IN A 10.77.2.2"
+  local-data: "www.google.com. 60 IN A 10.77.2.66"
+  local-data: "forcesafesearch.google.com. 300 IN A 10.77.2.77"
+  local-data: "forcesafesearch.google.com. 300 IN AAAA fd77:2::77"
+  local-data: "strict.bing.com. 300 IN A 10.77.2.78"
+  local-data: "safe.duckduckgo.com. 300 IN A 10.77.2.79"
+  local-data: "restrict.youtube.com. 300 IN A 10.77.2.80"
+  local-data: "restrictmoderate.youtube.com. 300 IN A 10.77.2.81"
 remote-control:
   control-enable: no
 UNB
@@ -193,6 +200,7 @@ sources = ["$WORK/doh.txt"]
 name = "kids"
 profile = "open"
 categories = { gambling = "block" }
+safe_search = { google = "on" }
 
 [[groups]]
 name = "strict"
@@ -320,6 +328,18 @@ check "inline DNS: forged answer comes from the resolver's address" "10.77.2.2#5
   "$(DIG @10.77.2.2 www.casino.test | sed -n 's/.*SERVER: \([^(]*\)(.*/\1/p')"
 check "inline DNS over IPv6: blocked" "NXDOMAIN" \
   "$(DIG @fd77:2::2 casino.test | sed -n 's/.*status: \([A-Z]*\).*/\1/p')"
+# Safe search through a hard-coded resolver: safegate answers for the client with the CNAME and
+# the target's address it resolved through its upstream (unbound would say 10.77.2.66).
+ss_answer() { DIG @10.77.2.2 "$@" | awk '$1 !~ /^;/ && NF >= 5 {print $1, $4, $5}' | tr '\n' ' '; }
+wait_for 5 sh -c "ip netns exec $C dig +time=1 +tries=1 @10.77.2.2 www.google.com | grep -q 10.77.2.77" || true
+check "inline DNS: safe search answered with CNAME + target address (kids)" \
+  "www.google.com. CNAME forcesafesearch.google.com. forcesafesearch.google.com. A 10.77.2.77 " \
+  "$(ss_answer www.google.com)"
+check "inline DNS: safe search AAAA (kids)" \
+  "www.google.com. CNAME forcesafesearch.google.com. forcesafesearch.google.com. AAAA fd77:2::77 " \
+  "$(ss_answer www.google.com AAAA)"
+check "inline DNS: no safe search for the strict group (open profile)" "10.77.2.66" \
+  "$(DIG -b 10.77.1.3 @10.77.2.2 www.google.com +short)"
 # DNS over TCP: dig +keepopen sends its queries on one connection; the allowed ones are
 # answered, the blocked third one resets the connection (unbound would answer 10.77.2.2).
 tcp_out=$(DIG +tcp +keepopen @10.77.2.2 allowed.test +short allowed.test +short \

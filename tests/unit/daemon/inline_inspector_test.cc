@@ -12,6 +12,7 @@
 #include "policy/policy_engine.h"
 #include "tests/support/quic_vectors.h"
 #include "tests/support/shared_data.h"
+#include "tests/unit/daemon/dns_test_util.h"
 
 namespace safegate {
 namespace {
@@ -120,6 +121,7 @@ sources = ["doh.txt"]
 name = "kids"
 profile = "open"
 categories = { gambling = "block" }
+safe_search = { google = "on" }
 
 [[groups]]
 name = "strict-inline"
@@ -146,7 +148,8 @@ addresses = ["10.0.0.9/32"]
     makeInspector();
   }
   void makeInspector() {
-    auto in = InlineInspector::create(options_, holder_, nullptr, &resolved_, &injector_);
+    auto in =
+        InlineInspector::create(options_, holder_, nullptr, &resolved_, &injector_, &safe_search_);
     ASSERT_TRUE(in.isOk()) << in.status().toString();
     inspector_ = std::move(in).value();
   }
@@ -159,6 +162,7 @@ addresses = ["10.0.0.9/32"]
   InlineOptions options_;
   ResolvedAddressTable resolved_{1024};
   RecordingInjector injector_;
+  SafeSearchHolder safe_search_;
   std::unique_ptr<InlineInspector> inspector_;
   int64_t mono_ms_ = 1000;
 };
@@ -394,6 +398,61 @@ TEST_F(InlineInspectorTest, DnsOverTcpResetsAMessageLargerThanTheCap) {
   }
   EXPECT_EQ(v, kBlockMark);
   EXPECT_EQ(inspector_->counters().dns_tcp_malformed.load(), 1u);
+}
+
+// The records of the DNS answer carried by a forged IPv4 UDP packet, as "name type value".
+std::vector<std::string> answerRecords(const std::vector<uint8_t>& packet, uint16_t* id) {
+  std::span<const uint8_t> dns(packet.data() + 28, packet.size() - 28);
+  NameBuffer qn, rn, target;
+  DnsResponseView v(dns, qn);
+  *id = v.header().id;
+  std::vector<std::string> out;
+  while (auto r = v.next(rn)) {
+    if (r->section != DnsRecord::Section::kAnswer) break;
+    std::string rec = std::string(r->name) + " " + std::to_string(r->type) + " ";
+    if (r->type == dns_type::kCname && v.cnameTarget(*r, target) == DnsParseStatus::kOk) {
+      rec += std::string(target.view());
+    } else if (r->type == dns_type::kA && r->rdata.size() == 4) {
+      rec += IpAddress::v4(r->rdata.first<4>()).toString();
+    }
+    out.push_back(rec);
+  }
+  return out;
+}
+
+TEST_F(InlineInspectorTest, SafeSearchRewriteIsAnsweredWithTheTargetAndItsAddress) {
+  auto target_query = testing::makeQuery(7, "forcesafesearch.google.com", dns_type::kA);
+  std::vector<SafeSearchAnswers::Answer> answers;
+  answers.push_back({"forcesafesearch.google.com", dns_type::kA,
+                     testing::makeResponse(target_query, {{216, 239, 38, 120}}, 300)});
+  safe_search_.publish(std::make_shared<const SafeSearchAnswers>(std::move(answers)));
+
+  // "kids" has Google safe search on: the query to a hard-coded resolver is answered for the
+  // client with the CNAME and the target's address, from the resolver's address.
+  auto query = testing::makeQuery(0x1234, "www.google.com", dns_type::kA);
+  EXPECT_EQ(feed(udp("10.0.0.5", "8.8.8.8", 5000, 53, query)).kind, NfqVerdictKind::kDrop);
+  ASSERT_EQ(injector_.packets.size(), 1u);
+  EXPECT_EQ(
+      std::vector<uint8_t>(injector_.packets[0].begin() + 12, injector_.packets[0].begin() + 16),
+      hex("08080808"));
+  uint16_t id = 0;
+  EXPECT_EQ(answerRecords(injector_.packets[0], &id),
+            (std::vector<std::string>{"www.google.com 5 forcesafesearch.google.com",
+                                      "forcesafesearch.google.com 1 216.239.38.120"}));
+  EXPECT_EQ(id, 0x1234);
+  EXPECT_EQ(inspector_->counters().dns_rewrite_answered.load(), 1u);
+
+  // No stored answer for AAAA: the CNAME alone, never the unrewritten name.
+  auto aaaa = testing::makeQuery(0x1235, "www.google.co.uk", dns_type::kAaaa);
+  EXPECT_EQ(feed(udp("10.0.0.5", "8.8.8.8", 5001, 53, aaaa)).kind, NfqVerdictKind::kDrop);
+  ASSERT_EQ(injector_.packets.size(), 2u);
+  EXPECT_EQ(answerRecords(injector_.packets[1], &id),
+            (std::vector<std::string>{"www.google.co.uk 5 forcesafesearch.google.com"}));
+  EXPECT_EQ(inspector_->counters().dns_rewrite_cname_only.load(), 1u);
+
+  // "strict-inline" (profile "open", no safe search): the query passes to the resolver.
+  EXPECT_EQ(feed(udp("10.0.0.9", "8.8.8.8", 5002, 53, query)), kPass);
+  EXPECT_EQ(injector_.packets.size(), 2u);
 }
 
 TEST_F(InlineInspectorTest, DecryptsQuicInitialAndBlocksOnItsSni) {
