@@ -73,23 +73,7 @@ nlohmann::json decisionJson(std::string_view name, const Decision& d) {
   return j;
 }
 
-nlohmann::json exceptionJson(const policy::TemporaryException& e) {
-  nlohmann::json j;
-  j["id"] = e.id;
-  j["kind"] = std::string(policy::exceptionKindName(e.kind));
-  if (e.scope == policy::TemporaryException::Scope::kClient) {
-    j["client"] = e.client.toString();
-  } else {
-    j["group"] = e.group;
-  }
-  if (!e.name.empty()) j["name"] = e.name;
-  if (!e.category.empty()) j["category"] = e.category;
-  j["created"] = e.created_unix_seconds;
-  j["until"] = e.until_unix_seconds;
-  j["granted_by"] = e.granted_by;
-  j["note"] = e.note;
-  return j;
-}
+nlohmann::json exceptionJson(const policy::TemporaryException& e) { return exceptionToJson(e); }
 
 std::string str(const nlohmann::json& args, const char* key) {
   auto it = args.find(key);
@@ -166,6 +150,21 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   if (ec)
     return Status::io("create state_dir " + settings_.state_dir.string() + ": " + ec.message());
   ::chmod(settings_.state_dir.c_str(), 0750);
+
+  // Temporary exceptions granted before a restart (daemon/exception_store.h). A damaged file
+  // is reported and set aside; it never stops the start.
+  exception_store_ = std::make_unique<ExceptionStore>(settings_.state_dir / "exceptions.json");
+  {
+    DiagnosticSink problems;
+    ExceptionStore::Loaded restored = exception_store_->load(unixNow(), problems);
+    for (const Diagnostic& d : problems.all()) fprintf(stderr, "%s\n", d.toString().c_str());
+    exceptions_ = restored.table;
+    if (restored.expired_dropped > 0 || !restored.moved_aside.empty()) {
+      Status saved = exception_store_->save(*exceptions_);
+      if (!saved) fprintf(stderr, "safegated: %s\n", saved.toString().c_str());
+    }
+    publishView();
+  }
 
   IncidentStoreOptions io;
   io.database_path = settings_.database.path;
@@ -423,6 +422,10 @@ std::string Daemon::handleControl(const ControlRequest& req) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto next = exceptions_->withAdded(std::move(e));
     if (!next) return controlError(req.id, next.status().message());
+    // Saved before it takes effect: an exception that would vanish on restart is refused.
+    if (Status saved = exception_store_->save(**next); !saved) {
+      return controlError(req.id, saved.message());
+    }
     exceptions_ = *next;
     publishView();
     return controlOk(req.id, exceptionJson(exceptions_->entries().back()));
@@ -436,6 +439,9 @@ std::string Daemon::handleControl(const ControlRequest& req) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto next = exceptions_->withRemoved(idj.get<uint64_t>());
     if (!next) return controlError(req.id, next.status().message());
+    if (Status saved = exception_store_->save(**next); !saved) {
+      return controlError(req.id, saved.message());
+    }
     exceptions_ = *next;
     publishView();
     return controlOk(req.id, {{"removed", idj.get<uint64_t>()}});
@@ -520,6 +526,11 @@ int Daemon::run() {
       if (pruned->entries().size() != exceptions_->entries().size()) {
         exceptions_ = pruned;
         publishView();
+        // Expired entries would be dropped at the next start anyway; saving now keeps client
+        // addresses on disk no longer than needed.
+        if (Status saved = exception_store_->save(*exceptions_); !saved) {
+          fprintf(stderr, "safegated: %s\n", saved.toString().c_str());
+        }
       }
       last_expiry = now;
     }

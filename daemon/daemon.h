@@ -10,6 +10,8 @@
 // policy is published through the PolicyHolder, so no query is dropped or sees two policies.
 // Settings marked restart-only in the schema (listen addresses, database path, ...) keep their
 // old values until restart. SIGTERM / SIGINT: stop listeners, flush incidents, exit 0.
+// Temporary exceptions (control commands) are saved to state_dir/exceptions.json before they
+// take effect and restored at start (daemon/exception_store.h).
 // Thread-safety: run() on the main thread; control commands run on the control thread and
 // are serialised with reload by mutex_.
 #pragma once
@@ -25,6 +27,7 @@
 #include "daemon/compiled_policy.h"
 #include "daemon/control_server.h"
 #include "daemon/dns_proxy.h"
+#include "daemon/exception_store.h"
 #include "daemon/incident_store.h"
 #include "daemon/inline_engine.h"
 #include "daemon/neighbour_table.h"
@@ -63,6 +66,7 @@ class Daemon {
   policy::DaemonSettings settings_;
   policy::PolicySnapshotPtr snapshot_;
   policy::ExceptionTablePtr exceptions_;
+  std::unique_ptr<ExceptionStore> exception_store_;  // state_dir/exceptions.json
   PolicyHolder holder_;
   uint64_t reloads_ = 0, failed_reloads_ = 0;
   std::unique_ptr<NeighbourTable> neighbours_;

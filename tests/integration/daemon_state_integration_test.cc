@@ -142,5 +142,65 @@ TEST_F(SafegatedStateTest, EchParameterIsStrippedForAGroupThatStripsAndKeptForOn
   EXPECT_GE(std::stoi(m[1]), 6) << stats;  // 5 UDP answers + 1 TCP to kids
 }
 
+TEST_F(SafegatedStateTest, ExceptionsSurviveARestartAndCanBeRemovedAfterIt) {
+  config_ = dir_.write("safegate.toml", config());
+  startDaemon();
+  ASSERT_NE(dig("casino.test").find("status: NXDOMAIN"), std::string::npos);
+  std::string out =
+      ctl("exceptions add --client 127.0.0.1 --name casino.test --minutes 10 "
+          "--note reward");
+  ASSERT_NE(out.find("rc=0"), std::string::npos) << out;
+  out = ctl("pause --group teens --minutes 5");
+  ASSERT_NE(out.find("rc=0"), std::string::npos) << out;
+  EXPECT_EQ(dig("casino.test +short"), "192.0.2.77\n");
+
+  // SIGTERM, then a new process on the same state directory.
+  daemon_.kill(SIGTERM);
+  startDaemon();
+  out = ctl("exceptions list --json");
+  EXPECT_NE(out.find("\"name\":\"casino.test\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"note\":\"reward\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"kind\":\"pause\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"group\":\"teens\""), std::string::npos) << out;
+  // Still applied, not only listed.
+  EXPECT_EQ(dig("casino.test +short"), "192.0.2.77\n");
+  EXPECT_EQ(dig("-b 127.0.0.2 casino.test +short"), "192.0.2.77\n");  // teens: paused
+
+  out = ctl("exceptions remove 1");
+  EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+  EXPECT_NE(dig("casino.test").find("status: NXDOMAIN"), std::string::npos);
+  // The removal is durable too; the pause (id 2) is not touched, and new ids do not reuse 1.
+  daemon_.kill(SIGTERM);
+  startDaemon();
+  out = ctl("exceptions list --json");
+  EXPECT_EQ(out.find("casino.test"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"id\":2"), std::string::npos) << out;
+  EXPECT_NE(dig("casino.test").find("status: NXDOMAIN"), std::string::npos);
+  out = ctl("exceptions add --client 127.0.0.1 --name casino.test --minutes 1 --json");
+  EXPECT_NE(out.find("\"id\":3"), std::string::npos) << out;
+}
+
+TEST_F(SafegatedStateTest, DamagedExceptionsFileIsReportedAndDoesNotStopTheStart) {
+  config_ = dir_.write("safegate.toml", config());
+  std::filesystem::create_directories(dir_.path() / "state");
+  const auto file = dir_.write("state/exceptions.json", "{\"version\": 1, \"exceptions\": [\n{");
+  startDaemon();
+  const std::string log_text = testing::readFile(log());
+  EXPECT_NE(log_text.find(file.string() + ":2:"), std::string::npos) << log_text;
+  EXPECT_NE(log_text.find("not valid JSON"), std::string::npos) << log_text;
+  EXPECT_EQ(dig("allowed.test +short"), "192.0.2.10\n");
+  // The damaged file was set aside, not overwritten; new exceptions work and are saved.
+  bool kept = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path() / "state")) {
+    if (e.path().filename().string().rfind("exceptions.json.corrupt-", 0) == 0) {
+      kept = testing::readFile(e.path()) == "{\"version\": 1, \"exceptions\": [\n{";
+    }
+  }
+  EXPECT_TRUE(kept);
+  std::string out = ctl("exceptions add --client 127.0.0.1 --name casino.test --minutes 10");
+  EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+  EXPECT_NE(testing::readFile(file).find("casino.test"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace safegate

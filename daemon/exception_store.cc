@@ -1,0 +1,250 @@
+#include "daemon/exception_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace safegate {
+
+namespace {
+
+using policy::TemporaryException;
+
+// 1-based line and column of byte offset `at` in `text`.
+SourceLocation locate(const std::filesystem::path& file, const std::string& text, size_t at) {
+  SourceLocation where{file.string(), 1, 1};
+  for (size_t i = 0; i < at && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++where.line;
+      where.column = 1;
+    } else {
+      ++where.column;
+    }
+  }
+  return where;
+}
+
+Status writeAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::fromErrno("write", errno);
+    done += static_cast<size_t>(n);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+nlohmann::json exceptionToJson(const TemporaryException& e) {
+  nlohmann::json j;
+  j["id"] = e.id;
+  j["kind"] = std::string(policy::exceptionKindName(e.kind));
+  if (e.scope == TemporaryException::Scope::kClient) {
+    j["client"] = e.client.toString();
+  } else {
+    j["group"] = e.group;
+  }
+  if (!e.name.empty()) j["name"] = e.name;
+  if (!e.category.empty()) j["category"] = e.category;
+  j["created"] = e.created_unix_seconds;
+  j["until"] = e.until_unix_seconds;
+  j["granted_by"] = e.granted_by;
+  j["note"] = e.note;
+  return j;
+}
+
+Result<TemporaryException> exceptionFromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return Status::invalid("an exception must be a JSON object");
+  auto text = [&](const char* key, bool required) -> Result<std::string> {
+    auto it = j.find(key);
+    if (it == j.end()) {
+      if (required) return Status::invalid(std::string("missing \"") + key + "\"");
+      return std::string();
+    }
+    if (!it->is_string()) return Status::invalid(std::string("\"") + key + "\" must be a string");
+    return it->get<std::string>();
+  };
+  auto integer = [&](const char* key) -> Result<int64_t> {
+    auto it = j.find(key);
+    if (it == j.end()) return Status::invalid(std::string("missing \"") + key + "\"");
+    if (!it->is_number_integer()) {
+      return Status::invalid(std::string("\"") + key + "\" must be an integer");
+    }
+    return it->get<int64_t>();
+  };
+  TemporaryException e;
+  auto id = integer("id");
+  if (!id) return id.status();
+  if (*id <= 0) return Status::invalid("\"id\" must be positive");
+  e.id = static_cast<uint64_t>(*id);
+  auto kind = text("kind", true);
+  if (!kind) return kind.status();
+  if (*kind == "pause") {
+    e.kind = TemporaryException::Kind::kPause;
+  } else if (*kind == "name") {
+    e.kind = TemporaryException::Kind::kName;
+  } else if (*kind == "category") {
+    e.kind = TemporaryException::Kind::kCategory;
+  } else {
+    return Status::invalid("\"kind\" must be \"name\", \"category\" or \"pause\", not \"" + *kind +
+                           "\"");
+  }
+  auto client = text("client", false);
+  auto group = text("group", false);
+  if (!client) return client.status();
+  if (!group) return group.status();
+  if (!client->empty()) {
+    auto ip = IpAddress::parse(*client);
+    if (!ip) return Status::invalid("\"client\" is not an IP address: \"" + *client + "\"");
+    e.scope = TemporaryException::Scope::kClient;
+    e.client = *ip;
+  } else if (!group->empty()) {
+    e.scope = TemporaryException::Scope::kGroup;
+    e.group = *group;
+  } else {
+    return Status::invalid("an exception needs \"client\" or \"group\"");
+  }
+  auto name = text("name", e.kind == TemporaryException::Kind::kName);
+  if (!name) return name.status();
+  e.name = *name;
+  auto category = text("category", e.kind == TemporaryException::Kind::kCategory);
+  if (!category) return category.status();
+  e.category = *category;
+  auto created = integer("created");
+  if (!created) return created.status();
+  e.created_unix_seconds = *created;
+  auto until = integer("until");
+  if (!until) return until.status();
+  e.until_unix_seconds = *until;
+  auto granted_by = text("granted_by", true);
+  if (!granted_by) return granted_by.status();
+  e.granted_by = *granted_by;
+  auto note = text("note", false);
+  if (!note) return note.status();
+  e.note = *note;
+  return e;
+}
+
+ExceptionStore::Loaded ExceptionStore::load(int64_t now, DiagnosticSink& diags) const {
+  Loaded out;
+  out.table = std::make_shared<policy::ExceptionTable>();
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    if (std::filesystem::exists(path_, ec)) {
+      diags.error({path_.string()}, "cannot read the exceptions file; starting without them");
+    }
+    return out;  // no file yet: nothing was ever granted
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+
+  bool damaged = false;
+  std::vector<TemporaryException> entries;
+  uint64_t next_id = 1;
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    // Parse again with exceptions only to learn where it failed (control plane, rare).
+    size_t at = 0;
+    std::string what = "not valid JSON";
+    try {
+      (void)nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      at = e.byte > 0 ? e.byte - 1 : 0;
+      what = e.what();
+    }
+    diags.error(locate(path_, text, at), "exceptions file is not valid JSON: " + what);
+    damaged = true;
+  } else if (!doc.is_object() || !doc.contains("exceptions") || !doc["exceptions"].is_array()) {
+    diags.error({path_.string(), 1, 1}, "exceptions file has no \"exceptions\" list");
+    damaged = true;
+  } else if (!doc.contains("version") || doc["version"] != 1) {
+    diags.error({path_.string(), 1, 1}, "exceptions file version " +
+                                            doc.value("version", nlohmann::json()).dump() +
+                                            " not supported (this safegated reads version 1)");
+    damaged = true;
+  } else {
+    if (doc.contains("next_id") && doc["next_id"].is_number_unsigned()) {
+      next_id = doc["next_id"].get<uint64_t>();
+    }
+    // Validation is ExceptionTable's (name canonical, known non-illegal category, end after
+    // start): add each entry to a scratch table and keep the entry with its own id.
+    const policy::ExceptionTable scratch;
+    size_t index = 0;
+    for (const nlohmann::json& j : doc["exceptions"]) {
+      const std::string label = "exceptions[" + std::to_string(index++) + "]: ";
+      auto e = exceptionFromJson(j);
+      if (e) {
+        auto checked = scratch.withAdded(*e);
+        if (!checked) e = checked.status();
+      }
+      if (!e) {
+        diags.error({path_.string()}, label + e.status().message() + "; entry dropped");
+        damaged = true;
+        continue;
+      }
+      if (e->until_unix_seconds <= now) {
+        ++out.expired_dropped;
+        continue;
+      }
+      entries.push_back(std::move(*e));
+    }
+  }
+  if (damaged) {
+    // Keep the original for the administrator; the next save() writes a fresh file.
+    std::filesystem::path aside = path_;
+    aside += ".corrupt-" + std::to_string(now);
+    std::error_code ec;
+    std::filesystem::rename(path_, aside, ec);
+    if (ec) {
+      diags.error({path_.string()}, "cannot move the damaged file aside: " + ec.message());
+    } else {
+      out.moved_aside = aside;
+      diags.warning({path_.string()}, "damaged file kept as " + aside.string() + "; " +
+                                          std::to_string(entries.size()) +
+                                          " valid exception(s) restored");
+    }
+  }
+  out.table = std::make_shared<policy::ExceptionTable>(std::move(entries), next_id);
+  return out;
+}
+
+Status ExceptionStore::save(const policy::ExceptionTable& table) const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& e : table.entries()) list.push_back(exceptionToJson(e));
+  nlohmann::json doc = {{"version", 1}, {"next_id", table.nextId()}, {"exceptions", list}};
+  const std::string data = doc.dump(1) + "\n";
+
+  const std::filesystem::path dir = path_.parent_path().empty() ? "." : path_.parent_path();
+  std::string tmp_name = (dir / ("." + path_.filename().string() + ".XXXXXX")).string();
+  int fd = mkostemp(tmp_name.data(), O_CLOEXEC);
+  if (fd < 0) return Status::fromErrno("create temporary file in " + dir.string(), errno);
+  // Client addresses and notes: not for other users (docs/privacy.md).
+  Status s = fchmod(fd, 0640) == 0 ? Status::ok() : Status::fromErrno("fchmod", errno);
+  if (s) s = writeAll(fd, data);
+  if (s && fsync(fd) != 0) s = Status::fromErrno("fsync " + tmp_name, errno);
+  if (close(fd) != 0 && s) s = Status::fromErrno("close " + tmp_name, errno);
+  if (s && ::rename(tmp_name.c_str(), path_.c_str()) != 0) {
+    s = Status::fromErrno("rename to " + path_.string(), errno);
+  }
+  if (!s) {
+    ::unlink(tmp_name.c_str());
+    return Status::io("cannot save exceptions to " + path_.string() + ": " + s.message());
+  }
+  // The rename is durable only once the directory entry is on disk.
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return Status::ok();
+}
+
+}  // namespace safegate
