@@ -41,7 +41,7 @@ std::string forEachString(const toml::node& n, std::string (*one)(std::string_vi
   return {};
 }
 
-std::string checkAddrPort(std::string_view s) {
+std::string checkAddrPortRange(std::string_view s, uint32_t min_port) {
   std::string_view host;
   std::string_view port;
   if (!s.empty() && s.front() == '[') {
@@ -64,10 +64,19 @@ std::string checkAddrPort(std::string_view s) {
     if (c < '0' || c > '9') return "\"" + std::string(s) + "\" has no valid port";
     p = p * 10 + static_cast<uint32_t>(c - '0');
   }
-  if (p == 0 || p > 65535) return "port of \"" + std::string(s) + "\" is not 1..65535";
+  if (p < min_port || p > 65535) {
+    return "port of \"" + std::string(s) + "\" is not " + std::to_string(min_port) + "..65535";
+  }
   return {};
 }
+std::string checkAddrPort(std::string_view s) { return checkAddrPortRange(s, 1); }
+// dns.listen: port 0 asks the kernel for a free port; the ready line and `status` report the
+// port actually bound. (An upstream on port 0 is meaningless, hence two validators.)
+std::string checkListenAddrPort(std::string_view s) { return checkAddrPortRange(s, 0); }
 std::string validateAddrPorts(const toml::node& n) { return forEachString(n, checkAddrPort); }
+std::string validateListenAddrPorts(const toml::node& n) {
+  return forEachString(n, checkListenAddrPort);
+}
 
 std::string checkTimeZone(std::string_view s) {
   auto tz = TimeZone::load(s);
@@ -208,8 +217,9 @@ const KeyDef kKeys[] = {
     {"dns", K::kTable, "", R, "The DNS proxy."},
     {"dns.listen", K::kStringList, "[\"127.0.0.1:5353\"]", R,
      "Addresses to answer DNS on, as \"addr:port\" ([v6]:port for IPv6), UDP and (with "
-     "dns.tcp) TCP.",
-     validateAddrPorts},
+     "dns.tcp) TCP. Port 0 binds a free port chosen by the kernel (UDP and TCP share it), "
+     "printed in the ready line.",
+     validateListenAddrPorts},
     {"dns.upstreams", K::kStringList, "[\"9.9.9.9:53\", \"149.112.112.112:53\"]", L,
      "Upstream resolvers, as \"addr:port\"; queries rotate over them and fail over.",
      validateAddrPorts},

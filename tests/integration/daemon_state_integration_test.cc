@@ -202,5 +202,30 @@ TEST_F(SafegatedStateTest, DamagedExceptionsFileIsReportedAndDoesNotStopTheStart
   EXPECT_NE(testing::readFile(file).find("casino.test"), std::string::npos);
 }
 
+TEST_F(SafegatedStateTest, ListenPortZeroInTheConfigBindsAFreePortShownInTheReadyLine) {
+  // No --listen override: the config itself asks for port 0 on two addresses.
+  std::string text = config("127.0.0.1:0");
+  text.replace(text.find("listen = [\"127.0.0.1:0\"]"), 24,
+               "listen = [\"127.0.0.1:0\", \"127.0.0.3:0\"]");
+  config_ = dir_.write("safegate.toml", text);
+  startDaemon({});
+  ASSERT_GT(dns_port_, 0) << ready_line_;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(ready_line_, m, std::regex("127\\.0\\.0\\.3:(\\d+)")))
+      << ready_line_;
+  const int second_port = std::stoi(m[1]);
+  EXPECT_GT(second_port, 0);
+  // The reported ports are the real ones: UDP and TCP answer there.
+  EXPECT_EQ(dig("allowed.test +short"), "192.0.2.10\n");
+  EXPECT_EQ(dig("+tcp allowed.test +short"), "192.0.2.10\n");
+  EXPECT_EQ(run("dig @127.0.0.3 -p " + std::to_string(second_port) +
+                " +time=3 +tries=1 +short allowed.test 2>&1"),
+            "192.0.2.10\n");
+  // And status reports the same bound addresses.
+  const std::string status = ctl("status --json");
+  EXPECT_NE(status.find("127.0.0.1:" + std::to_string(dns_port_)), std::string::npos) << status;
+  EXPECT_NE(status.find("127.0.0.3:" + std::to_string(second_port)), std::string::npos) << status;
+}
+
 }  // namespace
 }  // namespace safegate
