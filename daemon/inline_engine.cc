@@ -34,6 +34,10 @@ Result<std::unique_ptr<InlineEngine>> InlineEngine::start(const policy::DaemonSe
         std::move(upstreams), settings.dns.upstream_timeout_ms, *engine->safe_search_);
   }
 
+  // Per-group fail mode while safegated is down: firewall rules (daemon/fail_mode_rules.h).
+  engine->fail_mode_ =
+      FailModeRules::start(FailModeRules::optionsFromEnvironment(settings.state_dir), policy);
+
   std::vector<NfqueueOptions> queues;
   for (uint16_t q : in.queues) {
     NfqueueOptions o;
@@ -66,6 +70,7 @@ InlineEngine::~InlineEngine() { stop(); }
 void InlineEngine::stop() {
   if (frontend_) frontend_->stop();
   if (refresher_) refresher_->stop();
+  if (fail_mode_) fail_mode_->stop();
 }
 
 std::vector<uint16_t> InlineEngine::queues() const {
@@ -80,6 +85,7 @@ std::vector<uint16_t> InlineEngine::queues() const {
 nlohmann::json InlineEngine::statsJson() const {
   nlohmann::json j;
   j["queues"] = nlohmann::json::array();
+  if (fail_mode_) j["fail_mode_rules"] = fail_mode_->statusJson();
   if (!frontend_) return j;
   for (size_t i = 0; i < frontend_->queueCount(); ++i) {
     const NfqueueQueue& q = frontend_->queue(i);

@@ -5,7 +5,8 @@
 // Built from the daemon settings ([inline], [block_page], [dns] block TTL); the policy comes
 // from the daemon's PolicyHolder (reloads apply on the next packet) and incidents go to the
 // daemon's IncidentStore queue. A SafeSearchRefresher thread keeps the safe-search targets
-// answers from the daemon's upstreams ([dns] upstreams) for inline safe-search rewrites. Control
+// answers from the daemon's upstreams ([dns] upstreams) for inline safe-search rewrites, and a
+// FailModeRules thread writes the groups' fail modes as firewall rules on start and reload. Control
 // plane: start()/stop()/statsJson() on the daemon's threads; the workers are the data plane
 // (daemon/inline_inspector.h).
 #pragma once
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/fail_mode_rules.h"
 #include "daemon/incident_store.h"
 #include "daemon/inline_inspector.h"
 #include "daemon/nfqueue_frontend.h"
@@ -47,6 +49,7 @@ class InlineEngine {
   // Declared before frontend_: the inspectors read it until the frontend is gone.
   std::unique_ptr<SafeSearchHolder> safe_search_;
   std::unique_ptr<SafeSearchRefresher> refresher_;
+  std::unique_ptr<FailModeRules> fail_mode_;
   std::unique_ptr<NfqueueFrontend> frontend_;
   std::vector<InlineInspector*> inspectors_;  // owned by frontend_
 };

@@ -360,7 +360,10 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
     if (it == group_index.end()) continue;  // reported by loadConfig
     const uint32_t idx = static_cast<uint32_t>(s.clients_.size());
     s.clients_.push_back(Client{c.name, it->second});
-    for (const auto& cidr : c.addresses) s.client_addresses_.add(cidr, idx);
+    for (const auto& cidr : c.addresses) {
+      s.client_addresses_.add(cidr, idx);
+      s.client_cidrs_.emplace_back(cidr, idx);
+    }
     for (const auto& mac : c.macs) s.client_macs_.emplace_back(mac, idx);
   }
   s.client_addresses_.finalize();
@@ -414,6 +417,28 @@ uint16_t PolicySnapshot::groupFor(const IpAddress& client,
   }
   if (auto idx = client_addresses_.find(client)) return clients_[*idx].group;
   return default_group_;
+}
+
+std::vector<PolicySnapshot::ClientSource> PolicySnapshot::clientSources() const {
+  std::vector<ClientSource> out;
+  for (const auto& [mac, idx] : client_macs_) {
+    ClientSource c;
+    c.mac = mac;
+    c.group = clients_[idx].group;
+    out.push_back(c);
+  }
+  auto cidrs = client_cidrs_;
+  // CidrSet semantics: the most specific range wins; for identical ranges the first added.
+  std::stable_sort(cidrs.begin(), cidrs.end(), [](const auto& a, const auto& b) {
+    return a.first.prefixLength() > b.first.prefixLength();
+  });
+  for (const auto& [cidr, idx] : cidrs) {
+    ClientSource c;
+    c.cidr = cidr;
+    c.group = clients_[idx].group;
+    out.push_back(c);
+  }
+  return out;
 }
 
 std::string_view PolicySnapshot::clientName(const IpAddress& client,

@@ -108,6 +108,17 @@ class PolicySnapshot {
   uint16_t groupFor(const IpAddress& client, const std::optional<MacAddress>& mac) const noexcept;
   const GroupSettings& group(uint16_t index) const { return groups_[index].settings; }
   size_t groupCount() const { return groups_.size(); }
+  uint16_t defaultGroup() const { return default_group_; }
+  // Every client source the config names, in the order groupFor() matches them — MACs first,
+  // then address ranges from the most specific to the least (config order among equals) —
+  // each with its group. Control plane (allocates): the daemon turns it into firewall rules
+  // for the groups' fail modes while it is not running (daemon/fail_mode_rules.h).
+  struct ClientSource {
+    std::optional<MacAddress> mac;
+    std::optional<Cidr> cidr;
+    uint16_t group = 0;
+  };
+  std::vector<ClientSource> clientSources() const;
   // Display name of a configured client, or "" (for pseudonymisation decisions).
   std::string_view clientName(const IpAddress& client,
                               const std::optional<MacAddress>& mac) const noexcept;
@@ -187,6 +198,7 @@ class PolicySnapshot {
   uint16_t default_group_ = 0;
   std::vector<Client> clients_;
   CidrSet client_addresses_;                                  // value = client index
+  std::vector<std::pair<Cidr, uint32_t>> client_cidrs_;       // as configured, for clientSources()
   std::vector<std::pair<MacAddress, uint32_t>> client_macs_;  // sorted
   std::vector<SafeSearchEntry> safe_search_;                  // sorted by name
   std::array<std::string, 5> safe_targets_;  // google, bing, ddg, yt strict, yt moderate

@@ -12,8 +12,16 @@
 #                                         3. decided-allow flows are accepted here (offload:
 #                                            the rest of the flow never reaches user space);
 #                                         4. decided-block flows are dropped;
-#                                         5. everything else from the clients (TCP and UDP) is
-#                                            queued to safegated over NFQUEUE.
+#                                         5. -> SAFEGATE_FAILMODE: sources of fail-closed
+#                                            groups jump to SAFEGATE_FAILCLOSED (queued without
+#                                            --queue-bypass: dropped while safegated is down);
+#                                            safegated writes this chain from groups[].fail on
+#                                            every start and reload;
+#                                         6. everything else from the clients (TCP and UDP) is
+#                                            queued with --queue-bypass (passes while down).
+#
+# The last rules safegated wrote ($SAFEGATE_STATE_DIR/firewall-failmode.v4 / .v6) are loaded
+# on "apply", so the daemon and the rules may be started in either order.
 #
 # Settings (environment, or a file given with --config FILE holding VAR=value lines):
 #   SAFEGATE_LAN_IF            interface facing the clients; empty = every forwarded packet
@@ -23,10 +31,12 @@
 #                              inline.queues in safegate.toml)
 #   SAFEGATE_OFFLOAD_MARK      inline.offload_mark (default 1): bit for "decided, allow";
 #                              the next bit up means "decided, block"
-#   SAFEGATE_FAIL_CLOSED_SOURCES  CIDRs (v4 and v6, space-separated) of fail-closed groups:
-#                              their packets are dropped while safegated is not running;
-#                              everyone else passes (the kernel's --queue-bypass)
-#   IPTABLES / IP6TABLES       commands to use (default iptables-legacy / ip6tables-legacy)
+#   SAFEGATE_STATE_DIR         safegated's daemon.state_dir (default /var/lib/safegate)
+#   SAFEGATE_FAIL_CLOSED_SOURCES  extra CIDRs (v4 and v6, space-separated) that are fail-closed
+#                              whatever the policy says (the policy's groups are handled by
+#                              SAFEGATE_FAILMODE)
+#   IPTABLES / IP6TABLES       commands to use (default iptables-legacy / ip6tables-legacy);
+#                              the restore commands are "$IPTABLES-restore" / "$IP6TABLES-restore"
 #
 # Exit status: 0 on success; 1 on a usage error; 2 when a rule could not be installed (what
 # was installed is removed again, so a failed apply leaves nothing half-applied).
@@ -58,6 +68,7 @@ DNS_PORT="${SAFEGATE_DNS_PORT:-53}"
 QUEUES="${SAFEGATE_QUEUES:-0}"
 OFFLOAD_MARK="${SAFEGATE_OFFLOAD_MARK:-1}"
 FAIL_CLOSED="${SAFEGATE_FAIL_CLOSED_SOURCES:-}"
+STATE_DIR="${SAFEGATE_STATE_DIR:-/var/lib/safegate}"
 IPT4="${IPTABLES:-iptables-legacy}"
 IPT6="${IP6TABLES:-ip6tables-legacy}"
 
@@ -83,7 +94,11 @@ remove_family() {
   $ipt -w -t nat -F SAFEGATE_DNS 2>/dev/null || true
   $ipt -w -t nat -X SAFEGATE_DNS 2>/dev/null || true
   $ipt -w -t mangle -F SAFEGATE_INLINE 2>/dev/null || true
+  $ipt -w -t mangle -F SAFEGATE_FAILMODE 2>/dev/null || true
+  $ipt -w -t mangle -F SAFEGATE_FAILCLOSED 2>/dev/null || true
   $ipt -w -t mangle -X SAFEGATE_INLINE 2>/dev/null || true
+  $ipt -w -t mangle -X SAFEGATE_FAILMODE 2>/dev/null || true
+  $ipt -w -t mangle -X SAFEGATE_FAILCLOSED 2>/dev/null || true
 }
 
 apply_family() {
@@ -104,13 +119,27 @@ apply_family() {
     -j CONNMARK --restore-mark --nfmask "$MASK_HEX" --ctmask "$MASK_HEX"
   $ipt -w -t mangle -A SAFEGATE_INLINE -m mark --mark "$ALLOW_HEX/$MASK_HEX" -j ACCEPT
   $ipt -w -t mangle -A SAFEGATE_INLINE -m mark --mark "$BLOCK_HEX/$MASK_HEX" -j DROP
+  # Fail-closed groups: queued without --queue-bypass, so with no daemon bound the kernel drops.
+  $ipt -w -t mangle -N SAFEGATE_FAILCLOSED
+  for proto in tcp udp; do
+    # shellcheck disable=SC2086
+    $ipt -w -t mangle -A SAFEGATE_FAILCLOSED -p "$proto" -j NFQUEUE $QUEUE_ARGS
+  done
+  # safegated may have (re)created this chain already (it replaces it on start and reload).
+  $ipt -w -t mangle -N SAFEGATE_FAILMODE 2>/dev/null || true
+  if [ -s "$STATE_DIR/firewall-failmode.v$family" ]; then
+    "$ipt-restore" --noflush --wait=5 "$STATE_DIR/firewall-failmode.v$family" ||
+      echo "safegate-firewall: warning: could not load $STATE_DIR/firewall-failmode.v$family;" \
+        "fail-closed groups pass while safegated is down until it writes them again" >&2
+  fi
+  # shellcheck disable=SC2086
+  $ipt -w -t mangle -A SAFEGATE_INLINE $IN_LAN -j SAFEGATE_FAILMODE
   for proto in tcp udp; do
     for cidr in $FAIL_CLOSED; do
       case "$cidr" in
         *:*) [ "$family" = 6 ] || continue ;;
         *) [ "$family" = 4 ] || continue ;;
       esac
-      # Fail-closed groups: no --queue-bypass, so with no daemon bound the kernel drops.
       # shellcheck disable=SC2086
       $ipt -w -t mangle -A SAFEGATE_INLINE $IN_LAN -s "$cidr" -p "$proto" -j NFQUEUE $QUEUE_ARGS
     done
@@ -140,6 +169,7 @@ case "$ACTION" in
       echo "== $ipt"
       $ipt -w -t nat -S SAFEGATE_DNS 2>/dev/null || echo "(no SAFEGATE_DNS chain)"
       $ipt -w -t mangle -S SAFEGATE_INLINE -v 2>/dev/null || echo "(no SAFEGATE_INLINE chain)"
+      $ipt -w -t mangle -S SAFEGATE_FAILMODE -v 2>/dev/null || echo "(no SAFEGATE_FAILMODE chain)"
     done
     ;;
 esac

@@ -209,6 +209,7 @@ categories = { gambling = "block" }
 quic = "drop"
 unresolved_destination = "block"
 encrypted_dns = "monitor"
+fail = "closed"
 
 [[clients]]
 name = "tablet"
@@ -223,7 +224,7 @@ if ! wait_for 20 grep -q "safegated: ready" "$WORK/safegated.log"; then
 fi
 grep "safegated: ready" "$WORK/safegated.log"
 ip netns exec "$G" env SAFEGATE_LAN_IF=g0 SAFEGATE_DNS_PORT=5353 SAFEGATE_QUEUES=0:1 \
-  "$FIREWALL" apply
+  SAFEGATE_STATE_DIR="$WORK/state" "$FIREWALL" apply
 
 CX() { ip netns exec "$C" "$@"; }
 DIG() { CX dig +time=2 +tries=1 "$@"; }
@@ -319,7 +320,7 @@ check "offload: the download's packets bypass the queue" "yes" \
 
 # ---- inline DNS: the same rules without the redirect ----
 ip netns exec "$G" env SAFEGATE_LAN_IF=g0 SAFEGATE_DNS_MODE=inline SAFEGATE_QUEUES=0:1 \
-  "$FIREWALL" apply
+  SAFEGATE_STATE_DIR="$WORK/state" "$FIREWALL" apply
 check "inline DNS: allowed name answered by the real resolver" "10.77.2.2" \
   "$(DIG @10.77.2.2 allowed.test +short)"
 check "inline DNS: blocked name answered for the client (NXDOMAIN)" "NXDOMAIN" \
@@ -361,6 +362,24 @@ check "incident: unresolved destination" "1" "$(q "select count(*)>0 from incide
 check "incident: DoT once per client per hour" "1" "$(q "select count(*) from incidents where category='circumvention' and grp='kids' and rule like '%port 853%'")"
 check "incident: DoH address once per client per hour" "1" "$(q "select count(*) from incidents where category='circumvention' and grp='kids' and rule like '%circumvention list address%'")"
 check "incident: inline DNS block" "1" "$(q "select count(*)>0 from incidents where protocol='dns' and name='www.casino.test'")"
+
+# ---- per-group fail mode while safegated is down (groups[].fail -> SAFEGATE_FAILMODE) ----
+check "safegated wrote the strict group (fail = closed) into SAFEGATE_FAILMODE" \
+  "-A SAFEGATE_FAILMODE -s 10.77.1.3/32 -j SAFEGATE_FAILCLOSED" \
+  "$(ip netns exec "$G" iptables-legacy -t mangle -S SAFEGATE_FAILMODE | grep -- '-s 10.77.1.3/32')"
+http_from() {  # http_from SOURCE -> HTTP status of a new connection to allowed.test, or 000
+  CURL -o /dev/null -w '%{http_code}' --interface "$1" --resolve allowed.test:80:10.77.2.2 \
+    http://allowed.test/ || true
+}
+check "daemon running: strict client connects" "200" "$(http_from 10.77.1.3)"
+kill "$SAFEGATED_PID"; wait "$SAFEGATED_PID" 2>/dev/null || true
+check "daemon stopped: fail-open group (kids) passes uninspected" "200" "$(http_from 10.77.1.2)"
+check "daemon stopped: fail-closed group (strict) cannot connect" "000" "$(http_from 10.77.1.3)"
+ip netns exec "$G" "$SAFEGATED" --config "$WORK/safegate.toml" >"$WORK/safegated2.log" 2>&1 &
+SAFEGATED_PID=$!
+PIDS+=($SAFEGATED_PID)
+wait_for 20 grep -q "safegated: ready" "$WORK/safegated2.log" || true
+check "daemon restarted: strict client connects again" "200" "$(http_from 10.77.1.3)"
 
 ip netns exec "$G" "$FIREWALL" remove
 check "firewall remove leaves no SAFEGATE chain" "0" \
