@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -134,23 +135,27 @@ Result<TemporaryException> exceptionFromJson(const nlohmann::json& j) {
 ExceptionStore::Loaded ExceptionStore::load(int64_t now, DiagnosticSink& diags) const {
   Loaded out;
   out.table = std::make_shared<policy::ExceptionTable>();
+  std::error_code ec;
+  if (!std::filesystem::exists(path_, ec)) return out;  // nothing was ever granted
   std::ifstream in(path_, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    if (std::filesystem::exists(path_, ec)) {
-      diags.error({path_.string()}, "cannot read the exceptions file; starting without them");
-    }
-    return out;  // no file yet: nothing was ever granted
+  const bool readable = static_cast<bool>(in);
+  const int open_errno = readable ? 0 : errno;
+  std::string text;
+  if (readable) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
 
   bool damaged = false;
   std::vector<TemporaryException> entries;
   uint64_t next_id = 1;
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
+  if (!readable) {
+    diags.error({path_.string()}, std::string("cannot read the exceptions file: ") +
+                                      std::strerror(open_errno) + "; starting without them");
+    damaged = true;
+  } else if (doc.is_discarded()) {
     // Parse again with exceptions only to learn where it failed (control plane, rare).
     size_t at = 0;
     std::string what = "not valid JSON";
@@ -201,7 +206,6 @@ ExceptionStore::Loaded ExceptionStore::load(int64_t now, DiagnosticSink& diags) 
     // Keep the original for the administrator; the next save() writes a fresh file.
     std::filesystem::path aside = path_;
     aside += ".corrupt-" + std::to_string(now);
-    std::error_code ec;
     std::filesystem::rename(path_, aside, ec);
     if (ec) {
       diags.error({path_.string()}, "cannot move the damaged file aside: " + ec.message());
