@@ -99,8 +99,11 @@ measure() {  # name port pid
   local lost; lost="$(awk '/Queries lost/ { print $3 }' <<<"$out")"
   local nx; nx="$(grep -o 'NXDOMAIN [0-9]*' <<<"$out" | awk '{print $2}')"
   local lat
-  lat="$(taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$lat_duration" \
-         -Q "$rate" -q 1000 -v 2>/dev/null | awk '$1 == ">" { print $NF }' | sort -g |
+  # dnsperf's per-answer lines go to a file first: parsing them while it runs would put awk on
+  # the proxy's CPU and into the latencies being measured.
+  taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$lat_duration" \
+    -Q "$rate" -q 1000 -v >"$work/latency.txt" 2>/dev/null || true
+  lat="$(awk '$1 == ">" { print $NF }' "$work/latency.txt" | sort -g |
          awk '{ v[NR] = $1 } END { printf "%.3f %.3f %d", v[int(NR*0.5)]*1000, v[int(NR*0.99)]*1000, NR }')"
   local rss; rss="$(awk '/VmRSS/ { print $2 }' /proc/"$pid"/status)"
   local hwm; hwm="$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)"
