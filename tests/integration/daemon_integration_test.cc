@@ -104,8 +104,9 @@ class SafegatedTest : public ::testing::Test {
   void writeConfig(const std::string& text) { config_ = dir_.write("safegate.toml", text); }
 
   void startDaemon() {
-    // --listen with port 0: an ephemeral port, read back from the readiness line (the config
-    // schema only accepts ports 1..65535, which could collide between parallel tests).
+    // --listen with port 0: an ephemeral port, read back from the readiness line, so parallel
+    // tests never collide (dns.listen in the config accepts port 0 as well; the state test
+    // exercises that form).
     ASSERT_TRUE(daemon_.start({safegated_, "--config", config_.string(), "--listen", "127.0.0.1:0"},
                               (dir_.path() / "safegated.log").string()));
     auto line = daemon_.waitForLine("safegated: ready", 15000);
