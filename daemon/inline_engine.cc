@@ -38,14 +38,7 @@ Result<std::unique_ptr<InlineEngine>> InlineEngine::start(const policy::DaemonSe
   engine->fail_mode_ =
       FailModeRules::start(FailModeRules::optionsFromEnvironment(settings.state_dir), policy);
 
-  std::vector<NfqueueOptions> queues;
-  for (uint16_t q : in.queues) {
-    NfqueueOptions o;
-    o.queue = q;
-    o.fail_open = in.fail_open;
-    o.receive_buffer_bytes = in.receive_buffer_bytes;
-    queues.push_back(o);
-  }
+  std::vector<NfqueueOptions> queues = queueOptions(in);
   Status made = Status::ok();
   InlineEngine* raw = engine.get();
   auto frontend = NfqueueFrontend::open(queues, [&](uint16_t) -> std::unique_ptr<NfqPacketHandler> {
@@ -63,6 +56,21 @@ Result<std::unique_ptr<InlineEngine>> InlineEngine::start(const policy::DaemonSe
   engine->frontend_ = std::move(frontend).value();
   engine->frontend_->start();
   return engine;
+}
+
+std::vector<NfqueueOptions> InlineEngine::queueOptions(const policy::InlineSettings& settings) {
+  std::vector<NfqueueOptions> queues;
+  const bool split = !settings.fail_closed_queues.empty();
+  auto add = [&](uint16_t q, bool fail_open) {
+    NfqueueOptions o;
+    o.queue = q;
+    o.fail_open = fail_open;
+    o.receive_buffer_bytes = settings.receive_buffer_bytes;
+    queues.push_back(o);
+  };
+  for (uint16_t q : settings.queues) add(q, split ? true : settings.fail_open);
+  for (uint16_t q : settings.fail_closed_queues) add(q, false);
+  return queues;
 }
 
 InlineEngine::~InlineEngine() { stop(); }

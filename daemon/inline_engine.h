@@ -1,6 +1,7 @@
 // InlineEngine: safegated's inline mode as one piece the Daemon starts and stops — the
-// NFQUEUE front end (one worker per inline.queues entry), one InlineInspector per worker, the
-// raw-socket injector, and their counters for the control socket's "stats".
+// NFQUEUE front end (one worker per inline.queues and inline.fail_closed_queues entry), one
+// InlineInspector per worker, the raw-socket injector, and their counters for the control socket's
+// "stats".
 //
 // Built from the daemon settings ([inline], [block_page], [dns] block TTL); the policy comes
 // from the daemon's PolicyHolder (reloads apply on the next packet) and incidents go to the
@@ -35,6 +36,13 @@ class InlineEngine {
                                                      const PolicyHolder& policy,
                                                      IncidentStore* incidents,
                                                      const ResolvedAddressTable* resolved);
+  // The queues to bind and the kernel's fail-open flag of each (NFQA_CFG_F_FAIL_OPEN: what a
+  // full queue does). Without inline.fail_closed_queues every queue follows inline.fail_open;
+  // with them, inline.queues fail open and the fail-closed queues do not, so the firewall's
+  // per-group split (SAFEGATE_FAILCLOSED -> SAFEGATE_FAIL_CLOSED_QUEUES) makes a full queue
+  // per group too (docs/inline.md, "Fail-open / fail-closed, exactly").
+  static std::vector<NfqueueOptions> queueOptions(const policy::InlineSettings& settings);
+
   ~InlineEngine();
   void stop();
 

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -332,6 +333,18 @@ class ModelBuilder {
     for (int64_t q : il.integers("queues"))
       d.inline_mode.queues.push_back(static_cast<uint16_t>(q));
     d.inline_mode.fail_open = il.boolean("fail_open");
+    d.inline_mode.fail_closed_queues.clear();
+    for (int64_t q : il.integers("fail_closed_queues")) {
+      const auto queue = static_cast<uint16_t>(q);
+      // One queue cannot be both: the kernel's fail-open flag belongs to the queue.
+      if (std::find(d.inline_mode.queues.begin(), d.inline_mode.queues.end(), queue) !=
+          d.inline_mode.queues.end()) {
+        sink_.error(il.at("fail_closed_queues"),
+                    "inline.fail_closed_queues: queue " + std::to_string(q) +
+                        " is also in inline.queues; a queue is either fail-open or fail-closed");
+      }
+      d.inline_mode.fail_closed_queues.push_back(queue);
+    }
     d.inline_mode.max_packets_per_flow = static_cast<int>(il.integer("max_packets_per_flow"));
     d.inline_mode.max_client_hello_bytes = static_cast<int>(il.integer("max_client_hello_bytes"));
     d.inline_mode.receive_buffer_bytes = static_cast<int>(il.integer("receive_buffer_bytes"));

@@ -72,6 +72,9 @@ struct InlineSettings {
   bool enabled = false;
   std::vector<uint16_t> queues = {0};
   bool fail_open = true;  // default for groups
+  // Queues bound without NFQA_CFG_F_FAIL_OPEN for fail-closed groups; when not empty,
+  // `queues` are bound with it (a full queue is then fail-open/closed per group).
+  std::vector<uint16_t> fail_closed_queues;
   int max_packets_per_flow = 8;
   int max_client_hello_bytes = 16384;
   int receive_buffer_bytes = 8 << 20;

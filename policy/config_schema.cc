@@ -337,6 +337,17 @@ const KeyDef kKeys[] = {
      "Default for groups: when safegated is overloaded, its queue is full or it is not "
      "running, let traffic pass (true) or stop it (false).",
      nullptr},
+    {"inline.fail_closed_queues",
+     K::kIntegerList,
+     "[]",
+     R,
+     "NFQUEUE numbers for fail-closed groups' sources (SAFEGATE_FAIL_CLOSED_QUEUES), bound "
+     "without the kernel's fail-open flag while inline.queues get it, so a full queue drops "
+     "only fail-closed groups' packets; empty = every queue follows inline.fail_open.",
+     nullptr,
+     {},
+     0,
+     65535},
     {"inline.max_packets_per_flow",
      K::kInteger,
      "8",

@@ -13,8 +13,11 @@
 #                                            the rest of the flow never reaches user space);
 #                                         4. decided-block flows are dropped;
 #                                         5. -> SAFEGATE_FAILMODE: sources of fail-closed
-#                                            groups jump to SAFEGATE_FAILCLOSED (queued without
-#                                            --queue-bypass: dropped while safegated is down);
+#                                            groups jump to SAFEGATE_FAILCLOSED (queued to
+#                                            SAFEGATE_FAIL_CLOSED_QUEUES without --queue-bypass:
+#                                            dropped while safegated is down, and dropped when
+#                                            that queue is full since safegated binds it
+#                                            without the kernel's fail-open flag);
 #                                            safegated writes this chain from groups[].fail on
 #                                            every start and reload;
 #                                         6. everything else from the clients (TCP and UDP) is
@@ -29,6 +32,9 @@
 #   SAFEGATE_DNS_PORT          local port of the DNS proxy (default 53)
 #   SAFEGATE_QUEUES            NFQUEUE number or range "first:last" (default 0; must match
 #                              inline.queues in safegate.toml)
+#   SAFEGATE_FAIL_CLOSED_QUEUES  queue number or range for fail-closed groups (must match
+#                              inline.fail_closed_queues; default: SAFEGATE_QUEUES, then a
+#                              full queue does what inline.fail_open says for every group)
 #   SAFEGATE_OFFLOAD_MARK      inline.offload_mark (default 1): bit for "decided, allow";
 #                              the next bit up means "decided, block"
 #   SAFEGATE_STATE_DIR         safegated's daemon.state_dir (default /var/lib/safegate)
@@ -66,6 +72,7 @@ LAN_IF="${SAFEGATE_LAN_IF:-}"
 DNS_MODE="${SAFEGATE_DNS_MODE:-redirect}"
 DNS_PORT="${SAFEGATE_DNS_PORT:-53}"
 QUEUES="${SAFEGATE_QUEUES:-0}"
+FC_QUEUES="${SAFEGATE_FAIL_CLOSED_QUEUES:-$QUEUES}"
 OFFLOAD_MARK="${SAFEGATE_OFFLOAD_MARK:-1}"
 FAIL_CLOSED="${SAFEGATE_FAIL_CLOSED_SOURCES:-}"
 STATE_DIR="${SAFEGATE_STATE_DIR:-/var/lib/safegate}"
@@ -76,6 +83,10 @@ case "$DNS_MODE" in redirect|inline) ;; *) echo "SAFEGATE_DNS_MODE must be redir
 case "$QUEUES" in
   *:*) QUEUE_ARGS="--queue-balance $QUEUES" ;;
   *) QUEUE_ARGS="--queue-num $QUEUES" ;;
+esac
+case "$FC_QUEUES" in
+  *:*) FC_QUEUE_ARGS="--queue-balance $FC_QUEUES" ;;
+  *) FC_QUEUE_ARGS="--queue-num $FC_QUEUES" ;;
 esac
 ALLOW=$((OFFLOAD_MARK))
 BLOCK=$((OFFLOAD_MARK * 2))
@@ -123,7 +134,7 @@ apply_family() {
   $ipt -w -t mangle -N SAFEGATE_FAILCLOSED
   for proto in tcp udp; do
     # shellcheck disable=SC2086
-    $ipt -w -t mangle -A SAFEGATE_FAILCLOSED -p "$proto" -j NFQUEUE $QUEUE_ARGS
+    $ipt -w -t mangle -A SAFEGATE_FAILCLOSED -p "$proto" -j NFQUEUE $FC_QUEUE_ARGS
   done
   # safegated may have (re)created this chain already (it replaces it on start and reload).
   $ipt -w -t mangle -N SAFEGATE_FAILMODE 2>/dev/null || true
@@ -141,7 +152,7 @@ apply_family() {
         *) [ "$family" = 4 ] || continue ;;
       esac
       # shellcheck disable=SC2086
-      $ipt -w -t mangle -A SAFEGATE_INLINE $IN_LAN -s "$cidr" -p "$proto" -j NFQUEUE $QUEUE_ARGS
+      $ipt -w -t mangle -A SAFEGATE_INLINE $IN_LAN -s "$cidr" -p "$proto" -j NFQUEUE $FC_QUEUE_ARGS
     done
     # shellcheck disable=SC2086
     $ipt -w -t mangle -A SAFEGATE_INLINE $IN_LAN -p "$proto" -j NFQUEUE $QUEUE_ARGS --queue-bypass

@@ -180,6 +180,7 @@ url = "http://10.77.1.1/blocked"
 [inline]
 enabled = true
 queues = [0, 1]
+fail_closed_queues = [2]
 max_packets_per_flow = 8
 
 [policy]
@@ -223,7 +224,7 @@ if ! wait_for 20 grep -q "safegated: ready" "$WORK/safegated.log"; then
   echo "FAIL: safegated did not become ready"; FAILURES=1; exit 1
 fi
 grep "safegated: ready" "$WORK/safegated.log"
-ip netns exec "$G" env SAFEGATE_LAN_IF=g0 SAFEGATE_DNS_PORT=5353 SAFEGATE_QUEUES=0:1 \
+ip netns exec "$G" env SAFEGATE_LAN_IF=g0 SAFEGATE_DNS_PORT=5353 SAFEGATE_QUEUES=0:1 SAFEGATE_FAIL_CLOSED_QUEUES=2 \
   SAFEGATE_STATE_DIR="$WORK/state" "$FIREWALL" apply
 
 CX() { ip netns exec "$C" "$@"; }
@@ -319,7 +320,7 @@ check "offload: the download's packets bypass the queue" "yes" \
   "$([ "$queued" -le 8 ] && [ "$offloaded" -gt 50 ] && echo yes || echo no)"
 
 # ---- inline DNS: the same rules without the redirect ----
-ip netns exec "$G" env SAFEGATE_LAN_IF=g0 SAFEGATE_DNS_MODE=inline SAFEGATE_QUEUES=0:1 \
+ip netns exec "$G" env SAFEGATE_LAN_IF=g0 SAFEGATE_DNS_MODE=inline SAFEGATE_QUEUES=0:1 SAFEGATE_FAIL_CLOSED_QUEUES=2 \
   SAFEGATE_STATE_DIR="$WORK/state" "$FIREWALL" apply
 check "inline DNS: allowed name answered by the real resolver" "10.77.2.2" \
   "$(DIG @10.77.2.2 allowed.test +short)"
@@ -372,6 +373,49 @@ http_from() {  # http_from SOURCE -> HTTP status of a new connection to allowed.
     http://allowed.test/ || true
 }
 check "daemon running: strict client connects" "200" "$(http_from 10.77.1.3)"
+
+# ---- queue full (safegated stalled): the kernel's fail-open flag, per group by queue ----
+# kids' sources go to queues 0:1 (bound with NFQA_CFG_F_FAIL_OPEN), strict's to queue 2
+# (without). SIGSTOP stalls the reader with the queues still bound; a SYN flood from each
+# client fills its queue (max_queue_length 4096), then a new HTTP connection from each.
+nfq_field() {  # nfq_field QUEUE FIELD(3=queue_total 6=queue_dropped 7=user_dropped)
+  ip netns exec "$G" awk -v q="$1" -v f="$2" '$1 == q {print $f}' /proc/net/netfilter/nfnetlink_queue
+}
+flood() {  # flood SOURCE: 2000 TCP SYNs to the server (raw socket, nothing listens there);
+  # TCP like the HTTP checks, since --queue-balance hashes the addresses and the protocol
+  CX "$PYTHON" -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+s.bind((sys.argv[1], 0))
+for i in range(2000):
+    syn = struct.pack("!HHIIBBHHH", 20000 + i % 40000, 9999, i, 0, 5 << 4, 0x02, 65535, 0, 0)
+    try:
+        s.sendto(syn, ("10.77.2.2", 0))
+    except OSError:
+        pass
+' "$1"
+}
+queue_full() {  # queue_full QUEUE: the kernel holds max_queue_length packets or dropped some
+  [ "$(nfq_field "$1" 3)" -ge 4096 ] || [ "$(nfq_field "$1" 6)" -gt 0 ] ||
+    [ "$(nfq_field "$1" 7)" -gt 0 ]
+}
+kill -STOP "$SAFEGATED_PID"
+# kids' TCP to the server hashes to one queue of 0:1, the same for the flood and for curl.
+for _ in $(seq 20); do flood 10.77.1.2; { queue_full 0 || queue_full 1; } && break; done
+for _ in $(seq 20); do flood 10.77.1.3; queue_full 2 && break; done
+echo "     stalled: queues 0, 1, 2 hold $(nfq_field 0 3), $(nfq_field 1 3), $(nfq_field 2 3)" \
+  "packets; dropped on 2: $(nfq_field 2 6)+$(nfq_field 2 7)"
+check "queue full: fail-open group's (kids) new connection passes uninspected" "200" \
+  "$(http_from 10.77.1.2)"
+check "queue full: fail-closed group's (strict) new connection is dropped" "000" \
+  "$(http_from 10.77.1.3)"
+check "queue full: the kernel counted drops on the fail-closed queue only" "yes" \
+  "$([ $(( $(nfq_field 2 6) + $(nfq_field 2 7) )) -gt 0 ] &&
+     [ $(( $(nfq_field 0 6) + $(nfq_field 1 6) )) -eq 0 ] && echo yes || echo no)"
+kill -CONT "$SAFEGATED_PID"
+queue2_empty() { [ "$(nfq_field 2 3)" -eq 0 ]; }
+wait_for 10 queue2_empty || true
+check "queue drained (SIGCONT): strict client connects again" "200" "$(http_from 10.77.1.3)"
 kill "$SAFEGATED_PID"; wait "$SAFEGATED_PID" 2>/dev/null || true
 check "daemon stopped: fail-open group (kids) passes uninspected" "200" "$(http_from 10.77.1.2)"
 check "daemon stopped: fail-closed group (strict) cannot connect" "000" "$(http_from 10.77.1.3)"
