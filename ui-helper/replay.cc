@@ -130,6 +130,8 @@ class Replayer {
     if (v.isUdp()) {
       if (v.dst_port == 53) {
         dnsMessage(v, v.payload);
+      } else if (v.dst_port == 443 && snap_.isCircumventionDestination(v.dst)) {
+        circumventionDatagram(v);
       } else if (looksLikeQuicInitial(v.payload)) {
         quicDatagram(v);
       }
@@ -173,6 +175,52 @@ class Replayer {
     hello_(o, v, hello, g);
   }
 
+  // UDP 443 to an address a circumvention list names (DoH over HTTP/3): the inline path
+  // drops or records the flow at its first datagram, whatever it holds; one observation per
+  // flow (the live path records one incident per client per hour).
+  void circumventionDatagram(const PacketView& v) {
+    QuicStream& s = quic_flows_[flowKey(v)];
+    if (s.finished) return;
+    s.finished = true;
+    ReplayObservation o = base(v, Protocol::kQuic);
+    encryptedDnsByAddress(o, v);
+  }
+
+  // TCP to an address a circumvention list names, any port but 53 (DNS, decided as DNS) and
+  // 853 (the port rule comes first live too): decided at the first data segment whatever the
+  // SNI says, or with none, as daemon/inline_inspector.cc does. The host shown is what that
+  // segment names when it holds a whole ClientHello or request head.
+  void circumventionSegment(ReplayObservation& o, const PacketView& v) {
+    TlsClientHello hello;
+    HttpRequest req;
+    if (!v.payload.empty() && v.payload[0] == 0x16) {
+      if (parseTlsClientHello(v.payload, scratch_, hello) == TlsParseStatus::kComplete) {
+        o.host = canonical(hello.sni);
+        o.ech = hello.has_ech;
+      }
+    } else if (parseHttpRequest(v.payload, req) == HttpParseStatus::kComplete) {
+      o.protocol = Protocol::kHttp;
+      o.host = canonical(req.host.name);
+      o.http_path = std::string(req.path);
+    }
+    encryptedDnsByAddress(o, v);
+  }
+
+  void encryptedDnsByAddress(ReplayObservation& o, const PacketView& v) {
+    const policy::GroupSettings& g = snap_.group(snap_.groupFor(v.src, std::nullopt));
+    own(o, v, encryptedDnsVerdict(g), "circumvention",
+        "encrypted_dns (circumvention list address)");
+  }
+
+  static const char* encryptedDnsVerdict(const policy::GroupSettings& g) {
+    switch (g.encrypted_dns) {
+      case policy::EncryptedDnsMode::kBlock: return "block";
+      case policy::EncryptedDnsMode::kMonitor: return "monitor";
+      case policy::EncryptedDnsMode::kAllow: return "allow";
+    }
+    return "allow";
+  }
+
   void tcpSegment(const PacketView& v) {
     std::string key = flowKey(v);
     TcpStream& s = tcp_flows_[key];
@@ -182,6 +230,12 @@ class Replayer {
       return;
     }
     if (s.finished || v.payload.empty()) return;
+    if (v.dst_port != 53 && v.dst_port != 853 && snap_.isCircumventionDestination(v.dst)) {
+      s.finished = true;
+      ReplayObservation o = base(v, Protocol::kTls);
+      circumventionSegment(o, v);
+      return;
+    }
     if (!s.has_base) {
       s.has_base = true;
       s.base_seq = v.tcp_seq;
@@ -222,10 +276,8 @@ class Replayer {
       const policy::GroupSettings& g = snap_.group(snap_.groupFor(v.src, std::nullopt));
       if (v.dst_port == 853) {
         o.host = canonical(hello.sni);
-        const char* verdict = g.encrypted_dns == policy::EncryptedDnsMode::kBlock     ? "block"
-                              : g.encrypted_dns == policy::EncryptedDnsMode::kMonitor ? "monitor"
-                                                                                      : "allow";
-        own(o, v, verdict, "circumvention", "encrypted_dns (DNS over TLS, port 853)");
+        own(o, v, encryptedDnsVerdict(g), "circumvention",
+            "encrypted_dns (DNS over TLS, port 853)");
         return;
       }
       hello_(o, v, hello, g);

@@ -6,6 +6,9 @@
 // ClientHello (decrypted, CRYPTO frames gathered across Initials) from a client, one
 // Observation: time, client, protocol, host, DNS type, HTTP path, and the policy's decision,
 // using the same parsers (filters/) and the same compiled policy (policy/) as safegated.
+// Like the inline path, a TCP connection (any port but 53) or UDP 443 flow to an address a
+// circumvention list names is one observation decided by the group's encrypted_dns setting,
+// whatever its SNI (PolicySnapshot::isCircumventionDestination).
 // What replay does not model, and says so in docs/inline.md: the unresolved-destination table
 // (no proxy answers in a capture) and per-packet fail modes.
 //

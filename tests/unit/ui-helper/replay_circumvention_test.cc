@@ -1,0 +1,257 @@
+// replayCapture() agrees with the inline path on DoH endpoints reached by address: a crafted
+// capture (raw-IP pcap written here, packets from filters/forged_packet.h) holds TCP and UDP
+// 443 flows to an address a circumvention list names, a neighbour that is not listed, DNS and
+// DoT to the listed address. Each must get the verdict daemon/inline_inspector.cc gives.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "filters/forged_packet.h"
+#include "tests/support/shared_data.h"
+#include "ui-helper/replay.h"
+
+namespace safegate::ui {
+namespace {
+
+using safegate::testing::TempDir;
+
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+
+void put32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }
+
+// Classic pcap (host byte order; the magic says which) with LINKTYPE_RAW (101): IP packets.
+class PcapWriter {
+ public:
+  PcapWriter() {
+    put32(bytes_, 0xa1b2c3d4);
+    put32(bytes_, 2 | (4u << 16));  // version 2.4
+    put32(bytes_, 0);               // thiszone
+    put32(bytes_, 0);               // sigfigs
+    put32(bytes_, 65535);           // snaplen
+    put32(bytes_, 101);             // LINKTYPE_RAW
+  }
+  void add(const std::vector<uint8_t>& packet) {
+    put32(bytes_, 1700000000 + static_cast<uint32_t>(count_));
+    put32(bytes_, 0);
+    put32(bytes_, static_cast<uint32_t>(packet.size()));
+    put32(bytes_, static_cast<uint32_t>(packet.size()));
+    bytes_.append(reinterpret_cast<const char*>(packet.data()), packet.size());
+    ++count_;
+  }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  std::string bytes_;
+  size_t count_ = 0;
+};
+
+std::vector<uint8_t> tcp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
+                         uint32_t seq, uint8_t flags, std::span<const uint8_t> payload = {}) {
+  std::vector<uint8_t> out(70000);
+  TcpSegmentSpec s{ip(src), ip(dst), sport, dport, seq, 1, flags, 65535};
+  out.resize(buildTcpPacket(s, payload, out));
+  return out;
+}
+
+std::vector<uint8_t> udp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
+                         std::span<const uint8_t> payload) {
+  std::vector<uint8_t> out(70000);
+  out.resize(buildUdpPacket(ip(src), ip(dst), sport, dport, payload, out));
+  return out;
+}
+
+std::vector<uint8_t> bytesOf(std::string_view s) { return {s.begin(), s.end()}; }
+
+// A minimal TLS 1.3 ClientHello record naming `sni` (RFC 8446 §4.1.2, RFC 6066 §3).
+std::vector<uint8_t> clientHello(std::string_view sni) {
+  auto u16 = [](std::vector<uint8_t>& v, size_t x) {
+    v.push_back(uint8_t(x >> 8));
+    v.push_back(uint8_t(x));
+  };
+  std::vector<uint8_t> ext;
+  u16(ext, 0);
+  u16(ext, sni.size() + 5);
+  u16(ext, sni.size() + 3);
+  ext.push_back(0);
+  u16(ext, sni.size());
+  ext.insert(ext.end(), sni.begin(), sni.end());
+  std::vector<uint8_t> hs = {0x03, 0x03};
+  hs.resize(2 + 32, 0x11);
+  hs.push_back(0);  // session id
+  u16(hs, 2);
+  u16(hs, 0x1301);
+  hs.push_back(1);
+  hs.push_back(0);
+  u16(hs, ext.size());
+  hs.insert(hs.end(), ext.begin(), ext.end());
+  std::vector<uint8_t> rec = {0x16, 0x03, 0x01};
+  u16(rec, hs.size() + 4);
+  rec.insert(rec.end(), {0x01, 0, uint8_t(hs.size() >> 8), uint8_t(hs.size())});
+  rec.insert(rec.end(), hs.begin(), hs.end());
+  return rec;
+}
+
+std::vector<uint8_t> dnsQuery(std::string_view name) {
+  std::vector<uint8_t> q = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  size_t start = 0;
+  while (start < name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string_view::npos) dot = name.size();
+    q.push_back(uint8_t(dot - start));
+    q.insert(q.end(), name.begin() + start, name.begin() + dot);
+    start = dot + 1;
+  }
+  q.insert(q.end(), {0, 0, 1, 0, 1});
+  return q;
+}
+
+class ReplayCircumventionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_.write("gambling.txt", "casino.test\n");
+    dir_.write("doh.txt", "doh.test\n10.9.0.53\n2001:db8:53::/48\n");
+    dir_.write("safegate.toml", R"(
+[policy]
+default_group = "kids"
+
+[[lists]]
+name = "gambling"
+category = "gambling"
+sources = ["gambling.txt"]
+
+[[lists]]
+name = "doh"
+category = "circumvention"
+format = "domains"
+sources = ["doh.txt"]
+
+[[groups]]
+name = "kids"
+profile = "open"
+categories = { gambling = "block" }
+
+[[groups]]
+name = "strict"
+profile = "open"
+encrypted_dns = "monitor"
+
+[[clients]]
+name = "tablet"
+group = "strict"
+addresses = ["10.9.1.3/32"]
+)");
+    DiagnosticSink diags;
+    auto loaded = policy::PolicyEngine::load(dir_.path() / "safegate.toml", diags);
+    ASSERT_TRUE(loaded.isOk()) << diags.toString();
+    snapshot_ = loaded->snapshot;
+  }
+
+  std::vector<ReplayObservation> replay(const PcapWriter& w) {
+    const auto path = dir_.write("crafted.pcap", w.bytes());
+    auto r = replayCapture(path, *snapshot_);
+    EXPECT_TRUE(r.isOk()) << r.status().toString();
+    return r.isOk() ? *r : std::vector<ReplayObservation>{};
+  }
+
+  TempDir dir_;
+  policy::PolicySnapshotPtr snapshot_;
+};
+
+const ReplayObservation* find(const std::vector<ReplayObservation>& obs, const char* client,
+                              const char* server, uint16_t port) {
+  const ReplayObservation* found = nullptr;
+  for (const auto& o : obs) {
+    if (o.client == client && o.server == server && o.server_port == port) {
+      EXPECT_EQ(found, nullptr) << "more than one observation for " << server << ":" << port;
+      found = &o;
+    }
+  }
+  return found;
+}
+
+TEST_F(ReplayCircumventionTest, TlsToAListedDohAddressIsDecidedByEncryptedDnsWhateverTheSni) {
+  PcapWriter w;
+  auto hello = clientHello("allowed.test");
+  w.add(tcp("10.9.1.2", "10.9.0.53", 40000, 443, 100, tcp_flags::kSyn));
+  w.add(tcp("10.9.1.2", "10.9.0.53", 40000, 443, 101, tcp_flags::kAck | tcp_flags::kPsh, hello));
+  w.add(tcp("10.9.1.3", "10.9.0.53", 40001, 443, 100, tcp_flags::kSyn));
+  w.add(tcp("10.9.1.3", "10.9.0.53", 40001, 443, 101, tcp_flags::kAck | tcp_flags::kPsh, hello));
+  w.add(tcp("10.9.1.2", "10.9.0.2", 40002, 443, 100, tcp_flags::kSyn));
+  w.add(tcp("10.9.1.2", "10.9.0.2", 40002, 443, 101, tcp_flags::kAck | tcp_flags::kPsh, hello));
+  auto obs = replay(w);
+
+  const auto* kids = find(obs, "10.9.1.2", "10.9.0.53", 443);
+  ASSERT_NE(kids, nullptr);
+  EXPECT_EQ(kids->protocol, Protocol::kTls);
+  EXPECT_EQ(kids->host, "allowed.test");
+  EXPECT_EQ(kids->verdict, "block");
+  EXPECT_EQ(kids->group, "kids");
+  EXPECT_EQ(kids->category, "circumvention");
+  EXPECT_EQ(kids->rule, "encrypted_dns (circumvention list address)");
+
+  const auto* strict = find(obs, "10.9.1.3", "10.9.0.53", 443);
+  ASSERT_NE(strict, nullptr);
+  EXPECT_EQ(strict->verdict, "monitor");
+  EXPECT_EQ(strict->group, "strict");
+
+  // The address next to it is not listed: the SNI decides, as live.
+  const auto* neighbour = find(obs, "10.9.1.2", "10.9.0.2", 443);
+  ASSERT_NE(neighbour, nullptr);
+  EXPECT_EQ(neighbour->host, "allowed.test");
+  EXPECT_EQ(neighbour->verdict, "allow");
+  EXPECT_EQ(neighbour->category, "");
+}
+
+TEST_F(ReplayCircumventionTest, AnyTcpPortAndUdp443ToTheListedAddressAreCaughtOncePerFlow) {
+  PcapWriter w;
+  auto request = bytesOf("GET /dns-query HTTP/1.1\r\nHost: allowed.test\r\n\r\n");
+  w.add(tcp("10.9.1.2", "10.9.0.53", 40010, 8080, 100, tcp_flags::kSyn));
+  w.add(tcp("10.9.1.2", "10.9.0.53", 40010, 8080, 101, tcp_flags::kAck | tcp_flags::kPsh, request));
+  w.add(tcp("10.9.1.2", "10.9.0.53", 40010, 8080, 101 + uint32_t(request.size()),
+            tcp_flags::kAck | tcp_flags::kPsh, request));
+  // Not a QUIC Initial the decoder could open: live drops it by address all the same.
+  auto datagram = bytesOf("\xc0opaque-datagram");
+  w.add(udp("10.9.1.2", "10.9.0.53", 50000, 443, datagram));
+  w.add(udp("10.9.1.2", "10.9.0.53", 50000, 443, datagram));
+  auto obs = replay(w);
+
+  const auto* http = find(obs, "10.9.1.2", "10.9.0.53", 8080);
+  ASSERT_NE(http, nullptr);
+  EXPECT_EQ(http->protocol, Protocol::kHttp);
+  EXPECT_EQ(http->host, "allowed.test");
+  EXPECT_EQ(http->http_path, "/dns-query");
+  EXPECT_EQ(http->verdict, "block");
+  EXPECT_EQ(http->category, "circumvention");
+
+  const auto* quic = find(obs, "10.9.1.2", "10.9.0.53", 443);
+  ASSERT_NE(quic, nullptr);
+  EXPECT_EQ(quic->protocol, Protocol::kQuic);
+  EXPECT_EQ(quic->verdict, "block");
+  EXPECT_EQ(quic->rule, "encrypted_dns (circumvention list address)");
+}
+
+TEST_F(ReplayCircumventionTest, DnsAndDotToTheListedAddressKeepTheirOwnRules) {
+  PcapWriter w;
+  w.add(udp("10.9.1.2", "10.9.0.53", 50001, 53, dnsQuery("casino.test")));
+  w.add(udp("10.9.1.2", "10.9.0.53", 50002, 53, dnsQuery("allowed.test")));
+  auto hello = clientHello("dot.test");
+  w.add(tcp("10.9.1.2", "10.9.0.53", 40020, 853, 100, tcp_flags::kSyn));
+  w.add(tcp("10.9.1.2", "10.9.0.53", 40020, 853, 101, tcp_flags::kAck | tcp_flags::kPsh, hello));
+  auto obs = replay(w);
+
+  ASSERT_EQ(obs.size(), 3u);
+  EXPECT_EQ(obs[0].protocol, Protocol::kDns);
+  EXPECT_EQ(obs[0].host, "casino.test");
+  EXPECT_EQ(obs[0].verdict, "block");
+  EXPECT_EQ(obs[0].category, "gambling");
+  EXPECT_EQ(obs[1].host, "allowed.test");
+  EXPECT_EQ(obs[1].verdict, "allow");
+  EXPECT_EQ(obs[2].protocol, Protocol::kTls);
+  EXPECT_EQ(obs[2].host, "dot.test");
+  EXPECT_EQ(obs[2].rule, "encrypted_dns (DNS over TLS, port 853)");
+}
+
+}  // namespace
+}  // namespace safegate::ui
