@@ -47,6 +47,10 @@ struct FlowEntry {
   // DNS over TCP: the buffer holds the stream from base_seq on; the messages before
   // dns_consumed in it have been decided (daemon/inline_inspector.cc, dnsOverTcp()).
   uint32_t dns_consumed = 0;
+  // DNS over TCP: a segment holding a whole message has reached the server, which may have
+  // answered (so the client's ACK no longer tells the server's next sequence number), or the
+  // connection was picked up mid-way. A safe-search answer is forged only before that.
+  bool dns_server_asked = false;
   bool in_use = false;
 };
 

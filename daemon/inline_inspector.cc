@@ -25,6 +25,9 @@ namespace {
 constexpr size_t kScratchBytes = 65536 + 256;
 constexpr size_t kRateLimitSlots = 4096;
 constexpr uint32_t kCnameOnlyTtlSeconds = 60;
+// Where a safe-search answer for DNS over TCP waits in the scratch until the stream stops
+// (feedDnsTcpSegment uses the scratch only after every message was allowed), as for UDP.
+constexpr size_t kTcpAnswerOffset = 128;
 constexpr uint8_t kTcp = IPPROTO_TCP;
 constexpr uint8_t kUdp = IPPROTO_UDP;
 
@@ -124,6 +127,11 @@ struct InlineInspector::Impl {
   const policy::PolicySnapshot* snapshot = nullptr;  // when the view is a compiled policy
   const policy::GroupSettings* group = &kDefaultGroup;
   uint16_t group_index = 0;
+  // DNS over TCP, this segment: messages handed out so far, and a safe-search answer built
+  // for the message that stopped it (length in the scratch at kTcpAnswerOffset; 0 = none).
+  uint32_t tcp_messages = 0;
+  bool tcp_server_asked = false;
+  size_t tcp_answer_length = 0;
 
   uint32_t allowBits() const { return self.options_.offload_mark; }
   uint32_t blockBits() const { return self.options_.offload_mark << 1; }
@@ -328,7 +336,10 @@ struct InlineInspector::Impl {
       return drop();
     }
     if (plan.action == QueryAction::kForwardRewrite) {
-      return safeSearchAnswer(q, client, plan.rewrite_target, out);
+      // No answer could be built (a malformed query): dropped, never forwarded unrewritten.
+      size_t n = safeSearchAnswer(pkt.payload, q, client, plan.rewrite_target, out);
+      if (n != 0) forgeDnsAnswer(out.first(n));
+      return drop();
     }
     return pass();  // each query on a DNS flow is decided: no offload
   }
@@ -339,8 +350,10 @@ struct InlineInspector::Impl {
   // target that SafeSearchRefresher keeps (daemon/safe_search_answers.h). Other query types,
   // or before the first answers arrive: the CNAME alone (RFC 1034 §3.6.2), which makes the
   // client ask for the target itself — never the unrewritten name.
-  NfqVerdict safeSearchAnswer(const DnsQuery& q, const ClientInfo& client, std::string_view target,
-                              std::span<uint8_t> out) {
+  // Returns the answer's length in `out` (0: none could be built).
+  size_t safeSearchAnswer(std::span<const uint8_t> query, const DnsQuery& q,
+                          const ClientInfo& client, std::string_view target,
+                          std::span<uint8_t> out) {
     std::span<const uint8_t> upstream;
     if (self.safe_search_ != nullptr) {
       const auto& answers = self.safe_search_->current();
@@ -348,15 +361,40 @@ struct InlineInspector::Impl {
     }
     size_t n = 0;
     if (!upstream.empty()) {
-      n = self.dns_->finish(*view, pkt.payload, q, client, target, upstream, unix_ms, out);
+      n = self.dns_->finish(*view, query, q, client, target, upstream, unix_ms, out);
       count(self.counters_.dns_rewrite_answered);
     } else {
-      n = buildCnameAnswer(pkt.payload, q, target, kCnameOnlyTtlSeconds, {}, 0, out);
+      n = buildCnameAnswer(query, q, target, kCnameOnlyTtlSeconds, {}, 0, out);
       count(self.counters_.dns_rewrite_cname_only);
     }
-    // No answer could be built (a malformed query): dropped, never forwarded unrewritten.
-    if (n != 0) forgeDnsAnswer(out.first(n));
-    return drop();
+    return n;
+  }
+
+  // Sends `answer` to the client over its TCP connection, as the server would (RFC 1035
+  // §4.2.2: two-octet length prefix), and closes it: sequence number = the client's ACK, which is
+  // the server's next one because the server has been sent no whole query yet (a DNS server speaks
+  // only to answer); the client's bytes through this segment acknowledged; FIN, since the server
+  // side is reset and can never answer the client's later queries.
+  void answerTcpClient(std::span<const uint8_t> answer) {
+    uint8_t copy[2 + 4096];
+    const size_t n = std::min(answer.size(), sizeof copy - 2);
+    copy[0] = static_cast<uint8_t>(n >> 8);
+    copy[1] = static_cast<uint8_t>(n);
+    std::memcpy(copy + 2, answer.data(), n);
+    TcpSegmentSpec spec{pkt.dst,
+                        pkt.src,
+                        pkt.dst_port,
+                        pkt.src_port,
+                        pkt.ack,
+                        pkt.seq + static_cast<uint32_t>(pkt.payload.size()),
+                        tcp_flags::kAck | tcp_flags::kPsh | tcp_flags::kFin,
+                        65535};
+    size_t len = buildTcpPacket(spec, {copy, n + 2}, scratch());
+    if (len != 0 && self.injector_ != nullptr && self.injector_->inject({scratch().data(), len})) {
+      count(self.counters_.dns_forged_answers);
+    } else {
+      count(self.counters_.inject_errors);
+    }
   }
 
   // Sends `answer` to the client as a UDP datagram from the resolver it asked.
@@ -384,6 +422,7 @@ struct InlineInspector::Impl {
       f->has_base_seq = true;
       f->base_seq = pkt.seq + 1;
       f->dns_consumed = 0;
+      f->dns_server_asked = false;
       return pass();
     }
     if (pkt.payload.empty()) return pass();
@@ -391,9 +430,11 @@ struct InlineInspector::Impl {
       f->has_base_seq = true;
       f->base_seq = pkt.seq;
       f->dns_consumed = 0;
+      f->dns_server_asked = true;  // what went before is unknown
     }
     QuicFlowState* st = self.flows_->attachBuffer(f);
     if (st == nullptr) return overload(f);
+    tcp_server_asked = f->dns_server_asked;
     DnsTcpStreamState state{f->base_seq, f->dns_consumed};
     DnsTcpStatus ds = feedDnsTcpSegment(
         st->crypto, state, pkt.seq, pkt.payload, self.options_.max_client_hello_bytes,
@@ -404,10 +445,19 @@ struct InlineInspector::Impl {
     switch (ds) {
       case DnsTcpStatus::kOk:
       case DnsTcpStatus::kRetransmitted:
+        if (tcp_messages > 0) f->dns_server_asked = true;
         // An idle keep-alive connection holds no buffer.
         if (st->crypto.rangeCount() == 0) self.flows_->releaseBuffer(f);
         return pass();
-      case DnsTcpStatus::kStopped: count(self.counters_.dns_blocked); break;
+      case DnsTcpStatus::kStopped:
+        if (tcp_answer_length != 0) {
+          // Safe search: answered for the client, the server never sees the query.
+          answerTcpClient({self.scratch_.get() + kTcpAnswerOffset, tcp_answer_length});
+          resetServer();
+          finish(f);
+          return decided(false);
+        }
+        break;
       case DnsTcpStatus::kOverCap:
       case DnsTcpStatus::kAmbiguous:
         // A message larger than the cap, a gap too wide, or overlapping segments that
@@ -422,7 +472,16 @@ struct InlineInspector::Impl {
 
   // One DNS message from a TCP stream: false when the policy blocks it (incident recorded).
   // A message that is not a query passes: the server answers FORMERR (RFC 1035 §4.1.1).
+  // A safe-search rewrite stops the stream too: answered for the client (answerTcpClient) when
+  // it is the connection's first query — nothing sent to the server before it in an earlier
+  // segment or earlier in this one — and the segment carries the client's ACK. A later one
+  // resets the connection (dns_rewrite_tcp_reset): the server may have answers in flight
+  // that would collide with a forged one in the sequence space (and its side is not queued,
+  // so safegate cannot know); the client resends unanswered queries on a new connection,
+  // where the rewritten one can come first.
   bool allowTcpQuery(std::span<const uint8_t> msg) {
+    const bool first = !tcp_server_asked && tcp_messages == 0;
+    ++tcp_messages;
     NameBuffer name;
     DnsQuery q;
     if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) return true;
@@ -431,8 +490,20 @@ struct InlineInspector::Impl {
     f.dns_type = q.question.qtype;
     Decision d = view->decide(f);
     recordIncident(f, d);
-    if (d.verdict == Verdict::kRewrite) count(self.counters_.dns_rewrite_passed);
-    return d.verdict != Verdict::kBlock;
+    if (d.verdict == Verdict::kRewrite) {
+      if (first && (pkt.tcp_flags & tcp_flags::kAck) != 0) {
+        ClientInfo client{pkt.src, mac};
+        auto out = std::span<uint8_t>(self.scratch_.get() + kTcpAnswerOffset, 4096);
+        tcp_answer_length = safeSearchAnswer(msg, q, client, d.rewrite_target, out);
+      }
+      if (tcp_answer_length == 0) count(self.counters_.dns_rewrite_tcp_reset);
+      return false;
+    }
+    if (d.verdict == Verdict::kBlock) {
+      count(self.counters_.dns_blocked);
+      return false;
+    }
+    return true;
   }
 
   // A DoH/VPN endpoint named by address in a circumvention list (TCP to any port but 53, and

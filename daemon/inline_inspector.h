@@ -94,7 +94,7 @@ struct InlineOptions {
   X(dns_queries) \
   X(dns_blocked) \
   X(dns_forged_answers) \
-  X(dns_rewrite_passed) \
+  X(dns_rewrite_tcp_reset) \
   X(dns_rewrite_answered) \
   X(dns_rewrite_cname_only) \
   X(dns_tcp_malformed) \

@@ -342,6 +342,12 @@ check "inline DNS: safe search AAAA (kids)" \
   "$(ss_answer www.google.com AAAA)"
 check "inline DNS: no safe search for the strict group (open profile)" "10.77.2.66" \
   "$(DIG -b 10.77.1.3 @10.77.2.2 www.google.com +short)"
+# Over TCP the rewrite is answered on the client's connection (the server is reset).
+check "inline DNS over TCP: safe search answered with CNAME + target address (kids)" \
+  "www.google.com. CNAME forcesafesearch.google.com. forcesafesearch.google.com. A 10.77.2.77 " \
+  "$(ss_answer +tcp www.google.com)"
+check "inline DNS over TCP: no safe search for the strict group" "10.77.2.66" \
+  "$(DIG +tcp -b 10.77.1.3 @10.77.2.2 www.google.com +short)"
 # DNS over TCP: dig +keepopen sends its queries on one connection; the allowed ones are
 # answered, the blocked third one resets the connection (unbound would answer 10.77.2.2).
 tcp_out=$(DIG +tcp +keepopen @10.77.2.2 allowed.test +short allowed.test +short \

@@ -401,8 +401,11 @@ TEST_F(InlineInspectorTest, DnsOverTcpResetsAMessageLargerThanTheCap) {
 }
 
 // The records of the DNS answer carried by a forged IPv4 UDP packet, as "name type value".
-std::vector<std::string> answerRecords(const std::vector<uint8_t>& packet, uint16_t* id) {
-  std::span<const uint8_t> dns(packet.data() + 28, packet.size() - 28);
+// The answer records of a forged DNS answer that starts `offset` bytes into `packet` (28: IPv4
+// + UDP; 42: IPv4 + TCP + the length prefix).
+std::vector<std::string> answerRecords(const std::vector<uint8_t>& packet, uint16_t* id,
+                                       size_t offset = 28) {
+  std::span<const uint8_t> dns(packet.data() + offset, packet.size() - offset);
   NameBuffer qn, rn, target;
   DnsResponseView v(dns, qn);
   *id = v.header().id;
@@ -453,6 +456,80 @@ TEST_F(InlineInspectorTest, SafeSearchRewriteIsAnsweredWithTheTargetAndItsAddres
   // "strict-inline" (profile "open", no safe search): the query passes to the resolver.
   EXPECT_EQ(feed(udp("10.0.0.9", "8.8.8.8", 5002, 53, query)), kPass);
   EXPECT_EQ(injector_.packets.size(), 2u);
+}
+
+void publishGoogleSafeSearchAnswer(SafeSearchHolder& holder) {
+  auto target_query = testing::makeQuery(7, "forcesafesearch.google.com", dns_type::kA);
+  std::vector<SafeSearchAnswers::Answer> answers;
+  answers.push_back({"forcesafesearch.google.com", dns_type::kA,
+                     testing::makeResponse(target_query, {{216, 239, 38, 120}}, 300)});
+  holder.publish(std::make_shared<const SafeSearchAnswers>(std::move(answers)));
+}
+
+uint32_t be32At(const std::vector<uint8_t>& p, size_t at) {
+  return (uint32_t{p[at]} << 24) | (uint32_t{p[at + 1]} << 16) | (uint32_t{p[at + 2]} << 8) |
+         p[at + 3];
+}
+
+TEST_F(InlineInspectorTest, SafeSearchOverTcpIsAnsweredOnTheConnectionAndTheServerReset) {
+  publishGoogleSafeSearchAnswer(safe_search_);
+  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43100, 53, 99, 0, tcp_flags::kSyn)), kPass);
+  auto q = tcpDnsQuery(0x4321, "www.google.com");
+  EXPECT_EQ(
+      feed(tcp("10.0.0.5", "8.8.8.8", 43100, 53, 100, 5000, tcp_flags::kAck | tcp_flags::kPsh, q)),
+      kBlockMark);
+  ASSERT_EQ(injector_.packets.size(), 2u);
+  // To the client, from the resolver's address and port, in the server's sequence space (the
+  // client's ACK), acknowledging the query, closing the connection.
+  const auto& a = injector_.packets[0];
+  ASSERT_GT(a.size(), 42u);
+  EXPECT_EQ(std::vector<uint8_t>(a.begin() + 12, a.begin() + 24), hex("080808080a0000050035a85c"));
+  EXPECT_EQ(be32At(a, 24), 5000u);
+  EXPECT_EQ(be32At(a, 28), 100u + q.size());
+  EXPECT_EQ(a[33], tcp_flags::kAck | tcp_flags::kPsh | tcp_flags::kFin);
+  EXPECT_EQ(size_t{a[40]} << 8 | a[41], a.size() - 42);  // RFC 1035 §4.2.2 length prefix
+  uint16_t id = 0;
+  EXPECT_EQ(answerRecords(a, &id, 42),
+            (std::vector<std::string>{"www.google.com 5 forcesafesearch.google.com",
+                                      "forcesafesearch.google.com 1 216.239.38.120"}));
+  EXPECT_EQ(id, 0x4321);
+  // To the server: a RST at the client's sequence number; it never received the query.
+  const auto& r = injector_.packets[1];
+  EXPECT_EQ(std::vector<uint8_t>(r.begin() + 12, r.begin() + 20), hex("0a00000508080808"));
+  EXPECT_EQ(be32At(r, 24), 100u);
+  EXPECT_EQ(r[33] & tcp_flags::kRst, tcp_flags::kRst);
+  EXPECT_EQ(inspector_->counters().dns_rewrite_answered.load(), 1u);
+  EXPECT_EQ(inspector_->counters().dns_forged_answers.load(), 1u);
+  EXPECT_EQ(inspector_->counters().dns_blocked.load(), 0u);
+  EXPECT_EQ(inspector_->counters().dns_rewrite_tcp_reset.load(), 0u);
+}
+
+TEST_F(InlineInspectorTest, SafeSearchOverTcpAfterAQueryTheServerGotResetsTheConnection) {
+  publishGoogleSafeSearchAnswer(safe_search_);
+  // The server answered query 1 (it may still be sending): a forged answer could collide with
+  // its bytes, so the rewritten query 2 resets both ends instead.
+  feed(tcp("10.0.0.5", "8.8.8.8", 43101, 53, 99, 0, tcp_flags::kSyn));
+  auto q1 = tcpDnsQuery(1, "www.example.org");
+  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43101, 53, 100, 5000, tcp_flags::kAck, q1)), kPass);
+  auto q2 = tcpDnsQuery(2, "www.google.com");
+  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43101, 53, 100 + uint32_t(q1.size()), 5040,
+                     tcp_flags::kAck, q2)),
+            kBlockMark);
+  ASSERT_EQ(injector_.packets.size(), 2u);
+  EXPECT_EQ(injector_.packets[0][33] & tcp_flags::kRst, tcp_flags::kRst);
+  EXPECT_EQ(injector_.packets[1][33] & tcp_flags::kRst, tcp_flags::kRst);
+
+  // Not first in its own segment either: the allowed query before it is dropped with the
+  // segment, but the rule is the same (only a connection's first query is answered).
+  feed(tcp("10.0.0.5", "8.8.8.8", 43102, 53, 99, 0, tcp_flags::kSyn));
+  auto both = concat({tcpDnsQuery(3, "www.example.org"), tcpDnsQuery(4, "www.google.com")});
+  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43102, 53, 100, 5000, tcp_flags::kAck, both)),
+            kBlockMark);
+  ASSERT_EQ(injector_.packets.size(), 4u);
+  EXPECT_EQ(injector_.packets[2][33] & tcp_flags::kRst, tcp_flags::kRst);
+  EXPECT_EQ(inspector_->counters().dns_rewrite_tcp_reset.load(), 2u);
+  EXPECT_EQ(inspector_->counters().dns_forged_answers.load(), 0u);
+  EXPECT_EQ(inspector_->counters().dns_rewrite_answered.load(), 0u);
 }
 
 TEST_F(InlineInspectorTest, DecryptsQuicInitialAndBlocksOnItsSni) {
