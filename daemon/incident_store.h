@@ -153,8 +153,9 @@ class IncidentStore {
   SqliteDb db_;
   Pseudonymizer pseudonymizer_;
   BoundedMpmcQueue<IncidentEvent> queue_;
-  static constexpr size_t kMaxBatch = 4096;  // events per transaction
-  std::vector<IncidentEvent> pending_;       // writer thread only
+  static constexpr size_t kMaxBatch = 4096;    // events per transaction
+  static constexpr size_t kRowsPerYield = 64;  // see writeBatch()
+  std::vector<IncidentEvent> pending_;         // writer thread only
   std::thread thread_;
   std::mutex wake_mutex_;
   std::condition_variable wake_;
