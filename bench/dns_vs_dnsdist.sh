@@ -98,7 +98,7 @@ measure() {  # name port pid
   [ -n "$perf_pid" ] && wait "$perf_pid"
   qps="$(awk '/Queries per second/ { print $4 }' <<<"$out")"
   local lost; lost="$(awk '/Queries lost/ { print $3 }' <<<"$out")"
-  local nx; nx="$(grep -o 'NXDOMAIN [0-9]*' <<<"$out" | awk '{print $2}')"
+  local nx; nx="$(grep -o 'NXDOMAIN [0-9]*' <<<"$out" | awk '{print $2}' || true)"
   local lat
   # dnsperf's per-answer lines go to a file first: parsing them while it runs would put awk on
   # the proxy's CPU and into the latencies being measured.
