@@ -12,12 +12,16 @@
 #include "policy/policy_engine.h"
 #include "tests/support/quic_vectors.h"
 #include "tests/support/shared_data.h"
+#include "tests/support/test_packets.h"
 #include "tests/unit/daemon/dns_test_util.h"
 
 namespace safegate {
 namespace {
 
+using testing::clientHello;
+using testing::tcpPacket;
 using testing::TempDir;
+using testing::udpPacket;
 
 constexpr int64_t kUnixMs = 1'700'000'000'000;
 
@@ -39,63 +43,9 @@ std::vector<uint8_t> hex(std::string_view s) {
   return out;
 }
 
-// A minimal TLS 1.3 ClientHello record with the given SNI (and an ECH extension if asked).
-std::vector<uint8_t> clientHello(std::string_view sni, bool ech = false) {
-  std::vector<uint8_t> ext;
-  auto u16 = [](std::vector<uint8_t>& v, size_t x) {
-    v.push_back(uint8_t(x >> 8));
-    v.push_back(uint8_t(x));
-  };
-  if (!sni.empty()) {
-    u16(ext, 0);
-    u16(ext, sni.size() + 5);
-    u16(ext, sni.size() + 3);
-    ext.push_back(0);
-    u16(ext, sni.size());
-    ext.insert(ext.end(), sni.begin(), sni.end());
-  }
-  if (ech) {
-    u16(ext, 0xfe0d);
-    std::vector<uint8_t> body = {0x00, 0x00, 0x01, 0x00, 0x01, 0x07, 0x00, 0x00, 0x00, 0x00};
-    u16(ext, body.size());
-    ext.insert(ext.end(), body.begin(), body.end());
-  }
-  std::vector<uint8_t> hs = {0x03, 0x03};
-  hs.resize(2 + 32, 0x11);
-  hs.push_back(0);  // session id
-  u16(hs, 2);
-  u16(hs, 0x1301);
-  hs.push_back(1);
-  hs.push_back(0);
-  u16(hs, ext.size());
-  hs.insert(hs.end(), ext.begin(), ext.end());
-  std::vector<uint8_t> msg = {0x01, 0, uint8_t(hs.size() >> 8), uint8_t(hs.size())};
-  msg.insert(msg.end(), hs.begin(), hs.end());
-  std::vector<uint8_t> rec = {0x16, 0x03, 0x01};
-  u16(rec, msg.size());
-  rec.insert(rec.end(), msg.begin(), msg.end());
-  return rec;
-}
-
 struct Packet {
   std::vector<uint8_t> bytes;
 };
-
-std::vector<uint8_t> tcp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
-                         uint32_t seq, uint32_t ack, uint8_t flags,
-                         std::span<const uint8_t> payload = {}) {
-  std::vector<uint8_t> out(70000);
-  TcpSegmentSpec s{ip(src), ip(dst), sport, dport, seq, ack, flags, 65535};
-  out.resize(buildTcpPacket(s, payload, out));
-  return out;
-}
-
-std::vector<uint8_t> udp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
-                         std::span<const uint8_t> payload) {
-  std::vector<uint8_t> out(70000);
-  out.resize(buildUdpPacket(ip(src), ip(dst), sport, dport, payload, out));
-  return out;
-}
 
 class InlineInspectorTest : public ::testing::Test {
  protected:
@@ -174,19 +124,20 @@ constexpr NfqVerdict kAllowMark{NfqVerdictKind::kRepeat, 0x1};
 constexpr NfqVerdict kBlockMark{NfqVerdictKind::kRepeat, 0x2};
 
 TEST_F(InlineInspectorTest, AllowsTlsToUnlistedNameAndOffloadsTheFlow) {
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.10", 40000, 443, 1000, 0, tcp_flags::kSyn)), kPass);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 40000, 443, 1000, 0, tcp_flags::kSyn)), kPass);
   auto hello = clientHello("www.example.org");
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.10", 40000, 443, 1001, 77, tcp_flags::kAck, hello)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 40000, 443, 1001, 77, tcp_flags::kAck, hello)),
             kAllowMark);
   EXPECT_EQ(inspector_->counters().tls_hellos.load(), 1u);
   EXPECT_TRUE(injector_.packets.empty());
 }
 
 TEST_F(InlineInspectorTest, BlocksTlsByCategoryAndResetsBothEnds) {
-  feed(tcp("10.0.0.5", "192.0.2.10", 40001, 443, 5000, 0, tcp_flags::kSyn));
+  feed(tcpPacket("10.0.0.5", "192.0.2.10", 40001, 443, 5000, 0, tcp_flags::kSyn));
   auto hello = clientHello("www.casino.example");
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.10", 40001, 443, 5001, 9000, tcp_flags::kAck, hello)),
-            kBlockMark);
+  EXPECT_EQ(
+      feed(tcpPacket("10.0.0.5", "192.0.2.10", 40001, 443, 5001, 9000, tcp_flags::kAck, hello)),
+      kBlockMark);
   ASSERT_EQ(injector_.packets.size(), 2u);
   // To the client, from the server, with the server's next sequence number (client's ACK).
   const auto& to_client = injector_.packets[0];
@@ -199,29 +150,30 @@ TEST_F(InlineInspectorTest, BlocksTlsByCategoryAndResetsBothEnds) {
 }
 
 TEST_F(InlineInspectorTest, ReassemblesClientHelloSplitIntoOutOfOrderSegments) {
-  feed(tcp("10.0.0.5", "192.0.2.10", 40002, 443, 100, 0, tcp_flags::kSyn));
+  feed(tcpPacket("10.0.0.5", "192.0.2.10", 40002, 443, 100, 0, tcp_flags::kSyn));
   auto hello = clientHello("bet.example");
   std::span<const uint8_t> h(hello);
   // Segment 2 before segment 1; the one that completes the hello is decided.
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.10", 40002, 443, 101 + 20, 1, tcp_flags::kAck,
-                     h.subspan(20, 20))),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 40002, 443, 101 + 20, 1, tcp_flags::kAck,
+                           h.subspan(20, 20))),
             kPass);
-  EXPECT_EQ(
-      feed(tcp("10.0.0.5", "192.0.2.10", 40002, 443, 101, 1, tcp_flags::kAck, h.subspan(0, 20))),
-      kPass);
-  EXPECT_EQ(
-      feed(tcp("10.0.0.5", "192.0.2.10", 40002, 443, 101 + 40, 1, tcp_flags::kAck, h.subspan(40))),
-      kBlockMark);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 40002, 443, 101, 1, tcp_flags::kAck,
+                           h.subspan(0, 20))),
+            kPass);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 40002, 443, 101 + 40, 1, tcp_flags::kAck,
+                           h.subspan(40))),
+            kBlockMark);
 }
 
 TEST_F(InlineInspectorTest, ClientHelloInManyTinySegmentsIsNotCutShortByThePacketLimit) {
-  feed(tcp("10.0.0.5", "192.0.2.10", 40004, 443, 100, 0, tcp_flags::kSyn));
+  feed(tcpPacket("10.0.0.5", "192.0.2.10", 40004, 443, 100, 0, tcp_flags::kSyn));
   auto hello = clientHello("www.casino.example");
   std::span<const uint8_t> h(hello);
   NfqVerdict last = kPass;
   for (size_t off = 0; off < hello.size(); off += 3) {
-    last = feed(tcp("10.0.0.5", "192.0.2.10", 40004, 443, 101 + uint32_t(off), 1, tcp_flags::kAck,
-                    h.subspan(off, std::min<size_t>(3, hello.size() - off))));
+    last =
+        feed(tcpPacket("10.0.0.5", "192.0.2.10", 40004, 443, 101 + uint32_t(off), 1,
+                       tcp_flags::kAck, h.subspan(off, std::min<size_t>(3, hello.size() - off))));
     if (off + 3 < hello.size()) {
       ASSERT_EQ(last, kPass) << off;
     }
@@ -231,21 +183,21 @@ TEST_F(InlineInspectorTest, ClientHelloInManyTinySegmentsIsNotCutShortByThePacke
 }
 
 TEST_F(InlineInspectorTest, RejectsOverlappingSegmentsThatDisagree) {
-  feed(tcp("10.0.0.5", "192.0.2.10", 40003, 443, 100, 0, tcp_flags::kSyn));
+  feed(tcpPacket("10.0.0.5", "192.0.2.10", 40003, 443, 100, 0, tcp_flags::kSyn));
   auto hello = clientHello("www.example.org");
   std::span<const uint8_t> h(hello);
-  feed(tcp("10.0.0.5", "192.0.2.10", 40003, 443, 101, 1, tcp_flags::kAck, h.subspan(0, 30)));
+  feed(tcpPacket("10.0.0.5", "192.0.2.10", 40003, 443, 101, 1, tcp_flags::kAck, h.subspan(0, 30)));
   std::vector<uint8_t> forged(h.begin() + 20, h.begin() + 40);
   forged[5] ^= 0x55;
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.10", 40003, 443, 121, 1, tcp_flags::kAck, forged)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 40003, 443, 121, 1, tcp_flags::kAck, forged)),
             kBlockMark);
 }
 
 TEST_F(InlineInspectorTest, RedirectsBlockedHttpToBlockPageAndResetsServer) {
   std::string req = "GET /slots?x=1 HTTP/1.1\r\nHost: casino.example\r\n\r\n";
   std::span<const uint8_t> body(reinterpret_cast<const uint8_t*>(req.data()), req.size());
-  feed(tcp("10.0.0.5", "192.0.2.20", 40010, 80, 7, 0, tcp_flags::kSyn));
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.20", 40010, 80, 8, 500, tcp_flags::kAck, body)),
+  feed(tcpPacket("10.0.0.5", "192.0.2.20", 40010, 80, 7, 0, tcp_flags::kSyn));
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.20", 40010, 80, 8, 500, tcp_flags::kAck, body)),
             kBlockMark);
   ASSERT_EQ(injector_.packets.size(), 2u);
   std::string redirect(injector_.packets[0].begin() + 40, injector_.packets[0].end());
@@ -258,7 +210,7 @@ TEST_F(InlineInspectorTest, RedirectsBlockedHttpToBlockPageAndResetsServer) {
 TEST_F(InlineInspectorTest, AmbiguousHttpIsBlockedWhenEitherHostIsBlocked) {
   std::string req = "GET http://www.example.org/ HTTP/1.1\r\nHost: casino.example\r\n\r\n";
   std::span<const uint8_t> body(reinterpret_cast<const uint8_t*>(req.data()), req.size());
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.20", 40011, 80, 8, 1, tcp_flags::kAck, body)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.20", 40011, 80, 8, 1, tcp_flags::kAck, body)),
             kBlockMark);
   EXPECT_EQ(inspector_->counters().http_ambiguous.load(), 1u);
 }
@@ -271,7 +223,7 @@ TEST_F(InlineInspectorTest, AnswersBlockedDnsQueryFromTheResolversAddress) {
   }
   query.push_back(0);
   for (uint8_t b : hex("00010001")) query.push_back(b);
-  EXPECT_EQ(feed(udp("10.0.0.5", "8.8.8.8", 5555, 53, query)).kind, NfqVerdictKind::kDrop);
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "8.8.8.8", 5555, 53, query)).kind, NfqVerdictKind::kDrop);
   ASSERT_EQ(injector_.packets.size(), 1u);
   const auto& answer = injector_.packets[0];
   EXPECT_EQ(std::vector<uint8_t>(answer.begin() + 12, answer.begin() + 20),
@@ -282,7 +234,7 @@ TEST_F(InlineInspectorTest, AnswersBlockedDnsQueryFromTheResolversAddress) {
   // An allowed query passes untouched.
   std::vector<uint8_t> ok =
       hex("abce0100000100000000000003777777076578616d706c65036f72670000010001");
-  EXPECT_EQ(feed(udp("10.0.0.5", "8.8.8.8", 5556, 53, ok)), kPass);
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "8.8.8.8", 5556, 53, ok)), kPass);
 }
 
 // A DNS query for `name` (type A), with the two-byte length prefix of DNS over TCP.
@@ -310,16 +262,17 @@ std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> parts) {
 }
 
 TEST_F(InlineInspectorTest, DnsOverTcpDecidesALaterQueryInTheSameSegment) {
-  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43000, 53, 99, 0, tcp_flags::kSyn)), kPass);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43000, 53, 99, 0, tcp_flags::kSyn)), kPass);
   auto two = concat({tcpDnsQuery(1, "www.example.org"), tcpDnsQuery(2, "casino.example")});
-  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43000, 53, 100, 7, tcp_flags::kAck, two)), kBlockMark);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43000, 53, 100, 7, tcp_flags::kAck, two)),
+            kBlockMark);
   EXPECT_EQ(injector_.packets.size(), 2u);  // reset both ways
   EXPECT_EQ(inspector_->counters().dns_queries.load(), 2u);
   EXPECT_EQ(inspector_->counters().dns_blocked.load(), 1u);
 }
 
 TEST_F(InlineInspectorTest, DnsOverTcpDecidesQueriesSplitAcrossSegments) {
-  feed(tcp("10.0.0.5", "8.8.8.8", 43001, 53, 99, 0, tcp_flags::kSyn));
+  feed(tcpPacket("10.0.0.5", "8.8.8.8", 43001, 53, 99, 0, tcp_flags::kSyn));
   // Stream: allowed query 1, allowed query 2, blocked query 3; cut at odd places (inside a
   // length prefix, inside a name).
   auto stream = concat({tcpDnsQuery(1, "www.example.org"), tcpDnsQuery(2, "news.example.net"),
@@ -330,8 +283,8 @@ TEST_F(InlineInspectorTest, DnsOverTcpDecidesQueriesSplitAcrossSegments) {
   const size_t cuts[] = {0, 1, 10, q1 + 1, q1 + q2 + 5, stream.size()};
   for (size_t i = 0; i + 1 < std::size(cuts); ++i) {
     auto piece = st.subspan(cuts[i], cuts[i + 1] - cuts[i]);
-    NfqVerdict v = feed(
-        tcp("10.0.0.5", "8.8.8.8", 43001, 53, 100 + uint32_t(cuts[i]), 7, tcp_flags::kAck, piece));
+    NfqVerdict v = feed(tcpPacket("10.0.0.5", "8.8.8.8", 43001, 53, 100 + uint32_t(cuts[i]), 7,
+                                  tcp_flags::kAck, piece));
     if (i + 2 < std::size(cuts)) {
       EXPECT_EQ(v, kPass) << "segment " << i;
     } else {
@@ -343,20 +296,21 @@ TEST_F(InlineInspectorTest, DnsOverTcpDecidesQueriesSplitAcrossSegments) {
 }
 
 TEST_F(InlineInspectorTest, DnsOverTcpPutsOutOfOrderSegmentsBackTogether) {
-  feed(tcp("10.0.0.5", "8.8.8.8", 43002, 53, 99, 0, tcp_flags::kSyn));
+  feed(tcpPacket("10.0.0.5", "8.8.8.8", 43002, 53, 99, 0, tcp_flags::kSyn));
   auto q1 = tcpDnsQuery(1, "www.example.org");
   auto q2 = tcpDnsQuery(2, "casino.example");
   // The blocked second query arrives first: nothing can be read before it yet.
-  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43002, 53, 100 + uint32_t(q1.size()), 7,
-                     tcp_flags::kAck, q2)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43002, 53, 100 + uint32_t(q1.size()), 7,
+                           tcp_flags::kAck, q2)),
             kPass);
   EXPECT_EQ(inspector_->counters().dns_queries.load(), 0u);
-  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43002, 53, 100, 7, tcp_flags::kAck, q1)), kBlockMark);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43002, 53, 100, 7, tcp_flags::kAck, q1)),
+            kBlockMark);
   EXPECT_EQ(inspector_->counters().dns_queries.load(), 2u);
 }
 
 TEST_F(InlineInspectorTest, DnsOverTcpKeepsDecidingPastTheReassemblyCap) {
-  feed(tcp("10.0.0.5", "8.8.8.8", 43003, 53, 99, 0, tcp_flags::kSyn));
+  feed(tcpPacket("10.0.0.5", "8.8.8.8", 43003, 53, 99, 0, tcp_flags::kSyn));
   // 1,000 allowed queries (~33 KiB, twice the 16 KiB cap), three per segment with the third
   // split, then a blocked one: decided messages leave the buffer, so the cap is never hit.
   uint32_t seq = 100;
@@ -367,34 +321,36 @@ TEST_F(InlineInspectorTest, DnsOverTcpKeepsDecidingPastTheReassemblyCap) {
     if (id % 3 == 2) {
       size_t send = pending.size() - 7;  // keep 7 bytes of the last query for later
       last_segment.assign(pending.begin(), pending.begin() + long(send));
-      ASSERT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43003, 53, seq, 7, tcp_flags::kAck, last_segment)),
-                kPass)
+      ASSERT_EQ(
+          feed(tcpPacket("10.0.0.5", "8.8.8.8", 43003, 53, seq, 7, tcp_flags::kAck, last_segment)),
+          kPass)
           << id;
       seq += uint32_t(send);
       pending.erase(pending.begin(), pending.begin() + long(send));
     }
   }
   // A retransmission of the last segment (decided queries and the held partial one) passes.
-  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43003, 53, seq - uint32_t(last_segment.size()), 7,
-                     tcp_flags::kAck, last_segment)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43003, 53, seq - uint32_t(last_segment.size()), 7,
+                           tcp_flags::kAck, last_segment)),
             kPass);
   auto last = concat({pending, tcpDnsQuery(4242, "casino.example")});
-  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43003, 53, seq, 7, tcp_flags::kAck, last)), kBlockMark);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43003, 53, seq, 7, tcp_flags::kAck, last)),
+            kBlockMark);
   EXPECT_EQ(inspector_->counters().dns_queries.load(), 1001u);
   EXPECT_EQ(inspector_->counters().dns_tcp_malformed.load(), 0u);
   EXPECT_EQ(inspector_->counters().undecided_default.load(), 0u);
 }
 
 TEST_F(InlineInspectorTest, DnsOverTcpResetsAMessageLargerThanTheCap) {
-  feed(tcp("10.0.0.5", "8.8.8.8", 43004, 53, 99, 0, tcp_flags::kSyn));
+  feed(tcpPacket("10.0.0.5", "8.8.8.8", 43004, 53, 99, 0, tcp_flags::kSyn));
   std::vector<uint8_t> huge(1400, 0);
   huge[0] = 0xff;  // announces 65,000+ bytes
   huge[1] = 0xf0;
   uint32_t seq = 100;
   NfqVerdict v = kPass;
   for (int i = 0; i < 20 && v == kPass; ++i, seq += 1400) {
-    v = feed(tcp("10.0.0.5", "8.8.8.8", 43004, 53, seq, 7, tcp_flags::kAck,
-                 i == 0 ? huge : std::vector<uint8_t>(1400, 0)));
+    v = feed(tcpPacket("10.0.0.5", "8.8.8.8", 43004, 53, seq, 7, tcp_flags::kAck,
+                       i == 0 ? huge : std::vector<uint8_t>(1400, 0)));
   }
   EXPECT_EQ(v, kBlockMark);
   EXPECT_EQ(inspector_->counters().dns_tcp_malformed.load(), 1u);
@@ -433,7 +389,7 @@ TEST_F(InlineInspectorTest, SafeSearchRewriteIsAnsweredWithTheTargetAndItsAddres
   // "kids" has Google safe search on: the query to a hard-coded resolver is answered for the
   // client with the CNAME and the target's address, from the resolver's address.
   auto query = testing::makeQuery(0x1234, "www.google.com", dns_type::kA);
-  EXPECT_EQ(feed(udp("10.0.0.5", "8.8.8.8", 5000, 53, query)).kind, NfqVerdictKind::kDrop);
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "8.8.8.8", 5000, 53, query)).kind, NfqVerdictKind::kDrop);
   ASSERT_EQ(injector_.packets.size(), 1u);
   EXPECT_EQ(
       std::vector<uint8_t>(injector_.packets[0].begin() + 12, injector_.packets[0].begin() + 16),
@@ -447,14 +403,14 @@ TEST_F(InlineInspectorTest, SafeSearchRewriteIsAnsweredWithTheTargetAndItsAddres
 
   // No stored answer for AAAA: the CNAME alone, never the unrewritten name.
   auto aaaa = testing::makeQuery(0x1235, "www.google.co.uk", dns_type::kAaaa);
-  EXPECT_EQ(feed(udp("10.0.0.5", "8.8.8.8", 5001, 53, aaaa)).kind, NfqVerdictKind::kDrop);
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "8.8.8.8", 5001, 53, aaaa)).kind, NfqVerdictKind::kDrop);
   ASSERT_EQ(injector_.packets.size(), 2u);
   EXPECT_EQ(answerRecords(injector_.packets[1], &id),
             (std::vector<std::string>{"www.google.co.uk 5 forcesafesearch.google.com"}));
   EXPECT_EQ(inspector_->counters().dns_rewrite_cname_only.load(), 1u);
 
   // "strict-inline" (profile "open", no safe search): the query passes to the resolver.
-  EXPECT_EQ(feed(udp("10.0.0.9", "8.8.8.8", 5002, 53, query)), kPass);
+  EXPECT_EQ(feed(udpPacket("10.0.0.9", "8.8.8.8", 5002, 53, query)), kPass);
   EXPECT_EQ(injector_.packets.size(), 2u);
 }
 
@@ -473,11 +429,11 @@ uint32_t be32At(const std::vector<uint8_t>& p, size_t at) {
 
 TEST_F(InlineInspectorTest, SafeSearchOverTcpIsAnsweredOnTheConnectionAndTheServerReset) {
   publishGoogleSafeSearchAnswer(safe_search_);
-  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43100, 53, 99, 0, tcp_flags::kSyn)), kPass);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43100, 53, 99, 0, tcp_flags::kSyn)), kPass);
   auto q = tcpDnsQuery(0x4321, "www.google.com");
-  EXPECT_EQ(
-      feed(tcp("10.0.0.5", "8.8.8.8", 43100, 53, 100, 5000, tcp_flags::kAck | tcp_flags::kPsh, q)),
-      kBlockMark);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43100, 53, 100, 5000,
+                           tcp_flags::kAck | tcp_flags::kPsh, q)),
+            kBlockMark);
   ASSERT_EQ(injector_.packets.size(), 2u);
   // To the client, from the resolver's address and port, in the server's sequence space (the
   // client's ACK), acknowledging the query, closing the connection.
@@ -508,12 +464,13 @@ TEST_F(InlineInspectorTest, SafeSearchOverTcpAfterAQueryTheServerGotResetsTheCon
   publishGoogleSafeSearchAnswer(safe_search_);
   // The server answered query 1 (it may still be sending): a forged answer could collide with
   // its bytes, so the rewritten query 2 resets both ends instead.
-  feed(tcp("10.0.0.5", "8.8.8.8", 43101, 53, 99, 0, tcp_flags::kSyn));
+  feed(tcpPacket("10.0.0.5", "8.8.8.8", 43101, 53, 99, 0, tcp_flags::kSyn));
   auto q1 = tcpDnsQuery(1, "www.example.org");
-  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43101, 53, 100, 5000, tcp_flags::kAck, q1)), kPass);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43101, 53, 100, 5000, tcp_flags::kAck, q1)),
+            kPass);
   auto q2 = tcpDnsQuery(2, "www.google.com");
-  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43101, 53, 100 + uint32_t(q1.size()), 5040,
-                     tcp_flags::kAck, q2)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43101, 53, 100 + uint32_t(q1.size()), 5040,
+                           tcp_flags::kAck, q2)),
             kBlockMark);
   ASSERT_EQ(injector_.packets.size(), 2u);
   EXPECT_EQ(injector_.packets[0][33] & tcp_flags::kRst, tcp_flags::kRst);
@@ -521,9 +478,9 @@ TEST_F(InlineInspectorTest, SafeSearchOverTcpAfterAQueryTheServerGotResetsTheCon
 
   // Not first in its own segment either: the allowed query before it is dropped with the
   // segment, but the rule is the same (only a connection's first query is answered).
-  feed(tcp("10.0.0.5", "8.8.8.8", 43102, 53, 99, 0, tcp_flags::kSyn));
+  feed(tcpPacket("10.0.0.5", "8.8.8.8", 43102, 53, 99, 0, tcp_flags::kSyn));
   auto both = concat({tcpDnsQuery(3, "www.example.org"), tcpDnsQuery(4, "www.google.com")});
-  EXPECT_EQ(feed(tcp("10.0.0.5", "8.8.8.8", 43102, 53, 100, 5000, tcp_flags::kAck, both)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43102, 53, 100, 5000, tcp_flags::kAck, both)),
             kBlockMark);
   ASSERT_EQ(injector_.packets.size(), 4u);
   EXPECT_EQ(injector_.packets[2][33] & tcp_flags::kRst, tcp_flags::kRst);
@@ -534,7 +491,7 @@ TEST_F(InlineInspectorTest, SafeSearchOverTcpAfterAQueryTheServerGotResetsTheCon
 
 TEST_F(InlineInspectorTest, DecryptsQuicInitialAndBlocksOnItsSni) {
   auto initial = hex(kRfc9001ClientInitial);
-  EXPECT_EQ(feed(udp("10.0.0.5", "192.0.2.30", 6001, 443, initial)), kBlockMark);
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "192.0.2.30", 6001, 443, initial)), kBlockMark);
   EXPECT_EQ(inspector_->counters().quic_initials.load(), 1u);
   EXPECT_EQ(inspector_->counters().quic_hellos.load(), 1u);
   EXPECT_EQ(inspector_->counters().quic_blocked.load(), 1u);
@@ -545,41 +502,42 @@ TEST_F(InlineInspectorTest, GroupCanDropQuicToForceTcp) {
   std::vector<uint8_t> initial(1200, 0);
   initial[0] = 0xc0;
   initial[4] = 0x01;
-  EXPECT_EQ(feed(udp("10.0.0.9", "192.0.2.30", 6000, 443, initial)), kBlockMark);
+  EXPECT_EQ(feed(udpPacket("10.0.0.9", "192.0.2.30", 6000, 443, initial)), kBlockMark);
   EXPECT_EQ(inspector_->counters().quic_dropped_by_group.load(), 1u);
 }
 
 TEST_F(InlineInspectorTest, Port853IsHandledPerGroupWithOneIncidentPerHour) {
   // "kids": encrypted_dns defaults to block.
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.40", 41000, 853, 1, 0, tcp_flags::kSyn)), kPass);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.40", 41000, 853, 1, 0, tcp_flags::kSyn)), kPass);
   auto hello = clientHello("dns.example");
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.40", 41000, 853, 2, 5, tcp_flags::kAck, hello)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.40", 41000, 853, 2, 5, tcp_flags::kAck, hello)),
             kBlockMark);
   // "strict-inline": monitor -> allowed and offloaded.
-  feed(tcp("10.0.0.9", "192.0.2.40", 41001, 853, 1, 0, tcp_flags::kSyn));
-  EXPECT_EQ(feed(tcp("10.0.0.9", "192.0.2.40", 41001, 853, 2, 5, tcp_flags::kAck, hello)),
+  feed(tcpPacket("10.0.0.9", "192.0.2.40", 41001, 853, 1, 0, tcp_flags::kSyn));
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.40", 41001, 853, 2, 5, tcp_flags::kAck, hello)),
             kAllowMark);
-  EXPECT_EQ(feed(udp("10.0.0.5", "192.0.2.40", 41002, 853, hello)), kBlockMark);
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "192.0.2.40", 41002, 853, hello)), kBlockMark);
   EXPECT_EQ(inspector_->counters().encrypted_dns.load(), 3u);
   EXPECT_EQ(inspector_->counters().encrypted_dns_blocked.load(), 2u);
 }
 
 TEST_F(InlineInspectorTest, TlsToACircumventionListAddressIsBlockedWhateverItsSni) {
   // "kids" (encrypted_dns = block): an innocuous SNI to a listed DoH address is reset.
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.53", 42000, 443, 1, 0, tcp_flags::kSyn)), kPass);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.53", 42000, 443, 1, 0, tcp_flags::kSyn)), kPass);
   auto hello = clientHello("www.example.org");
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.53", 42000, 443, 2, 5, tcp_flags::kAck, hello)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.53", 42000, 443, 2, 5, tcp_flags::kAck, hello)),
             kBlockMark);
   EXPECT_EQ(injector_.packets.size(), 2u);  // reset both ways
   EXPECT_EQ(inspector_->counters().tls_hellos.load(), 0u);
   // No SNI at all, and IPv6 inside a listed CIDR: the same.
   auto bare = clientHello("");
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.53", 42001, 443, 2, 5, tcp_flags::kAck, bare)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.53", 42001, 443, 2, 5, tcp_flags::kAck, bare)),
             kBlockMark);
-  EXPECT_EQ(feed(tcp("fd00::5", "2001:db8:53:7::1", 42002, 8443, 2, 5, tcp_flags::kAck, hello)),
-            kBlockMark);
+  EXPECT_EQ(
+      feed(tcpPacket("fd00::5", "2001:db8:53:7::1", 42002, 8443, 2, 5, tcp_flags::kAck, hello)),
+      kBlockMark);
   // DoH over HTTP/3 to the address: dropped without being decrypted.
-  EXPECT_EQ(feed(udp("10.0.0.5", "192.0.2.53", 42003, 443, hex(kRfc9001ClientInitial))),
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "192.0.2.53", 42003, 443, hex(kRfc9001ClientInitial))),
             kBlockMark);
   EXPECT_EQ(inspector_->counters().quic_initials.load(), 0u);
   EXPECT_EQ(inspector_->counters().doh_address.load(), 4u);
@@ -589,17 +547,17 @@ TEST_F(InlineInspectorTest, TlsToACircumventionListAddressIsBlockedWhateverItsSn
   // Plain DNS to the address is still decided as DNS, not by address.
   std::vector<uint8_t> ok =
       hex("abce0100000100000000000003777777076578616d706c65036f72670000010001");
-  EXPECT_EQ(feed(udp("10.0.0.5", "192.0.2.53", 5557, 53, ok)), kPass);
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "192.0.2.53", 5557, 53, ok)), kPass);
   // An address next to it is not listed.
-  feed(tcp("10.0.0.5", "192.0.2.54", 42004, 443, 1, 0, tcp_flags::kSyn));
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.54", 42004, 443, 2, 5, tcp_flags::kAck, hello)),
+  feed(tcpPacket("10.0.0.5", "192.0.2.54", 42004, 443, 1, 0, tcp_flags::kSyn));
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.54", 42004, 443, 2, 5, tcp_flags::kAck, hello)),
             kAllowMark);
 }
 
 TEST_F(InlineInspectorTest, CircumventionListAddressIsOnlyMonitoredForGroupThatMonitors) {
   auto hello = clientHello("www.example.org");
   // "strict-inline": encrypted_dns = monitor -> allowed and offloaded, counted.
-  EXPECT_EQ(feed(tcp("10.0.0.9", "192.0.2.53", 42010, 443, 2, 5, tcp_flags::kAck, hello)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.53", 42010, 443, 2, 5, tcp_flags::kAck, hello)),
             kAllowMark);
   EXPECT_TRUE(injector_.packets.empty());
   EXPECT_EQ(inspector_->counters().doh_address.load(), 1u);
@@ -609,20 +567,20 @@ TEST_F(InlineInspectorTest, CircumventionListAddressIsOnlyMonitoredForGroupThatM
 TEST_F(InlineInspectorTest, UnresolvedDestinationBlockedOnlyForGroupThatAsks) {
   auto hello = clientHello("www.example.org");
   // strict-inline: the proxy never returned 192.0.2.50 to 10.0.0.9 -> blocked.
-  EXPECT_EQ(feed(tcp("10.0.0.9", "192.0.2.50", 42000, 443, 1, 1, tcp_flags::kAck, hello)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.50", 42000, 443, 1, 1, tcp_flags::kAck, hello)),
             kBlockMark);
   // Once the proxy has answered with that address, the same connection is allowed.
   resolved_.record(ip("10.0.0.9"), ip("192.0.2.50"), kUnixMs / 1000, 60);
-  EXPECT_EQ(feed(tcp("10.0.0.9", "192.0.2.50", 42001, 443, 1, 1, tcp_flags::kAck, hello)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.50", 42001, 443, 1, 1, tcp_flags::kAck, hello)),
             kAllowMark);
   // kids (unresolved_destination = allow by default) never checks.
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.51", 42002, 443, 1, 1, tcp_flags::kAck, hello)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.51", 42002, 443, 1, 1, tcp_flags::kAck, hello)),
             kAllowMark);
   // No SNI at all: the group's unresolved setting.
   auto no_sni = clientHello("");
-  EXPECT_EQ(feed(tcp("10.0.0.9", "192.0.2.50", 42003, 443, 1, 1, tcp_flags::kAck, no_sni)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.50", 42003, 443, 1, 1, tcp_flags::kAck, no_sni)),
             kBlockMark);
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.50", 42004, 443, 1, 1, tcp_flags::kAck, no_sni)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.50", 42004, 443, 1, 1, tcp_flags::kAck, no_sni)),
             kAllowMark);
   EXPECT_EQ(inspector_->counters().tls_no_sni.load(), 2u);
 }
@@ -630,9 +588,9 @@ TEST_F(InlineInspectorTest, UnresolvedDestinationBlockedOnlyForGroupThatAsks) {
 TEST_F(InlineInspectorTest, EchIsBlockedForGroupThatBlocksItAndJudgedByOuterSniOtherwise) {
   resolved_.record(ip("10.0.0.9"), ip("192.0.2.60"), kUnixMs / 1000, 60);
   auto hello = clientHello("public.example.org", true);
-  EXPECT_EQ(feed(tcp("10.0.0.9", "192.0.2.60", 43000, 443, 1, 1, tcp_flags::kAck, hello)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.60", 43000, 443, 1, 1, tcp_flags::kAck, hello)),
             kBlockMark);
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.60", 43001, 443, 1, 1, tcp_flags::kAck, hello)),
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.60", 43001, 443, 1, 1, tcp_flags::kAck, hello)),
             kAllowMark);
   EXPECT_EQ(inspector_->counters().tls_ech.load(), 2u);
 }
@@ -640,15 +598,16 @@ TEST_F(InlineInspectorTest, EchIsBlockedForGroupThatBlocksItAndJudgedByOuterSniO
 TEST_F(InlineInspectorTest, FlowUndecidedAfterMaxPacketsTakesGroupDefault) {
   // A server-speaks-first protocol: the client only sends ACKs.
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.70", 44000, 22, 1, 1, tcp_flags::kAck)), kPass);
+    EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.70", 44000, 22, 1, 1, tcp_flags::kAck)), kPass);
   }
-  EXPECT_EQ(feed(tcp("10.0.0.5", "192.0.2.70", 44000, 22, 1, 1, tcp_flags::kAck)), kAllowMark);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.70", 44000, 22, 1, 1, tcp_flags::kAck)),
+            kAllowMark);
   EXPECT_EQ(inspector_->counters().undecided_default.load(), 1u);
 }
 
 TEST_F(InlineInspectorTest, OtherUdpIsOffloadedAtOnceAndIcmpPasses) {
   std::vector<uint8_t> data = {1, 2, 3};
-  EXPECT_EQ(feed(udp("10.0.0.5", "192.0.2.80", 5000, 3478, data)), kAllowMark);
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "192.0.2.80", 5000, 3478, data)), kAllowMark);
   std::vector<uint8_t> icmp =
       hex("450000540000400040010000"
           "0a000005c0000250"
@@ -658,7 +617,7 @@ TEST_F(InlineInspectorTest, OtherUdpIsOffloadedAtOnceAndIcmpPasses) {
 
 TEST_F(InlineInspectorTest, IpV6TlsIsDecidedToo) {
   auto hello = clientHello("casino.example");
-  EXPECT_EQ(feed(tcp("fd00::5", "2001:db8::10", 45000, 443, 1, 1, tcp_flags::kAck, hello)),
+  EXPECT_EQ(feed(tcpPacket("fd00::5", "2001:db8::10", 45000, 443, 1, 1, tcp_flags::kAck, hello)),
             kBlockMark);
   ASSERT_EQ(injector_.packets.size(), 2u);
   EXPECT_EQ(injector_.packets[0][0] >> 4, 6);

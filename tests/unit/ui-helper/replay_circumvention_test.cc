@@ -10,14 +10,15 @@
 
 #include "filters/forged_packet.h"
 #include "tests/support/shared_data.h"
+#include "tests/support/test_packets.h"
 #include "ui-helper/replay.h"
 
 namespace safegate::ui {
 namespace {
 
+using safegate::testing::clientHello;
 using safegate::testing::TempDir;
-
-IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+using safegate::testing::udpPacket;
 
 void put32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }
 
@@ -49,49 +50,10 @@ class PcapWriter {
 
 std::vector<uint8_t> tcp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
                          uint32_t seq, uint8_t flags, std::span<const uint8_t> payload = {}) {
-  std::vector<uint8_t> out(70000);
-  TcpSegmentSpec s{ip(src), ip(dst), sport, dport, seq, 1, flags, 65535};
-  out.resize(buildTcpPacket(s, payload, out));
-  return out;
-}
-
-std::vector<uint8_t> udp(const char* src, const char* dst, uint16_t sport, uint16_t dport,
-                         std::span<const uint8_t> payload) {
-  std::vector<uint8_t> out(70000);
-  out.resize(buildUdpPacket(ip(src), ip(dst), sport, dport, payload, out));
-  return out;
+  return safegate::testing::tcpPacket(src, dst, sport, dport, seq, 1, flags, payload);
 }
 
 std::vector<uint8_t> bytesOf(std::string_view s) { return {s.begin(), s.end()}; }
-
-// A minimal TLS 1.3 ClientHello record naming `sni` (RFC 8446 §4.1.2, RFC 6066 §3).
-std::vector<uint8_t> clientHello(std::string_view sni) {
-  auto u16 = [](std::vector<uint8_t>& v, size_t x) {
-    v.push_back(uint8_t(x >> 8));
-    v.push_back(uint8_t(x));
-  };
-  std::vector<uint8_t> ext;
-  u16(ext, 0);
-  u16(ext, sni.size() + 5);
-  u16(ext, sni.size() + 3);
-  ext.push_back(0);
-  u16(ext, sni.size());
-  ext.insert(ext.end(), sni.begin(), sni.end());
-  std::vector<uint8_t> hs = {0x03, 0x03};
-  hs.resize(2 + 32, 0x11);
-  hs.push_back(0);  // session id
-  u16(hs, 2);
-  u16(hs, 0x1301);
-  hs.push_back(1);
-  hs.push_back(0);
-  u16(hs, ext.size());
-  hs.insert(hs.end(), ext.begin(), ext.end());
-  std::vector<uint8_t> rec = {0x16, 0x03, 0x01};
-  u16(rec, hs.size() + 4);
-  rec.insert(rec.end(), {0x01, 0, uint8_t(hs.size() >> 8), uint8_t(hs.size())});
-  rec.insert(rec.end(), hs.begin(), hs.end());
-  return rec;
-}
 
 std::vector<uint8_t> dnsQuery(std::string_view name) {
   std::vector<uint8_t> q = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
@@ -213,8 +175,8 @@ TEST_F(ReplayCircumventionTest, AnyTcpPortAndUdp443ToTheListedAddressAreCaughtOn
             tcp_flags::kAck | tcp_flags::kPsh, request));
   // Not a QUIC Initial the decoder could open: live drops it by address all the same.
   auto datagram = bytesOf("\xc0opaque-datagram");
-  w.add(udp("10.9.1.2", "10.9.0.53", 50000, 443, datagram));
-  w.add(udp("10.9.1.2", "10.9.0.53", 50000, 443, datagram));
+  w.add(udpPacket("10.9.1.2", "10.9.0.53", 50000, 443, datagram));
+  w.add(udpPacket("10.9.1.2", "10.9.0.53", 50000, 443, datagram));
   auto obs = replay(w);
 
   const auto* http = find(obs, "10.9.1.2", "10.9.0.53", 8080);
@@ -234,8 +196,8 @@ TEST_F(ReplayCircumventionTest, AnyTcpPortAndUdp443ToTheListedAddressAreCaughtOn
 
 TEST_F(ReplayCircumventionTest, DnsAndDotToTheListedAddressKeepTheirOwnRules) {
   PcapWriter w;
-  w.add(udp("10.9.1.2", "10.9.0.53", 50001, 53, dnsQuery("casino.test")));
-  w.add(udp("10.9.1.2", "10.9.0.53", 50002, 53, dnsQuery("allowed.test")));
+  w.add(udpPacket("10.9.1.2", "10.9.0.53", 50001, 53, dnsQuery("casino.test")));
+  w.add(udpPacket("10.9.1.2", "10.9.0.53", 50002, 53, dnsQuery("allowed.test")));
   auto hello = clientHello("dot.test");
   w.add(tcp("10.9.1.2", "10.9.0.53", 40020, 853, 100, tcp_flags::kSyn));
   w.add(tcp("10.9.1.2", "10.9.0.53", 40020, 853, 101, tcp_flags::kAck | tcp_flags::kPsh, hello));
