@@ -202,7 +202,30 @@ struct InlineInspector::Impl {
       count(self.counters_.inject_errors);
     }
   }
+  // Sends a forged DNS answer already built in scratch() (`len` 0 = could not be built).
+  void sendDnsAnswer(size_t len) {
+    if (len != 0 && self.injector_ != nullptr && self.injector_->inject({scratch().data(), len})) {
+      count(self.counters_.dns_forged_answers);
+    } else {
+      count(self.counters_.inject_errors);
+    }
+  }
   std::span<uint8_t> scratch() { return {self.scratch_.get(), kScratchBytes}; }
+
+  // Builds in scratch() the segment the server would send next and closes its side: from the
+  // server's address, sequence number = the client's ACK, the client's bytes through this
+  // segment acknowledged, FIN. Returns its length (0 if it does not fit).
+  size_t buildServerReply(std::span<const uint8_t> payload) {
+    TcpSegmentSpec spec{pkt.dst,
+                        pkt.src,
+                        pkt.dst_port,
+                        pkt.src_port,
+                        pkt.ack,
+                        pkt.seq + static_cast<uint32_t>(pkt.payload.size()),
+                        tcp_flags::kAck | tcp_flags::kPsh | tcp_flags::kFin,
+                        65535};
+    return buildTcpPacket(spec, payload, scratch());
+  }
 
   // Resets both ends of the TCP connection this client segment belongs to (RFC 9293 §3.10.7:
   // a RST is accepted when its sequence number is in the receive window; the client's ACK
@@ -231,15 +254,7 @@ struct InlineInspector::Impl {
                           self.options_.block_page_url.data(),
                           static_cast<int>(host.size() > 253 ? 253 : host.size()), host.data());
     if (n <= 0 || static_cast<size_t>(n) >= sizeof body) return;
-    TcpSegmentSpec spec{pkt.dst,
-                        pkt.src,
-                        pkt.dst_port,
-                        pkt.src_port,
-                        pkt.ack,
-                        pkt.seq + static_cast<uint32_t>(pkt.payload.size()),
-                        tcp_flags::kAck | tcp_flags::kPsh | tcp_flags::kFin,
-                        65535};
-    inject(buildTcpPacket(spec, {reinterpret_cast<const uint8_t*>(body), size_t(n)}, scratch()));
+    inject(buildServerReply({reinterpret_cast<const uint8_t*>(body), size_t(n)}));
     count(self.counters_.http_redirects);
   }
 
@@ -381,20 +396,7 @@ struct InlineInspector::Impl {
     copy[0] = static_cast<uint8_t>(n >> 8);
     copy[1] = static_cast<uint8_t>(n);
     std::memcpy(copy + 2, answer.data(), n);
-    TcpSegmentSpec spec{pkt.dst,
-                        pkt.src,
-                        pkt.dst_port,
-                        pkt.src_port,
-                        pkt.ack,
-                        pkt.seq + static_cast<uint32_t>(pkt.payload.size()),
-                        tcp_flags::kAck | tcp_flags::kPsh | tcp_flags::kFin,
-                        65535};
-    size_t len = buildTcpPacket(spec, {copy, n + 2}, scratch());
-    if (len != 0 && self.injector_ != nullptr && self.injector_->inject({scratch().data(), len})) {
-      count(self.counters_.dns_forged_answers);
-    } else {
-      count(self.counters_.inject_errors);
-    }
+    sendDnsAnswer(buildServerReply({copy, n + 2}));
   }
 
   // Sends `answer` to the client as a UDP datagram from the resolver it asked.
@@ -403,13 +405,8 @@ struct InlineInspector::Impl {
     uint8_t copy[4096];
     const size_t len_in = std::min(answer.size(), sizeof copy);
     std::memcpy(copy, answer.data(), len_in);
-    size_t len =
-        buildUdpPacket(pkt.dst, pkt.src, pkt.dst_port, pkt.src_port, {copy, len_in}, scratch());
-    if (len != 0 && self.injector_ != nullptr && self.injector_->inject({scratch().data(), len})) {
-      count(self.counters_.dns_forged_answers);
-    } else {
-      count(self.counters_.inject_errors);
-    }
+    sendDnsAnswer(
+        buildUdpPacket(pkt.dst, pkt.src, pkt.dst_port, pkt.src_port, {copy, len_in}, scratch()));
   }
 
   // DNS over TCP not sent to the proxy. Every query of the connection is decided, pipelined
