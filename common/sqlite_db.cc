@@ -34,7 +34,9 @@ SqliteStatement& SqliteStatement::operator=(SqliteStatement&& o) noexcept {
 }
 void SqliteStatement::bindInt(int index, int64_t v) { sqlite3_bind_int64(stmt_, index, v); }
 void SqliteStatement::bindText(int index, std::string_view v) {
-  sqlite3_bind_text(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  // An empty string_view may have a null data(); SQLite would bind that as NULL, not ''.
+  sqlite3_bind_text(stmt_, index, v.data() ? v.data() : "", static_cast<int>(v.size()),
+                    SQLITE_TRANSIENT);
 }
 void SqliteStatement::bindNull(int index) { sqlite3_bind_null(stmt_, index); }
 SqliteCode SqliteStatement::step() { return toCode(sqlite3_step(stmt_)); }
