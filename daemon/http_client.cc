@@ -1,0 +1,273 @@
+#include "daemon/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <mutex>
+
+namespace safegate {
+namespace {
+
+bool startsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
+                        s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+struct Transfer {
+  const HttpClientOptions* options = nullptr;
+  const std::function<bool(std::string_view)>* sink = nullptr;
+  HttpResponse* response = nullptr;
+  size_t received = 0;
+  bool too_large = false;
+  bool sink_stopped = false;
+};
+
+size_t onBody(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  t->received += n;
+  if (t->received > t->options->max_response_bytes) {
+    t->too_large = true;
+    return 0;  // CURLE_WRITE_ERROR: stop reading, the cap holds while streaming
+  }
+  if (t->sink && *t->sink) {
+    if (!(*t->sink)(std::string_view(data, n))) {
+      t->sink_stopped = true;
+      return 0;
+    }
+  } else {
+    t->response->body.append(data, n);
+  }
+  return n;
+}
+
+size_t onHeader(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  std::string_view line(data, n);
+  if (line.substr(0, 5) == "HTTP/") {
+    // A new response (after a redirect or a 100 Continue): only the final one's headers count.
+    t->response->headers.clear();
+    return n;
+  }
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return n;
+  std::string name(trim(line.substr(0, colon)));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  t->response->headers.emplace_back(std::move(name), std::string(trim(line.substr(colon + 1))));
+  return n;
+}
+
+HttpFailure classify(CURLcode rc) {
+  switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+      return HttpFailure::kInvalidRequest;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return HttpFailure::kTls;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+      return HttpFailure::kConnect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return HttpFailure::kTimeout;
+    case CURLE_FILESIZE_EXCEEDED:
+      return HttpFailure::kTooLarge;
+    default:
+      return HttpFailure::kProtocol;
+  }
+}
+
+std::string_view redactedUrl(std::string_view url) {
+  // Never echo a query string (it may carry a token) into logs or the outbox's last error.
+  const size_t q = url.find_first_of("?#");
+  return q == std::string_view::npos ? url : url.substr(0, q);
+}
+
+}  // namespace
+
+std::string_view httpFailureName(HttpFailure f) {
+  switch (f) {
+    case HttpFailure::kNone:
+      return "none";
+    case HttpFailure::kInvalidRequest:
+      return "invalid-request";
+    case HttpFailure::kTls:
+      return "tls";
+    case HttpFailure::kConnect:
+      return "connect";
+    case HttpFailure::kTimeout:
+      return "timeout";
+    case HttpFailure::kTooLarge:
+      return "too-large";
+    case HttpFailure::kProtocol:
+      return "protocol";
+  }
+  return "protocol";
+}
+
+std::string_view HttpResponse::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (n == name) return v;
+  }
+  return {};
+}
+
+HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
+  // curl_global_init is not thread-safe against other curl calls; once per process, before the
+  // first handle, is what libcurl asks for (libcurl(3) "GLOBAL CONSTANTS").
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  curl_ = curl_easy_init();
+}
+
+HttpClient::~HttpClient() {
+  if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+Result<HttpResponse> HttpClient::perform(const HttpRequest& request,
+                                         const std::function<bool(std::string_view)>& body_sink) {
+  failure_ = HttpFailure::kInvalidRequest;
+  CURL* c = static_cast<CURL*>(curl_);
+  if (!c) return Status::internal("curl_easy_init failed");
+  const bool https = startsWithNoCase(request.url, "https://");
+  const bool http = startsWithNoCase(request.url, "http://");
+  if (!https && !(http && options_.allow_insecure_http_for_tests)) {
+    return Status::invalid(std::string(redactedUrl(request.url)) +
+                           ": only https:// URLs are allowed (TLS verification is always on)");
+  }
+
+  curl_easy_reset(c);  // keeps the connection cache, forgets the previous request's options
+  HttpResponse response;
+  Transfer t;
+  t.options = &options_;
+  t.sink = &body_sink;
+  t.response = &response;
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+
+  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for timeouts
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, options_.allow_insecure_http_for_tests ? "https,http"
+                                                                                    : "https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (!options_.pin_sha256.empty()) {
+    curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, options_.pin_sha256.c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout_ms));
+  curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(options_.max_response_bytes));
+  if (options_.max_redirects > 0) {
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
+  }
+  if (options_.accept_compressed) curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(c, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, onHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+
+  if (request.method == "POST" || request.method == "PUT") {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    if (request.method == "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+  } else if (request.method != "GET") {
+    return Status::invalid("unsupported HTTP method " + request.method);
+  }
+
+  curl_slist* headers = nullptr;
+  // No "Expect: 100-continue" round trip: our bodies are small and some receivers stall on it.
+  headers = curl_slist_append(headers, "Expect:");
+  for (const auto& [name, value] : request.headers) {
+    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+
+  const CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
+
+  const std::string where(redactedUrl(request.url));
+  if (rc != CURLE_OK) {
+    if (rc == CURLE_WRITE_ERROR && (t.too_large || t.sink_stopped)) {
+      failure_ = HttpFailure::kTooLarge;
+      return Status::exhausted(where + ": " +
+                               (t.too_large ? "response larger than " +
+                                                  std::to_string(options_.max_response_bytes) +
+                                                  " bytes"
+                                            : std::string("transfer stopped by the receiver")));
+    }
+    failure_ = classify(rc);
+    std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
+    switch (failure_) {
+      case HttpFailure::kTls:
+        return Status::unavailable(where + ": TLS verification failed, nothing was sent: " +
+                                   detail);
+      case HttpFailure::kTimeout:
+        return Status::unavailable(where + ": timed out: " + detail);
+      case HttpFailure::kConnect:
+        return Status::unavailable(where + ": " + detail);
+      case HttpFailure::kTooLarge:
+        return Status::exhausted(where + ": response larger than " +
+                                 std::to_string(options_.max_response_bytes) + " bytes");
+      case HttpFailure::kInvalidRequest:
+        return Status::invalid(where + ": " + detail);
+      default:
+        return Status::unavailable(where + ": " + detail);
+    }
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  failure_ = HttpFailure::kNone;
+  return response;
+}
+
+std::optional<int64_t> parseRetryAfterMs(std::string_view value, int64_t now_unix_ms) {
+  value = trim(value);
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(),
+                  [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    if (value.size() > 9) return int64_t{999'999'999} * 1000;  // absurd; the caller caps it
+    int64_t seconds = 0;
+    for (char ch : value) seconds = seconds * 10 + (ch - '0');
+    return seconds * 1000;
+  }
+  const std::string text(value);
+  const time_t now = static_cast<time_t>(now_unix_ms / 1000);
+  const time_t when = curl_getdate(text.c_str(), &now);
+  if (when == -1) return std::nullopt;
+  const int64_t delta = static_cast<int64_t>(when) * 1000 - now_unix_ms;
+  return delta > 0 ? delta : 0;
+}
+
+}  // namespace safegate

@@ -1,0 +1,101 @@
+// HttpClient: the one place safegate speaks HTTP(S) out of the machine — hotline reports and
+// webhooks through the outbox, list downloads — over libcurl with OpenSSL.
+//
+// This is the only file that includes <curl/curl.h> (STYLE.md §1). Its defaults are the safe
+// ones and cannot be turned off by configuration: TLS peer and host-name verification always on
+// (against `ca_file`, or the system store), https:// only (plain http:// exists for tests alone,
+// behind `allow_insecure_http_for_tests`), an optional public-key pin (curl's
+// CURLOPT_PINNEDPUBLICKEY: "sha256//<base64>"), redirects off unless asked for and then to
+// https:// only, a cap on the response size enforced while it streams in, and timeouts for
+// connecting and for the whole exchange. Failures come back as a Status whose message says what
+// went wrong in words an administrator can act on ("certificate verification failed: ...",
+// "connection refused", "timed out after 5000 ms"), and an HttpFailure kind that tells a caller
+// whether retrying may help.
+//
+// Thread-safety: one HttpClient per thread (it keeps a curl easy handle for connection reuse);
+// different instances may run concurrently. Control plane only: perform() blocks for up to the
+// configured timeout.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace safegate {
+
+struct HttpClientOptions {
+  std::string ca_file;           // PEM bundle to verify servers against; "" = the system store
+  std::string pin_sha256;        // "sha256//BASE64[;sha256//...]" public-key pin, "" = none
+  int connect_timeout_ms = 5000;
+  int total_timeout_ms = 15000;  // the whole exchange, including the response body
+  size_t max_response_bytes = size_t{1} << 20;
+  int max_redirects = 0;         // 0 = never follow (reports); lists may allow a few
+  bool accept_compressed = false;  // ask for gzip/deflate and decode it
+  std::string user_agent = "safegate/0.1";
+  bool allow_insecure_http_for_tests = false;  // never set from a config file
+};
+
+struct HttpRequest {
+  std::string method = "GET";  // "GET", "POST", "PUT"
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  // name, value
+  std::string body;
+};
+
+struct HttpResponse {
+  long status = 0;
+  // Response headers of the final response, names lower-cased, in arrival order.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // empty when a body sink was given
+
+  // The first header `name` (lower-case), or "" when absent.
+  std::string_view header(std::string_view name) const;
+};
+
+// Why a request produced no HTTP response, for retry decisions.
+enum class HttpFailure : uint8_t {
+  kNone,
+  kInvalidRequest,  // bad URL, http:// refused, unreadable CA file: fix the config
+  kTls,             // certificate, host name or pin did not verify: nothing was sent
+  kConnect,         // refused, unreachable, DNS failure: retry later
+  kTimeout,         // connect or total timeout: retry later
+  kTooLarge,        // response over max_response_bytes (or the sink said stop)
+  kProtocol,        // anything else curl reports
+};
+
+std::string_view httpFailureName(HttpFailure f);
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpClientOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Performs one exchange. Any HTTP status is a response (the caller decides what a 500 means);
+  // no response at all is an error with failure() telling why.
+  // `body_sink`, when set, receives the body in chunks instead of HttpResponse::body; returning
+  // false aborts the transfer (kTooLarge).
+  Result<HttpResponse> perform(const HttpRequest& request,
+                               const std::function<bool(std::string_view)>& body_sink = {});
+
+  // The kind of the last perform()'s failure (kNone after a response).
+  HttpFailure failure() const { return failure_; }
+  const HttpClientOptions& options() const { return options_; }
+
+ private:
+  HttpClientOptions options_;
+  void* curl_ = nullptr;  // CURL*, kept for connection reuse
+  HttpFailure failure_ = HttpFailure::kNone;
+};
+
+// Parses a Retry-After value (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) into a delay in
+// milliseconds from `now_unix_ms`; nullopt when it is neither. A date in the past is 0.
+std::optional<int64_t> parseRetryAfterMs(std::string_view value, int64_t now_unix_ms);
+
+}  // namespace safegate
