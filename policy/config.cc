@@ -327,6 +327,25 @@ class ModelBuilder {
     d.block_page.ipv4 = IpAddress::parse(bp.str("ipv4"));
     d.block_page.ipv6 = IpAddress::parse(bp.str("ipv6"));
     d.block_page.url = bp.str("url");
+    Section ob = top.sub("outbox");
+    d.outbox.path = resolveAgainst(d.state_dir, ob.str("path"));
+    d.outbox.max_messages = ob.integer("max_messages");
+    d.outbox.max_age_hours = ob.integer("max_age_hours");
+    d.outbox.keep_delivered_days = ob.integer("keep_delivered_days");
+    Section hl = top.sub("hotline");
+    d.hotline.enabled = hl.boolean("enabled");
+    d.hotline.endpoint = hl.str("endpoint");
+    if (!hl.str("ca_file").empty()) d.hotline.ca_file = resolveAgainst(configDir(), hl.str("ca_file"));
+    d.hotline.pin_sha256 = hl.str("pin_sha256");
+    if (!hl.str("token_file").empty()) {
+      d.hotline.token_file = resolveAgainst(configDir(), hl.str("token_file"));
+    }
+    d.hotline.deployment_id = hl.str("deployment_id");
+    d.hotline.operator_contact = hl.str("operator_contact");
+    if (d.hotline.enabled && d.hotline.endpoint.empty()) {
+      sink_.error(hl.at("enabled"),
+                  "hotline.enabled: the hotline is enabled but hotline.endpoint is empty");
+    }
     Section il = top.sub("inline");
     d.inline_mode.enabled = il.boolean("enabled");
     d.inline_mode.queues.clear();

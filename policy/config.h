@@ -85,6 +85,23 @@ struct InlineSettings {
   EchMode ech = EchMode::kOuterSni;
 };
 
+struct OutboxSettings {
+  std::filesystem::path path;  // absolute
+  int64_t max_messages = 10000;
+  int64_t max_age_hours = 168;
+  int64_t keep_delivered_days = 7;
+};
+
+struct HotlineSettings {
+  bool enabled = false;
+  std::string endpoint;            // https:// only (validated)
+  std::filesystem::path ca_file;   // absolute, empty = system store
+  std::string pin_sha256;          // "sha256//BASE64" or empty
+  std::filesystem::path token_file;  // absolute, empty = none
+  std::string deployment_id;
+  std::string operator_contact;
+};
+
 // Everything safegated needs besides the policy. Paths are absolute.
 struct DaemonSettings {
   std::filesystem::path config_file;
@@ -95,6 +112,8 @@ struct DaemonSettings {
   ControlSettings control;
   BlockPageSettings block_page;
   InlineSettings inline_mode;
+  OutboxSettings outbox;
+  HotlineSettings hotline;
 };
 
 // ---- policy model ----

@@ -137,6 +137,26 @@ std::string checkMode(std::string_view s) {
 }
 std::string validateMode(const toml::node& n) { return forEachString(n, checkMode); }
 
+// [hotline] endpoint: https only. Reports leave the machine; TLS verification is always on and
+// a plain http:// endpoint would send them in clear (docs/hotline.md).
+std::string checkHttpsUrlOrEmpty(std::string_view s) {
+  if (s.empty()) return {};
+  if (s.substr(0, 8) != "https://" || s.size() <= 8) {
+    return "\"" + std::string(s) + "\" is not an https:// URL (reports are only sent over TLS)";
+  }
+  return {};
+}
+std::string validateHttpsUrl(const toml::node& n) { return forEachString(n, checkHttpsUrlOrEmpty); }
+std::string checkPinOrEmpty(std::string_view s) {
+  if (s.empty()) return {};
+  if (s.substr(0, 8) != "sha256//" || s.size() != 8 + 44) {
+    return "\"" + std::string(s) +
+           "\" is not a public-key pin \"sha256//\" + 44 base64 characters (see docs/hotline.md)";
+  }
+  return {};
+}
+std::string validatePin(const toml::node& n) { return forEachString(n, checkPinOrEmpty); }
+
 // A host name as written in config: letters, digits, '-', '_', '.', optional leading "*."
 std::string checkName(std::string_view s) {
   std::string_view v = s;
@@ -321,6 +341,57 @@ const KeyDef kKeys[] = {
      validateIpv6},
     {"block_page.url", K::kString, "\"\"", L,
      "URL of the block page (HTTP redirects in inline mode)."},
+
+    {"outbox", K::kTable, "", R,
+     "The durable queue of messages that leave the machine (docs/outbox.md)."},
+    {"outbox.path", K::kString, "\"outbox.sqlite\"", R,
+     "SQLite file of the outbox, relative to daemon.state_dir unless absolute.",
+     validateNonEmpty},
+    {"outbox.max_messages",
+     K::kInteger,
+     "10000",
+     R,
+     "Undelivered messages (pending and dead) kept at most; queuing past it fails with an error.",
+     nullptr,
+     {},
+     10,
+     1000000},
+    {"outbox.max_age_hours",
+     K::kInteger,
+     "168",
+     R,
+     "How long delivery is retried before a message is dead-lettered (shown, never dropped).",
+     nullptr,
+     {},
+     1,
+     8760},
+    {"outbox.keep_delivered_days",
+     K::kInteger,
+     "7",
+     R,
+     "Delivered messages are kept this long for `safegatectl outbox`, then purged.",
+     nullptr,
+     {},
+     0,
+     365},
+
+    {"hotline", K::kTable, "", R,
+     "Opt-in URL-only reports of suspected child-abuse or terrorist content (docs/hotline.md)."},
+    {"hotline.enabled", K::kBoolean, "false", R,
+     "Send reports to the hotline. Off by default: nothing leaves the machine unless enabled."},
+    {"hotline.endpoint", K::kString, "\"\"", R,
+     "https:// URL reports are POSTed to (JSON, docs/hotline.md); required when enabled.",
+     validateHttpsUrl},
+    {"hotline.ca_file", K::kString, "\"\"", R,
+     "PEM CA bundle the endpoint is verified against; empty = the system store.", nullptr},
+    {"hotline.pin_sha256", K::kString, "\"\"", R,
+     "Optional public-key pin of the endpoint, \"sha256//BASE64\".", validatePin},
+    {"hotline.token_file", K::kString, "\"\"", R,
+     "File with the bearer token (mode 0600, owned by the daemon's user); empty = no token."},
+    {"hotline.deployment_id", K::kString, "\"\"", R,
+     "This installation's id as the hotline knows it (sent with every report)."},
+    {"hotline.operator_contact", K::kString, "\"\"", R,
+     "How the hotline reaches the operator (an e-mail address or phone number)."},
 
     {"inline", K::kTable, "", R, "NFQUEUE inline inspection (issue 5)."},
     {"inline.enabled", K::kBoolean, "false", R, "Inspect packets queued by the firewall rules."},

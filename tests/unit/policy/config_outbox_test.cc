@@ -1,0 +1,66 @@
+// [outbox] and [hotline]: defaults keep everything on the machine; an enabled hotline needs an
+// https:// endpoint.
+#include <gtest/gtest.h>
+
+#include "policy/config.h"
+#include "tests/support/shared_data.h"
+
+namespace safegate::policy {
+namespace {
+
+TEST(ConfigOutboxTest, HotlineIsOffAndTheOutboxLivesInTheStateDirByDefault) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", "[daemon]\nstate_dir = \"state\"\n"), sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  EXPECT_FALSE(cfg->daemon.hotline.enabled);
+  EXPECT_EQ(cfg->daemon.outbox.path, dir.path() / "state/outbox.sqlite");
+  EXPECT_EQ(cfg->daemon.outbox.max_messages, 10000);
+  EXPECT_EQ(cfg->daemon.outbox.max_age_hours, 168);
+}
+
+TEST(ConfigOutboxTest, EnabledHotlineIsReadWithPathsResolvedAgainstTheConfig) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", R"([hotline]
+enabled = true
+endpoint = "https://reports.hotline.example/v1"
+ca_file = "hotline-ca.pem"
+token_file = "hotline.token"
+pin_sha256 = "sha256//jtrjKyhdWuB2daO2VgoUTudHeCg683u6Gf0vlaUFzWo="
+deployment_id = "school-42"
+)"),
+                        sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  EXPECT_TRUE(cfg->daemon.hotline.enabled);
+  EXPECT_EQ(cfg->daemon.hotline.ca_file, dir.path() / "hotline-ca.pem");
+  EXPECT_EQ(cfg->daemon.hotline.token_file, dir.path() / "hotline.token");
+  EXPECT_EQ(cfg->daemon.hotline.deployment_id, "school-42");
+}
+
+TEST(ConfigOutboxTest, PlainHttpEndpointBadPinAndMissingEndpointAreErrors) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", R"([hotline]
+enabled = true
+endpoint = "http://reports.hotline.example/v1"
+pin_sha256 = "md5//abc"
+)"),
+                        sink);
+  ASSERT_FALSE(cfg);
+  const std::string all = sink.toString();
+  EXPECT_NE(all.find("c.toml:3:12: error: hotline.endpoint: \"http://reports.hotline.example/v1\" "
+                     "is not an https:// URL"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("hotline.pin_sha256:"), std::string::npos) << all;
+
+  DiagnosticSink sink2;
+  auto missing = loadConfig(dir.write("d.toml", "[hotline]\nenabled = true\n"), sink2);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(sink2.toString().find("hotline.endpoint is empty"), std::string::npos)
+      << sink2.toString();
+}
+
+}  // namespace
+}  // namespace safegate::policy
