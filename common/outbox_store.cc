@@ -34,7 +34,9 @@ constexpr std::string_view kColumns =
     "id, kind, destination, idempotency_key, payload, state, created_ms, next_attempt_ms, "
     "expires_ms, finished_ms, attempts, last_error";
 
-Result<std::string> randomKey() {
+}  // namespace
+
+Result<std::string> newIdempotencyKey() {
   uint8_t bytes[16];
   size_t filled = 0;
   while (filled < sizeof bytes) {
@@ -54,6 +56,8 @@ Result<std::string> randomKey() {
   }
   return key;
 }
+
+namespace {
 
 // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (the write lock is taken at the start, so two
 // processes checking the size bound cannot both pass it), rolling back on failure.
@@ -143,7 +147,7 @@ Result<int64_t> OutboxStore::enqueue(const OutboxNewMessage& m, int64_t now_unix
   }
   std::string key = m.idempotency_key;
   if (key.empty()) {
-    auto k = randomKey();
+    auto k = newIdempotencyKey();
     if (!k) return k.status();
     key = std::move(k.value());
   }

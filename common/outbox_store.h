@@ -73,6 +73,9 @@ struct OutboxOptions {
   int busy_timeout_ms = 5000;  // another process holding the write lock
 };
 
+// A fresh idempotency key: 128 random bits (getrandom) as 32 lower-case hex digits.
+Result<std::string> newIdempotencyKey();
+
 // Backoff between attempts: exponential from base_ms, capped at max_ms, with "full jitter"
 // (a uniformly random delay in [delay/2, delay]) so many gateways that lost the same hotline do
 // not retry in lock-step. A server's Retry-After (429, 503) replaces it when it is longer.

@@ -24,5 +24,7 @@ void registerExplainCommand(CLI::App& app);
 void registerControlCommands(CLI::App& app);
 // replay --config FILE [--json] CAPTURE (ui-helper/cmd_replay.cc).
 void registerReplayCommand(CLI::App& app);
+// report, outbox, outbox retry (ui-helper/cmd_outbox.cc).
+void registerOutboxCommands(CLI::App& app);
 
 }  // namespace safegate::ui

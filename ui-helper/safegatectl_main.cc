@@ -14,6 +14,7 @@ constexpr Registrar kRegistrars[] = {
     safegate::ui::registerExplainCommand,
     safegate::ui::registerControlCommands,
     safegate::ui::registerReplayCommand,
+    safegate::ui::registerOutboxCommands,
 };
 
 }  // namespace

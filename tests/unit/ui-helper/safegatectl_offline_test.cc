@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/outbox_store.h"
 #include "tests/support/shared_data.h"
 
 namespace safegate::ui {
@@ -148,6 +149,104 @@ TEST_F(SafegatectlTest, ConfigReferenceMatchesTheCommittedDocument) {
   const CommandResult r = runSafegatectl("config-reference");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, testing::readFile(testing::sourceDir() / "docs/config-reference.md"));
+}
+
+// ---- report and outbox (docs/hotline.md, docs/outbox.md) ----
+
+class SafegatectlOutboxTest : public SafegatectlTest {
+ protected:
+  // A config with a licensed child-abuse list and the hotline on (or off).
+  fs::path config(bool hotline_enabled) {
+    dir_.write("licensed.txt", "abuse-listed.test\n");
+    std::string text = "[daemon]\nstate_dir = \"" + dir_.path().string() +
+                       "\"\n[[lists]]\nname = \"licensed\"\ncategory = \"child-abuse\"\n"
+                       "sources = [\"licensed.txt\"]\n";
+    text += "[hotline]\nenabled = " + std::string(hotline_enabled ? "true" : "false") +
+            "\nendpoint = \"https://hotline.example/report\"\ndeployment_id = \"school-42\"\n";
+    return dir_.write("safegate.toml", text);
+  }
+  OutboxStore store() {
+    auto s = OutboxStore::open((dir_.path() / "outbox.sqlite").string(), OutboxOptions{});
+    EXPECT_TRUE(s.isOk()) << s.status().toString();
+    return std::move(s.value());
+  }
+};
+
+TEST_F(SafegatectlOutboxTest, ReportIsRefusedWhileTheHotlineIsOff) {
+  const fs::path cfg = config(false);
+  const CommandResult r = runSafegatectl("report http://bad.test/x --category child-abuse --config '" +
+                                         cfg.string() + "'");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("the hotline is off"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir_.path() / "outbox.sqlite"));
+}
+
+TEST_F(SafegatectlOutboxTest, ReportIsQueuedAsAHotlineMessageWithoutTheChild) {
+  const fs::path cfg = config(true);
+  const CommandResult r = runSafegatectl(
+      "report 'http://bad.test/x?y=1' --category child-abuse --reporter staff "
+      "--note 'seen in class' --json --config '" + cfg.string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto result = jsonLines(r.out);
+  ASSERT_EQ(result.size(), 1u) << r.out;
+  EXPECT_EQ(result[0]["queued"], true);
+  OutboxStore s = store();
+  auto pending = s.list({OutboxState::kPending}, 10);
+  ASSERT_EQ(pending->size(), 1u);
+  const OutboxMessage& m = pending->front();
+  EXPECT_EQ(m.kind, "hotline-report");
+  EXPECT_EQ(m.destination, "hotline");
+  EXPECT_EQ(m.idempotency_key, result[0]["report_id"]);
+  auto body = nlohmann::json::parse(m.payload);
+  EXPECT_EQ(body["url"], "http://bad.test/x?y=1");
+  EXPECT_EQ(body["report_id"], m.idempotency_key);
+  EXPECT_EQ(body["source"]["deployment_id"], "school-42");
+
+  const CommandResult listed = runSafegatectl("outbox --config '" + cfg.string() + "'");
+  EXPECT_EQ(listed.exit_code, 0) << listed.out;
+  EXPECT_NE(listed.out.find("1 pending, 0 dead"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("hotline-report"), std::string::npos) << listed.out;
+  EXPECT_EQ(listed.out.find("bad.test"), std::string::npos) << "payload shown:\n" << listed.out;
+}
+
+TEST_F(SafegatectlOutboxTest, AddressAlreadyOnALicensedListIsNotSentAndNotEchoed) {
+  const fs::path cfg = config(true);
+  const CommandResult r = runSafegatectl("report http://www.abuse-listed.test/p --category "
+                                         "child-abuse --config '" + cfg.string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("already on a licensed list"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("licensed.txt"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("abuse-listed"), std::string::npos) << r.out;
+  EXPECT_EQ(store().counts()->pending, 0);
+}
+
+TEST_F(SafegatectlOutboxTest, ReportWithAnUnknownCategoryOrBadUrlQueuesNothing) {
+  const fs::path cfg = config(true);
+  EXPECT_EQ(runSafegatectl("report http://x.test/ --category gambling --config '" + cfg.string() +
+                           "'").exit_code, 1);
+  EXPECT_EQ(runSafegatectl("report 'ftp://x.test/' --category terrorism --config '" +
+                           cfg.string() + "'").exit_code, 1);
+  EXPECT_EQ(store().counts()->pending, 0);
+}
+
+TEST_F(SafegatectlOutboxTest, OutboxRetryRevivesADeadMessageAndRefusesUnknownIds) {
+  const fs::path cfg = config(true);
+  int64_t id = 0;
+  {
+    OutboxStore s = store();
+    id = s.enqueue({"alert", "lead", {}, "{}", 0}, 1'700'000'000'000).value();
+    ASSERT_TRUE(s.markDead(id, "HTTP 401: bad token", 1'700'000'000'000).isOk());
+  }
+  const CommandResult dead = runSafegatectl("outbox --json --state dead --config '" + cfg.string() + "'");
+  ASSERT_EQ(dead.exit_code, 0) << dead.out;
+  auto rows = jsonLines(dead.out);
+  ASSERT_EQ(rows.size(), 1u) << dead.out;
+  EXPECT_EQ(rows[0]["last_error"], "HTTP 401: bad token");
+  const CommandResult r =
+      runSafegatectl("outbox retry " + std::to_string(id) + " --config '" + cfg.string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(store().find(id).value()->state, OutboxState::kPending);
+  EXPECT_EQ(runSafegatectl("outbox retry 999 --config '" + cfg.string() + "'").exit_code, 1);
 }
 
 }  // namespace
