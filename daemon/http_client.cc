@@ -137,13 +137,32 @@ std::string_view HttpResponse::header(std::string_view name) const {
   return {};
 }
 
-HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
+namespace {
+void* newCurlHandle() {
   // curl_global_init is not thread-safe against other curl calls; once per process, before the
   // first handle, is what libcurl asks for (libcurl(3) "GLOBAL CONSTANTS").
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  curl_ = curl_easy_init();
+  return curl_easy_init();
 }
+
+// The message for a failed transfer, in the words docs/outbox.md uses for last_error.
+Status failureStatus(HttpFailure failure, const std::string& where, const std::string& detail) {
+  switch (failure) {
+    case HttpFailure::kTls:
+      return Status::unavailable(where + ": TLS verification failed, nothing was sent: " + detail);
+    case HttpFailure::kTimeout:
+      return Status::unavailable(where + ": timed out: " + detail);
+    case HttpFailure::kInvalidRequest:
+      return Status::invalid(where + ": " + detail);
+    default:
+      return Status::unavailable(where + ": " + detail);
+  }
+}
+}  // namespace
+
+HttpClient::HttpClient(HttpClientOptions options)
+    : options_(std::move(options)), curl_(newCurlHandle()) {}
 
 HttpClient::~HttpClient() {
   if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
@@ -229,27 +248,85 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& request,
                                             : std::string("transfer stopped by the receiver")));
     }
     failure_ = classify(rc);
-    std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
-    switch (failure_) {
-      case HttpFailure::kTls:
-        return Status::unavailable(where + ": TLS verification failed, nothing was sent: " +
-                                   detail);
-      case HttpFailure::kTimeout:
-        return Status::unavailable(where + ": timed out: " + detail);
-      case HttpFailure::kConnect:
-        return Status::unavailable(where + ": " + detail);
-      case HttpFailure::kTooLarge:
-        return Status::exhausted(where + ": response larger than " +
-                                 std::to_string(options_.max_response_bytes) + " bytes");
-      case HttpFailure::kInvalidRequest:
-        return Status::invalid(where + ": " + detail);
-      default:
-        return Status::unavailable(where + ": " + detail);
+    if (failure_ == HttpFailure::kTooLarge) {
+      return Status::exhausted(where + ": response larger than " +
+                               std::to_string(options_.max_response_bytes) + " bytes");
     }
+    return failureStatus(failure_, where, error_buffer[0] ? error_buffer : curl_easy_strerror(rc));
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   failure_ = HttpFailure::kNone;
   return response;
+}
+
+MailClient::MailClient(MailClientOptions options)
+    : options_(std::move(options)), curl_(newCurlHandle()) {}
+
+MailClient::~MailClient() {
+  if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+Status MailClient::send(const MailMessage& message) {
+  failure_ = HttpFailure::kInvalidRequest;
+  CURL* c = static_cast<CURL*>(curl_);
+  if (!c) return Status::internal("curl_easy_init failed");
+  const bool smtps = startsWithNoCase(options_.url, "smtps://");
+  if (!smtps && !startsWithNoCase(options_.url, "smtp://")) {
+    return Status::invalid(options_.url + ": an SMTP server is smtps://host[:465] or "
+                           "smtp://host[:587] (with STARTTLS)");
+  }
+  if (message.to.empty()) return Status::invalid("an e-mail needs at least one recipient");
+
+  struct Upload {
+    std::string_view rest;
+  } upload{message.data};
+  auto onRead = +[](char* buffer, size_t size, size_t count, void* user) -> size_t {
+    auto* u = static_cast<Upload*>(user);
+    const size_t n = std::min(size * count, u->rest.size());
+    std::memcpy(buffer, u->rest.data(), n);
+    u->rest.remove_prefix(n);
+    return n;
+  };
+
+  curl_easy_reset(c);
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_URL, options_.url.c_str());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+  // smtp:// must upgrade with STARTTLS or send nothing; smtps:// is TLS from the start.
+  curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (!options_.username.empty()) {
+    curl_easy_setopt(c, CURLOPT_USERNAME, options_.username.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, options_.password.c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout_ms));
+  const std::string from = "<" + message.from + ">";
+  curl_easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
+  curl_slist* rcpt = nullptr;
+  for (const auto& to : message.to) rcpt = curl_slist_append(rcpt, ("<" + to + ">").c_str());
+  curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+  curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(c, CURLOPT_READFUNCTION, onRead);
+  curl_easy_setopt(c, CURLOPT_READDATA, &upload);
+  curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.data.size()));
+
+  const CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(c, CURLOPT_MAIL_RCPT, nullptr);
+  curl_slist_free_all(rcpt);
+  if (rc != CURLE_OK) {
+    failure_ = rc == CURLE_USE_SSL_FAILED ? HttpFailure::kTls : classify(rc);
+    std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
+    if (rc == CURLE_USE_SSL_FAILED) detail = "the server does not offer STARTTLS: " + detail;
+    return failureStatus(failure_, options_.url, detail);
+  }
+  failure_ = HttpFailure::kNone;
+  return Status::ok();
 }
 
 std::optional<int64_t> parseRetryAfterMs(std::string_view value, int64_t now_unix_ms) {

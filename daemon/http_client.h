@@ -1,5 +1,6 @@
-// HttpClient: the one place safegate speaks HTTP(S) out of the machine — hotline reports and
-// webhooks through the outbox, list downloads — over libcurl with OpenSSL.
+// HttpClient and MailClient: the one place safegate speaks HTTP(S) and SMTP out of the machine —
+// hotline reports, webhooks and e-mail alerts through the outbox, list downloads — over libcurl
+// with OpenSSL.
 //
 // This is the only file that includes <curl/curl.h> (STYLE.md §1). Its defaults are the safe
 // ones and cannot be turned off by configuration: TLS peer and host-name verification always on
@@ -91,6 +92,42 @@ class HttpClient {
  private:
   HttpClientOptions options_;
   void* curl_ = nullptr;  // CURL*, kept for connection reuse
+  HttpFailure failure_ = HttpFailure::kNone;
+};
+
+// E-mail over SMTP with TLS that cannot be skipped: "smtps://host:465" speaks TLS from the first
+// byte; "smtp://host:587" must upgrade with STARTTLS (RFC 3207) before anything is sent, and a
+// server that does not offer it gets nothing (curl's CURLUSESSL_ALL). Certificates and host
+// names are verified as for HTTPS.
+struct MailClientOptions {
+  std::string url;      // "smtps://mail.example:465" or "smtp://mail.example:587"
+  std::string ca_file;  // "" = the system store
+  std::string username;  // "" = no AUTH
+  std::string password;
+  int connect_timeout_ms = 5000;
+  int total_timeout_ms = 30000;
+};
+
+struct MailMessage {
+  std::string from;             // envelope sender, "alerts@school.example"
+  std::vector<std::string> to;  // envelope recipients
+  std::string data;             // the whole RFC 5322 message, CRLF line ends, headers first
+};
+
+class MailClient {
+ public:
+  explicit MailClient(MailClientOptions options);
+  ~MailClient();
+  MailClient(const MailClient&) = delete;
+  MailClient& operator=(const MailClient&) = delete;
+
+  // Sends one message; ok when the server accepted it (250 after DATA).
+  Status send(const MailMessage& message);
+  HttpFailure failure() const { return failure_; }
+
+ private:
+  MailClientOptions options_;
+  void* curl_ = nullptr;
   HttpFailure failure_ = HttpFailure::kNone;
 };
 

@@ -102,6 +102,17 @@ HttpClient& OutboxDelivery::clientFor(const OutboxDestination& d) {
   return *c;
 }
 
+Status OutboxDelivery::sendOther(const OutboxDestination& d, const OutboxMessage& m) {
+  if (d.kind == DestinationKind::kMail) {
+    auto& mailer = mailers_[d.name];
+    if (!mailer) mailer = std::make_unique<MailClient>(d.mail);
+    return mailer->send({d.mail_from, d.mail_to, m.payload});
+  }
+  auto& sender = syslogs_[d.name];
+  if (!sender) sender = std::make_unique<SyslogSender>(d.syslog);
+  return sender->send(m.payload);
+}
+
 Status OutboxDelivery::attempt(const OutboxMessage& m) {
   const int64_t now = clock_.unixMs();
   auto it = destinations_.find(m.destination);
@@ -113,6 +124,19 @@ Status OutboxDelivery::attempt(const OutboxMessage& m) {
     return store_->markDead(m.id, "destination \"" + m.destination + "\" is not configured", now);
   }
   const OutboxDestination& d = it->second;
+  if (d.kind != DestinationKind::kHttps) {
+    Status sent = sendOther(d, m);
+    const int64_t at = clock_.unixMs();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++(sent ? stats_.delivered : stats_.failed_attempts);
+      if (!sent) stats_.last_error = sent.message();
+    }
+    if (sent) return store_->markDelivered(m.id, at);
+    return store_->markFailed(
+        m.id, sent.message(), at,
+        at + outboxRetryDelayMs(m.attempts + 1, options_.backoff, jitterRandom()));
+  }
   HttpRequest req;
   req.method = "POST";
   req.url = d.url;

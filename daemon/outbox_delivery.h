@@ -6,7 +6,9 @@
 // after a crash is dropped by the receiver), the destination's fixed headers (a bearer token for
 // the hotline) and, for destinations with a signing secret, an HMAC-SHA256 of the exact body in
 // `X-Safegate-Signature: sha256=<hex>` (webhooks: the receiver proves the alert came from this
-// gateway). The answer decides what happens next (docs/outbox.md):
+// gateway). E-mail destinations send the payload over SMTP with TLS (daemon/http_client.h's
+// MailClient) and syslog destinations over TCP or TLS (daemon/syslog_sender.h); for them any
+// failure is retried. For HTTPS the answer decides what happens next (docs/outbox.md):
 //   2xx                          delivered
 //   429, 503                     retried after max(Retry-After, backoff)
 //   408, 425, 5xx, no response   retried after the backoff (exponential, jittered)
@@ -35,16 +37,30 @@
 #include "common/outbox_store.h"
 #include "common/result.h"
 #include "daemon/http_client.h"
+#include "daemon/syslog_sender.h"
 
 namespace safegate {
 
+// How a destination is reached. The payload is always sent as it was queued: a JSON body for
+// kHttps, a whole RFC 5322 message for kMail, one RFC 5424 message for kSyslog — producers
+// render, the delivery thread only transports.
+enum class DestinationKind : uint8_t { kHttps, kMail, kSyslog };
+
 struct OutboxDestination {
   std::string name;  // what OutboxNewMessage::destination refers to
-  std::string url;   // https:// endpoint the payload is POSTed to
+  DestinationKind kind = DestinationKind::kHttps;
+  // kHttps
+  std::string url;  // https:// endpoint the payload is POSTed to
   HttpClientOptions http;
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. Authorization
   std::string content_type = "application/json";
   std::string hmac_secret;  // non-empty: sign the body (X-Safegate-Signature)
+  // kMail
+  MailClientOptions mail;
+  std::string mail_from;
+  std::vector<std::string> mail_to;
+  // kSyslog
+  SyslogSenderOptions syslog;
 };
 
 struct OutboxDeliveryOptions {
@@ -96,10 +112,14 @@ class OutboxDelivery {
   // Attempts one message and records the outcome in the store.
   Status attempt(const OutboxMessage& m);
   HttpClient& clientFor(const OutboxDestination& d);
+  // kMail and kSyslog: ok, or the reason the message was not accepted (always retryable).
+  Status sendOther(const OutboxDestination& d, const OutboxMessage& m);
 
   OutboxDeliveryOptions options_;
   std::map<std::string, OutboxDestination> destinations_;
   std::map<std::string, std::unique_ptr<HttpClient>> clients_;
+  std::map<std::string, std::unique_ptr<MailClient>> mailers_;
+  std::map<std::string, std::unique_ptr<SyslogSender>> syslogs_;
   const Clock& clock_;
   std::unique_ptr<OutboxStore> store_;
 

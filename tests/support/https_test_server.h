@@ -1,6 +1,8 @@
-// HttpsTestServer: runs tests/support/https_test_server.py (a real HTTPS server on 127.0.0.1,
-// port 0) with a throw-away PKI made by tests/support/make_test_pki.sh, and reads back the
-// requests it received. Test-only, header-only, not thread-safe.
+// Real servers on 127.0.0.1 (port 0) for the outbound tests, with a throw-away PKI made by
+// tests/support/make_test_pki.sh: HttpsTestServer (Python http.server + ssl), SmtpTestServer
+// (Debian's aiosmtpd, STARTTLS or SMTPS) and SyslogTestServer (RFC 5425 framing over TCP or
+// TLS). Each records what it received as JSON lines the test reads back.
+// Test-only, header-only, not thread-safe.
 //
 //   TestPki pki(dir);                          // CA, server, wrong-host and unrelated-CA certs
 //   HttpsTestServer server;
@@ -45,16 +47,18 @@ struct TestPki {
   bool ok_ = false;
 };
 
-class HttpsTestServer {
+// A test server script under tests/support that binds 127.0.0.1 port 0, prints "READY <port>"
+// and appends what it receives to --log as JSON lines.
+class LoopbackServer {
  public:
-  // `cert` names a leaf of the PKI ("server" or "wrong"); plain = HTTP without TLS.
-  bool start(const TestPki& pki, const std::string& cert, bool plain = false) {
-    log_ = pki.path(cert + (plain ? "-plain" : "") + "-" + std::to_string(++instances_) +
-                    ".requests.jsonl");
-    std::vector<std::string> argv = {
-        "/usr/bin/env", "python3", (sourceDir() / "tests/support/https_test_server.py").string(),
-        "--cert",       pki.path(cert + ".pem"), "--key", pki.path(cert + ".key"), "--log", log_};
-    if (plain) argv.push_back("--plain");
+  bool start(const std::string& script, std::vector<std::string> args, const std::string& log) {
+    log_ = log;
+    // Debian's python3, where install-deps.sh puts aiosmtpd and jsonschema (not whatever
+    // python3 comes first on PATH).
+    std::vector<std::string> argv = {"/usr/bin/python3",
+                                     (sourceDir() / "tests/support" / script).string(), "--log",
+                                     log_};
+    argv.insert(argv.end(), args.begin(), args.end());
     if (!process_.start(argv)) return false;
     auto line = process_.waitForLine("READY ", 20000);
     if (!line) return false;
@@ -62,10 +66,8 @@ class HttpsTestServer {
     return true;
   }
   int port() const { return port_; }
-  std::string url(const std::string& path, bool plain = false) const {
-    return std::string(plain ? "http" : "https") + "://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  std::vector<nlohmann::json> requests() const {
+  // Everything received so far, one JSON object per record.
+  std::vector<nlohmann::json> records() const {
     std::vector<nlohmann::json> out;
     std::ifstream in(log_);
     std::string line;
@@ -76,11 +78,54 @@ class HttpsTestServer {
   }
   void stop() { process_.kill(SIGTERM); }
 
+ protected:
+  static std::string freshLog(const TestPki& pki, const std::string& stem) {
+    return pki.path(stem + "-" + std::to_string(++instances_) + ".jsonl");
+  }
+
  private:
   ChildProcess process_;
   std::string log_;
   int port_ = 0;
   static inline int instances_ = 0;
+};
+
+// tests/support/https_test_server.py: HTTPS (or plain HTTP) with the PKI's `cert` leaf
+// ("server", or "wrong" for a certificate naming another host).
+class HttpsTestServer : public LoopbackServer {
+ public:
+  bool start(const TestPki& pki, const std::string& cert, bool plain = false) {
+    std::vector<std::string> args = {"--cert", pki.path(cert + ".pem"), "--key",
+                                     pki.path(cert + ".key")};
+    if (plain) args.push_back("--plain");
+    return LoopbackServer::start("https_test_server.py", args, freshLog(pki, "https-" + cert));
+  }
+  std::string url(const std::string& path, bool plain = false) const {
+    return std::string(plain ? "http" : "https") + "://127.0.0.1:" + std::to_string(port()) + path;
+  }
+  std::vector<nlohmann::json> requests() const { return records(); }
+};
+
+// tests/support/smtp_test_server.py (aiosmtpd): STARTTLS required, or SMTPS.
+class SmtpTestServer : public LoopbackServer {
+ public:
+  bool start(const TestPki& pki, bool smtps) {
+    return LoopbackServer::start("smtp_test_server.py",
+                                 {"--cert", pki.path("server.pem"), "--key",
+                                  pki.path("server.key"), smtps ? "--smtps" : "--starttls"},
+                                 freshLog(pki, "smtp"));
+  }
+};
+
+// tests/support/syslog_test_server.py: RFC 5425/6587 octet-counted frames over TCP or TLS.
+class SyslogTestServer : public LoopbackServer {
+ public:
+  bool start(const TestPki& pki, bool tls, const std::string& cert = "server") {
+    std::vector<std::string> args = {"--cert", pki.path(cert + ".pem"), "--key",
+                                     pki.path(cert + ".key")};
+    if (tls) args.push_back("--tls");
+    return LoopbackServer::start("syslog_test_server.py", args, freshLog(pki, "syslog"));
+  }
 };
 
 }  // namespace safegate::testing
