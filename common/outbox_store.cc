@@ -336,6 +336,12 @@ Result<std::optional<OutboxMessage>> OutboxStore::find(int64_t id) {
   return std::optional<OutboxMessage>(std::move(rows.value().front()));
 }
 
+Result<int64_t> OutboxStore::dataVersion() {
+  auto v = db_.queryInt("PRAGMA data_version");
+  if (!v) return v.status();
+  return v.value().value_or(0);
+}
+
 Result<OutboxStore::Counts> OutboxStore::counts() {
   auto s = db_.prepare("SELECT state, count(*) FROM outbox GROUP BY state");
   if (!s) return s.status();

@@ -128,6 +128,10 @@ class OutboxStore {
   };
   Result<Counts> counts();
 
+  // SQLite's data_version: changes when another connection (safegatectl) committed, so the
+  // delivery thread notices new messages with one cheap query instead of a full scan.
+  Result<int64_t> dataVersion();
+
   const OutboxOptions& options() const { return options_; }
 
  private:

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "daemon/outbox_service.h"
 #include "filters/domain_name.h"
 
 namespace safegate {
@@ -104,6 +105,7 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
 }
 
 Daemon::~Daemon() {
+  if (outbox_) outbox_->stop();
   if (control_) control_->stop();
   if (inline_) inline_->stop();
   if (proxy_) proxy_->stop();
@@ -139,6 +141,7 @@ Status Daemon::startUp(DiagnosticSink& diags) {
     rebase(settings_.database.path);
     rebase(settings_.privacy.secret_file);
     rebase(settings_.control.socket);
+    rebase(settings_.outbox.path);
     settings_.state_dir = new_dir;
   }
   if (settings_.dns.upstreams.empty())
@@ -214,6 +217,12 @@ Status Daemon::startUp(DiagnosticSink& diags) {
     if (!engine) return Status::unavailable("inline mode: " + engine.status().toString());
     inline_ = std::move(*engine);
   }
+
+  // Outbound messages (hotline reports): the delivery thread starts only when a destination
+  // is configured; a bad token file stops the start with the reason.
+  auto outbox = startOutbox(settings_, SystemClock::instance());
+  if (!outbox) return outbox.status();
+  outbox_ = std::move(outbox.value());
 
   ControlServerOptions co;
   co.socket_path = settings_.control.socket;
@@ -536,6 +545,7 @@ int Daemon::run() {
     }
   }
   notifySystemd("STOPPING=1");
+  if (outbox_) outbox_->stop();
   control_->stop();
   if (inline_) inline_->stop();
   proxy_->stop();

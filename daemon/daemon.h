@@ -31,6 +31,7 @@
 #include "daemon/incident_store.h"
 #include "daemon/inline_engine.h"
 #include "daemon/neighbour_table.h"
+#include "daemon/outbox_delivery.h"
 #include "daemon/resolved_addresses.h"
 
 namespace safegate {
@@ -75,6 +76,7 @@ class Daemon {
   std::unique_ptr<ResolvedAddressTable> resolved_;  // inline mode: fed by the proxy
   std::unique_ptr<InlineEngine> inline_;            // inline mode (issue 5)
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<OutboxDelivery> outbox_;  // when a destination is configured (docs/outbox.md)
   std::chrono::steady_clock::time_point started_;
   double startup_seconds_ = 0;
 };

@@ -235,10 +235,27 @@ void OutboxDelivery::run() {
     if (auto next = store_->nextDueUnixMs(); next && next.value()) {
       wait_ms = std::clamp<int64_t>(*next.value() - clock_.unixMs(), 0, options_.idle_poll_ms);
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return stopping_ || woken_; });
+    // Wait in short slices: safegatectl queues from another process and cannot wake() us, but
+    // its commit changes the file's data_version, which one cheap query per slice notices.
+    auto version = store_->dataVersion();
+    for (int64_t waited = 0; waited < wait_ms;) {
+      const int64_t slice = std::min<int64_t>(options_.change_poll_ms, wait_ms - waited);
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait_for(lock, std::chrono::milliseconds(slice),
+                     [&] { return stopping_ || woken_; });
+        if (stopping_) return;
+        if (woken_) {
+          woken_ = false;
+          break;
+        }
+      }
+      waited += slice;
+      auto now_version = store_->dataVersion();
+      if (version && now_version && now_version.value() != version.value()) break;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
-    woken_ = false;
   }
 }
 

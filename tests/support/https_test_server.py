@@ -16,6 +16,8 @@ Paths (anything else: 404):
   /retry-after/SECONDS  429 with "Retry-After: SECONDS" (first request), then 200
   /unavailable/SECONDS  503 with "Retry-After: SECONDS" (first request), then 200
   /hang                 reads the request, then answers nothing for 60 s (client timeouts)
+  /slow-ok/SECONDS      records the report (its key counts as received at once, as a real
+                        receiver commits before it answers), then answers 200 after SECONDS
   /big/BYTES            200 with a body of BYTES bytes
   /echo                 200 with the request as JSON
 """
@@ -85,6 +87,12 @@ class Handler(BaseHTTPRequestHandler):
                 out, extra = b"slow down", {"Retry-After": parts[1]}
             else:
                 code, out = 200, b'{"ok": true}'
+        elif parts[0] == "slow-ok" and len(parts) == 2:
+            if key is not None:
+                with lock:
+                    seen_keys.add(key)
+            time.sleep(float(parts[1]))
+            code, out = 200, b'{"ok": true}'
         elif parts[0] == "hang":
             time.sleep(60)
             return

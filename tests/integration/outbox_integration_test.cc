@@ -1,0 +1,140 @@
+// The real safegated delivering hotline reports queued by the real safegatectl to a real HTTPS
+// receiver on 127.0.0.1 (tests/support/https_test_server.py, which dedupes by Idempotency-Key
+// as a hotline does): the bearer token and key arrive, a too-open token file stops the start,
+// and a kill -9 in the middle of a delivery still ends with exactly one report at the receiver.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/outbox_store.h"
+#include "tests/integration/child_process.h"
+#include "tests/support/https_test_server.h"
+#include "tests/support/shared_data.h"
+
+namespace safegate {
+namespace {
+
+using testing::ChildProcess;
+using testing::HttpsTestServer;
+using testing::run;
+using testing::TempDir;
+using testing::TestPki;
+
+std::string env(const char* name) {
+  const char* v = getenv(name);
+  return v ? v : "";
+}
+
+class OutboxIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    safegated_ = env("SAFEGATED");
+    ctl_ = env("SAFEGATECTL");
+    ASSERT_FALSE(safegated_.empty()) << "SAFEGATED not set (run through ctest)";
+    ASSERT_FALSE(ctl_.empty()) << "SAFEGATECTL not set (run through ctest)";
+    pki_ = std::make_unique<TestPki>(dir_.path() / "pki");
+    ASSERT_TRUE(pki_->ok());
+    ASSERT_TRUE(server_.start(*pki_, "server"));
+    token_ = dir_.write("hotline.token", "tok-123\n");
+    ::chmod(token_.c_str(), 0600);
+  }
+  void TearDown() override { daemon_.kill(SIGKILL); }
+
+  std::filesystem::path config(const std::string& path) {
+    return dir_.write("safegate.toml",
+                      "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
+                          "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
+                          "[hotline]\nenabled = true\nendpoint = \"" + server_.url(path) +
+                          "\"\nca_file = \"" + pki_->caFile() + "\"\ntoken_file = \"" +
+                          token_.string() + "\"\ndeployment_id = \"school-42\"\n");
+  }
+  bool startDaemon(const std::filesystem::path& cfg) {
+    if (!daemon_.start({safegated_, "--config", cfg.string()}, log().string())) return false;
+    return daemon_.waitForLine("safegated: ready", 15000).has_value();
+  }
+  std::filesystem::path log() const { return dir_.path() / "safegated.log"; }
+  std::string report(const std::filesystem::path& cfg) {
+    return run(ctl_ + " report http://bad.test/page --category child-abuse --json --config '" +
+               cfg.string() + "' 2>&1");
+  }
+  // Requests carrying `key`, waiting (bounded) until at least `n` have arrived.
+  std::vector<nlohmann::json> requestsWithKey(const std::string& key, size_t n) {
+    std::vector<nlohmann::json> got;
+    for (int i = 0; i < 1500; ++i) {
+      got.clear();
+      for (const auto& r : server_.requests()) {
+        if (r["headers"].value("idempotency-key", "") == key) got.push_back(r);
+      }
+      if (got.size() >= n) break;
+      usleep(20'000);
+    }
+    return got;
+  }
+  OutboxState stateOf(int64_t id) {
+    auto s = OutboxStore::open((dir_.path() / "state/outbox.sqlite").string(), OutboxOptions{});
+    if (!s) return OutboxState::kPending;
+    auto m = s->find(id);
+    return m && m.value() ? m.value()->state : OutboxState::kPending;
+  }
+
+  TempDir dir_;
+  std::string safegated_, ctl_;
+  std::unique_ptr<TestPki> pki_;
+  HttpsTestServer server_;
+  ChildProcess daemon_;
+  std::filesystem::path token_;
+};
+
+TEST_F(OutboxIntegrationTest, QueuedReportIsDeliveredWithTokenKeyAndDeployment) {
+  const auto cfg = config("/ok");
+  ASSERT_TRUE(startDaemon(cfg)) << testing::readFile(log());
+  const std::string out = report(cfg);
+  auto result = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(result.is_object() && result.value("queued", false)) << out;
+  const std::string key = result["report_id"];
+  auto got = requestsWithKey(key, 1);
+  ASSERT_EQ(got.size(), 1u) << testing::readFile(log());
+  EXPECT_EQ(got[0]["headers"]["authorization"], "Bearer tok-123");
+  EXPECT_EQ(got[0]["headers"]["x-safegate-deployment"], "school-42");
+  auto body = nlohmann::json::parse(got[0]["body"].get<std::string>());
+  EXPECT_EQ(body["url"], "http://bad.test/page");
+  for (int i = 0; i < 500 && stateOf(result["id"]) != OutboxState::kDelivered; ++i) usleep(20'000);
+  EXPECT_EQ(stateOf(result["id"]), OutboxState::kDelivered);
+}
+
+TEST_F(OutboxIntegrationTest, TokenFileReadableByOthersStopsTheStartWithTheReason) {
+  ::chmod(token_.c_str(), 0644);
+  const auto cfg = config("/ok");
+  ASSERT_TRUE(daemon_.start({safegated_, "--config", cfg.string()}, log().string()));
+  EXPECT_NE(daemon_.wait(), 0);
+  const std::string err = testing::readFile(log());
+  EXPECT_NE(err.find("hotline.token_file"), std::string::npos) << err;
+  EXPECT_NE(err.find("mode 0644"), std::string::npos) << err;
+}
+
+TEST_F(OutboxIntegrationTest, KillDuringADeliveryStillLeavesExactlyOneReportAtTheReceiver) {
+  // The receiver records the report at once and answers only after 3 s: safegated is killed
+  // while it waits, so the report is still pending in the outbox when it comes back.
+  const auto cfg = config("/slow-ok/3");
+  ASSERT_TRUE(startDaemon(cfg)) << testing::readFile(log());
+  auto result = nlohmann::json::parse(report(cfg), nullptr, false);
+  ASSERT_TRUE(result.is_object() && result.value("queued", false));
+  const std::string key = result["report_id"];
+  ASSERT_EQ(requestsWithKey(key, 1).size(), 1u) << testing::readFile(log());
+  daemon_.kill(SIGKILL);
+  EXPECT_EQ(stateOf(result["id"]), OutboxState::kPending);
+
+  ASSERT_TRUE(startDaemon(cfg)) << testing::readFile(log());
+  auto got = requestsWithKey(key, 2);
+  ASSERT_EQ(got.size(), 2u) << testing::readFile(log());
+  EXPECT_FALSE(got[0]["duplicate"].get<bool>());
+  EXPECT_TRUE(got[1]["duplicate"].get<bool>());  // the receiver dropped the resend
+  for (int i = 0; i < 500 && stateOf(result["id"]) != OutboxState::kDelivered; ++i) usleep(20'000);
+  EXPECT_EQ(stateOf(result["id"]), OutboxState::kDelivered);
+}
+
+}  // namespace
+}  // namespace safegate
