@@ -288,6 +288,7 @@ class ModelBuilder {
     for (const auto& s : top.tables("schedules")) buildSchedule(s);
     for (const auto& s : top.tables("groups")) buildGroup(s);
     for (const auto& s : top.tables("clients")) buildClient(s);
+    for (const auto& s : top.tables("alerts")) buildAlert(s);
     addImplicitDefaultGroup();
     crossCheck();
   }
@@ -572,6 +573,88 @@ class ModelBuilder {
     }
     pending_group_refs_.emplace_back(c.group, s.at("group"), shown + ".group");
     cfg_.clients.push_back(std::move(c));
+  }
+
+  void buildAlert(const Section& s) {
+    AlertSettings a;
+    const std::string shown = "alerts[" + std::to_string(cfg_.daemon.alerts.size()) + "]";
+    a.name = s.str("name");
+    a.where = s.here();
+    const std::string kind = s.str("kind");
+    a.kind = kind == "email" ? AlertKind::kEmail
+             : kind == "syslog" ? AlertKind::kSyslog
+                                : AlertKind::kWebhook;
+    auto path = [&](std::string_view key) {
+      const std::string v = s.str(key);
+      return v.empty() ? fs::path() : resolveAgainst(configDir(), v);
+    };
+    a.url = s.str("url");
+    a.secret_file = path("secret_file");
+    a.ca_file = path("ca_file");
+    a.smtp_url = s.str("smtp_url");
+    a.from = s.str("from");
+    a.to = s.strings("to");
+    a.username = s.str("username");
+    a.password_file = path("password_file");
+    a.syslog_tls = s.boolean("syslog_tls");
+    a.batch_seconds = static_cast<int>(s.integer("batch_seconds"));
+    a.rate_limit_minutes = static_cast<int>(s.integer("rate_limit_minutes"));
+    a.categories = s.strings("categories");
+    a.groups = s.strings("groups");
+    const auto actions = s.strings("actions");
+    a.on_block = a.on_allow = false;
+    for (const auto& act : actions) {
+      if (act == "alert-block") {
+        a.on_block = true;
+      } else if (act == "alert-allow") {
+        a.on_allow = true;
+      } else {
+        sink_.error(s.at("actions"), shown + ".actions: \"" + act +
+                                         "\" is not alert-block or alert-allow");
+      }
+    }
+    for (const auto& c : a.categories) checkCategory(c, s.at("categories"), shown + ".categories");
+    for (const auto& g : a.groups) {
+      pending_group_refs_.emplace_back(g, s.at("groups"), shown + ".groups");
+    }
+    for (const auto& other : cfg_.daemon.alerts) {
+      if (other.name == a.name) {
+        sink_.error(s.at("name"), shown + ".name: \"" + a.name + "\" is used twice");
+      }
+    }
+    auto require = [&](bool ok, std::string_view key, const std::string& why) {
+      if (!ok) sink_.error(s.here(), shown + ": " + std::string(key) + " " + why);
+    };
+    switch (a.kind) {
+      case AlertKind::kWebhook:
+        require(!a.url.empty(), "url", "is required for a webhook");
+        break;
+      case AlertKind::kEmail:
+        require(a.smtp_url.rfind("smtps://", 0) == 0 || a.smtp_url.rfind("smtp://", 0) == 0,
+                "smtp_url", "must be smtps://host[:465] or smtp://host[:587] (STARTTLS)");
+        require(!a.from.empty(), "from", "is required for e-mail");
+        require(!a.to.empty(), "to", "needs at least one recipient");
+        break;
+      case AlertKind::kSyslog: {
+        const std::string addr = s.str("syslog_address");
+        const size_t colon = addr.rfind(':');
+        std::string host = addr;
+        if (colon != std::string::npos && addr.find(':') == colon) {
+          host = addr.substr(0, colon);
+          const std::string port = addr.substr(colon + 1);
+          const long p = std::strtol(port.c_str(), nullptr, 10);
+          require(p > 0 && p <= 65535 && port.find_first_not_of("0123456789") == std::string::npos,
+                  "syslog_address", "has no valid port");
+          a.syslog_port = static_cast<uint16_t>(p);
+        } else {
+          a.syslog_port = a.syslog_tls ? 6514 : 601;
+        }
+        a.syslog_host = host;
+        require(!host.empty(), "syslog_address", "is required for syslog (host:port)");
+        break;
+      }
+    }
+    cfg_.daemon.alerts.push_back(std::move(a));
   }
 
   void addImplicitDefaultGroup() {

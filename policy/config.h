@@ -102,6 +102,31 @@ struct HotlineSettings {
   std::string operator_contact;
 };
 
+enum class AlertKind : uint8_t { kWebhook, kEmail, kSyslog };
+
+struct AlertSettings {
+  std::string name;
+  AlertKind kind = AlertKind::kWebhook;
+  std::string url;                      // webhook
+  std::filesystem::path secret_file;    // webhook HMAC key, absolute or empty
+  std::filesystem::path ca_file;        // absolute or empty
+  std::string smtp_url;                 // email
+  std::string from;
+  std::vector<std::string> to;
+  std::string username;
+  std::filesystem::path password_file;  // absolute or empty
+  std::string syslog_host;              // syslog
+  uint16_t syslog_port = 6514;
+  bool syslog_tls = true;
+  bool on_block = true;   // actions contains alert-block
+  bool on_allow = true;   // actions contains alert-allow
+  std::vector<std::string> categories;  // empty = all
+  std::vector<std::string> groups;      // empty = all
+  int batch_seconds = 60;
+  int rate_limit_minutes = 60;
+  SourceLocation where;
+};
+
 // Everything safegated needs besides the policy. Paths are absolute.
 struct DaemonSettings {
   std::filesystem::path config_file;
@@ -114,6 +139,7 @@ struct DaemonSettings {
   InlineSettings inline_mode;
   OutboxSettings outbox;
   HotlineSettings hotline;
+  std::vector<AlertSettings> alerts;
 };
 
 // ---- policy model ----

@@ -62,5 +62,50 @@ pin_sha256 = "md5//abc"
       << sink2.toString();
 }
 
+TEST(ConfigOutboxTest, AlertDestinationsAreReadAndIncompleteOnesAreErrors) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", R"([[alerts]]
+name = "dsl"
+kind = "email"
+smtp_url = "smtp://mail.school.example:587"
+from = "safegate@school.example"
+to = ["dsl@school.example"]
+actions = ["alert-allow"]
+categories = ["self-harm"]
+[[alerts]]
+name = "district"
+kind = "syslog"
+syslog_address = "collector.example:6514"
+)"),
+                        sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  ASSERT_EQ(cfg->daemon.alerts.size(), 2u);
+  EXPECT_EQ(cfg->daemon.alerts[0].kind, AlertKind::kEmail);
+  EXPECT_FALSE(cfg->daemon.alerts[0].on_block);
+  EXPECT_TRUE(cfg->daemon.alerts[0].on_allow);
+  EXPECT_EQ(cfg->daemon.alerts[1].syslog_host, "collector.example");
+  EXPECT_EQ(cfg->daemon.alerts[1].syslog_port, 6514);
+
+  DiagnosticSink bad;
+  auto broken = loadConfig(dir.write("d.toml", R"([[alerts]]
+name = "x"
+kind = "email"
+smtp_url = "http://mail.example"
+categories = ["selfharm"]
+[[alerts]]
+name = "x"
+kind = "webhook"
+)"),
+                           bad);
+  ASSERT_FALSE(broken);
+  const std::string all = bad.toString();
+  for (const char* want : {"alerts[0]: smtp_url must be", "alerts[0]: to needs at least one",
+                           "unknown category \"selfharm\"", "alerts[1].name: \"x\" is used twice",
+                           "alerts[1]: url is required"}) {
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+  }
+}
+
 }  // namespace
 }  // namespace safegate::policy
