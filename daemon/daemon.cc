@@ -180,6 +180,10 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   auto store = IncidentStore::open(io);
   if (!store) return store.status();
   incidents_ = std::move(*store);
+  alerts_ = makeAlertRouter(settings_, SystemClock::instance());
+  if (alerts_) {
+    incidents_->setAlertSink([router = alerts_.get()](const AlertNotice& n) { router->onAlert(n); });
+  }
   incidents_->start();
 
   neighbours_ = std::make_unique<NeighbourTable>();
@@ -524,6 +528,7 @@ int Daemon::run() {
         }
       }
     }
+    if (alerts_) alerts_->flush();  // batches whose window closed go to the outbox
     auto now = std::chrono::steady_clock::now();
     if (now - last_neighbours >= std::chrono::seconds(5)) {
       (void)neighbours_->refresh();
@@ -550,6 +555,7 @@ int Daemon::run() {
   if (inline_) inline_->stop();
   proxy_->stop();
   incidents_->stop();  // flushes what is queued
+  if (alerts_) alerts_->flush(/*force=*/true);  // durable in the outbox, sent after a restart
   close(sfd);
   return 0;
 }

@@ -31,6 +31,7 @@
 #include "daemon/incident_store.h"
 #include "daemon/inline_engine.h"
 #include "daemon/neighbour_table.h"
+#include "daemon/alert_router.h"
 #include "daemon/outbox_delivery.h"
 #include "daemon/resolved_addresses.h"
 
@@ -77,6 +78,7 @@ class Daemon {
   std::unique_ptr<InlineEngine> inline_;            // inline mode (issue 5)
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<OutboxDelivery> outbox_;  // when a destination is configured (docs/outbox.md)
+  std::unique_ptr<AlertRouter> alerts_;     // [[alerts]] (docs/alerts.md)
   std::chrono::steady_clock::time_point started_;
   double startup_seconds_ = 0;
 };

@@ -201,6 +201,25 @@ IncidentStoreStats IncidentStore::stats() const {
   return s;
 }
 
+void IncidentStore::takeQueued() {
+  IncidentEvent e;
+  while (pending_.size() < pending_.capacity() && queue_.tryPop(e)) {
+    pending_.push_back(e);
+    if (!e.alert || e.query_log_only || !alert_sink_) continue;
+    AlertNotice n;
+    n.unix_ms = e.unix_ms;
+    n.device = clientText(e, &n.device_named);
+    n.device_named = e.device.length > 0;
+    n.group = e.group.view();
+    n.category = e.category.view();
+    n.confidential = e.confidential;
+    if (!e.confidential) n.name = e.name.view();
+    n.blocked = e.verdict == Verdict::kBlock;
+    n.protocol = protocolName(e.protocol);
+    alert_sink_(n);
+  }
+}
+
 void IncidentStore::run() {
   bool more = false;  // the last batch was full: drain again without waiting
   for (;;) {
@@ -216,8 +235,7 @@ void IncidentStore::run() {
     }
     // Take from the queue only what pending_ can hold: while the database is locked the queue
     // fills up and further events are dropped and counted, so memory stays bounded.
-    IncidentEvent e;
-    while (pending_.size() < pending_.capacity() && queue_.tryPop(e)) pending_.push_back(e);
+    takeQueued();
     pending_count_.store(pending_.size(), std::memory_order_relaxed);
     const bool full = pending_.size() == pending_.capacity();
     more = false;
@@ -227,7 +245,7 @@ void IncidentStore::run() {
     if (stopping) {
       // Drain what is queued so that a clean shutdown loses nothing that fits.
       do {
-        while (pending_.size() < pending_.capacity() && queue_.tryPop(e)) pending_.push_back(e);
+        takeQueued();
       } while (!pending_.empty() && writeBatch());
       return;
     }

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -74,6 +75,21 @@ struct IncidentEvent {
   static IncidentEvent fromDecision(const RequestFacts& facts, const Decision& d,
                                     int64_t unix_ms) noexcept;
 };
+
+// An incident with an alert-* action, as the alert router sees it (docs/alerts.md): the device
+// as stored (configured name or pseudonym, never the address), no name for licensed categories.
+struct AlertNotice {
+  int64_t unix_ms = 0;
+  std::string device;
+  bool device_named = false;  // a [[clients]] name rather than a pseudonym
+  std::string group;
+  std::string category;
+  std::string name;  // empty when confidential
+  bool confidential = false;
+  bool blocked = false;  // alert-block (else alert-allow)
+  std::string protocol;
+};
+using AlertSink = std::function<void(const AlertNotice&)>;
 
 struct IncidentStoreOptions {
   std::filesystem::path database_path;
@@ -132,6 +148,10 @@ class IncidentStore {
   bool fullQueryLog() const { return options_.full_query_log; }
 
   IncidentStoreStats stats() const;
+  // Called on the writer thread for every alerting incident as it is taken from the queue —
+  // before and independently of the database write, so a full disk does not silence alerts.
+  // Set before start(); the sink must be quick (it is the alert router's enqueue).
+  void setAlertSink(AlertSink sink) { alert_sink_ = std::move(sink); }
   // Wakes the writer now (tests, shutdown) instead of waiting for batch_ms.
   void flushSoon();
 
@@ -147,6 +167,8 @@ class IncidentStore {
   void run();
   bool writeBatch();  // false: database busy, keep pending_
   void enforceRetention(int64_t now_ms);
+  // Moves queued events into pending_ (as many as fit), telling the alert sink about alerts.
+  void takeQueued();
   std::string clientText(const IncidentEvent& e, bool* named);
 
   IncidentStoreOptions options_;
@@ -162,6 +184,7 @@ class IncidentStore {
   bool stopping_ = false;
   bool wake_now_ = false;
   int64_t last_retention_ms_ = 0;
+  AlertSink alert_sink_;
 
   std::atomic<uint64_t> queued_{0}, dropped_{0}, written_{0}, batches_{0}, busy_{0}, errors_{0},
       retention_deleted_{0}, pending_count_{0};

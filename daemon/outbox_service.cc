@@ -1,6 +1,7 @@
 #include "daemon/outbox_service.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -55,7 +56,62 @@ Result<std::vector<OutboxDestination>> outboxDestinations(const policy::DaemonSe
     }
     out.push_back(std::move(d));
   }
+  for (const policy::AlertSettings& a : s.alerts) {
+    OutboxDestination d;
+    d.name = a.name;
+    const std::string key = "alerts \"" + a.name + "\"";
+    switch (a.kind) {
+      case policy::AlertKind::kWebhook:
+        d.kind = DestinationKind::kHttps;
+        d.url = a.url;
+        d.http.ca_file = a.ca_file.string();
+        if (!a.secret_file.empty()) {
+          auto secret = readSecretFile(a.secret_file, key + " secret_file");
+          if (!secret) return secret.status();
+          d.hmac_secret = secret.value();
+        }
+        break;
+      case policy::AlertKind::kEmail:
+        d.kind = DestinationKind::kMail;
+        d.mail.url = a.smtp_url;
+        d.mail.ca_file = a.ca_file.string();
+        d.mail.username = a.username;
+        if (!a.password_file.empty()) {
+          auto password = readSecretFile(a.password_file, key + " password_file");
+          if (!password) return password.status();
+          d.mail.password = password.value();
+        }
+        d.mail_from = a.from;
+        d.mail_to = a.to;
+        break;
+      case policy::AlertKind::kSyslog:
+        d.kind = DestinationKind::kSyslog;
+        d.syslog.host = a.syslog_host;
+        d.syslog.port = a.syslog_port;
+        d.syslog.tls = a.syslog_tls;
+        d.syslog.ca_file = a.ca_file.string();
+        break;
+    }
+    out.push_back(std::move(d));
+  }
   return out;
+}
+
+OutboxOptions outboxStoreOptions(const policy::DaemonSettings& s) {
+  OutboxOptions o;
+  o.max_messages = s.outbox.max_messages;
+  o.max_age_ms = s.outbox.max_age_hours * 3600 * 1000;
+  o.keep_delivered_ms = s.outbox.keep_delivered_days * 24 * 3600 * 1000;
+  return o;
+}
+
+std::unique_ptr<AlertRouter> makeAlertRouter(const policy::DaemonSettings& s,
+                                             const Clock& clock) {
+  if (s.alerts.empty()) return nullptr;
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "safegate");
+  return std::make_unique<AlertRouter>(s.alerts, s.outbox.path.string(), outboxStoreOptions(s),
+                                       host, s.hotline.deployment_id, clock);
 }
 
 Result<std::unique_ptr<OutboxDelivery>> startOutbox(const policy::DaemonSettings& s,
@@ -65,9 +121,7 @@ Result<std::unique_ptr<OutboxDelivery>> startOutbox(const policy::DaemonSettings
   if (destinations.value().empty()) return std::unique_ptr<OutboxDelivery>();
   OutboxDeliveryOptions o;
   o.outbox_path = s.outbox.path.string();
-  o.store.max_messages = s.outbox.max_messages;
-  o.store.max_age_ms = s.outbox.max_age_hours * 3600 * 1000;
-  o.store.keep_delivered_ms = s.outbox.keep_delivered_days * 24 * 3600 * 1000;
+  o.store = outboxStoreOptions(s);
   o.deployment_id = s.hotline.deployment_id;
   auto delivery = std::make_unique<OutboxDelivery>(o, std::move(destinations.value()), clock);
   if (Status st = delivery->start(); !st) return st;

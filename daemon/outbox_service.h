@@ -1,7 +1,8 @@
-// OutboxService: the outbox delivery thread as safegated runs it — destinations built from the
-// configuration ([hotline] now; [[alerts]] with issue 10's next slice), the hotline's bearer
-// token read from its file and checked (mode 0600: readable by the daemon's user alone), and the
-// thread started and stopped with the daemon.
+// OutboxService: the outbox as safegated runs it — destinations built from the configuration
+// ([hotline] and [[alerts]]), secrets (the hotline's bearer token, webhook signing keys, SMTP
+// passwords) read from files that must be readable by their owner alone (mode 0600), the
+// delivery thread started and stopped with the daemon, and the alert router fed by the
+// incident writer.
 //
 // The thread is started only when a destination is configured: a gateway that sends nothing
 // does not even create the outbox file. Keys of [outbox] and [hotline] are restart-only.
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/alert_router.h"
 #include "daemon/outbox_delivery.h"
 #include "policy/config.h"
 
@@ -22,6 +24,11 @@ namespace safegate {
 // destination exists). Reads token files: kInvalidArgument with the path and the reason when
 // one is missing, empty or readable by others.
 Result<std::vector<OutboxDestination>> outboxDestinations(const policy::DaemonSettings& s);
+
+OutboxOptions outboxStoreOptions(const policy::DaemonSettings& s);
+
+// The alert router for [[alerts]] (nullptr when there are none).
+std::unique_ptr<AlertRouter> makeAlertRouter(const policy::DaemonSettings& s, const Clock& clock);
 
 // Starts delivery when there is anything to deliver to; nullptr (and ok) otherwise.
 Result<std::unique_ptr<OutboxDelivery>> startOutbox(const policy::DaemonSettings& s,

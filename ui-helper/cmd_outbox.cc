@@ -11,7 +11,6 @@
 // Exit codes: 0 done (also "not queued: already on a licensed list"); 1 refused (hotline off,
 // bad URL or category, outbox full, unknown id); 2 the config or the outbox cannot be opened.
 #include <chrono>
-#include <ctime>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -21,6 +20,7 @@
 
 #include "common/ip_address.h"
 #include "common/outbox_store.h"
+#include "common/utc_time.h"
 #include "policy/config.h"
 #include "policy/policy_engine.h"
 #include "ui-helper/commands.h"
@@ -39,15 +39,7 @@ int64_t nowUnixMs() {
       .count();
 }
 
-std::string isoTime(int64_t unix_ms) {
-  if (unix_ms <= 0) return "-";
-  const time_t t = static_cast<time_t>(unix_ms / 1000);
-  tm parts{};
-  gmtime_r(&t, &parts);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return buf;
-}
+std::string isoTime(int64_t unix_ms) { return unix_ms <= 0 ? "-" : isoUtc(unix_ms / 1000); }
 
 std::optional<policy::Config> loadOrReport(const std::string& file) {
   DiagnosticSink sink;

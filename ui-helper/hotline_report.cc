@@ -1,9 +1,9 @@
 #include "ui-helper/hotline_report.h"
 
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "common/ip_address.h"
+#include "common/utc_time.h"
 #include "filters/domain_name.h"
 
 namespace safegate::ui {
@@ -22,15 +22,6 @@ constexpr HotlineCategory kHotlineCategories[] = {
     {"child-abuse", "child-sexual-abuse-material"},
     {"terrorism", "terrorist-content"},
 };
-
-std::string rfc3339(int64_t unix_seconds) {
-  const time_t t = static_cast<time_t>(unix_seconds);
-  tm parts{};
-  gmtime_r(&t, &parts);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return buf;
-}
 
 }  // namespace
 
@@ -150,7 +141,7 @@ Result<std::string> buildHotlineReport(const HotlineReportInput& in) {
   nlohmann::json j{
       {"schema_version", 1},
       {"report_id", in.report_id},
-      {"reported_at", rfc3339(in.reported_unix_seconds)},
+      {"reported_at", isoUtc(in.reported_unix_seconds)},
       {"incident_type", "webPageIncident"},
       {"url", in.location.url},
       {"host", in.location.host},

@@ -7,9 +7,11 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <regex>
 #include <string>
 
 #include "common/outbox_store.h"
+#include "daemon/outbox_delivery.h"
 #include "tests/integration/child_process.h"
 #include "tests/support/https_test_server.h"
 #include "tests/support/shared_data.h"
@@ -134,6 +136,50 @@ TEST_F(OutboxIntegrationTest, KillDuringADeliveryStillLeavesExactlyOneReportAtTh
   EXPECT_TRUE(got[1]["duplicate"].get<bool>());  // the receiver dropped the resend
   for (int i = 0; i < 500 && stateOf(result["id"]) != OutboxState::kDelivered; ++i) usleep(20'000);
   EXPECT_EQ(stateOf(result["id"]), OutboxState::kDelivered);
+}
+
+TEST_F(OutboxIntegrationTest, AlertingIncidentFromARealDigReachesTheLeadsSignedWebhook) {
+  dir_.write("selfharm.txt", "selfharm.test\n");
+  const auto secret = dir_.write("webhook.secret", "shared-with-the-receiver\n");
+  ::chmod(secret.c_str(), 0600);
+  const auto cfg = dir_.write(
+      "safegate.toml",
+      "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
+          "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
+          "[policy]\ndefault_group = \"kids\"\n"
+          "[[lists]]\nname = \"selfharm\"\ncategory = \"self-harm\"\nsources = [\"selfharm.txt\"]\n"
+          "[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n"
+          "[groups.categories]\n\"self-harm\" = \"alert-block\"\n"
+          "[[alerts]]\nname = \"lead\"\nkind = \"webhook\"\nurl = \"" + server_.url("/ok") +
+          "\"\nca_file = \"" + pki_->caFile() + "\"\nsecret_file = \"" + secret.string() +
+          "\"\nbatch_seconds = 0\n");
+  ASSERT_TRUE(daemon_.start({safegated_, "--config", cfg.string()}, log().string()));
+  auto line = daemon_.waitForLine("safegated: ready", 15000);
+  ASSERT_TRUE(line) << testing::readFile(log());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) << *line;
+  const std::string answer =
+      run("dig @127.0.0.1 -p " + std::string(m[1]) + " +time=3 +tries=1 selfharm.test 2>&1");
+  ASSERT_NE(answer.find("NXDOMAIN"), std::string::npos) << answer;
+
+  std::vector<nlohmann::json> got;
+  for (int i = 0; i < 1500 && got.empty(); ++i) {
+    for (const auto& r : server_.requests()) {
+      if (r["headers"].contains("x-safegate-signature")) got.push_back(r);
+    }
+    if (got.empty()) usleep(20'000);
+  }
+  ASSERT_EQ(got.size(), 1u) << testing::readFile(log());
+  const std::string body = got[0]["body"];
+  EXPECT_EQ(got[0]["headers"]["x-safegate-signature"],
+            "sha256=" + hmacSha256Hex("shared-with-the-receiver", body));
+  auto j = nlohmann::json::parse(body);
+  ASSERT_EQ(j["alerts"].size(), 1u);
+  EXPECT_EQ(j["alerts"][0]["category"], "self-harm");
+  EXPECT_EQ(j["alerts"][0]["action"], "alert-block");
+  EXPECT_EQ(j["alerts"][0]["name"], "selfharm.test");
+  EXPECT_EQ(j["alerts"][0]["device_named"], false);  // a pseudonym, never the address
+  EXPECT_EQ(body.find("127.0.0.1"), std::string::npos) << body;
 }
 
 }  // namespace

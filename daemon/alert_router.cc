@@ -1,0 +1,234 @@
+#include "daemon/alert_router.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/logger.h"
+#include "common/utc_time.h"
+#include "daemon/syslog_sender.h"
+
+namespace safegate {
+namespace {
+
+// Rate-limit windows are forgotten once expired; past this many live ones a new key is let
+// through unlimited rather than growing memory without bound.
+constexpr size_t kMaxWindowsPerRoute = 50'000;
+
+std::string isoMs(int64_t unix_ms) { return isoUtc(unix_ms / 1000); }
+
+// Header values come from config and incidents; no CR/LF may reach a header line.
+std::string headerSafe(std::string_view v) {
+  std::string out;
+  for (char c : v) out += (c == '\r' || c == '\n') ? ' ' : c;
+  return out;
+}
+
+std::string actionOf(const AlertNotice& n) { return n.blocked ? "alert-block" : "alert-allow"; }
+
+// What an alert says about the name: nothing for a licensed list (docs/categories.md).
+std::string shownName(const AlertNotice& n) {
+  return n.confidential ? "(a licensed list entry; not shown)" : n.name;
+}
+
+}  // namespace
+
+AlertRouter::AlertRouter(std::vector<policy::AlertSettings> routes, std::string outbox_path,
+                         OutboxOptions outbox, std::string hostname, std::string deployment_id,
+                         const Clock& clock)
+    : outbox_path_(std::move(outbox_path)),
+      outbox_options_(outbox),
+      hostname_(std::move(hostname)),
+      deployment_id_(std::move(deployment_id)),
+      clock_(clock) {
+  for (auto& s : routes) {
+    Route r;
+    r.settings = std::move(s);
+    routes_.push_back(std::move(r));
+  }
+}
+
+bool AlertRouter::matches(const policy::AlertSettings& s, const AlertNotice& n) const {
+  if (n.blocked ? !s.on_block : !s.on_allow) return false;
+  if (!s.categories.empty() &&
+      std::find(s.categories.begin(), s.categories.end(), n.category) == s.categories.end()) {
+    return false;
+  }
+  if (!s.groups.empty() && std::find(s.groups.begin(), s.groups.end(), n.group) == s.groups.end()) {
+    return false;
+  }
+  return true;
+}
+
+void AlertRouter::onAlert(const AlertNotice& notice) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_.unixMs();
+  for (Route& r : routes_) {
+    if (!matches(r.settings, notice)) continue;
+    ++stats_.alerts;
+    int64_t folded = 0;
+    const int64_t window_ms = int64_t{r.settings.rate_limit_minutes} * 60'000;
+    if (window_ms > 0) {
+      const std::string key = notice.device + '\n' + notice.category;
+      auto it = r.windows.find(key);
+      if (it != r.windows.end() && now - it->second.started_ms < window_ms) {
+        ++it->second.suppressed;
+        ++stats_.suppressed;
+        continue;
+      }
+      if (it != r.windows.end()) {
+        folded = it->second.suppressed;
+        it->second = {now, 0};
+      } else {
+        if (r.windows.size() >= kMaxWindowsPerRoute) {
+          std::erase_if(r.windows,
+                        [&](const auto& w) { return now - w.second.started_ms >= window_ms; });
+        }
+        if (r.windows.size() < kMaxWindowsPerRoute) r.windows.emplace(key, Route::Window{now, 0});
+      }
+    }
+    if (r.batch.empty()) r.batch_started_ms = now;
+    r.batch.push_back({notice, folded});
+    if (r.settings.batch_seconds == 0 || r.settings.kind == policy::AlertKind::kSyslog) {
+      enqueue(r, now);
+    }
+  }
+}
+
+void AlertRouter::flush(bool force) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_.unixMs();
+  for (Route& r : routes_) {
+    if (r.batch.empty()) continue;
+    if (force || now - r.batch_started_ms >= int64_t{r.settings.batch_seconds} * 1000) {
+      enqueue(r, now);
+    }
+  }
+}
+
+AlertRouterStats AlertRouter::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void AlertRouter::enqueue(Route& r, int64_t now_ms) {
+  if (!outbox_) {
+    auto store = OutboxStore::open(outbox_path_, outbox_options_);
+    if (!store) {
+      ++stats_.enqueue_errors;
+      stats_.last_error = store.status().message();
+      return;  // the batch stays; the next flush tries again
+    }
+    outbox_ = std::make_unique<OutboxStore>(std::move(store.value()));
+  }
+  std::vector<OutboxNewMessage> messages;
+  if (r.settings.kind == policy::AlertKind::kSyslog) {
+    for (const Pending& p : r.batch) {
+      messages.push_back({"alert", r.settings.name, {}, renderSyslog(p), 0});
+    }
+  } else {
+    auto key = newIdempotencyKey();
+    if (!key) {
+      ++stats_.enqueue_errors;
+      return;
+    }
+    OutboxNewMessage m{"alert", r.settings.name, key.value(), {}, 0};
+    m.payload = r.settings.kind == policy::AlertKind::kEmail ? renderEmail(r, now_ms, key.value())
+                                                             : renderWebhook(r, now_ms);
+    messages.push_back(std::move(m));
+  }
+  for (const auto& m : messages) {
+    auto id = outbox_->enqueue(m, now_ms);
+    if (!id) {
+      // Outbox full or unwritable: say so once per failure; the alerts themselves are in the
+      // incident database (docs/alerts.md).
+      ++stats_.enqueue_errors;
+      stats_.last_error = id.status().message();
+      logWarning("alerts", "alert not queued",
+                 {{"destination", r.settings.name}, {"error", id.status().message()}});
+      continue;
+    }
+    ++stats_.messages;
+  }
+  r.batch.clear();
+}
+
+std::string AlertRouter::renderWebhook(const Route& r, int64_t now_ms) const {
+  nlohmann::json alerts = nlohmann::json::array();
+  for (const Pending& p : r.batch) {
+    nlohmann::json a{{"time", isoMs(p.notice.unix_ms)},
+                     {"device", p.notice.device},
+                     {"device_named", p.notice.device_named},
+                     {"group", p.notice.group},
+                     {"category", p.notice.category},
+                     {"action", actionOf(p.notice)},
+                     {"protocol", p.notice.protocol}};
+    if (!p.notice.confidential) a["name"] = p.notice.name;
+    if (p.suppressed_before > 0) a["suppressed_before"] = p.suppressed_before;
+    alerts.push_back(std::move(a));
+  }
+  nlohmann::json body{{"type", "safegate.alerts"},
+                      {"version", 1},
+                      {"gateway", hostname_},
+                      {"deployment_id", deployment_id_},
+                      {"sent_at", isoMs(now_ms)},
+                      {"alerts", std::move(alerts)}};
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string AlertRouter::renderEmail(const Route& r, int64_t now_ms,
+                                     const std::string& key) const {
+  std::map<std::string, int> by_category;
+  for (const Pending& p : r.batch) ++by_category[p.notice.category];
+  std::string categories;
+  for (const auto& [c, n] : by_category) {
+    categories += (categories.empty() ? "" : ", ") + c + " (" + std::to_string(n) + ")";
+  }
+  const size_t n = r.batch.size();
+  std::string to;
+  for (const auto& t : r.settings.to) to += (to.empty() ? "" : ", ") + headerSafe(t);
+  std::string m;
+  m += "From: safegate <" + headerSafe(r.settings.from) + ">\r\n";
+  m += "To: " + to + "\r\n";
+  m += "Subject: [safegate] " + std::to_string(n) + (n == 1 ? " alert: " : " alerts: ") +
+       headerSafe(categories) + "\r\n";
+  m += "Date: " + formatUtc(now_ms / 1000, "%a, %d %b %Y %H:%M:%S +0000") + "\r\n";
+  m += "Message-ID: <" + key + "@safegate." + headerSafe(hostname_) + ">\r\n";
+  m += "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n";
+  m += "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
+  m += "safegate on " + hostname_ + " recorded these alerts";
+  if (!deployment_id_.empty()) m += " (" + deployment_id_ + ")";
+  m += ":\r\n\r\n";
+  for (const Pending& p : r.batch) {
+    m += isoMs(p.notice.unix_ms) + "  " + p.notice.device + " (" + p.notice.group + ")  " +
+         p.notice.category + "  " + (p.notice.blocked ? "blocked" : "allowed") + "  " +
+         shownName(p.notice);
+    if (p.suppressed_before > 0) {
+      m += "  [+" + std::to_string(p.suppressed_before) + " similar before, not sent separately]";
+    }
+    m += "\r\n";
+  }
+  m += "\r\nDevices without a name in the configuration are shown by their pseudonym; "
+       "`safegatectl incidents` on the gateway has the details.\r\n";
+  // SMTP (RFC 5321 §4.5.2): a line starting with '.' is doubled by curl; nothing to do here.
+  return m;
+}
+
+std::string AlertRouter::renderSyslog(const Pending& p) const {
+  std::vector<SyslogField> params = {{"device", p.notice.device},
+                                     {"group", p.notice.group},
+                                     {"category", p.notice.category},
+                                     {"action", actionOf(p.notice)},
+                                     {"protocol", p.notice.protocol}};
+  if (!p.notice.confidential) params.push_back({"name", p.notice.name});
+  if (p.suppressed_before > 0) {
+    params.push_back({"suppressed_before", std::to_string(p.suppressed_before)});
+  }
+  if (!deployment_id_.empty()) params.push_back({"deployment", deployment_id_});
+  // alert-allow (the child reached the content) is more urgent than a block: error vs warning.
+  const int severity = p.notice.blocked ? 4 : 3;
+  return formatRfc5424(severity, p.notice.unix_ms, hostname_, "alert", "safegate@32473", params,
+                       p.notice.category + " " + (p.notice.blocked ? "blocked" : "allowed") +
+                           " for " + p.notice.device + " (" + p.notice.group + ")");
+}
+
+}  // namespace safegate

@@ -1,0 +1,84 @@
+// AlertRouter: turns incidents with alert-* actions into messages for the safeguarding lead's
+// destinations ([[alerts]], docs/alerts.md) and queues them in the outbox.
+//
+// Per destination: a filter (actions, categories, groups), a rate limit (one alert per device
+// and category per rate_limit_minutes; later ones are counted and the count travels with the
+// next alert that passes, so nothing is hidden, only folded), and a batching window
+// (batch_seconds: alerts inside it become one webhook body or one e-mail; syslog sends one
+// message per alert, as collectors expect). Alerts name the device when a [[clients]] entry
+// names it, otherwise its pseudonym — never its address — and never the name of a licensed
+// (child-abuse / terrorism) list entry: those say only the category.
+//
+// Thread-safety: onAlert() is called by the incident writer thread, flush() by the daemon's
+// main loop; both take one mutex and do no network I/O (flush() writes the outbox file).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/outbox_store.h"
+#include "daemon/incident_store.h"
+#include "policy/config.h"
+
+namespace safegate {
+
+struct AlertRouterStats {
+  uint64_t alerts = 0;       // notices that matched a destination's filter
+  uint64_t suppressed = 0;   // folded into a later alert by a rate limit
+  uint64_t messages = 0;     // outbox messages queued
+  uint64_t enqueue_errors = 0;
+  std::string last_error;
+};
+
+class AlertRouter {
+ public:
+  // `hostname` and `deployment_id` identify the gateway in every message.
+  AlertRouter(std::vector<policy::AlertSettings> routes, std::string outbox_path,
+              OutboxOptions outbox, std::string hostname, std::string deployment_id,
+              const Clock& clock);
+
+  void onAlert(const AlertNotice& notice);
+  // Queues every batch whose window has closed (all of them with `force`, at shutdown).
+  void flush(bool force = false);
+
+  AlertRouterStats stats() const;
+
+ private:
+  struct Pending {
+    AlertNotice notice;
+    int64_t suppressed_before = 0;  // alerts folded into this one by the rate limit
+  };
+  struct Route {
+    policy::AlertSettings settings;
+    std::vector<Pending> batch;
+    int64_t batch_started_ms = 0;
+    struct Window {
+      int64_t started_ms = 0;
+      int64_t suppressed = 0;
+    };
+    std::map<std::string, Window> windows;  // device + '\n' + category
+  };
+
+  bool matches(const policy::AlertSettings& s, const AlertNotice& n) const;
+  void enqueue(Route& r, int64_t now_ms);
+  std::string renderWebhook(const Route& r, int64_t now_ms) const;
+  std::string renderEmail(const Route& r, int64_t now_ms, const std::string& key) const;
+  std::string renderSyslog(const Pending& p) const;
+
+  mutable std::mutex mu_;
+  std::vector<Route> routes_;
+  std::string outbox_path_;
+  OutboxOptions outbox_options_;
+  std::unique_ptr<OutboxStore> outbox_;
+  std::string hostname_;
+  std::string deployment_id_;
+  const Clock& clock_;
+  AlertRouterStats stats_;
+};
+
+}  // namespace safegate

@@ -1,0 +1,176 @@
+#include "daemon/alert_router.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/shared_data.h"
+
+namespace safegate {
+namespace {
+
+constexpr int64_t kMinute = 60'000;
+
+class AlertRouterTest : public ::testing::Test {
+ protected:
+  static policy::AlertSettings route(const std::string& name, policy::AlertKind kind) {
+    policy::AlertSettings s;
+    s.name = name;
+    s.kind = kind;
+    s.from = "alerts@school.example";
+    s.to = {"dsl@school.example"};
+    s.batch_seconds = 60;
+    s.rate_limit_minutes = 60;
+    return s;
+  }
+  static AlertNotice notice(const std::string& device, const std::string& category,
+                            bool blocked = true) {
+    AlertNotice n;
+    n.unix_ms = int64_t{1'700'000'000} * 1000;
+    n.device = device;
+    n.group = "year-7";
+    n.category = category;
+    n.name = category + ".example";
+    n.blocked = blocked;
+    n.protocol = "dns";
+    return n;
+  }
+  AlertRouter router(std::vector<policy::AlertSettings> routes) {
+    return AlertRouter(std::move(routes), (dir_.path() / "outbox.sqlite").string(), {}, "gw1",
+                       "school-42", clock_);
+  }
+  std::vector<OutboxMessage> queued() {
+    auto s = OutboxStore::open((dir_.path() / "outbox.sqlite").string(), {});
+    if (!s) return {};
+    auto all = s->list({}, 100);
+    std::vector<OutboxMessage> out(all->rbegin(), all->rend());  // oldest first
+    return out;
+  }
+  testing::TempDir dir_;
+  FakeClock clock_;
+};
+
+TEST_F(AlertRouterTest, OnlyMatchingActionsCategoriesAndGroupsBecomeAlerts) {
+  auto s = route("lead", policy::AlertKind::kWebhook);
+  s.batch_seconds = 0;
+  s.on_allow = false;
+  s.categories = {"self-harm"};
+  s.groups = {"year-7"};
+  AlertRouter r = router({s});
+  r.onAlert(notice("Sam's tablet", "self-harm", /*blocked=*/false));  // alert-allow: not wanted
+  r.onAlert(notice("Sam's tablet", "gambling"));                        // other category
+  AlertNotice other_group = notice("Sam's tablet", "self-harm");
+  other_group.group = "staff";
+  r.onAlert(other_group);
+  EXPECT_TRUE(queued().empty());
+  r.onAlert(notice("Sam's tablet", "self-harm"));
+  auto q = queued();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].destination, "lead");
+  EXPECT_EQ(r.stats().alerts, 1u);
+}
+
+TEST_F(AlertRouterTest, BatchWindowGathersAlertsIntoOneWebhookBody) {
+  AlertRouter r = router({route("lead", policy::AlertKind::kWebhook)});
+  r.onAlert(notice("Sam's tablet", "self-harm"));
+  r.onAlert(notice("p-3f9a", "extremism", /*blocked=*/false));
+  r.flush();
+  EXPECT_TRUE(queued().empty());  // the window is still open
+  clock_.advanceMs(60'000);
+  r.flush();
+  auto q = queued();
+  ASSERT_EQ(q.size(), 1u);
+  auto body = nlohmann::json::parse(q[0].payload);
+  EXPECT_EQ(body["type"], "safegate.alerts");
+  EXPECT_EQ(body["deployment_id"], "school-42");
+  ASSERT_EQ(body["alerts"].size(), 2u);
+  EXPECT_EQ(body["alerts"][0]["device"], "Sam's tablet");
+  EXPECT_EQ(body["alerts"][0]["action"], "alert-block");
+  EXPECT_EQ(body["alerts"][0]["name"], "self-harm.example");
+  EXPECT_EQ(body["alerts"][1]["action"], "alert-allow");
+}
+
+TEST_F(AlertRouterTest, RateLimitFoldsRepeatsAndReportsTheirCountWithTheNextAlert) {
+  auto s = route("lead", policy::AlertKind::kWebhook);
+  s.batch_seconds = 0;
+  s.rate_limit_minutes = 10;
+  AlertRouter r = router({s});
+  for (int i = 0; i < 3; ++i) r.onAlert(notice("Sam's tablet", "self-harm"));
+  r.onAlert(notice("Sam's tablet", "extremism"));  // another category: its own window
+  r.onAlert(notice("Alex", "self-harm"));          // another device: its own window
+  EXPECT_EQ(queued().size(), 3u);
+  EXPECT_EQ(r.stats().suppressed, 2u);
+  clock_.advanceMs(10 * kMinute);
+  r.onAlert(notice("Sam's tablet", "self-harm"));
+  auto q = queued();
+  ASSERT_EQ(q.size(), 4u);
+  auto body = nlohmann::json::parse(q[3].payload);
+  EXPECT_EQ(body["alerts"][0]["suppressed_before"], 2);
+}
+
+TEST_F(AlertRouterTest, LicensedListEntriesAreNeverNamed) {
+  auto hook = route("lead", policy::AlertKind::kWebhook);
+  hook.batch_seconds = 0;
+  auto mail = route("mail", policy::AlertKind::kEmail);
+  mail.batch_seconds = 0;
+  auto sys = route("district", policy::AlertKind::kSyslog);
+  AlertRouter r = router({hook, mail, sys});
+  AlertNotice n = notice("Sam's tablet", "child-abuse");
+  n.confidential = true;
+  n.name.clear();
+  r.onAlert(n);
+  auto q = queued();
+  ASSERT_EQ(q.size(), 3u);
+  auto body = nlohmann::json::parse(q[0].payload);
+  EXPECT_FALSE(body["alerts"][0].contains("name"));
+  EXPECT_EQ(body["alerts"][0]["category"], "child-abuse");
+  EXPECT_NE(q[1].payload.find("(a licensed list entry; not shown)"), std::string::npos);
+  EXPECT_EQ(q[2].payload.find("name="), std::string::npos) << q[2].payload;
+}
+
+TEST_F(AlertRouterTest, EmailIsOneRfc5322MessagePerBatch) {
+  AlertRouter r = router({route("mail", policy::AlertKind::kEmail)});
+  r.onAlert(notice("Sam's tablet", "self-harm"));
+  r.onAlert(notice("Alex", "self-harm"));
+  r.flush(/*force=*/true);
+  auto q = queued();
+  ASSERT_EQ(q.size(), 1u);
+  const std::string& m = q[0].payload;
+  EXPECT_EQ(m.rfind("From: safegate <alerts@school.example>\r\nTo: dsl@school.example\r\n", 0), 0u)
+      << m;
+  EXPECT_NE(m.find("Subject: [safegate] 2 alerts: self-harm (2)\r\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("Message-ID: <" + q[0].idempotency_key + "@safegate.gw1>\r\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("\r\n\r\n"), std::string::npos);  // headers, blank line, body
+  EXPECT_NE(m.find("Sam's tablet (year-7)  self-harm  blocked  self-harm.example"),
+            std::string::npos)
+      << m;
+}
+
+TEST_F(AlertRouterTest, SyslogSendsEachAlertAsItsOwnRfc5424Message) {
+  AlertRouter r = router({route("district", policy::AlertKind::kSyslog)});
+  r.onAlert(notice("Sam's tablet", "self-harm"));
+  r.onAlert(notice("Alex", "extremism", /*blocked=*/false));
+  auto q = queued();
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0].payload.rfind("<108>1 ", 0), 0u) << q[0].payload;  // log audit, warning
+  EXPECT_EQ(q[1].payload.rfind("<107>1 ", 0), 0u) << q[1].payload;  // alert-allow: error
+  EXPECT_NE(q[0].payload.find("device=\"Sam's tablet\""), std::string::npos);
+}
+
+TEST_F(AlertRouterTest, FullOutboxIsCountedAndTheAlertIsNotLostSilently) {
+  OutboxOptions small;
+  small.max_messages = 1;
+  auto s = route("lead", policy::AlertKind::kWebhook);
+  s.batch_seconds = 0;
+  s.rate_limit_minutes = 0;
+  AlertRouter r({s}, (dir_.path() / "outbox.sqlite").string(), small, "gw1", "", clock_);
+  r.onAlert(notice("a", "self-harm"));
+  r.onAlert(notice("b", "self-harm"));
+  EXPECT_EQ(queued().size(), 1u);
+  EXPECT_EQ(r.stats().enqueue_errors, 1u);
+  EXPECT_NE(r.stats().last_error.find("outbox full"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace safegate
