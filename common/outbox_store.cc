@@ -142,46 +142,73 @@ Result<OutboxStore> OutboxStore::open(const std::string& path, const OutboxOptio
 }
 
 Result<int64_t> OutboxStore::enqueue(const OutboxNewMessage& m, int64_t now_unix_ms) {
-  if (m.kind.empty() || m.destination.empty()) {
-    return Status::invalid("outbox: a message needs a kind and a destination");
-  }
-  std::string key = m.idempotency_key;
-  if (key.empty()) {
-    auto k = newIdempotencyKey();
-    if (!k) return k.status();
-    key = std::move(k.value());
-  }
-  return inWriteTransaction(db_, [&]() -> Result<int64_t> {
-    auto existing = db_.prepare("SELECT id FROM outbox WHERE idempotency_key = ?1");
-    if (!existing) return existing.status();
-    existing.value().bindText(1, key);
-    if (existing.value().step() == SqliteCode::kRow) return existing.value().columnInt(0);
+  auto r = enqueueAll(std::span<const OutboxNewMessage>(&m, 1), now_unix_ms);
+  if (!r) return r.status();
+  if (r->ids.empty()) return r->refused;
+  return r->ids.front();
+}
 
-    auto undelivered = db_.queryInt("SELECT count(*) FROM outbox WHERE state != 1");
-    if (!undelivered) return undelivered.status();
-    const int64_t queued = undelivered.value().value_or(0);
-    if (queued >= options_.max_messages) {
-      return Status::exhausted("outbox full: " + std::to_string(queued) +
-                               " undelivered messages (outbox.max_messages = " +
-                               std::to_string(options_.max_messages) +
-                               "); see `safegatectl outbox` for what is stuck and why");
+Result<OutboxStore::EnqueueResult> OutboxStore::enqueueAll(
+    std::span<const OutboxNewMessage> messages, int64_t now_unix_ms) {
+  std::vector<std::string> keys;
+  for (const OutboxNewMessage& m : messages) {
+    if (m.kind.empty() || m.destination.empty()) {
+      return Status::invalid("outbox: a message needs a kind and a destination");
     }
+    std::string key = m.idempotency_key;
+    if (key.empty()) {
+      auto k = newIdempotencyKey();
+      if (!k) return k.status();
+      key = std::move(k.value());
+    }
+    keys.push_back(std::move(key));
+  }
+  // One transaction (one fsync under synchronous=FULL) for the whole set.
+  return inWriteTransaction(db_, [&]() -> Result<EnqueueResult> {
+    EnqueueResult result;
+    auto existing = db_.prepare("SELECT id FROM outbox WHERE idempotency_key = ?1");
     auto insert = db_.prepare(
         "INSERT INTO outbox (kind, destination, idempotency_key, payload, created_ms, "
         "next_attempt_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!existing) return existing.status();
     if (!insert) return insert.status();
-    SqliteStatement& s = insert.value();
-    s.bindText(1, m.kind);
-    s.bindText(2, m.destination);
-    s.bindText(3, key);
-    s.bindText(4, m.payload);
-    s.bindInt(5, now_unix_ms);
-    s.bindInt(6, std::max(now_unix_ms, m.not_before_unix_ms));
-    s.bindInt(7, now_unix_ms + options_.max_age_ms);
-    if (Status st = stepDone(s); !st) return st;
-    auto id = db_.queryInt("SELECT last_insert_rowid()");
-    if (!id) return id.status();
-    return id.value().value_or(0);
+    auto undelivered = db_.queryInt("SELECT count(*) FROM outbox WHERE state != 1");
+    if (!undelivered) return undelivered.status();
+    int64_t queued = undelivered.value().value_or(0);
+    for (size_t i = 0; i < messages.size(); ++i) {
+      const OutboxNewMessage& m = messages[i];
+      SqliteStatement& e = existing.value();
+      e.reset();
+      e.bindText(1, keys[i]);
+      if (e.step() == SqliteCode::kRow) {
+        result.ids.push_back(e.columnInt(0));
+        continue;
+      }
+      if (queued >= options_.max_messages) {
+        result.refused = Status::exhausted(
+            "outbox full: " + std::to_string(queued) +
+            " undelivered messages (outbox.max_messages = " +
+            std::to_string(options_.max_messages) +
+            "); see `safegatectl outbox` for what is stuck and why");
+        result.refused_count = messages.size() - i;
+        break;
+      }
+      SqliteStatement& s = insert.value();
+      s.reset();
+      s.bindText(1, m.kind);
+      s.bindText(2, m.destination);
+      s.bindText(3, keys[i]);
+      s.bindText(4, m.payload);
+      s.bindInt(5, now_unix_ms);
+      s.bindInt(6, std::max(now_unix_ms, m.not_before_unix_ms));
+      s.bindInt(7, now_unix_ms + options_.max_age_ms);
+      if (Status st = stepDone(s); !st) return st;
+      auto id = db_.queryInt("SELECT last_insert_rowid()");
+      if (!id) return id.status();
+      result.ids.push_back(id.value().value_or(0));
+      ++queued;
+    }
+    return result;
   });
 }
 

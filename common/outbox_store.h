@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,17 @@ class OutboxStore {
   // Queues a message; returns its id. kResourceExhausted when max_messages undelivered messages
   // are already queued (the message is not stored: the caller reports the error).
   Result<int64_t> enqueue(const OutboxNewMessage& m, int64_t now_unix_ms);
+
+  // Queues several messages in one transaction (one fsync). Stores in order as many as fit:
+  // `ids` of those stored (or already present by key), `refused` why the remaining
+  // `refused_count` were not.
+  struct EnqueueResult {
+    std::vector<int64_t> ids;
+    Status refused;
+    size_t refused_count = 0;
+  };
+  Result<EnqueueResult> enqueueAll(std::span<const OutboxNewMessage> messages,
+                                   int64_t now_unix_ms);
 
   // Pending messages whose next attempt is due at `now`, oldest first, at most `limit`.
   Result<std::vector<OutboxMessage>> due(int64_t now_unix_ms, int limit);

@@ -13,6 +13,10 @@ namespace {
 // Rate-limit windows are forgotten once expired; past this many live ones a new key is let
 // through unlimited rather than growing memory without bound.
 constexpr size_t kMaxWindowsPerRoute = 50'000;
+// Alerts held between flushes per destination (a flood while the outbox file is unwritable).
+constexpr size_t kMaxPendingPerRoute = 20'000;
+// Alerts per webhook body or e-mail; a larger batch becomes several messages.
+constexpr size_t kMaxAlertsPerMessage = 500;
 
 std::string isoMs(int64_t unix_ms) { return isoUtc(unix_ms / 1000); }
 
@@ -87,19 +91,29 @@ void AlertRouter::onAlert(const AlertNotice& notice) {
       }
     }
     if (r.batch.empty()) r.batch_started_ms = now;
-    r.batch.push_back({notice, folded});
-    if (r.settings.batch_seconds == 0 || r.settings.kind == policy::AlertKind::kSyslog) {
-      enqueue(r, now);
+    if (r.batch.size() >= kMaxPendingPerRoute) {
+      ++stats_.dropped;  // the incident itself is in the database; counted and logged at flush
+      continue;
     }
+    r.batch.push_back({notice, folded});
   }
 }
 
 void AlertRouter::flush(bool force) {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t now = clock_.unixMs();
+  if (stats_.dropped > logged_dropped_) {
+    logWarning("alerts", "alerts dropped while the outbox could not take them",
+               {{"dropped", static_cast<unsigned long>(stats_.dropped - logged_dropped_)}});
+    logged_dropped_ = stats_.dropped;
+  }
   for (Route& r : routes_) {
     if (r.batch.empty()) continue;
-    if (force || now - r.batch_started_ms >= int64_t{r.settings.batch_seconds} * 1000) {
+    // Syslog has no batches: each alert is its own message at the next flush.
+    const int64_t window_ms = r.settings.kind == policy::AlertKind::kSyslog
+                                  ? 0
+                                  : int64_t{r.settings.batch_seconds} * 1000;
+    if (force || now - r.batch_started_ms >= window_ms) {
       enqueue(r, now);
     }
   }
@@ -126,35 +140,45 @@ void AlertRouter::enqueue(Route& r, int64_t now_ms) {
       messages.push_back({"alert", r.settings.name, {}, renderSyslog(p), 0});
     }
   } else {
-    auto key = newIdempotencyKey();
-    if (!key) {
-      ++stats_.enqueue_errors;
-      return;
+    for (size_t from = 0; from < r.batch.size(); from += kMaxAlertsPerMessage) {
+      const std::span<const Pending> part(
+          r.batch.data() + from, std::min(kMaxAlertsPerMessage, r.batch.size() - from));
+      auto key = newIdempotencyKey();
+      if (!key) {
+        ++stats_.enqueue_errors;
+        return;
+      }
+      OutboxNewMessage m{"alert", r.settings.name, key.value(), {}, 0};
+      m.payload = r.settings.kind == policy::AlertKind::kEmail
+                      ? renderEmail(r, part, now_ms, key.value())
+                      : renderWebhook(part, now_ms);
+      messages.push_back(std::move(m));
     }
-    OutboxNewMessage m{"alert", r.settings.name, key.value(), {}, 0};
-    m.payload = r.settings.kind == policy::AlertKind::kEmail ? renderEmail(r, now_ms, key.value())
-                                                             : renderWebhook(r, now_ms);
-    messages.push_back(std::move(m));
   }
-  for (const auto& m : messages) {
-    auto id = outbox_->enqueue(m, now_ms);
-    if (!id) {
-      // Outbox full or unwritable: say so once per failure; the alerts themselves are in the
-      // incident database (docs/alerts.md).
-      ++stats_.enqueue_errors;
-      stats_.last_error = id.status().message();
-      logWarning("alerts", "alert not queued",
-                 {{"destination", r.settings.name}, {"error", id.status().message()}});
-      continue;
-    }
-    ++stats_.messages;
+  // One transaction for the whole flush: the outbox runs synchronous=FULL, and one fsync per
+  // alert would cost a flood of alerts far more than it needs.
+  auto stored = outbox_->enqueueAll(messages, now_ms);
+  if (!stored) {
+    ++stats_.enqueue_errors;
+    stats_.last_error = stored.status().message();
+    return;  // the batch stays; the next flush tries again
+  }
+  stats_.messages += stored->ids.size();
+  if (stored->refused_count > 0) {
+    // Outbox full: say so; the alerts themselves are in the incident database (docs/alerts.md).
+    stats_.enqueue_errors += stored->refused_count;
+    stats_.last_error = stored->refused.message();
+    logWarning("alerts", "alerts not queued",
+               {{"destination", r.settings.name},
+                {"messages", static_cast<unsigned long>(stored->refused_count)},
+                {"error", stored->refused.message()}});
   }
   r.batch.clear();
 }
 
-std::string AlertRouter::renderWebhook(const Route& r, int64_t now_ms) const {
+std::string AlertRouter::renderWebhook(std::span<const Pending> batch, int64_t now_ms) const {
   nlohmann::json alerts = nlohmann::json::array();
-  for (const Pending& p : r.batch) {
+  for (const Pending& p : batch) {
     nlohmann::json a{{"time", isoMs(p.notice.unix_ms)},
                      {"device", p.notice.device},
                      {"device_named", p.notice.device_named},
@@ -175,15 +199,15 @@ std::string AlertRouter::renderWebhook(const Route& r, int64_t now_ms) const {
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string AlertRouter::renderEmail(const Route& r, int64_t now_ms,
-                                     const std::string& key) const {
+std::string AlertRouter::renderEmail(const Route& r, std::span<const Pending> batch,
+                                     int64_t now_ms, const std::string& key) const {
   std::map<std::string, int> by_category;
-  for (const Pending& p : r.batch) ++by_category[p.notice.category];
+  for (const Pending& p : batch) ++by_category[p.notice.category];
   std::string categories;
   for (const auto& [c, n] : by_category) {
     categories += (categories.empty() ? "" : ", ") + c + " (" + std::to_string(n) + ")";
   }
-  const size_t n = r.batch.size();
+  const size_t n = batch.size();
   std::string to;
   for (const auto& t : r.settings.to) to += (to.empty() ? "" : ", ") + headerSafe(t);
   std::string m;
@@ -198,7 +222,7 @@ std::string AlertRouter::renderEmail(const Route& r, int64_t now_ms,
   m += "safegate on " + hostname_ + " recorded these alerts";
   if (!deployment_id_.empty()) m += " (" + deployment_id_ + ")";
   m += ":\r\n\r\n";
-  for (const Pending& p : r.batch) {
+  for (const Pending& p : batch) {
     m += isoMs(p.notice.unix_ms) + "  " + p.notice.device + " (" + p.notice.group + ")  " +
          p.notice.category + "  " + (p.notice.blocked ? "blocked" : "allowed") + "  " +
          shownName(p.notice);

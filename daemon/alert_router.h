@@ -4,8 +4,10 @@
 // Per destination: a filter (actions, categories, groups), a rate limit (one alert per device
 // and category per rate_limit_minutes; later ones are counted and the count travels with the
 // next alert that passes, so nothing is hidden, only folded), and a batching window
-// (batch_seconds: alerts inside it become one webhook body or one e-mail; syslog sends one
-// message per alert, as collectors expect). Alerts name the device when a [[clients]] entry
+// (batch_seconds: alerts inside it become one webhook body or one e-mail, at most 500 each;
+// syslog sends one message per alert, as collectors expect). onAlert() only appends in memory;
+// flush(), called once a second by the daemon's main loop, writes everything due to the outbox
+// in one transaction — never an fsync per alert on the incident writer's thread. Alerts name the device when a [[clients]] entry
 // names it, otherwise its pseudonym — never its address — and never the name of a licensed
 // (child-abuse / terrorism) list entry: those say only the category.
 //
@@ -17,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,7 @@ struct AlertRouterStats {
   uint64_t suppressed = 0;   // folded into a later alert by a rate limit
   uint64_t messages = 0;     // outbox messages queued
   uint64_t enqueue_errors = 0;
+  uint64_t dropped = 0;      // more than the per-destination backlog held between flushes
   std::string last_error;
 };
 
@@ -43,7 +47,8 @@ class AlertRouter {
               const Clock& clock);
 
   void onAlert(const AlertNotice& notice);
-  // Queues every batch whose window has closed (all of them with `force`, at shutdown).
+  // Queues every batch whose window has closed (batch_seconds = 0: everything pending; all of
+  // them with `force`, at shutdown).
   void flush(bool force = false);
 
   AlertRouterStats stats() const;
@@ -66,8 +71,9 @@ class AlertRouter {
 
   bool matches(const policy::AlertSettings& s, const AlertNotice& n) const;
   void enqueue(Route& r, int64_t now_ms);
-  std::string renderWebhook(const Route& r, int64_t now_ms) const;
-  std::string renderEmail(const Route& r, int64_t now_ms, const std::string& key) const;
+  std::string renderWebhook(std::span<const Pending> batch, int64_t now_ms) const;
+  std::string renderEmail(const Route& r, std::span<const Pending> batch, int64_t now_ms,
+                          const std::string& key) const;
   std::string renderSyslog(const Pending& p) const;
 
   mutable std::mutex mu_;
@@ -79,6 +85,7 @@ class AlertRouter {
   std::string deployment_id_;
   const Clock& clock_;
   AlertRouterStats stats_;
+  uint64_t logged_dropped_ = 0;
 };
 
 }  // namespace safegate

@@ -69,6 +69,20 @@ TEST_F(OutboxStoreTest, FullOutboxRefusesNewMessagesWithAClearError) {
   EXPECT_EQ(store.counts()->dead, 1);
 }
 
+TEST_F(OutboxStoreTest, EnqueueAllStoresWhatFitsInOneTransactionAndSaysWhyNotTheRest) {
+  OutboxOptions o;
+  o.max_messages = 3;
+  OutboxStore store = open(o);
+  ASSERT_TRUE(store.enqueue(report("old"), kNow).isOk());
+  std::vector<OutboxNewMessage> batch = {report("old"), report(), report(), report(), report()};
+  auto r = store.enqueueAll(batch, kNow);
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->ids.size(), 3u);  // the existing key, then two new ones up to the bound
+  EXPECT_EQ(r->refused_count, 2u);
+  EXPECT_EQ(r->refused.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(store.counts()->pending, 3);
+}
+
 TEST_F(OutboxStoreTest, DeliveredMessagesFreeTheirPlaceAndAreNoLongerDue) {
   OutboxOptions o;
   o.max_messages = 1;

@@ -62,8 +62,10 @@ TEST_F(AlertRouterTest, OnlyMatchingActionsCategoriesAndGroupsBecomeAlerts) {
   AlertNotice other_group = notice("Sam's tablet", "self-harm");
   other_group.group = "staff";
   r.onAlert(other_group);
+  r.flush();
   EXPECT_TRUE(queued().empty());
   r.onAlert(notice("Sam's tablet", "self-harm"));
+  r.flush();  // batch_seconds = 0: whatever is pending goes at the next flush
   auto q = queued();
   ASSERT_EQ(q.size(), 1u);
   EXPECT_EQ(q[0].destination, "lead");
@@ -98,13 +100,17 @@ TEST_F(AlertRouterTest, RateLimitFoldsRepeatsAndReportsTheirCountWithTheNextAler
   for (int i = 0; i < 3; ++i) r.onAlert(notice("Sam's tablet", "self-harm"));
   r.onAlert(notice("Sam's tablet", "extremism"));  // another category: its own window
   r.onAlert(notice("Alex", "self-harm"));          // another device: its own window
-  EXPECT_EQ(queued().size(), 3u);
+  r.flush();
+  auto first = queued();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(first[0].payload)["alerts"].size(), 3u);
   EXPECT_EQ(r.stats().suppressed, 2u);
   clock_.advanceMs(10 * kMinute);
   r.onAlert(notice("Sam's tablet", "self-harm"));
+  r.flush();
   auto q = queued();
-  ASSERT_EQ(q.size(), 4u);
-  auto body = nlohmann::json::parse(q[3].payload);
+  ASSERT_EQ(q.size(), 2u);
+  auto body = nlohmann::json::parse(q[1].payload);
   EXPECT_EQ(body["alerts"][0]["suppressed_before"], 2);
 }
 
@@ -119,6 +125,7 @@ TEST_F(AlertRouterTest, LicensedListEntriesAreNeverNamed) {
   n.confidential = true;
   n.name.clear();
   r.onAlert(n);
+  r.flush();
   auto q = queued();
   ASSERT_EQ(q.size(), 3u);
   auto body = nlohmann::json::parse(q[0].payload);
@@ -151,6 +158,7 @@ TEST_F(AlertRouterTest, SyslogSendsEachAlertAsItsOwnRfc5424Message) {
   AlertRouter r = router({route("district", policy::AlertKind::kSyslog)});
   r.onAlert(notice("Sam's tablet", "self-harm"));
   r.onAlert(notice("Alex", "extremism", /*blocked=*/false));
+  r.flush();
   auto q = queued();
   ASSERT_EQ(q.size(), 2u);
   EXPECT_EQ(q[0].payload.rfind("<108>1 ", 0), 0u) << q[0].payload;  // log audit, warning
@@ -161,15 +169,29 @@ TEST_F(AlertRouterTest, SyslogSendsEachAlertAsItsOwnRfc5424Message) {
 TEST_F(AlertRouterTest, FullOutboxIsCountedAndTheAlertIsNotLostSilently) {
   OutboxOptions small;
   small.max_messages = 1;
-  auto s = route("lead", policy::AlertKind::kWebhook);
-  s.batch_seconds = 0;
+  auto s = route("district", policy::AlertKind::kSyslog);
   s.rate_limit_minutes = 0;
   AlertRouter r({s}, (dir_.path() / "outbox.sqlite").string(), small, "gw1", "", clock_);
   r.onAlert(notice("a", "self-harm"));
   r.onAlert(notice("b", "self-harm"));
+  r.flush();
   EXPECT_EQ(queued().size(), 1u);
   EXPECT_EQ(r.stats().enqueue_errors, 1u);
   EXPECT_NE(r.stats().last_error.find("outbox full"), std::string::npos);
+}
+
+TEST_F(AlertRouterTest, AFloodOfAlertsBecomesFewMessagesInOneFlush) {
+  auto s = route("lead", policy::AlertKind::kWebhook);
+  s.rate_limit_minutes = 0;
+  AlertRouter r = router({s});
+  for (int i = 0; i < 10'000; ++i) r.onAlert(notice("device-" + std::to_string(i), "self-harm"));
+  r.flush(/*force=*/true);
+  auto q = queued();
+  ASSERT_EQ(q.size(), 20u);  // 500 alerts per webhook body
+  size_t alerts = 0;
+  for (const auto& m : q) alerts += nlohmann::json::parse(m.payload)["alerts"].size();
+  EXPECT_EQ(alerts, 10'000u);
+  EXPECT_EQ(r.stats().messages, 20u);
 }
 
 }  // namespace
