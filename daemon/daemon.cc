@@ -286,6 +286,20 @@ nlohmann::json Daemon::statusJson() {
                    {"groups", snapshot_->stats().groups},
                    {"memory_bytes", snapshot_->stats().memory_bytes}};
   }
+  if (outbox_) {
+    // Its own short-lived connection: the delivery thread's is not shared across threads.
+    auto store = OutboxStore::open(settings_.outbox.path.string(), outboxStoreOptions(settings_));
+    auto counts = store ? store->counts() : Result<OutboxStore::Counts>(store.status());
+    if (counts) {
+      j["outbox"] = {{"path", settings_.outbox.path.string()},
+                     {"pending", counts->pending},
+                     {"dead", counts->dead},
+                     {"delivered", counts->delivered}};
+    } else {
+      j["outbox"] = {{"path", settings_.outbox.path.string()},
+                     {"error", counts.status().message()}};
+    }
+  }
   return j;
 }
 
@@ -310,6 +324,22 @@ nlohmann::json Daemon::statsJson() {
                     {"pending", s.pending}};
   j["control"] = {{"refused_peers", control_ ? control_->refusedPeers() : 0}};
   if (inline_) j["inline"] = inline_->statsJson();
+  if (outbox_) {
+    const OutboxDeliveryStats o = outbox_->stats();
+    j["outbox"] = {{"delivered", o.delivered},
+                   {"failed_attempts", o.failed_attempts},
+                   {"dead_lettered", o.dead_lettered},
+                   {"last_error", o.last_error}};
+  }
+  if (alerts_) {
+    const AlertRouterStats a = alerts_->stats();
+    j["alerts"] = {{"alerts", a.alerts},
+                   {"suppressed", a.suppressed},
+                   {"messages", a.messages},
+                   {"enqueue_errors", a.enqueue_errors},
+                   {"dropped", a.dropped},
+                   {"last_error", a.last_error}};
+  }
   return j;
 }
 

@@ -105,6 +105,18 @@ TEST_F(OutboxIntegrationTest, QueuedReportIsDeliveredWithTokenKeyAndDeployment) 
   EXPECT_EQ(body["url"], "http://bad.test/page");
   for (int i = 0; i < 500 && stateOf(result["id"]) != OutboxState::kDelivered; ++i) usleep(20'000);
   EXPECT_EQ(stateOf(result["id"]), OutboxState::kDelivered);
+
+  // The operator sees it in `safegatectl status` and `stats`.
+  const std::string sock = (dir_.path() / "state/control.sock").string();
+  auto status = nlohmann::json::parse(run(ctl_ + " status --json --socket '" + sock + "'"), nullptr,
+                                      false);
+  ASSERT_TRUE(status.is_object());
+  EXPECT_EQ(status["outbox"]["delivered"], 1);
+  EXPECT_EQ(status["outbox"]["pending"], 0);
+  auto stats = nlohmann::json::parse(run(ctl_ + " stats --json --socket '" + sock + "'"), nullptr,
+                                     false);
+  ASSERT_TRUE(stats.is_object());
+  EXPECT_EQ(stats["outbox"]["delivered"], 1);
 }
 
 TEST_F(OutboxIntegrationTest, TokenFileReadableByOthersStopsTheStartWithTheReason) {
