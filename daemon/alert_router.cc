@@ -1,6 +1,8 @@
 #include "daemon/alert_router.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "common/logger.h"
@@ -38,12 +40,15 @@ std::string shownName(const AlertNotice& n) {
 
 AlertRouter::AlertRouter(std::vector<policy::AlertSettings> routes, std::string outbox_path,
                          OutboxOptions outbox, std::string hostname, std::string deployment_id,
-                         const Clock& clock)
+                         const Clock& clock, policy::TimeZone time_zone,
+                         std::filesystem::path incident_db)
     : outbox_path_(std::move(outbox_path)),
       outbox_options_(outbox),
       hostname_(std::move(hostname)),
       deployment_id_(std::move(deployment_id)),
-      clock_(clock) {
+      clock_(clock),
+      time_zone_(std::move(time_zone)),
+      incident_db_(std::move(incident_db)) {
   for (auto& s : routes) {
     Route r;
     r.settings = std::move(s);
@@ -122,6 +127,135 @@ void AlertRouter::flush(bool force) {
 AlertRouterStats AlertRouter::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
+}
+
+void AlertRouter::sendDueDigests() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_.unixMs();
+  const policy::LocalTime local = time_zone_.toLocal(now / 1000);
+  for (Route& r : routes_) {
+    const policy::AlertSettings& s = r.settings;
+    if (s.digest_minute_of_day < 0 || r.digest_day == local.days_since_epoch ||
+        local.minute_of_day < s.digest_minute_of_day) {
+      continue;
+    }
+    char date[16];
+    std::snprintf(date, sizeof date, "%04d-%02d-%02d", local.year, local.month, local.day);
+    auto groups = buildDigest(incident_db_, now - int64_t{24} * 3600 * 1000, now,
+                              {s.digest_amber_alerts, s.digest_red_alerts});
+    if (!groups) {
+      ++stats_.enqueue_errors;
+      stats_.last_error = "digest: " + groups.status().message();
+      continue;  // tried again at the next call
+    }
+    if (!outbox_) {
+      auto store = OutboxStore::open(outbox_path_, outbox_options_);
+      if (!store) {
+        ++stats_.enqueue_errors;
+        stats_.last_error = store.status().message();
+        continue;
+      }
+      outbox_ = std::make_unique<OutboxStore>(std::move(store.value()));
+    }
+    const std::string key = "digest:" + s.name + ":" + date;
+    std::vector<OutboxNewMessage> messages;
+    const auto payloads = renderDigest(r, groups.value(), date, key, now);
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      messages.push_back({"digest", s.name, key + (i ? ":" + std::to_string(i) : ""),
+                          payloads[i], 0});
+    }
+    auto stored = outbox_->enqueueAll(messages, now);
+    if (!stored || stored->refused_count > 0) {
+      ++stats_.enqueue_errors;
+      stats_.last_error = stored ? stored->refused.message() : stored.status().message();
+      continue;
+    }
+    r.digest_day = local.days_since_epoch;
+    ++stats_.digests;
+  }
+}
+
+std::vector<std::string> AlertRouter::renderDigest(const Route& r,
+                                                   const std::vector<GroupDigest>& groups,
+                                                   const std::string& date,
+                                                   const std::string& key, int64_t now_ms) const {
+  switch (r.settings.kind) {
+    case policy::AlertKind::kWebhook: {
+      nlohmann::json gs = nlohmann::json::array();
+      for (const GroupDigest& g : groups) {
+        nlohmann::json top = nlohmann::json::array();
+        for (const auto& [name, n] : g.top_blocked) top.push_back({{"name", name}, {"count", n}});
+        gs.push_back({{"group", g.group},
+                      {"status", g.status},
+                      {"alerts", g.alerts},
+                      {"blocks", g.blocks},
+                      {"by_category", g.by_category},
+                      {"top_blocked", std::move(top)}});
+      }
+      nlohmann::json body{{"type", "safegate.digest"}, {"version", 1},
+                          {"gateway", hostname_},      {"deployment_id", deployment_id_},
+                          {"date", date},              {"sent_at", isoMs(now_ms)},
+                          {"groups", std::move(gs)}};
+      return {body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+    }
+    case policy::AlertKind::kEmail: {
+      int red = 0, amber = 0;
+      for (const GroupDigest& g : groups) {
+        red += g.status == "red";
+        amber += g.status == "amber";
+      }
+      std::string to;
+      for (const auto& t : r.settings.to) to += (to.empty() ? "" : ", ") + headerSafe(t);
+      std::string m = "From: safegate <" + headerSafe(r.settings.from) + ">\r\nTo: " + to +
+                      "\r\nSubject: [safegate] daily digest " + date + ": " +
+                      std::to_string(red) + " red, " + std::to_string(amber) + " amber\r\n" +
+                      "Date: " + formatUtc(now_ms / 1000, "%a, %d %b %Y %H:%M:%S +0000") +
+                      "\r\nMessage-ID: <" + headerSafe(key) + "@safegate." +
+                      headerSafe(hostname_) +
+                      ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
+      m += "The last 24 hours on " + hostname_ + ", per group:\r\n";
+      if (groups.empty()) m += "\r\nNo incidents.\r\n";
+      for (const GroupDigest& g : groups) {
+        std::string upper = g.status;
+        for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        m += "\r\n" + g.group + ": " + upper + " - " + std::to_string(g.alerts) + " alerts, " +
+             std::to_string(g.blocks) + " blocks\r\n";
+        for (const auto& [c, n] : g.by_category) {
+          m += "  " + (c.empty() ? std::string("(none)") : c) + ": " + std::to_string(n) + "\r\n";
+        }
+        if (!g.top_blocked.empty()) {
+          m += "  most blocked:";
+          for (const auto& [name, n] : g.top_blocked) {
+            m += " " + name + " (" + std::to_string(n) + ")";
+          }
+          m += "\r\n";
+        }
+      }
+      return {m};
+    }
+    case policy::AlertKind::kSyslog: {
+      std::vector<std::string> out;
+      for (const GroupDigest& g : groups) {
+        std::string cats;
+        for (const auto& [c, n] : g.by_category) {
+          cats += (cats.empty() ? "" : ",") + c + ":" + std::to_string(n);
+        }
+        out.push_back(formatRfc5424(
+            g.status == "red" ? 3 : g.status == "amber" ? 4 : 6, now_ms, hostname_, "digest",
+            "safegate@32473",
+            {{"date", date},
+             {"group", g.group},
+             {"status", g.status},
+             {"alerts", std::to_string(g.alerts)},
+             {"blocks", std::to_string(g.blocks)},
+             {"categories", cats}},
+            "daily digest " + date + " " + g.group + ": " + g.status));
+      }
+      return out;
+    }
+  }
+  return {};
 }
 
 void AlertRouter::enqueue(Route& r, int64_t now_ms) {

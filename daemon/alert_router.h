@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,8 +26,10 @@
 
 #include "common/clock.h"
 #include "common/outbox_store.h"
+#include "daemon/alert_digest.h"
 #include "daemon/incident_store.h"
 #include "policy/config.h"
+#include "policy/time_zone.h"
 
 namespace safegate {
 
@@ -36,20 +39,28 @@ struct AlertRouterStats {
   uint64_t messages = 0;     // outbox messages queued
   uint64_t enqueue_errors = 0;
   uint64_t dropped = 0;      // more than the per-destination backlog held between flushes
+  uint64_t digests = 0;      // daily digests queued
   std::string last_error;
 };
 
 class AlertRouter {
  public:
-  // `hostname` and `deployment_id` identify the gateway in every message.
+  // `hostname` and `deployment_id` identify the gateway in every message; digests are due at
+  // their local time in `time_zone` and read `incident_db`.
   AlertRouter(std::vector<policy::AlertSettings> routes, std::string outbox_path,
               OutboxOptions outbox, std::string hostname, std::string deployment_id,
-              const Clock& clock);
+              const Clock& clock, policy::TimeZone time_zone = policy::TimeZone::utc(),
+              std::filesystem::path incident_db = {});
 
   void onAlert(const AlertNotice& notice);
   // Queues every batch whose window has closed (batch_seconds = 0: everything pending; all of
   // them with `force`, at shutdown).
   void flush(bool force = false);
+
+  // Queues each destination's daily digest once its local time has come (once per local day;
+  // the idempotency key "digest:<destination>:<date>" keeps a restart from sending it twice).
+  // Called about once a minute by the daemon's main loop.
+  void sendDueDigests();
 
   AlertRouterStats stats() const;
 
@@ -67,6 +78,7 @@ class AlertRouter {
       int64_t suppressed = 0;
     };
     std::map<std::string, Window> windows;  // device + '\n' + category
+    int32_t digest_day = -1;  // local day (days since 1970) of the last digest queued
   };
 
   bool matches(const policy::AlertSettings& s, const AlertNotice& n) const;
@@ -75,6 +87,9 @@ class AlertRouter {
   std::string renderEmail(const Route& r, std::span<const Pending> batch, int64_t now_ms,
                           const std::string& key) const;
   std::string renderSyslog(const Pending& p) const;
+  std::vector<std::string> renderDigest(const Route& r, const std::vector<GroupDigest>& groups,
+                                        const std::string& date, const std::string& key,
+                                        int64_t now_ms) const;
 
   mutable std::mutex mu_;
   std::vector<Route> routes_;
@@ -84,6 +99,8 @@ class AlertRouter {
   std::string hostname_;
   std::string deployment_id_;
   const Clock& clock_;
+  policy::TimeZone time_zone_;
+  std::filesystem::path incident_db_;
   AlertRouterStats stats_;
   uint64_t logged_dropped_ = 0;
 };

@@ -180,7 +180,7 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   auto store = IncidentStore::open(io);
   if (!store) return store.status();
   incidents_ = std::move(*store);
-  alerts_ = makeAlertRouter(settings_, SystemClock::instance());
+  alerts_ = makeAlertRouter(settings_, SystemClock::instance(), loaded->config.policy.time_zone);
   if (alerts_) {
     incidents_->setAlertSink([router = alerts_.get()](const AlertNotice& n) { router->onAlert(n); });
   }
@@ -577,6 +577,7 @@ int Daemon::run() {
         }
       }
       last_expiry = now;
+      if (alerts_) alerts_->sendDueDigests();
     }
   }
   notifySystemd("STOPPING=1");

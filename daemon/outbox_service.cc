@@ -106,12 +106,15 @@ OutboxOptions outboxStoreOptions(const policy::DaemonSettings& s) {
 }
 
 std::unique_ptr<AlertRouter> makeAlertRouter(const policy::DaemonSettings& s,
-                                             const Clock& clock) {
+                                             const Clock& clock, const std::string& time_zone) {
   if (s.alerts.empty()) return nullptr;
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "safegate");
+  auto tz = policy::TimeZone::load(time_zone);  // validated with the config
   return std::make_unique<AlertRouter>(s.alerts, s.outbox.path.string(), outboxStoreOptions(s),
-                                       host, s.hotline.deployment_id, clock);
+                                       host, s.hotline.deployment_id, clock,
+                                       tz ? tz.value() : policy::TimeZone::utc(),
+                                       s.database.path);
 }
 
 Result<std::unique_ptr<OutboxDelivery>> startOutbox(const policy::DaemonSettings& s,

@@ -27,8 +27,10 @@ Result<std::vector<OutboxDestination>> outboxDestinations(const policy::DaemonSe
 
 OutboxOptions outboxStoreOptions(const policy::DaemonSettings& s);
 
-// The alert router for [[alerts]] (nullptr when there are none).
-std::unique_ptr<AlertRouter> makeAlertRouter(const policy::DaemonSettings& s, const Clock& clock);
+// The alert router for [[alerts]] (nullptr when there are none); digests run in `time_zone`
+// (policy.time_zone).
+std::unique_ptr<AlertRouter> makeAlertRouter(const policy::DaemonSettings& s, const Clock& clock,
+                                             const std::string& time_zone);
 
 // Starts delivery when there is anything to deliver to; nullptr (and ok) otherwise.
 Result<std::unique_ptr<OutboxDelivery>> startOutbox(const policy::DaemonSettings& s,

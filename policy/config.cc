@@ -1,5 +1,7 @@
 #include "policy/config.h"
 
+#include <cctype>
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -599,6 +601,21 @@ class ModelBuilder {
     a.syslog_tls = s.boolean("syslog_tls");
     a.batch_seconds = static_cast<int>(s.integer("batch_seconds"));
     a.rate_limit_minutes = static_cast<int>(s.integer("rate_limit_minutes"));
+    // Validated by the schema (HH:MM); a bad value was reported there and leaves no digest.
+    if (const std::string t = s.str("digest_time");
+        t.size() == 5 && std::isdigit(static_cast<unsigned char>(t[0])) &&
+        std::isdigit(static_cast<unsigned char>(t[1])) &&
+        std::isdigit(static_cast<unsigned char>(t[3])) &&
+        std::isdigit(static_cast<unsigned char>(t[4]))) {
+      a.digest_minute_of_day = ((t[0] - '0') * 10 + (t[1] - '0')) * 60 + (t[3] - '0') * 10 +
+                               (t[4] - '0');
+    }
+    a.digest_amber_alerts = s.integer("digest_amber_alerts");
+    a.digest_red_alerts = s.integer("digest_red_alerts");
+    if (a.digest_red_alerts < a.digest_amber_alerts) {
+      sink_.error(s.at("digest_red_alerts"),
+                  shown + ".digest_red_alerts: must not be below digest_amber_alerts");
+    }
     a.categories = s.strings("categories");
     a.groups = s.strings("groups");
     const auto actions = s.strings("actions");

@@ -124,6 +124,9 @@ struct AlertSettings {
   std::vector<std::string> groups;      // empty = all
   int batch_seconds = 60;
   int rate_limit_minutes = 60;
+  int digest_minute_of_day = -1;  // -1 = no digest
+  int64_t digest_amber_alerts = 1;
+  int64_t digest_red_alerts = 5;
   SourceLocation where;
 };
 

@@ -1,5 +1,7 @@
 #include "policy/config_schema.h"
 
+#include <cctype>
+
 #include <map>
 #include <mutex>
 #include <set>
@@ -146,6 +148,18 @@ std::string checkHttpsUrlOrEmpty(std::string_view s) {
   }
   return {};
 }
+std::string checkClockTimeOrEmpty(std::string_view s) {
+  if (s.empty()) return {};
+  if (s.size() != 5 || s[2] != ':' || !std::isdigit(static_cast<unsigned char>(s[0])) ||
+      !std::isdigit(static_cast<unsigned char>(s[1])) ||
+      !std::isdigit(static_cast<unsigned char>(s[3])) ||
+      !std::isdigit(static_cast<unsigned char>(s[4])) || (s[0] - '0') * 10 + (s[1] - '0') > 23 ||
+      s[3] > '5') {
+    return "\"" + std::string(s) + "\" is not a time of day HH:MM";
+  }
+  return {};
+}
+std::string validateClockTime(const toml::node& n) { return forEachString(n, checkClockTimeOrEmpty); }
 std::string validateHttpsUrl(const toml::node& n) { return forEachString(n, checkHttpsUrlOrEmpty); }
 std::string checkPinOrEmpty(std::string_view s) {
   if (s.empty()) return {};
@@ -625,6 +639,28 @@ const KeyDef kKeys[] = {
      "Which incidents: alert-block (blocked) and/or alert-allow (allowed but alerting)."},
     {"alerts[].categories", K::kStringList, "[]", R, "Only these categories; empty = all."},
     {"alerts[].groups", K::kStringList, "[]", R, "Only these groups; empty = all."},
+    {"alerts[].digest_time", K::kString, "\"\"", R,
+     "Daily digest at this local time (\"07:30\", policy.time_zone): per group the day's alerts "
+     "and blocks by category, top blocked names and a red-amber-green status; empty = none.",
+     validateClockTime},
+    {"alerts[].digest_amber_alerts",
+     K::kInteger,
+     "1",
+     R,
+     "Alerting incidents in a day at which a group's digest status is amber.",
+     nullptr,
+     {},
+     1,
+     1000000},
+    {"alerts[].digest_red_alerts",
+     K::kInteger,
+     "5",
+     R,
+     "Alerting incidents in a day at which a group's digest status is red.",
+     nullptr,
+     {},
+     1,
+     1000000},
     {"alerts[].batch_seconds",
      K::kInteger,
      "60",

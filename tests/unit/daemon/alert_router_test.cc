@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tests/support/shared_data.h"
 
@@ -192,6 +193,84 @@ TEST_F(AlertRouterTest, AFloodOfAlertsBecomesFewMessagesInOneFlush) {
   for (const auto& m : q) alerts += nlohmann::json::parse(m.payload)["alerts"].size();
   EXPECT_EQ(alerts, 10'000u);
   EXPECT_EQ(r.stats().messages, 20u);
+}
+
+// Incidents written by the real IncidentStore writer, stamped an hour before `at_ms`.
+void writeIncidents(const std::filesystem::path& dir, int64_t at_ms) {
+  IncidentStoreOptions o;
+  o.database_path = dir / "incidents.sqlite";
+  o.secret_file = dir / "secret";
+  o.batch_ms = 10;
+  auto store = IncidentStore::open(o);
+  ASSERT_TRUE(store.isOk()) << store.status().toString();
+  (*store)->start();
+  auto event = [&](const char* group, const char* name, const char* category, bool alert,
+                   bool confidential) {
+    RequestFacts f;
+    f.client = *IpAddress::parse("192.168.1.20");
+    f.name = name;
+    Decision d;
+    d.verdict = Verdict::kBlock;
+    d.log = true;
+    d.alert = alert;
+    d.reason = DecisionReason::kCategory;
+    d.group = group;
+    d.category = category;
+    d.confidential = confidential;
+    return IncidentEvent::fromDecision(f, d, at_ms - 3600 * 1000);
+  };
+  for (int i = 0; i < 6; ++i) (*store)->record(event("year-7", "cut.example", "self-harm", true, false));
+  (*store)->record(event("year-7", "bet.example", "gambling", false, false));
+  (*store)->record(event("year-7", "", "child-abuse", true, true));
+  (*store)->record(event("year-9", "cards.example", "gambling", false, false));
+  (*store)->record(event("staff", "x.example", "extremism", true, false));
+  (*store)->stop();  // flushes
+}
+
+TEST_F(AlertRouterTest, DailyDigestIsSentOnceADayAtItsLocalTimeWithRedAmberGreen) {
+  // A clock at 07:29 UTC on a day near today, so the incidents are inside retention.
+  const int64_t day_ms = int64_t{86400} * 1000;
+  const int64_t today = SystemClock::instance().unixMs() / day_ms * day_ms;
+  FakeClock clock(today + (7 * 60 + 29) * 60'000);
+  writeIncidents(dir_.path(), clock.unixMs());
+  auto s = route("lead", policy::AlertKind::kWebhook);
+  s.digest_minute_of_day = 7 * 60 + 30;
+  s.digest_amber_alerts = 1;
+  s.digest_red_alerts = 5;
+  auto make = [&] {
+    return AlertRouter({s}, (dir_.path() / "outbox.sqlite").string(), {}, "gw1", "school-42",
+                       clock, policy::TimeZone::utc(), dir_.path() / "incidents.sqlite");
+  };
+  AlertRouter r = make();
+  r.sendDueDigests();
+  EXPECT_TRUE(queued().empty());  // 07:29: not yet
+  clock.advanceMs(60'000);
+  r.sendDueDigests();
+  r.sendDueDigests();  // once a day
+  auto q = queued();
+  ASSERT_EQ(q.size(), 1u) << r.stats().last_error;
+  EXPECT_EQ(q[0].kind, "digest");
+  auto body = nlohmann::json::parse(q[0].payload);
+  EXPECT_EQ(body["type"], "safegate.digest");
+  std::map<std::string, nlohmann::json> groups;
+  for (const auto& g : body["groups"]) groups[g["group"]] = g;
+  ASSERT_EQ(groups.size(), 3u) << body.dump();
+  EXPECT_EQ(groups["year-7"]["status"], "red");  // 7 alerts >= 5
+  EXPECT_EQ(groups["year-7"]["alerts"], 7);
+  EXPECT_EQ(groups["year-7"]["by_category"]["child-abuse"], 1);
+  EXPECT_EQ(groups["year-7"]["top_blocked"][0]["name"], "cut.example");
+  EXPECT_EQ(groups["year-7"]["top_blocked"].size(), 2u);  // the licensed entry has no name
+  EXPECT_EQ(groups["staff"]["status"], "amber");
+  EXPECT_EQ(groups["year-9"]["status"], "green");
+
+  // A restart the same day queues no second digest (same idempotency key).
+  AlertRouter again = make();
+  again.sendDueDigests();
+  EXPECT_EQ(queued().size(), 1u);
+  // The next day's digest is due at 07:30 again.
+  clock.advanceMs(day_ms);
+  again.sendDueDigests();
+  EXPECT_EQ(queued().size(), 2u);
 }
 
 }  // namespace
