@@ -191,7 +191,10 @@ Status DnsTcpServer::start(std::vector<int> listeners) {
   scratch_ = std::make_unique<std::array<uint8_t, QuicCryptoAssembler::kCapacity>>();
   slots_.resize(options_.max_connections);
   generations_.assign(options_.max_connections, 0);
-  max_jobs_ = kJobsPerThread * static_cast<size_t>(options_.query_threads);
+  // One client holds at most max_connections_per_client * max_pipelined jobs; the queue takes
+  // twice that, so a single client cannot fill it and turn everyone else's queries into SERVFAIL.
+  max_jobs_ = std::max(kJobsPerThread * static_cast<size_t>(options_.query_threads),
+                       2 * options_.max_connections_per_client * options_.max_pipelined);
   query_counters_ = std::make_unique<ProxyCounters[]>(static_cast<size_t>(options_.query_threads));
   for (int i = 0; i < options_.query_threads; ++i) {
     query_threads_.emplace_back([this, i] {
@@ -273,13 +276,13 @@ void DnsTcpServer::eventLoop() {
         const size_t slot = static_cast<size_t>(tag & 0xffffffffu);
         Connection* c = slot < slots_.size() ? slots_[slot].get() : nullptr;
         if (!c || c->id != tag) continue;  // closed earlier in this batch
-        if (ev & (EPOLLERR)) {
+        if (ev & (EPOLLERR | EPOLLHUP)) {  // reset, or both directions shut: nobody to answer
           closeConnection(*c);
           continue;
         }
         if (ev & EPOLLOUT) flush(*c);
         c = slots_[slot].get();
-        if (c && (ev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))) readFrom(*c);
+        if (c && (ev & (EPOLLIN | EPOLLRDHUP))) readFrom(*c);
       }
     }
     const int64_t now = monotonicMs();
@@ -292,8 +295,7 @@ void DnsTcpServer::eventLoop() {
 
 // Frees a slot for a new connection when every slot is taken (RFC 7766 §6.2.3: close idle
 // connections first); a connection with a query in progress is kept. False: nothing to evict.
-bool DnsTcpServer::makeRoomFor(int64_t now_ms) {
-  (void)now_ms;
+bool DnsTcpServer::makeRoomFor() {
   Connection* oldest_idle = nullptr;
   Connection* slowest = nullptr;
   for (auto& slot : slots_) {
@@ -342,7 +344,7 @@ void DnsTcpServer::acceptFrom(int listener) {
       continue;
     }
     const int64_t now = monotonicMs();
-    if (open_ >= slots_.size() && !makeRoomFor(now)) {
+    if (open_ >= slots_.size() && !makeRoomFor()) {
       refused_full_.fetch_add(1, std::memory_order_relaxed);
       close(fd);
       continue;
@@ -448,11 +450,13 @@ void DnsTcpServer::onMessage(Connection& c, std::span<const uint8_t> msg) {
   if (msg.empty()) return;
   // The message that just completed ends the slow-drip clock; the next one starts its own.
   c.message_started_ms = 0;
-  auto job = std::make_unique<Job>();
-  job->conn = c.id;
-  job->peer = c.peer;
-  job->query.assign(msg.begin(), msg.end());
-  {
+  // Reads pause at max_pipelined, but one read may complete several queries: those beyond the
+  // limit are refused like a full queue, so the bound per connection (and per client) is exact.
+  if (c.in_progress < options_.max_pipelined) {
+    auto job = std::make_unique<Job>();
+    job->conn = c.id;
+    job->peer = c.peer;
+    job->query.assign(msg.begin(), msg.end());
     std::lock_guard<std::mutex> lock(jobs_mu_);
     if (jobs_.size() < max_jobs_) {
       jobs_.push_back(std::move(job));
@@ -461,7 +465,8 @@ void DnsTcpServer::onMessage(Connection& c, std::span<const uint8_t> msg) {
       return;
     }
   }
-  // Every query thread is busy and the queue is full: SERVFAIL now rather than queue forever.
+  // Every query thread is busy and the queue is full (or this connection has too many queries
+  // in progress): SERVFAIL now rather than queue without bound.
   queue_full_.fetch_add(1, std::memory_order_relaxed);
   DnsQuery q;
   NameBuffer name;

@@ -9,8 +9,9 @@
 // connection, answers may be out of order; the client matches them by ID). Query threads run
 // the same QueryHandler as the UDP workers and forward to the upstreams over TCP with blocking
 // sockets bounded by poll() on a deadline and the stop eventfd, so a slow upstream occupies a
-// query thread, never the event loop; the job queue is bounded and a full queue answers
-// SERVFAIL (counted) instead of growing.
+// query thread, never the event loop; the job queue is bounded (at least twice what one client
+// can have in progress: per-client cap x max_pipelined) and a full queue answers SERVFAIL
+// (counted) instead of growing.
 //
 // Defences (docs/security.md "DNS over TCP"):
 //  - a whole message must arrive within message_timeout_ms of its first byte (slow drip), and a
@@ -67,7 +68,7 @@ struct DnsTcpOptions {
   int idle_timeout_ms = 10000;             // nothing pending: close (RFC 7766 §6.2.3)
   int message_timeout_ms = 3000;           // first byte to last byte of one query
   int query_threads = 4;                   // upstream exchanges in parallel
-  size_t max_pipelined = 32;               // queries in progress per connection before reads pause
+  size_t max_pipelined = 8;                // queries in progress per connection before reads pause
   DnsAdmissionHook admit;                  // empty: admit every connection
 };
 
@@ -82,7 +83,7 @@ struct DnsTcpOptions {
   X(idle_timeouts) \
   X(message_timeouts) \
   X(framing_errors) \
-  X(queue_full)
+  X(queue_full)  /* job queue full or too many queries in progress: SERVFAIL */
 // clang-format on
 
 struct DnsTcpStats {
@@ -123,7 +124,7 @@ class DnsTcpServer {
   void drainDone();
   void checkDeadlines(int64_t now_ms);
   void onMessage(Connection& c, std::span<const uint8_t> msg);
-  bool makeRoomFor(int64_t now_ms);
+  bool makeRoomFor();
   void updateInterest(Connection& c);
 
   DnsTcpOptions options_;

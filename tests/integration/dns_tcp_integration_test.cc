@@ -10,7 +10,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -146,9 +145,10 @@ class DnsTcpTest : public ::testing::Test {
                               (dir_.path() / "safegated.log").string()));
     auto line = daemon_.waitForLine("safegated: ready", 15000);
     ASSERT_TRUE(line) << testing::readFile(dir_.path() / "safegated.log");
-    std::smatch m;
-    ASSERT_TRUE(std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) << *line;
-    port_ = std::stoi(m[1]);
+    const std::string key = "dns=127.0.0.1:";
+    const size_t at = line->find(key);
+    ASSERT_NE(at, std::string::npos) << *line;
+    port_ = std::stoi(line->substr(at + key.size()));
   }
 
   std::string digTcp(const std::string& args) {

@@ -18,11 +18,13 @@
 namespace safegate {
 namespace {
 
+// Blocks every name but "slow.test", which is forwarded.
 class BlockEverything : public PolicyView {
  public:
-  Decision decide(const RequestFacts&) const noexcept override {
+  Decision decide(const RequestFacts& f) const noexcept override {
     Decision d;
     d.group = "kids";
+    if (f.name == "slow.test") return d;
     d.verdict = Verdict::kBlock;
     d.category = "gambling";
     d.block_answer = BlockAnswer::kNxdomain;
@@ -38,17 +40,27 @@ class DnsTcpServerTest : public ::testing::Test {
     for (int fd : clients_) close(fd);
   }
 
-  void start(DnsTcpOptions options) {
-    options.upstreams.push_back(*SocketAddress::parse("127.0.0.1:1"));
+  // A listening loopback TCP socket on an ephemeral port.
+  static int listener(uint16_t& port) {
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    ASSERT_EQ(listen(l, 128), 0);
+    EXPECT_EQ(bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    EXPECT_EQ(listen(l, 128), 0);
     socklen_t len = sizeof(a);
     getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    port = ntohs(a.sin_port);
+    return l;
+  }
+
+  // The upstream accepts connections (into its backlog) and never answers.
+  void start(DnsTcpOptions options) {
+    uint16_t upstream_port = 0;
+    clients_.push_back(listener(upstream_port));
+    options.upstreams.push_back(
+        *SocketAddress::parse("127.0.0.1:" + std::to_string(upstream_port)));
+    int l = listener(port_);
     server_ = std::make_unique<DnsTcpServer>(std::move(options), policy_, nullptr, nullptr);
     ASSERT_TRUE(server_->start({l}));
   }
@@ -69,8 +81,8 @@ class DnsTcpServerTest : public ::testing::Test {
   static void sendBytes(int fd, const std::vector<uint8_t>& b) {
     ASSERT_EQ(send(fd, b.data(), b.size(), MSG_NOSIGNAL), static_cast<ssize_t>(b.size()));
   }
-  static std::vector<uint8_t> framedQuery(uint16_t id) {
-    std::vector<uint8_t> q = testing::makeQuery(id, "casino.test", dns_type::kA);
+  static std::vector<uint8_t> framedQuery(uint16_t id, std::string_view name = "casino.test") {
+    std::vector<uint8_t> q = testing::makeQuery(id, name, dns_type::kA);
     std::vector<uint8_t> f(2 + q.size());
     f[0] = static_cast<uint8_t>(q.size() >> 8);
     f[1] = static_cast<uint8_t>(q.size());
@@ -184,6 +196,33 @@ TEST_F(DnsTcpServerTest, SplitAndPipelinedQueriesAreAllAnswered) {
   std::optional<uint16_t> b = answerId(fd);
   ASSERT_TRUE(a && b);
   EXPECT_EQ(*a + *b, 3);
+}
+
+TEST_F(DnsTcpServerTest, QueriesBeyondThePipelineLimitGetServfailAtOnce) {
+  DnsTcpOptions o;
+  o.max_pipelined = 2;
+  o.upstream_timeout_ms = 60000;  // the two forwarded queries stay in progress
+  start(std::move(o));
+  int fd = connectFrom("127.0.0.1");
+  std::vector<uint8_t> three = framedQuery(1, "slow.test");
+  for (uint16_t id : {2, 3}) {
+    std::vector<uint8_t> q = framedQuery(id, "slow.test");
+    three.insert(three.end(), q.begin(), q.end());
+  }
+  sendBytes(fd, three);  // one write: read at once, before any answer exists
+  EXPECT_EQ(answerId(fd), 3);
+  EXPECT_EQ(server_->stats().queue_full, 1u);
+}
+
+TEST_F(DnsTcpServerTest, StopReturnsWhileQueryThreadsWaitForASilentUpstream) {
+  DnsTcpOptions o;
+  o.upstream_timeout_ms = 60000;
+  start(std::move(o));
+  int fd = connectFrom("127.0.0.1");
+  sendBytes(fd, framedQuery(1, "slow.test"));
+  ASSERT_EQ(ask(connectFrom("127.0.0.2"), 2), 2);  // the slow query is with a query thread
+  server_->stop();  // would take the 60 s upstream timeout if it waited for the exchange
+  EXPECT_EQ(answerId(fd), std::nullopt);
 }
 
 TEST_F(DnsTcpServerTest, StopClosesOpenConnectionsAndReturns) {
