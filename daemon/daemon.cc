@@ -206,6 +206,13 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   po.upstream_timeout_ms = settings_.dns.upstream_timeout_ms;
   po.cache_entries = static_cast<size_t>(std::max(0, settings_.dns.cache_entries));
   po.workers = settings_.dns.workers;
+  po.tcp = settings_.dns.tcp;
+  po.max_tcp_connections = static_cast<size_t>(settings_.dns.tcp_max_connections);
+  po.max_tcp_connections_per_client =
+      static_cast<size_t>(settings_.dns.tcp_max_connections_per_client);
+  po.tcp_idle_timeout_ms = settings_.dns.tcp_idle_timeout_ms;
+  po.tcp_message_timeout_ms = settings_.dns.tcp_message_timeout_ms;
+  po.tcp_query_threads = settings_.dns.tcp_query_threads;
   po.answers.block_ttl_seconds = static_cast<uint32_t>(settings_.dns.block_ttl_seconds);
   if (settings_.block_page.ipv4) po.answers.block_page_v4 = *settings_.block_page.ipv4;
   if (settings_.block_page.ipv6) po.answers.block_page_v6 = *settings_.block_page.ipv6;

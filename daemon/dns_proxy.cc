@@ -18,6 +18,7 @@
 
 #include "common/thread_name.h"
 #include "daemon/dns_cache.h"
+#include "daemon/dns_tcp_server.h"
 #include "filters/dns_message.h"
 
 namespace safegate {
@@ -125,67 +126,6 @@ Result<int> openUpstreamSocket(const SocketAddress& upstream, RandomPool& rnd) {
     return Status::fromErrno("connect " + upstream.toString(), e);
   }
   return fd;
-}
-
-bool readFull(int fd, uint8_t* buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::recv(fd, buf + got, n - got, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    got += static_cast<size_t>(r);
-  }
-  return true;
-}
-bool writeFull(int fd, const uint8_t* buf, size_t n) {
-  size_t put = 0;
-  while (put < n) {
-    ssize_t r = ::send(fd, buf + put, n - put, MSG_NOSIGNAL);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    put += static_cast<size_t>(r);
-  }
-  return true;
-}
-bool writeTcpMessage(int fd, std::span<const uint8_t> msg) {
-  uint8_t len[2] = {static_cast<uint8_t>(msg.size() >> 8), static_cast<uint8_t>(msg.size())};
-  iovec iov[2] = {{len, 2}, {const_cast<uint8_t*>(msg.data()), msg.size()}};
-  msghdr mh{};
-  mh.msg_iov = iov;
-  mh.msg_iovlen = 2;
-  ssize_t r = ::sendmsg(fd, &mh, MSG_NOSIGNAL);
-  if (r == static_cast<ssize_t>(msg.size() + 2)) return true;
-  if (r < 0) return false;
-  // Partial write: finish with plain sends.
-  size_t done = static_cast<size_t>(r);
-  if (done < 2) {
-    if (!writeFull(fd, len + done, 2 - done)) return false;
-    done = 2;
-  }
-  return writeFull(fd, msg.data() + (done - 2), msg.size() - (done - 2));
-}
-
-void setTimeouts(int fd, int ms) {
-  timeval tv{ms / 1000, (ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-// One question over TCP to one upstream (RFC 7766); returns the answer length or 0.
-size_t queryUpstreamTcp(const SocketAddress& upstream, std::span<const uint8_t> query,
-                        std::span<uint8_t> out, int timeout_ms) {
-  int fd = socket(upstream.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  setTimeouts(fd, timeout_ms);
-  size_t result = 0;
-  uint8_t len[2];
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&upstream.storage), upstream.length) == 0 &&
-      writeTcpMessage(fd, query) && readFull(fd, len, 2)) {
-    size_t n = (size_t{len[0]} << 8) | len[1];
-    if (n <= out.size() && readFull(fd, out.data(), n)) result = n;
-  }
-  close(fd);
-  return result;
 }
 
 }  // namespace
@@ -830,7 +770,7 @@ Status DnsProxy::bindListeners() {
         }
         udp.push_back(fd);
       }
-      if (failure) {
+      if (failure && options_.tcp) {
         tcp = socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
         int one = 1;
         setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -847,7 +787,7 @@ Status DnsProxy::bindListeners() {
       }
       if (failure) {
         for (size_t w = 0; w < worker_count; ++w) workers_[w]->listen_fds.push_back(udp[w]);
-        tcp_listeners_.push_back(tcp);
+        if (tcp >= 0) tcp_listeners_.push_back(tcp);
         bound_.push_back(chosen);
         break;
       }
@@ -886,11 +826,30 @@ Status DnsProxy::start() {
       raw->run();
     });
   }
-  tcp_thread_ = std::thread([this] {
-    setThreadName("sg-dns-tcp");
-    tcpAcceptLoop();
-  });
+  if (options_.tcp) {
+    DnsTcpOptions to;
+    to.upstreams = options_.upstreams;
+    to.upstream_timeout_ms = options_.upstream_timeout_ms;
+    to.answers = options_.answers;
+    to.max_connections = options_.max_tcp_connections;
+    to.max_connections_per_client = options_.max_tcp_connections_per_client;
+    to.idle_timeout_ms = options_.tcp_idle_timeout_ms;
+    to.message_timeout_ms = options_.tcp_message_timeout_ms;
+    to.query_threads = options_.tcp_query_threads;
+    to.admit = options_.tcp_admit;
+    tcp_server_ = std::make_unique<DnsTcpServer>(std::move(to), policy_, incidents_, neighbours_);
+    s = tcp_server_->start(std::move(tcp_listeners_));
+    tcp_listeners_.clear();
+    if (!s) {
+      stop();
+      return s;
+    }
+  }
   return Status::ok();
+}
+
+DnsTcpStats DnsProxy::tcpStats() const {
+  return tcp_server_ ? tcp_server_->stats() : DnsTcpStats{};
 }
 
 void DnsProxy::stop() {
@@ -901,8 +860,8 @@ void DnsProxy::stop() {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
-  if (tcp_thread_.joinable()) tcp_thread_.join();
-  while (tcp_active_.load() > 0) usleep(1000);  // connection threads notice stopping_ quickly
+  if (tcp_server_) tcp_server_->stop();
+  tcp_server_.reset();
   workers_.clear();
   for (int fd : tcp_listeners_) close(fd);
   tcp_listeners_.clear();
@@ -921,122 +880,13 @@ ProxyStats DnsProxy::stats() const {
     add(w->counters);
     s.in_flight += w->in_flight.load(std::memory_order_relaxed);
   }
-  add(tcp_counters_);
-  s.tcp_connections = tcp_active_.load();
+  if (tcp_server_) {
+    ProxyCounters tcp;
+    tcp_server_->addQueryCounters(tcp);
+    add(tcp);
+    s.tcp_connections = tcp_server_->stats().connections;
+  }
   return s;
-}
-
-void DnsProxy::tcpAcceptLoop() {
-  std::vector<pollfd> fds;
-  for (int fd : tcp_listeners_) fds.push_back({fd, POLLIN, 0});
-  fds.push_back({stop_event_fd_, POLLIN, 0});
-  while (!stopping_) {
-    int n = poll(fds.data(), fds.size(), 500);
-    if (n <= 0) continue;
-    if (fds.back().revents) return;
-    for (size_t i = 0; i + 1 < fds.size(); ++i) {
-      if (!(fds[i].revents & POLLIN)) continue;
-      SocketAddress peer;
-      peer.length = sizeof(peer.storage);
-      int c = accept4(fds[i].fd, reinterpret_cast<sockaddr*>(&peer.storage), &peer.length,
-                      SOCK_CLOEXEC);
-      if (c < 0) continue;
-      if (tcp_active_.load() >= options_.max_tcp_connections) {
-        close(c);  // bounded: a flood of connections cannot create unbounded threads
-        continue;
-      }
-      ++tcp_active_;
-      std::thread([this, c, peer] {
-        serveTcp(c, peer);
-        --tcp_active_;
-      }).detach();
-    }
-  }
-}
-
-void DnsProxy::serveTcp(int fd, SocketAddress peer) {
-  setTimeouts(fd, options_.tcp_idle_timeout_ms);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  ProxyCounters local;
-  QueryHandler handler(options_.answers, incidents_, local);
-  PolicyHolder::Reader reader(policy_);
-  std::optional<SnapshotHolder<NeighbourMap>::Reader> neighbours;
-  if (neighbours_) neighbours.emplace(neighbours_->holder());
-  RandomPool rnd;
-  auto query = std::make_unique<uint8_t[]>(65535);
-  auto upstream_query = std::make_unique<uint8_t[]>(65535);
-  auto answer = std::make_unique<uint8_t[]>(65535);
-  auto out = std::make_unique<uint8_t[]>(65535);
-  ClientInfo client;
-  client.address = addressOf(peer.storage);
-  while (!stopping_) {
-    uint8_t len[2];
-    if (!readFull(fd, len, 2)) break;
-    size_t n = (size_t{len[0]} << 8) | len[1];
-    if (n == 0 || !readFull(fd, query.get(), n)) break;
-    bump(local.queries_tcp);
-    std::span<const uint8_t> msg(query.get(), n);
-    DnsQuery q;
-    NameBuffer name;
-    if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) {
-      bump(local.malformed);
-      break;
-    }
-    if (neighbours) {
-      const auto& map = neighbours->current();
-      if (map) client.mac = map->find(client.address);
-    }
-    const auto& policy = reader.current();
-    if (!policy) break;
-    const int64_t now = wallMs();
-    std::span<uint8_t> out_span(out.get(), 65535);
-    QueryPlan plan = handler.plan(*policy, msg, q, client, now, out_span);
-    size_t answer_len = plan.answer_length;
-    if (plan.action != QueryAction::kAnswered) {
-      const bool rewrite = plan.action == QueryAction::kForwardRewrite;
-      std::string_view upstream_name = rewrite ? plan.rewrite_target : q.question.name;
-      size_t qlen;
-      if (rewrite) {
-        qlen = buildDnsQuery(0, upstream_name, q.question.qtype, q.has_edns ? 65535 : 0, q.edns_do,
-                             std::span(upstream_query.get(), 65535));
-      } else {
-        std::memcpy(upstream_query.get(), msg.data(), n);
-        qlen = n;
-      }
-      size_t got = 0;
-      bump(local.forwarded);
-      for (size_t attempt = 0; attempt < options_.upstreams.size() && got == 0; ++attempt) {
-        uint16_t id = rnd.u16();
-        upstream_query[0] = static_cast<uint8_t>(id >> 8);
-        upstream_query[1] = static_cast<uint8_t>(id);
-        got = queryUpstreamTcp(options_.upstreams[attempt], std::span(upstream_query.get(), qlen),
-                               std::span(answer.get(), 65535), options_.upstream_timeout_ms);
-        if (got > 0 && !responseMatchesQuestion(std::span(answer.get(), got), id, upstream_name,
-                                                q.question.qtype, q.question.qclass)) {
-          bump(local.upstream_bad_answers);
-          got = 0;
-        }
-        if (got == 0) bump(local.upstream_errors);
-      }
-      if (got == 0) {
-        bump(local.servfail_sent);
-        answer_len = buildServfail(msg, q, out_span);
-      } else {
-        bump(local.upstream_answers);
-        answer_len =
-            handler.finish(*policy, msg, q, client, rewrite ? upstream_name : std::string_view(),
-                           std::span(answer.get(), got), now, out_span);
-      }
-    }
-    if (answer_len == 0 || !writeTcpMessage(fd, std::span(out.get(), answer_len))) break;
-  }
-  close(fd);
-#define SAFEGATE_MERGE_COUNTER(name)                                       \
-  tcp_counters_.name.fetch_add(local.name.load(std::memory_order_relaxed), \
-                               std::memory_order_relaxed);
-  SAFEGATE_PROXY_COUNTERS(SAFEGATE_MERGE_COUNTER)
-#undef SAFEGATE_MERGE_COUNTER
 }
 
 }  // namespace safegate

@@ -5,8 +5,8 @@
 // table and counters — nothing is shared between workers, so the query path takes no lock.
 // Each worker reads datagrams in batches (recvmmsg) and answers in batches (sendmmsg), reads the
 // PolicyView once per request through its SnapshotHolder reader, and allocates nothing after
-// start-up. One TCP acceptor thread hands each connection to a short-lived thread (bounded
-// count); TCP is the truncation fallback path (RFC 7766) and not the hot path.
+// start-up. DNS over TCP (RFC 7766) is served by a DnsTcpServer (daemon/dns_tcp_server.h: one
+// epoll event thread and a few query threads) on the same addresses, unless options.tcp is off.
 //
 // Forwarding (RFC 5452): every upstream query gets a random ID (getrandom) and goes out on one
 // of several sockets bound to random source ports and connected to the upstream, so the kernel
@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -56,8 +57,15 @@ struct ProxyOptions {
   size_t cache_entries = 10000;  // total; split evenly over the workers; 0 = no cache
   int workers = 0;               // 0 = one per online CPU
   AnswerSettings answers;
-  size_t max_tcp_connections = 64;
+  // DNS over TCP (daemon/dns_tcp_server.h has what each limit defends against).
+  bool tcp = true;  // false: no TCP listener at all
+  size_t max_tcp_connections = 256;
+  size_t max_tcp_connections_per_client = 16;
   int tcp_idle_timeout_ms = 10000;
+  int tcp_message_timeout_ms = 3000;
+  int tcp_query_threads = 4;
+  // Asked at TCP accept time with the peer address (ACL / rate limit); empty: admit all.
+  std::function<bool(const sockaddr*, socklen_t)> tcp_admit;
 };
 
 struct ProxyStats {
@@ -67,6 +75,9 @@ struct ProxyStats {
   uint64_t in_flight = 0;
   uint64_t tcp_connections = 0;
 };
+
+class DnsTcpServer;
+struct DnsTcpStats;
 
 class DnsProxy {
  public:
@@ -81,6 +92,8 @@ class DnsProxy {
   // The addresses actually bound, in the order of options.listen ("127.0.0.1:40123").
   const std::vector<SocketAddress>& boundAddresses() const { return bound_; }
   ProxyStats stats() const;
+  // The TCP front end's connection counters (all zero when TCP is off).
+  DnsTcpStats tcpStats() const;
   // Drops every worker's cache (after a reload the same names may be decided differently, but
   // the cache holds upstream answers, not decisions, so this is only for operators).
   int workerCount() const { return static_cast<int>(workers_.size()); }
@@ -89,8 +102,6 @@ class DnsProxy {
 
  private:
   Status bindListeners();
-  void tcpAcceptLoop();
-  void serveTcp(int fd, SocketAddress peer);
 
   ProxyOptions options_;
   const PolicyHolder& policy_;
@@ -100,10 +111,8 @@ class DnsProxy {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<int> tcp_listeners_;
   int stop_event_fd_ = -1;
-  std::thread tcp_thread_;
   std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> tcp_active_{0};
-  ProxyCounters tcp_counters_;
+  std::unique_ptr<DnsTcpServer> tcp_server_;
 };
 
 }  // namespace safegate

@@ -313,6 +313,12 @@ class ModelBuilder {
     d.dns.workers = static_cast<int>(dns.integer("workers"));
     d.dns.block_ttl_seconds = static_cast<int>(dns.integer("block_ttl_seconds"));
     d.dns.tcp = dns.boolean("tcp");
+    d.dns.tcp_max_connections = static_cast<int>(dns.integer("tcp_max_connections"));
+    d.dns.tcp_max_connections_per_client =
+        static_cast<int>(dns.integer("tcp_max_connections_per_client"));
+    d.dns.tcp_idle_timeout_ms = static_cast<int>(dns.integer("tcp_idle_timeout_ms"));
+    d.dns.tcp_message_timeout_ms = static_cast<int>(dns.integer("tcp_message_timeout_ms"));
+    d.dns.tcp_query_threads = static_cast<int>(dns.integer("tcp_query_threads"));
     Section db = top.sub("database");
     d.database.path = resolveAgainst(d.state_dir, db.str("path"));
     d.database.retention_days = static_cast<int>(db.integer("retention_days"));

@@ -41,6 +41,11 @@ struct DnsSettings {
   int workers = 0;            // 0 = one per core
   int block_ttl_seconds = 60;
   bool tcp = true;
+  int tcp_max_connections = 256;
+  int tcp_max_connections_per_client = 16;
+  int tcp_idle_timeout_ms = 10000;
+  int tcp_message_timeout_ms = 3000;
+  int tcp_query_threads = 4;
 };
 
 struct DatabaseSettings {

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +85,19 @@ class ChildProcess {
     if (out_fd_ >= 0) close(out_fd_);
     out_fd_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  // Waits up to `timeout_ms` for the process to exit (after a signal the caller sent); returns
+  // what wait() would, or nullopt if it is still running (it is then left running).
+  std::optional<int> waitWithTimeout(int timeout_ms) {
+    if (pid_ <= 0) return std::nullopt;
+    // A pidfd becomes readable when the process exits (Linux 5.3+): no polling loop.
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd < 0) return std::nullopt;
+    pollfd p{pidfd, POLLIN, 0};
+    const bool exited = poll(&p, 1, timeout_ms) > 0;
+    close(pidfd);
+    if (!exited) return std::nullopt;
+    return wait();
   }
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
