@@ -118,7 +118,8 @@ void AlertRouter::flush(bool force) {
     const int64_t window_ms = r.settings.kind == policy::AlertKind::kSyslog
                                   ? 0
                                   : int64_t{r.settings.batch_seconds} * 1000;
-    if (force || now - r.batch_started_ms >= window_ms) {
+    // A batch that fills a whole message goes now rather than growing until its window ends.
+    if (force || now - r.batch_started_ms >= window_ms || r.batch.size() >= kMaxAlertsPerMessage) {
       enqueue(r, now);
     }
   }

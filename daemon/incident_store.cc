@@ -203,12 +203,22 @@ IncidentStoreStats IncidentStore::stats() const {
 
 void IncidentStore::takeQueued() {
   IncidentEvent e;
+  // One pseudonym (an HMAC) per device per pass, as writeBatch() does, not one per alert.
+  std::unordered_map<std::string, std::string> devices;
   while (pending_.size() < pending_.capacity() && queue_.tryPop(e)) {
     pending_.push_back(e);
     if (!e.alert || e.query_log_only || !alert_sink_) continue;
     AlertNotice n;
     n.unix_ms = e.unix_ms;
-    n.device = clientText(e, &n.device_named);
+    std::string key = e.device.length ? std::string(e.device.view())
+                      : e.has_mac     ? "m" + e.mac.toString()
+                                      : "i" + e.client.toString();
+    auto it = devices.find(key);
+    if (it == devices.end()) {
+      bool named = false;
+      it = devices.emplace(std::move(key), clientText(e, &named)).first;
+    }
+    n.device = it->second;
     n.device_named = e.device.length > 0;
     n.group = e.group.view();
     n.category = e.category.view();
