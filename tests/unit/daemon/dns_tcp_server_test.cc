@@ -90,17 +90,26 @@ class DnsTcpServerTest : public ::testing::Test {
     return f;
   }
   // The ID of the next answer on `fd`, or nullopt when the server closed the connection.
-  static std::optional<uint16_t> answerId(int fd) {
-    uint8_t buf[512];
+  // Reads exactly one framed answer (2-byte length, then that many bytes) and returns its ID.
+  // Exact reads matter: two pipelined answers may arrive in one segment.
+  static bool readExactly(int fd, uint8_t* buf, size_t n) {
     size_t got = 0;
-    while (got < 4) {
+    while (got < n) {
       pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 10000) <= 0) return std::nullopt;
-      ssize_t r = recv(fd, buf + got, sizeof(buf) - got, 0);
-      if (r <= 0) return std::nullopt;
+      if (poll(&p, 1, 10000) <= 0) return false;
+      ssize_t r = recv(fd, buf + got, n - got, 0);
+      if (r <= 0) return false;
       got += static_cast<size_t>(r);
     }
-    return static_cast<uint16_t>((buf[2] << 8) | buf[3]);
+    return true;
+  }
+  static std::optional<uint16_t> answerId(int fd) {
+    uint8_t len[2];
+    if (!readExactly(fd, len, 2)) return std::nullopt;
+    const size_t n = (size_t{len[0]} << 8) | len[1];
+    std::vector<uint8_t> msg(n);
+    if (n < 2 || !readExactly(fd, msg.data(), n)) return std::nullopt;
+    return static_cast<uint16_t>((msg[0] << 8) | msg[1]);
   }
   std::optional<uint16_t> ask(int fd, uint16_t id) {
     sendBytes(fd, framedQuery(id));
