@@ -413,6 +413,11 @@ void CidrSet::finalize() {
       uint32_t first = static_cast<uint32_t>(toU128(c.network().bytes()));
       uint32_t host_mask = c.prefixLength() >= 32 ? 0u : (0xffffffffu >> c.prefixLength());
       v4.push_back({first, first | host_mask, e.value, e.order});
+      // The same network as seen from a dual-stack socket: ::ffff:a.b.c.d/(96 + length).
+      // Keeping it in the IPv6 ranges too lets a mapped address find the most specific of the
+      // IPv4 CIDRs and the IPv6 CIDRs written inside ::ffff:0:0/96 in one lookup.
+      const U128 mapped = U128{0xffff} << 32;
+      v6.push_back({mapped | first, mapped | first | host_mask, e.value, e.order});
     } else {
       U128 first = toU128(c.network().bytes());
       U128 all = ~U128{0};
@@ -431,18 +436,16 @@ void CidrSet::finalize() {
 
 std::optional<uint32_t> CidrSet::find(const IpAddress& a) const noexcept {
   if (!finalized_) return std::nullopt;
-  // IPv4-mapped IPv6 is looked up as IPv4 (see Cidr::contains()).
-  if (a.isV4() || a.isV4Mapped()) {
+  if (a.isV4()) {
     auto b = a.bytes();
-    size_t off = a.isV4() ? 0 : 12;
-    uint32_t key = (uint32_t{b[off]} << 24) | (uint32_t{b[off + 1]} << 16) |
-                   (uint32_t{b[off + 2]} << 8) | b[off + 3];
+    uint32_t key = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
     auto it = std::upper_bound(v4_ranges_.begin(), v4_ranges_.end(), key,
                                [](uint32_t k, const V4Range& r) { return k < r.first; });
     if (it != v4_ranges_.begin() && key <= std::prev(it)->last) return std::prev(it)->value;
-    if (a.isV4()) return std::nullopt;
-    // A mapped address may also be listed as an IPv6 CIDR (e.g. ::ffff:0:0/96); fall through.
+    return std::nullopt;
   }
+  // An IPv4-mapped address (see Cidr::contains()) is found here as well: finalize() put every
+  // IPv4 CIDR into ::ffff:0:0/96, so "most specific wins" holds across the two families.
   U128 key = toU128(a.bytes());
   auto it = std::upper_bound(v6_ranges_.begin(), v6_ranges_.end(), key,
                              [](U128 k, const V6Range& r) { return k < r.first; });

@@ -10,10 +10,11 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
   ControlRequest r;
   if (j.contains("id")) r.id = j["id"];
   if (j.contains("v")) {
-    if (!j["v"].is_number_integer()) return Status::invalid("\"v\" must be an integer");
-    int v = j["v"].get<int>();
+    const nlohmann::json& v = j["v"];
+    if (!v.is_number_integer()) return Status::invalid("\"v\" must be an integer");
+    // Compared as JSON numbers: get<int>() would turn 4294967297 into 1.
     if (v < 1 || v > kControlProtocolVersion) {
-      return Status::invalid("protocol version " + std::to_string(v) +
+      return Status::invalid("protocol version " + v.dump() +
                              " not supported; this safegated speaks version " +
                              std::to_string(kControlProtocolVersion));
     }

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 
@@ -91,7 +92,10 @@ NeighbourParseResult parseNeighbourMessages(std::span<const uint8_t> buffer,
         const int32_t error = load<int32_t>(payload, 0);
         if (error != 0) {
           result.status = NeighbourParseStatus::kError;
-          result.error = error < 0 ? -error : error;
+          // The kernel sends -errno, 1..4095 (MAX_ERRNO); negating anything else could overflow
+          // (INT32_MIN) and would not name an errno anyway.
+          constexpr int32_t kMaxErrno = 4095;
+          result.error = (error < 0 && error >= -kMaxErrno) ? -error : EPROTO;
           return result;
         }
         break;

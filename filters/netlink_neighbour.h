@@ -37,7 +37,7 @@ enum class NeighbourParseStatus : uint8_t {
 
 struct NeighbourParseResult {
   NeighbourParseStatus status = NeighbourParseStatus::kMore;
-  int error = 0;        // for kError: the positive errno the kernel reported
+  int error = 0;        // for kError: the positive errno the kernel reported (EPROTO if none)
   size_t messages = 0;  // netlink messages read
   size_t accepted = 0;  // entries appended to `out`
   size_t skipped = 0;   // RTM_NEWNEIGH messages not kept (state, family, no lladdr, ...)

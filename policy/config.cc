@@ -237,8 +237,6 @@ class TreeLoader {
 
  private:
   // Merges `src` into `dst`: arrays of tables append, tables merge key by key, any other key
-  // may be set once.
-  // Merges `src` into `dst`: arrays of tables append, tables merge key by key, any other key
   // may be set once. Nodes are moved, not copied: toml++ copies do not keep the source
   // region, and every diagnostic needs it.
   void merge(toml::table& dst, toml::table& src, const std::string& shown) {
@@ -247,7 +245,10 @@ class TreeLoader {
       const std::string path = shown.empty() ? k : shown + "." + k;
       toml::node* existing = dst.get(key.str());
       if (!existing) {
-        value.visit([&](auto& v) { dst.insert(key, std::move(v)); });
+        // The key is copied out first: clang 14 cannot capture a structured binding in a
+        // lambda (C++20 allows it from clang 16; P1091R3).
+        const toml::key& dst_key = key;
+        value.visit([&](auto& v) { dst.insert(dst_key, std::move(v)); });
         continue;
       }
       if (existing->is_table() && value.is_table()) {

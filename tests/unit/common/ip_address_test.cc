@@ -147,6 +147,25 @@ TEST(CidrSetTest, ReturnsValueOfLongestMatchingPrefix) {
   EXPECT_EQ(s.find(ip("::ffff:10.1.2.3")), 4u);
 }
 
+// A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d; the administrator may list it
+// either way, and the most specific entry must win whichever family it was written in.
+TEST(CidrSetTest, MostSpecificWinsAcrossIpv4AndIpv4MappedEntries) {
+  CidrSet s;
+  s.add(cidr("10.0.0.0/8"), 1);
+  s.add(cidr("::ffff:10.1.2.3/128"), 2);
+  s.add(cidr("::ffff:10.2.0.0/112"), 3);
+  s.add(cidr("10.2.3.0/24"), 4);
+  s.finalize();
+  EXPECT_EQ(s.find(ip("::ffff:10.1.2.3")), 2u);
+  EXPECT_EQ(s.find(ip("::ffff:10.1.2.4")), 1u);
+  EXPECT_EQ(s.find(ip("::ffff:10.2.9.9")), 3u);
+  EXPECT_EQ(s.find(ip("::ffff:10.2.3.1")), 4u);
+  // An IPv6 entry never matches a plain IPv4 address (families never mix, as in Cidr).
+  EXPECT_EQ(s.find(ip("10.1.2.3")), 1u);
+  EXPECT_EQ(s.find(ip("10.2.9.9")), 1u);
+  EXPECT_EQ(s.find(ip("::ffff:11.0.0.1")), std::nullopt);
+}
+
 TEST(CidrSetTest, FirstAddedValueWinsForDuplicateCidr) {
   CidrSet s;
   s.add(cidr("10.0.0.0/8"), 1);

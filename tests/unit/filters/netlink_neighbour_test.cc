@@ -6,7 +6,9 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 namespace safegate {
@@ -146,6 +148,18 @@ TEST(NetlinkNeighbourTest, ReportsTheKernelsErrorAsAPositiveErrno) {
   NeighbourParseResult r = parseNeighbourMessages(d.bytes, out);
   EXPECT_EQ(r.status, NeighbourParseStatus::kError);
   EXPECT_EQ(r.error, EPERM);
+}
+
+// Found by the netlink_neighbour fuzz target under UBSan: -INT32_MIN overflows.
+TEST(NetlinkNeighbourTest, AnErrorThatIsNoErrnoIsReportedAsEproto) {
+  for (int32_t bad : {std::numeric_limits<int32_t>::min(), -4096, 5}) {
+    Dump d;
+    d.error(bad);
+    std::vector<NeighbourEntry> out;
+    NeighbourParseResult r = parseNeighbourMessages(d.bytes, out);
+    EXPECT_EQ(r.status, NeighbourParseStatus::kError);
+    EXPECT_EQ(r.error, EPROTO) << bad;
+  }
 }
 
 TEST(NetlinkNeighbourTest, AnAcknowledgementIsNotAnError) {

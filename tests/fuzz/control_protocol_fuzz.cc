@@ -1,0 +1,44 @@
+// Fuzz target for the control protocol (daemon/control_protocol.h): any request line is either
+// refused with a message or parsed into a command, and the responses built for it — controlOk()
+// echoing the whole request, controlError() naming the command — are always exactly one line
+// of valid JSON with the protocol version, the request's id and "ok" (a client reads one line
+// per request, so an embedded newline or invalid UTF-8 would desynchronise it).
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "daemon/control_protocol.h"
+
+namespace {
+
+void checkResponse(const std::string& line, bool ok) {
+  if (line.empty() || line.back() != '\n') std::abort();
+  if (line.find('\n') != line.size() - 1) std::abort();
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) std::abort();
+  if (j.value("v", 0) != safegate::kControlProtocolVersion) std::abort();
+  if (!j.contains("id") || j.value("ok", !ok) != ok) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view line(reinterpret_cast<const char*>(data), size);
+  auto request = safegate::parseControlRequest(line);
+  if (!request) {
+    if (request.status().message().empty()) std::abort();
+    checkResponse(safegate::controlError(nullptr, request.status().message()), false);
+    return 0;
+  }
+  if (size > safegate::kMaxControlLineBytes) std::abort();
+  if (!request->args.is_object()) std::abort();
+  // Only the version this daemon speaks is accepted (a missing "v" means version 1).
+  const auto v = request->args.find("v");
+  if (v != request->args.end() && *v != safegate::kControlProtocolVersion) std::abort();
+  checkResponse(safegate::controlOk(request->id, request->args), true);
+  checkResponse(safegate::controlError(request->id, "unknown command \"" + request->command + "\"",
+                                       {request->command, std::string(line)}),
+                false);
+  return 0;
+}
