@@ -340,7 +340,13 @@ struct InlineInspector::Impl {
   NfqVerdict dnsOverUdp() {
     NameBuffer name;
     DnsQuery q;
-    if (parseDnsQuery(pkt.payload, q, name) != DnsParseStatus::kOk) return pass();
+    if (parseDnsQuery(pkt.payload, q, name) != DnsParseStatus::kOk) {
+      // A datagram to port 53 that is no query safegate can read is decided as the proxy
+      // decides it — dropped — never passed: a crafted message would otherwise reach any
+      // resolver without a decision (issue 9 item 4).
+      count(self.counters_.dns_unparsable_dropped);
+      return drop();
+    }
     count(self.counters_.dns_queries);
     ClientInfo client{pkt.src, mac};
     auto out = std::span<uint8_t>(self.scratch_.get() + 128, 4096);
@@ -467,8 +473,8 @@ struct InlineInspector::Impl {
     return decided(false);
   }
 
-  // One DNS message from a TCP stream: false when the policy blocks it (incident recorded).
-  // A message that is not a query passes: the server answers FORMERR (RFC 1035 §4.1.1).
+  // One DNS message from a TCP stream: false when the policy blocks it (incident recorded) or
+  // it is not a query safegate can read (the connection is reset; it is never passed).
   // A safe-search rewrite stops the stream too: answered for the client (answerTcpClient) when
   // it is the connection's first query — nothing sent to the server before it in an earlier
   // segment or earlier in this one — and the segment carries the client's ACK. A later one
@@ -481,7 +487,11 @@ struct InlineInspector::Impl {
     ++tcp_messages;
     NameBuffer name;
     DnsQuery q;
-    if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) return true;
+    if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) {
+      // Not a readable query: the connection is reset rather than the message passed.
+      count(self.counters_.dns_unparsable_dropped);
+      return false;
+    }
     count(self.counters_.dns_queries);
     RequestFacts f = facts(Protocol::kDns, q.question.name);
     f.dns_type = q.question.qtype;

@@ -98,6 +98,7 @@ struct InlineOptions {
   X(dns_rewrite_answered) \
   X(dns_rewrite_cname_only) \
   X(dns_tcp_malformed) \
+  X(dns_unparsable_dropped) \
   X(http_requests) \
   X(http_blocked) \
   X(http_redirects) \

@@ -237,6 +237,18 @@ TEST_F(InlineInspectorTest, AnswersBlockedDnsQueryFromTheResolversAddress) {
   EXPECT_EQ(feed(udpPacket("10.0.0.5", "8.8.8.8", 5556, 53, ok)), kPass);
 }
 
+TEST_F(InlineInspectorTest, UnparsableDnsDatagramIsDroppedNotPassed) {
+  // Garbage, a header without its question, and a truncated name: none can be decided.
+  for (const char* payload : {"0001020304050607", "abcd01000001000000000000",
+                              "abcd010000010000000000000663617369"}) {
+    EXPECT_EQ(feed(udpPacket("10.0.0.5", "8.8.8.8", 5557, 53, hex(payload))).kind,
+              NfqVerdictKind::kDrop)
+        << payload;
+  }
+  EXPECT_EQ(inspector_->counters().dns_unparsable_dropped.load(), 3u);
+  EXPECT_EQ(inspector_->counters().dns_queries.load(), 0u);
+}
+
 // A DNS query for `name` (type A), with the two-byte length prefix of DNS over TCP.
 std::vector<uint8_t> tcpDnsQuery(uint16_t id, std::string_view name) {
   std::vector<uint8_t> q = {uint8_t(id >> 8), uint8_t(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
@@ -269,6 +281,15 @@ TEST_F(InlineInspectorTest, DnsOverTcpDecidesALaterQueryInTheSameSegment) {
   EXPECT_EQ(injector_.packets.size(), 2u);  // reset both ways
   EXPECT_EQ(inspector_->counters().dns_queries.load(), 2u);
   EXPECT_EQ(inspector_->counters().dns_blocked.load(), 1u);
+}
+
+TEST_F(InlineInspectorTest, DnsOverTcpResetsAnUnparsableMessageRatherThanPassingIt) {
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43005, 53, 99, 0, tcp_flags::kSyn)), kPass);
+  std::vector<uint8_t> junk = {0, 8, 1, 2, 3, 4, 5, 6, 7, 8};  // length 8, no DNS header
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "8.8.8.8", 43005, 53, 100, 7, tcp_flags::kAck, junk)),
+            kBlockMark);
+  EXPECT_EQ(injector_.packets.size(), 2u);  // reset both ways
+  EXPECT_EQ(inspector_->counters().dns_unparsable_dropped.load(), 1u);
 }
 
 TEST_F(InlineInspectorTest, DnsOverTcpDecidesQueriesSplitAcrossSegments) {
