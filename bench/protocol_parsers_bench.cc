@@ -3,8 +3,8 @@
 // head, TLS ClientHello or TCP segment costs a worker. Inputs are crafted to the sizes real
 // clients send (a browser-like HTTP head, a post-quantum ClientHello of ~1.9 KB).
 //
-//   build/proto-release/bench/protocol_parsers_bench --benchmark_repetitions=5 \
-//       --benchmark_report_aggregates_only=true
+//   build/proto-release/bench/protocol_parsers_bench --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true   (one command)
 #include <benchmark/benchmark.h>
 
 #include <array>

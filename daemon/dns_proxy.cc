@@ -91,7 +91,7 @@ struct RandomPool {
   }
 };
 
-Status setNonBlocking(int fd) {
+[[maybe_unused]] Status setNonBlocking(int fd) {
   int flags = fcntl(fd, F_GETFL, 0);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
     return Status::fromErrno("fcntl O_NONBLOCK", errno);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace safegate {
 
@@ -160,7 +161,7 @@ ExceptionStore::Loaded ExceptionStore::load(int64_t now, DiagnosticSink& diags) 
     size_t at = 0;
     std::string what = "not valid JSON";
     try {
-      (void)nlohmann::json::parse(text);
+      std::ignore = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       at = e.byte > 0 ? e.byte - 1 : 0;
       what = e.what();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <unordered_set>
 
 #include "filters/domain_name.h"
@@ -98,7 +99,7 @@ struct ListMatcher::Impl {
   };
 
   std::vector<ListSourceInfo> sources;
-  std::array<DomainSet, 4> plain;  // indexed like kPlainTiers
+  std::array<DomainSet, std::size(kPlainTiers)> plain;  // indexed like kPlainTiers
   std::vector<Rule> rules;
   std::array<TierRules, kTierCount> tiers;
 

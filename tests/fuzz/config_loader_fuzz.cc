@@ -8,8 +8,6 @@
 // included tables) are fuzzed too. Inputs that mention /dev, /proc or
 // /sys are skipped: an include of /dev/zero or a FIFO would read forever, which is the
 // administrator's own doing (the config is root's) and not what this target looks for.
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -19,24 +17,15 @@
 
 #include "policy/config.h"
 #include "policy/policy_engine.h"
+#include "tests/fuzz/scratch_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path& scratchDir() {
-  static const fs::path dir = [] {
-    const char* base = fs::exists("/dev/shm") ? "/dev/shm" : "/tmp";
-    std::string templ = std::string(base) + "/safegate-config-fuzz-XXXXXX";
-    if (mkdtemp(templ.data()) == nullptr) std::abort();
-    return fs::path(templ);
-  }();
-  return dir;
-}
-
 // Lists and rule files are read by compile(); only files in the scratch folder are allowed.
 bool readsOnlyScratch(const safegate::policy::Config& config) {
-  auto inside = [](const fs::path& p) { return p.parent_path() == scratchDir(); };
+  auto inside = [](const fs::path& p) { return p.parent_path() == fuzzScratchDir(); };
   for (const auto& l : config.lists) {
     for (const auto& s : l.sources) {
       if (!inside(s)) return false;
@@ -58,8 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (std::string_view special : {"/dev", "/proc", "/sys"}) {
     if (text.find(special) != std::string_view::npos) return 0;
   }
-  const fs::path file = scratchDir() / "safegate.toml";
-  const fs::path included = scratchDir() / "included.toml";
+  const fs::path file = fuzzScratchDir() / "safegate.toml";
+  const fs::path included = fuzzScratchDir() / "included.toml";
   constexpr std::string_view kSplit = "\n# --- included.toml ---\n";
   const size_t split = text.find(kSplit);
   auto write = [](const fs::path& path, std::string_view content) {

@@ -106,6 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (q.question.qclass != qclass) return 0;  // buildDnsQuery asks class IN only
   // A name that does not survive presentation form (a dot inside a label) is another question.
   if (!rewrite && q.question.name != upstream_question) return 0;
+  // A safe-search target is a configured host name, never the root.
+  if (rewrite && upstream_question.empty()) return 0;
 
   static ResolvedAddressTable resolved(1 << 10);
   AnswerSettings settings;

@@ -2,8 +2,6 @@
 // load() returns a usable table, every error names the file, a damaged file is moved aside (not
 // lost), and the table it restored survives save() and load() unchanged with no diagnostic
 // (what the daemon writes it must read back).
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -11,20 +9,11 @@
 #include <string>
 
 #include "daemon/exception_store.h"
+#include "tests/fuzz/scratch_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-const fs::path& scratchDir() {
-  static const fs::path dir = [] {
-    const char* base = fs::exists("/dev/shm") ? "/dev/shm" : "/tmp";
-    std::string templ = std::string(base) + "/safegate-exceptions-fuzz-XXXXXX";
-    if (mkdtemp(templ.data()) == nullptr) std::abort();
-    return fs::path(templ);
-  }();
-  return dir;
-}
 
 void clearDir(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir)) fs::remove(e.path());
@@ -34,7 +23,7 @@ void clearDir(const fs::path& dir) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 256 * 1024) return 0;
-  const fs::path dir = scratchDir();
+  const fs::path dir = fuzzScratchDir();
   const fs::path file = dir / "exceptions.json";
   clearDir(dir);
   {

@@ -1,5 +1,7 @@
 // Fuzz target for IpAddress / Cidr / MacAddress parsing and CidrSet: whatever parses must print
-// back to text that parses to the same value, and a CIDR must contain its own network.
+// back to text that parses to the same value, a CIDR must contain its own network, and
+// CidrSet::find() must agree with a linear most-specific scan (IPv4 and IPv4-mapped entries
+// compared as one address space).
 #include <array>
 #include <cstdint>
 #include <cstdlib>

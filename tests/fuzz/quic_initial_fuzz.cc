@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (auto hello = flow->crypto.firstHandshakeMessage()) {
       // The view must lie inside the assembler's buffer and be fully readable.
       volatile uint8_t sink = 0;
-      for (uint8_t b : *hello) sink ^= b;
+      for (uint8_t b : *hello) sink = sink ^ b;
       (void)sink;
     }
     return 0;

@@ -349,7 +349,9 @@ TEST(PacketTest, ParsesEveryIpFrameOfTheRealCaptures) {
         EXPECT_EQ(s.bad["unsupported"], 1u);
         continue;
       }
-      if (name == "dns_udp_2.pcap") EXPECT_EQ(s.snapped, 1u);  // caplen 98, len 266
+      if (name == "dns_udp_2.pcap") {
+        EXPECT_EQ(s.snapped, 1u);  // caplen 98, len 266
+      }
       EXPECT_EQ(s.ok + s.snapped, s.frames)
           << name << " first problem: " << (s.bad.empty() ? "" : s.bad.begin()->first);
     }

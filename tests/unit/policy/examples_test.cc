@@ -24,7 +24,9 @@ TEST(ExamplesTest, EveryShippedExampleLoadsAndCompiles) {
     auto loaded = PolicyEngine::load(cfg, sink);
     EXPECT_TRUE(loaded) << cfg << "\n" << sink.toString();
     EXPECT_EQ(sink.errorCount(), 0u) << cfg;
-    if (loaded) EXPECT_GT(loaded->snapshot->stats().list_entries, 10000u) << cfg;
+    if (loaded) {
+      EXPECT_GT(loaded->snapshot->stats().list_entries, 10000u) << cfg;
+    }
   }
   EXPECT_GE(n, 4u) << "home, primary-school, secondary-school, default";
 }

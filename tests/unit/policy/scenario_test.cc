@@ -103,13 +103,21 @@ TEST_P(ScenarioTest, DecisionsMatchExpectations) {
     const std::string where = file.filename().string() + " step " + std::to_string(i) + " (" + raw +
                               "): " + renderReason(d);
     EXPECT_EQ(verdictName(d.verdict), t["verdict"].value_or(std::string())) << where;
-    if (auto v = t["group"].value<std::string>()) EXPECT_EQ(d.group, *v) << where;
-    if (auto v = t["category"].value<std::string>()) EXPECT_EQ(d.category, *v) << where;
+    if (auto v = t["group"].value<std::string>()) {
+      EXPECT_EQ(d.group, *v) << where;
+    }
+    if (auto v = t["category"].value<std::string>()) {
+      EXPECT_EQ(d.category, *v) << where;
+    }
     if (auto v = t["decided_by"].value<std::string>()) {
       EXPECT_EQ(decisionReasonName(d.reason), *v) << where;
     }
-    if (auto v = t["rule"].value<std::string>()) EXPECT_EQ(d.rule, *v) << where;
-    if (auto v = t["alert"].value<bool>()) EXPECT_EQ(d.alert, *v) << where;
+    if (auto v = t["rule"].value<std::string>()) {
+      EXPECT_EQ(d.rule, *v) << where;
+    }
+    if (auto v = t["alert"].value<bool>()) {
+      EXPECT_EQ(d.alert, *v) << where;
+    }
     if (auto v = t["confidential"].value<bool>()) {
       EXPECT_EQ(d.confidential, *v) << where;
       if (*v) {
