@@ -98,17 +98,16 @@ void run(const char* label, bool with_alerts, int rate, const std::filesystem::p
   if (router) router->flush(true);
   std::sort(ns.begin(), ns.end());
   const IncidentStoreStats st = (*store)->stats();
-  std::printf("%-10s record(): median %4lld ns  p99 %5lld ns  p99.9 %6lld ns  (%d calls at %d/s "
-              "in %.1f s; written %llu, dropped %llu",
-              label, static_cast<long long>(ns[kCalls / 2]),
-              static_cast<long long>(ns[kCalls * 99 / 100]),
-              static_cast<long long>(ns[kCalls * 999 / 1000]), kCalls, rate, elapsed / 1e9,
-              static_cast<unsigned long long>(st.written),
-              static_cast<unsigned long long>(st.dropped_queue_full));
+  std::printf(
+      "%-10s record(): median %4lld ns  p99 %5lld ns  p99.9 %6lld ns  (%d calls at %d/s "
+      "in %.1f s; written %llu, dropped %llu",
+      label, static_cast<long long>(ns[kCalls / 2]), static_cast<long long>(ns[kCalls * 99 / 100]),
+      static_cast<long long>(ns[kCalls * 999 / 1000]), kCalls, rate, elapsed / 1e9,
+      static_cast<unsigned long long>(st.written),
+      static_cast<unsigned long long>(st.dropped_queue_full));
   if (router) {
     const AlertRouterStats a = router->stats();
-    std::printf("; alerts %llu in %llu outbox messages",
-                static_cast<unsigned long long>(a.alerts),
+    std::printf("; alerts %llu in %llu outbox messages", static_cast<unsigned long long>(a.alerts),
                 static_cast<unsigned long long>(a.messages));
   }
   std::printf(")\n");
@@ -118,8 +117,8 @@ void run(const char* label, bool with_alerts, int rate, const std::filesystem::p
 
 int main(int argc, char** argv) {
   const int rate = argc > 1 ? std::atoi(argv[1]) : 20'000;
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("sg-alert-bench-" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("sg-alert-bench-" + std::to_string(getpid()));
   for (int round = 0; round < 2; ++round) {
     run("no-alerts", false, rate, dir);
     run("alerts", true, rate, dir);

@@ -86,12 +86,9 @@ Status stepDone(SqliteStatement& s) {
 
 std::string_view outboxStateName(OutboxState s) {
   switch (s) {
-    case OutboxState::kPending:
-      return "pending";
-    case OutboxState::kDelivered:
-      return "delivered";
-    case OutboxState::kDead:
-      return "dead";
+    case OutboxState::kPending: return "pending";
+    case OutboxState::kDelivered: return "delivered";
+    case OutboxState::kDead: return "dead";
   }
   return "pending";
 }
@@ -185,11 +182,10 @@ Result<OutboxStore::EnqueueResult> OutboxStore::enqueueAll(
         continue;
       }
       if (queued >= options_.max_messages) {
-        result.refused = Status::exhausted(
-            "outbox full: " + std::to_string(queued) +
-            " undelivered messages (outbox.max_messages = " +
-            std::to_string(options_.max_messages) +
-            "); see `safegatectl outbox` for what is stuck and why");
+        result.refused = Status::exhausted("outbox full: " + std::to_string(queued) +
+                                           " undelivered messages (outbox.max_messages = " +
+                                           std::to_string(options_.max_messages) +
+                                           "); see `safegatectl outbox` for what is stuck and why");
         result.refused_count = messages.size() - i;
         break;
       }
@@ -269,8 +265,8 @@ Status OutboxStore::markDead(int64_t id, std::string_view error, int64_t now_uni
   return setState(id, OutboxState::kPending, OutboxState::kDead, error, now_unix_ms);
 }
 
-Status OutboxStore::setState(int64_t id, OutboxState from, OutboxState to,
-                             std::string_view error, int64_t now_unix_ms) {
+Status OutboxStore::setState(int64_t id, OutboxState from, OutboxState to, std::string_view error,
+                             int64_t now_unix_ms) {
   auto s = db_.prepare(
       "UPDATE outbox SET state = ?2, finished_ms = ?3, attempts = attempts + 1,"
       " last_error = CASE WHEN ?4 = '' THEN last_error ELSE ?4 END"
@@ -379,17 +375,10 @@ Result<OutboxStore::Counts> OutboxStore::counts() {
     if (code != SqliteCode::kRow) return Status::io("outbox: " + s.value().lastError());
     const int64_t n = s.value().columnInt(1);
     switch (s.value().columnInt(0)) {
-      case 0:
-        c.pending = n;
-        break;
-      case 1:
-        c.delivered = n;
-        break;
-      case 2:
-        c.dead = n;
-        break;
-      default:
-        break;
+      case 0: c.pending = n; break;
+      case 1: c.delivered = n; break;
+      case 2: c.dead = n; break;
+      default: break;
     }
   }
   return c;

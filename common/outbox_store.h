@@ -104,8 +104,7 @@ class OutboxStore {
     Status refused;
     size_t refused_count = 0;
   };
-  Result<EnqueueResult> enqueueAll(std::span<const OutboxNewMessage> messages,
-                                   int64_t now_unix_ms);
+  Result<EnqueueResult> enqueueAll(std::span<const OutboxNewMessage> messages, int64_t now_unix_ms);
 
   // Pending messages whose next attempt is due at `now`, oldest first, at most `limit`.
   Result<std::vector<OutboxMessage>> due(int64_t now_unix_ms, int limit);

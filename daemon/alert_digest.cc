@@ -8,8 +8,7 @@ namespace safegate {
 
 Result<std::vector<GroupDigest>> buildDigest(const std::filesystem::path& incident_db,
                                              int64_t from_ms, int64_t to_ms,
-                                             const DigestThresholds& thresholds,
-                                             size_t top_names) {
+                                             const DigestThresholds& thresholds, size_t top_names) {
   SqliteOpenOptions o;
   o.create = false;
   o.read_only = true;

@@ -26,10 +26,10 @@ struct DigestThresholds {
 
 struct GroupDigest {
   std::string group;
-  std::string status;  // "green", "amber", "red"
-  int64_t alerts = 0;  // incidents with an alert-* action
-  int64_t blocks = 0;  // blocked incidents (alerting or not)
-  std::map<std::string, int64_t> by_category;            // every incident, by category
+  std::string status;                                        // "green", "amber", "red"
+  int64_t alerts = 0;                                        // incidents with an alert-* action
+  int64_t blocks = 0;                                        // blocked incidents (alerting or not)
+  std::map<std::string, int64_t> by_category;                // every incident, by category
   std::vector<std::pair<std::string, int64_t>> top_blocked;  // most blocked names, at most N
 };
 

@@ -162,8 +162,8 @@ void AlertRouter::sendDueDigests() {
     std::vector<OutboxNewMessage> messages;
     const auto payloads = renderDigest(r, groups.value(), date, key, now);
     for (size_t i = 0; i < payloads.size(); ++i) {
-      messages.push_back({"digest", s.name, key + (i ? ":" + std::to_string(i) : ""),
-                          payloads[i], 0});
+      messages.push_back(
+          {"digest", s.name, key + (i ? ":" + std::to_string(i) : ""), payloads[i], 0});
     }
     auto stored = outbox_->enqueueAll(messages, now);
     if (!stored || stored->refused_count > 0) {
@@ -178,8 +178,8 @@ void AlertRouter::sendDueDigests() {
 
 std::vector<std::string> AlertRouter::renderDigest(const Route& r,
                                                    const std::vector<GroupDigest>& groups,
-                                                   const std::string& date,
-                                                   const std::string& key, int64_t now_ms) const {
+                                                   const std::string& date, const std::string& key,
+                                                   int64_t now_ms) const {
   switch (r.settings.kind) {
     case policy::AlertKind::kWebhook: {
       nlohmann::json gs = nlohmann::json::array();
@@ -193,10 +193,10 @@ std::vector<std::string> AlertRouter::renderDigest(const Route& r,
                       {"by_category", g.by_category},
                       {"top_blocked", std::move(top)}});
       }
-      nlohmann::json body{{"type", "safegate.digest"}, {"version", 1},
-                          {"gateway", hostname_},      {"deployment_id", deployment_id_},
-                          {"date", date},              {"sent_at", isoMs(now_ms)},
-                          {"groups", std::move(gs)}};
+      nlohmann::json body{
+          {"type", "safegate.digest"},       {"version", 1}, {"gateway", hostname_},
+          {"deployment_id", deployment_id_}, {"date", date}, {"sent_at", isoMs(now_ms)},
+          {"groups", std::move(gs)}};
       return {body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
     }
     case policy::AlertKind::kEmail: {
@@ -208,11 +208,10 @@ std::vector<std::string> AlertRouter::renderDigest(const Route& r,
       std::string to;
       for (const auto& t : r.settings.to) to += (to.empty() ? "" : ", ") + headerSafe(t);
       std::string m = "From: safegate <" + headerSafe(r.settings.from) + ">\r\nTo: " + to +
-                      "\r\nSubject: [safegate] daily digest " + date + ": " +
-                      std::to_string(red) + " red, " + std::to_string(amber) + " amber\r\n" +
+                      "\r\nSubject: [safegate] daily digest " + date + ": " + std::to_string(red) +
+                      " red, " + std::to_string(amber) + " amber\r\n" +
                       "Date: " + formatUtc(now_ms / 1000, "%a, %d %b %Y %H:%M:%S +0000") +
-                      "\r\nMessage-ID: <" + headerSafe(key) + "@safegate." +
-                      headerSafe(hostname_) +
+                      "\r\nMessage-ID: <" + headerSafe(key) + "@safegate." + headerSafe(hostname_) +
                       ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                       "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
       m += "The last 24 hours on " + hostname_ + ", per group:\r\n";
@@ -242,16 +241,17 @@ std::vector<std::string> AlertRouter::renderDigest(const Route& r,
         for (const auto& [c, n] : g.by_category) {
           cats += (cats.empty() ? "" : ",") + c + ":" + std::to_string(n);
         }
-        out.push_back(formatRfc5424(
-            g.status == "red" ? 3 : g.status == "amber" ? 4 : 6, now_ms, hostname_, "digest",
-            "safegate@32473",
-            {{"date", date},
-             {"group", g.group},
-             {"status", g.status},
-             {"alerts", std::to_string(g.alerts)},
-             {"blocks", std::to_string(g.blocks)},
-             {"categories", cats}},
-            "daily digest " + date + " " + g.group + ": " + g.status));
+        out.push_back(formatRfc5424(g.status == "red"     ? 3
+                                    : g.status == "amber" ? 4
+                                                          : 6,
+                                    now_ms, hostname_, "digest", "safegate@32473",
+                                    {{"date", date},
+                                     {"group", g.group},
+                                     {"status", g.status},
+                                     {"alerts", std::to_string(g.alerts)},
+                                     {"blocks", std::to_string(g.blocks)},
+                                     {"categories", cats}},
+                                    "daily digest " + date + " " + g.group + ": " + g.status));
       }
       return out;
     }
@@ -276,8 +276,8 @@ void AlertRouter::enqueue(Route& r, int64_t now_ms) {
     }
   } else {
     for (size_t from = 0; from < r.batch.size(); from += kMaxAlertsPerMessage) {
-      const std::span<const Pending> part(
-          r.batch.data() + from, std::min(kMaxAlertsPerMessage, r.batch.size() - from));
+      const std::span<const Pending> part(r.batch.data() + from,
+                                          std::min(kMaxAlertsPerMessage, r.batch.size() - from));
       auto key = newIdempotencyKey();
       if (!key) {
         ++stats_.enqueue_errors;
@@ -314,28 +314,22 @@ void AlertRouter::enqueue(Route& r, int64_t now_ms) {
 std::string AlertRouter::renderWebhook(std::span<const Pending> batch, int64_t now_ms) const {
   nlohmann::json alerts = nlohmann::json::array();
   for (const Pending& p : batch) {
-    nlohmann::json a{{"time", isoMs(p.notice.unix_ms)},
-                     {"device", p.notice.device},
-                     {"device_named", p.notice.device_named},
-                     {"group", p.notice.group},
-                     {"category", p.notice.category},
-                     {"action", actionOf(p.notice)},
+    nlohmann::json a{{"time", isoMs(p.notice.unix_ms)},       {"device", p.notice.device},
+                     {"device_named", p.notice.device_named}, {"group", p.notice.group},
+                     {"category", p.notice.category},         {"action", actionOf(p.notice)},
                      {"protocol", p.notice.protocol}};
     if (!p.notice.confidential) a["name"] = p.notice.name;
     if (p.suppressed_before > 0) a["suppressed_before"] = p.suppressed_before;
     alerts.push_back(std::move(a));
   }
-  nlohmann::json body{{"type", "safegate.alerts"},
-                      {"version", 1},
-                      {"gateway", hostname_},
-                      {"deployment_id", deployment_id_},
-                      {"sent_at", isoMs(now_ms)},
-                      {"alerts", std::move(alerts)}};
+  nlohmann::json body{{"type", "safegate.alerts"}, {"version", 1},
+                      {"gateway", hostname_},      {"deployment_id", deployment_id_},
+                      {"sent_at", isoMs(now_ms)},  {"alerts", std::move(alerts)}};
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string AlertRouter::renderEmail(const Route& r, std::span<const Pending> batch,
-                                     int64_t now_ms, const std::string& key) const {
+std::string AlertRouter::renderEmail(const Route& r, std::span<const Pending> batch, int64_t now_ms,
+                                     const std::string& key) const {
   std::map<std::string, int> by_category;
   for (const Pending& p : batch) ++by_category[p.notice.category];
   std::string categories;

@@ -7,9 +7,9 @@
 // (batch_seconds: alerts inside it become one webhook body or one e-mail, at most 500 each;
 // syslog sends one message per alert, as collectors expect). onAlert() only appends in memory;
 // flush(), called once a second by the daemon's main loop, writes everything due to the outbox
-// in one transaction — never an fsync per alert on the incident writer's thread. Alerts name the device when a [[clients]] entry
-// names it, otherwise its pseudonym — never its address — and never the name of a licensed
-// (child-abuse / terrorism) list entry: those say only the category.
+// in one transaction — never an fsync per alert on the incident writer's thread. Alerts name the
+// device when a [[clients]] entry names it, otherwise its pseudonym — never its address — and never
+// the name of a licensed (child-abuse / terrorism) list entry: those say only the category.
 //
 // Thread-safety: onAlert() is called by the incident writer thread, flush() by the daemon's
 // main loop; both take one mutex and do no network I/O (flush() writes the outbox file).
@@ -34,12 +34,12 @@
 namespace safegate {
 
 struct AlertRouterStats {
-  uint64_t alerts = 0;       // notices that matched a destination's filter
-  uint64_t suppressed = 0;   // folded into a later alert by a rate limit
-  uint64_t messages = 0;     // outbox messages queued
+  uint64_t alerts = 0;      // notices that matched a destination's filter
+  uint64_t suppressed = 0;  // folded into a later alert by a rate limit
+  uint64_t messages = 0;    // outbox messages queued
   uint64_t enqueue_errors = 0;
-  uint64_t dropped = 0;      // more than the per-destination backlog held between flushes
-  uint64_t digests = 0;      // daily digests queued
+  uint64_t dropped = 0;  // more than the per-destination backlog held between flushes
+  uint64_t digests = 0;  // daily digests queued
   std::string last_error;
 };
 
@@ -78,7 +78,7 @@ class AlertRouter {
       int64_t suppressed = 0;
     };
     std::map<std::string, Window> windows;  // device + '\n' + category
-    int32_t digest_day = -1;  // local day (days since 1970) of the last digest queued
+    int32_t digest_day = -1;                // local day (days since 1970) of the last digest queued
   };
 
   bool matches(const policy::AlertSettings& s, const AlertNotice& n) const;

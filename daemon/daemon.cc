@@ -182,7 +182,8 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   incidents_ = std::move(*store);
   alerts_ = makeAlertRouter(settings_, SystemClock::instance(), loaded->config.policy.time_zone);
   if (alerts_) {
-    incidents_->setAlertSink([router = alerts_.get()](const AlertNotice& n) { router->onAlert(n); });
+    incidents_->setAlertSink(
+        [router = alerts_.get()](const AlertNotice& n) { router->onAlert(n); });
   }
   incidents_->start();
 
@@ -340,12 +341,9 @@ nlohmann::json Daemon::statsJson() {
   }
   if (alerts_) {
     const AlertRouterStats a = alerts_->stats();
-    j["alerts"] = {{"alerts", a.alerts},
-                   {"suppressed", a.suppressed},
-                   {"messages", a.messages},
-                   {"enqueue_errors", a.enqueue_errors},
-                   {"dropped", a.dropped},
-                   {"last_error", a.last_error}};
+    j["alerts"] = {{"alerts", a.alerts},     {"suppressed", a.suppressed},
+                   {"messages", a.messages}, {"enqueue_errors", a.enqueue_errors},
+                   {"dropped", a.dropped},   {"last_error", a.last_error}};
   }
   return j;
 }
@@ -592,7 +590,7 @@ int Daemon::run() {
   control_->stop();
   if (inline_) inline_->stop();
   proxy_->stop();
-  incidents_->stop();  // flushes what is queued
+  incidents_->stop();                           // flushes what is queued
   if (alerts_) alerts_->flush(/*force=*/true);  // durable in the outbox, sent after a restart
   close(sfd);
   return 0;

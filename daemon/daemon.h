@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/alert_router.h"
 #include "daemon/compiled_policy.h"
 #include "daemon/control_server.h"
 #include "daemon/dns_proxy.h"
@@ -31,7 +32,6 @@
 #include "daemon/incident_store.h"
 #include "daemon/inline_engine.h"
 #include "daemon/neighbour_table.h"
-#include "daemon/alert_router.h"
 #include "daemon/outbox_delivery.h"
 #include "daemon/resolved_addresses.h"
 

@@ -20,8 +20,8 @@ bool startsWithNoCase(std::string_view s, std::string_view prefix) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
     s.remove_suffix(1);
   }
   return s;
@@ -78,27 +78,21 @@ HttpFailure classify(CURLcode rc) {
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
     case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CRL_BADFILE:
-      return HttpFailure::kInvalidRequest;
+    case CURLE_SSL_CRL_BADFILE: return HttpFailure::kInvalidRequest;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-      return HttpFailure::kTls;
+    case CURLE_SSL_INVALIDCERTSTATUS: return HttpFailure::kTls;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-      return HttpFailure::kConnect;
-    case CURLE_OPERATION_TIMEDOUT:
-      return HttpFailure::kTimeout;
-    case CURLE_FILESIZE_EXCEEDED:
-      return HttpFailure::kTooLarge;
-    default:
-      return HttpFailure::kProtocol;
+    case CURLE_GOT_NOTHING: return HttpFailure::kConnect;
+    case CURLE_OPERATION_TIMEDOUT: return HttpFailure::kTimeout;
+    case CURLE_FILESIZE_EXCEEDED: return HttpFailure::kTooLarge;
+    default: return HttpFailure::kProtocol;
   }
 }
 
@@ -112,20 +106,13 @@ std::string_view redactedUrl(std::string_view url) {
 
 std::string_view httpFailureName(HttpFailure f) {
   switch (f) {
-    case HttpFailure::kNone:
-      return "none";
-    case HttpFailure::kInvalidRequest:
-      return "invalid-request";
-    case HttpFailure::kTls:
-      return "tls";
-    case HttpFailure::kConnect:
-      return "connect";
-    case HttpFailure::kTimeout:
-      return "timeout";
-    case HttpFailure::kTooLarge:
-      return "too-large";
-    case HttpFailure::kProtocol:
-      return "protocol";
+    case HttpFailure::kNone: return "none";
+    case HttpFailure::kInvalidRequest: return "invalid-request";
+    case HttpFailure::kTls: return "tls";
+    case HttpFailure::kConnect: return "connect";
+    case HttpFailure::kTimeout: return "timeout";
+    case HttpFailure::kTooLarge: return "too-large";
+    case HttpFailure::kProtocol: return "protocol";
   }
   return "protocol";
 }
@@ -151,12 +138,9 @@ Status failureStatus(HttpFailure failure, const std::string& where, const std::s
   switch (failure) {
     case HttpFailure::kTls:
       return Status::unavailable(where + ": TLS verification failed, nothing was sent: " + detail);
-    case HttpFailure::kTimeout:
-      return Status::unavailable(where + ": timed out: " + detail);
-    case HttpFailure::kInvalidRequest:
-      return Status::invalid(where + ": " + detail);
-    default:
-      return Status::unavailable(where + ": " + detail);
+    case HttpFailure::kTimeout: return Status::unavailable(where + ": timed out: " + detail);
+    case HttpFailure::kInvalidRequest: return Status::invalid(where + ": " + detail);
+    default: return Status::unavailable(where + ": " + detail);
   }
 }
 }  // namespace
@@ -191,8 +175,8 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& request,
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for timeouts
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, options_.allow_insecure_http_for_tests ? "https,http"
-                                                                                    : "https");
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
+                   options_.allow_insecure_http_for_tests ? "https,http" : "https");
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -241,11 +225,11 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& request,
   if (rc != CURLE_OK) {
     if (rc == CURLE_WRITE_ERROR && (t.too_large || t.sink_stopped)) {
       failure_ = HttpFailure::kTooLarge;
-      return Status::exhausted(where + ": " +
-                               (t.too_large ? "response larger than " +
-                                                  std::to_string(options_.max_response_bytes) +
-                                                  " bytes"
-                                            : std::string("transfer stopped by the receiver")));
+      return Status::exhausted(
+          where + ": " +
+          (t.too_large
+               ? "response larger than " + std::to_string(options_.max_response_bytes) + " bytes"
+               : std::string("transfer stopped by the receiver")));
     }
     failure_ = classify(rc);
     if (failure_ == HttpFailure::kTooLarge) {
@@ -272,7 +256,8 @@ Status MailClient::send(const MailMessage& message) {
   if (!c) return Status::internal("curl_easy_init failed");
   const bool smtps = startsWithNoCase(options_.url, "smtps://");
   if (!smtps && !startsWithNoCase(options_.url, "smtp://")) {
-    return Status::invalid(options_.url + ": an SMTP server is smtps://host[:465] or "
+    return Status::invalid(options_.url +
+                           ": an SMTP server is smtps://host[:465] or "
                            "smtp://host[:587] (with STARTTLS)");
   }
   if (message.to.empty()) return Status::invalid("an e-mail needs at least one recipient");
@@ -332,8 +317,7 @@ Status MailClient::send(const MailMessage& message) {
 std::optional<int64_t> parseRetryAfterMs(std::string_view value, int64_t now_unix_ms) {
   value = trim(value);
   if (value.empty()) return std::nullopt;
-  if (std::all_of(value.begin(), value.end(),
-                  [](char ch) { return ch >= '0' && ch <= '9'; })) {
+  if (std::all_of(value.begin(), value.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
     if (value.size() > 9) return int64_t{999'999'999} * 1000;  // absurd; the caller caps it
     int64_t seconds = 0;
     for (char ch : value) seconds = seconds * 10 + (ch - '0');

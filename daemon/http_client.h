@@ -30,12 +30,12 @@
 namespace safegate {
 
 struct HttpClientOptions {
-  std::string ca_file;           // PEM bundle to verify servers against; "" = the system store
-  std::string pin_sha256;        // "sha256//BASE64[;sha256//...]" public-key pin, "" = none
+  std::string ca_file;     // PEM bundle to verify servers against; "" = the system store
+  std::string pin_sha256;  // "sha256//BASE64[;sha256//...]" public-key pin, "" = none
   int connect_timeout_ms = 5000;
   int total_timeout_ms = 15000;  // the whole exchange, including the response body
   size_t max_response_bytes = size_t{1} << 20;
-  int max_redirects = 0;         // 0 = never follow (reports); lists may allow a few
+  int max_redirects = 0;           // 0 = never follow (reports); lists may allow a few
   bool accept_compressed = false;  // ask for gzip/deflate and decode it
   std::string user_agent = "safegate/0.1";
   bool allow_insecure_http_for_tests = false;  // never set from a config file
@@ -100,8 +100,8 @@ class HttpClient {
 // server that does not offer it gets nothing (curl's CURLUSESSL_ALL). Certificates and host
 // names are verified as for HTTPS.
 struct MailClientOptions {
-  std::string url;      // "smtps://mail.example:465" or "smtp://mail.example:587"
-  std::string ca_file;  // "" = the system store
+  std::string url;       // "smtps://mail.example:465" or "smtp://mail.example:587"
+  std::string ca_file;   // "" = the system store
   std::string username;  // "" = no AUTH
   std::string password;
   int connect_timeout_ms = 5000;

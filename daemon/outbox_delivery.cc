@@ -242,8 +242,7 @@ void OutboxDelivery::run() {
       const int64_t slice = std::min<int64_t>(options_.change_poll_ms, wait_ms - waited);
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait_for(lock, std::chrono::milliseconds(slice),
-                     [&] { return stopping_ || woken_; });
+        cv_.wait_for(lock, std::chrono::milliseconds(slice), [&] { return stopping_ || woken_; });
         if (stopping_) return;
         if (woken_) {
           woken_ = false;

@@ -68,7 +68,7 @@ struct OutboxDeliveryOptions {
   OutboxOptions store;
   OutboxBackoff backoff;
   int64_t max_retry_after_ms = int64_t{24} * 3600 * 1000;  // a server cannot park us longer
-  int batch = 16;                                           // messages per pass
+  int batch = 16;                                          // messages per pass
   int64_t idle_poll_ms = 60'000;  // re-read the outbox this often even without wake()
   int64_t change_poll_ms = 1000;  // how soon a message queued by another process is noticed
   std::string deployment_id;      // sent as X-Safegate-Deployment (the operator's id)

@@ -17,8 +17,8 @@ namespace {
 Result<std::string> readSecretFile(const std::filesystem::path& path, const std::string& key) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    return Status::invalid(key + ": cannot read \"" + path.string() + "\": " +
-                           std::strerror(errno));
+    return Status::invalid(key + ": cannot read \"" + path.string() +
+                           "\": " + std::strerror(errno));
   }
   if ((st.st_mode & 077) != 0) {
     char mode[8];
@@ -105,16 +105,15 @@ OutboxOptions outboxStoreOptions(const policy::DaemonSettings& s) {
   return o;
 }
 
-std::unique_ptr<AlertRouter> makeAlertRouter(const policy::DaemonSettings& s,
-                                             const Clock& clock, const std::string& time_zone) {
+std::unique_ptr<AlertRouter> makeAlertRouter(const policy::DaemonSettings& s, const Clock& clock,
+                                             const std::string& time_zone) {
   if (s.alerts.empty()) return nullptr;
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "safegate");
   auto tz = policy::TimeZone::load(time_zone);  // validated with the config
   return std::make_unique<AlertRouter>(s.alerts, s.outbox.path.string(), outboxStoreOptions(s),
                                        host, s.hotline.deployment_id, clock,
-                                       tz ? tz.value() : policy::TimeZone::utc(),
-                                       s.database.path);
+                                       tz ? tz.value() : policy::TimeZone::utc(), s.database.path);
 }
 
 Result<std::unique_ptr<OutboxDelivery>> startOutbox(const policy::DaemonSettings& s,

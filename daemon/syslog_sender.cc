@@ -159,8 +159,8 @@ Status SyslogSender::connect() {
     const long verify = SSL_get_verify_result(ssl);
     std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : openSslError();
     close();
-    return Status::unavailable("syslog " + where + ": TLS verification failed, nothing was sent: " +
-                               why);
+    return Status::unavailable("syslog " + where +
+                               ": TLS verification failed, nothing was sent: " + why);
   }
   return Status::ok();
 }

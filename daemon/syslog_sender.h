@@ -27,7 +27,7 @@ struct SyslogSenderOptions {
   std::string host;  // IP address or name of the collector
   uint16_t port = 6514;
   bool tls = true;
-  std::string ca_file;  // "" = the system store
+  std::string ca_file;    // "" = the system store
   int timeout_ms = 5000;  // connect, handshake and each write
 };
 

@@ -1,10 +1,9 @@
 #include "policy/config.h"
 
-#include <cctype>
-
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -345,7 +344,8 @@ class ModelBuilder {
     Section hl = top.sub("hotline");
     d.hotline.enabled = hl.boolean("enabled");
     d.hotline.endpoint = hl.str("endpoint");
-    if (!hl.str("ca_file").empty()) d.hotline.ca_file = resolveAgainst(configDir(), hl.str("ca_file"));
+    if (!hl.str("ca_file").empty())
+      d.hotline.ca_file = resolveAgainst(configDir(), hl.str("ca_file"));
     d.hotline.pin_sha256 = hl.str("pin_sha256");
     if (!hl.str("token_file").empty()) {
       d.hotline.token_file = resolveAgainst(configDir(), hl.str("token_file"));
@@ -590,7 +590,7 @@ class ModelBuilder {
     a.name = s.str("name");
     a.where = s.here();
     const std::string kind = s.str("kind");
-    a.kind = kind == "email" ? AlertKind::kEmail
+    a.kind = kind == "email"    ? AlertKind::kEmail
              : kind == "syslog" ? AlertKind::kSyslog
                                 : AlertKind::kWebhook;
     auto path = [&](std::string_view key) {
@@ -614,8 +614,8 @@ class ModelBuilder {
         std::isdigit(static_cast<unsigned char>(t[1])) &&
         std::isdigit(static_cast<unsigned char>(t[3])) &&
         std::isdigit(static_cast<unsigned char>(t[4]))) {
-      a.digest_minute_of_day = ((t[0] - '0') * 10 + (t[1] - '0')) * 60 + (t[3] - '0') * 10 +
-                               (t[4] - '0');
+      a.digest_minute_of_day =
+          ((t[0] - '0') * 10 + (t[1] - '0')) * 60 + (t[3] - '0') * 10 + (t[4] - '0');
     }
     a.digest_amber_alerts = s.integer("digest_amber_alerts");
     a.digest_red_alerts = s.integer("digest_red_alerts");
@@ -633,8 +633,8 @@ class ModelBuilder {
       } else if (act == "alert-allow") {
         a.on_allow = true;
       } else {
-        sink_.error(s.at("actions"), shown + ".actions: \"" + act +
-                                         "\" is not alert-block or alert-allow");
+        sink_.error(s.at("actions"),
+                    shown + ".actions: \"" + act + "\" is not alert-block or alert-allow");
       }
     }
     for (const auto& c : a.categories) checkCategory(c, s.at("categories"), shown + ".categories");
@@ -650,9 +650,7 @@ class ModelBuilder {
       if (!ok) sink_.error(s.here(), shown + ": " + std::string(key) + " " + why);
     };
     switch (a.kind) {
-      case AlertKind::kWebhook:
-        require(!a.url.empty(), "url", "is required for a webhook");
-        break;
+      case AlertKind::kWebhook: require(!a.url.empty(), "url", "is required for a webhook"); break;
       case AlertKind::kEmail:
         require(a.smtp_url.rfind("smtps://", 0) == 0 || a.smtp_url.rfind("smtp://", 0) == 0,
                 "smtp_url", "must be smtps://host[:465] or smtp://host[:587] (STARTTLS)");

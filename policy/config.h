@@ -99,9 +99,9 @@ struct OutboxSettings {
 
 struct HotlineSettings {
   bool enabled = false;
-  std::string endpoint;            // https:// only (validated)
-  std::filesystem::path ca_file;   // absolute, empty = system store
-  std::string pin_sha256;          // "sha256//BASE64" or empty
+  std::string endpoint;              // https:// only (validated)
+  std::filesystem::path ca_file;     // absolute, empty = system store
+  std::string pin_sha256;            // "sha256//BASE64" or empty
   std::filesystem::path token_file;  // absolute, empty = none
   std::string deployment_id;
   std::string operator_contact;
@@ -112,10 +112,10 @@ enum class AlertKind : uint8_t { kWebhook, kEmail, kSyslog };
 struct AlertSettings {
   std::string name;
   AlertKind kind = AlertKind::kWebhook;
-  std::string url;                      // webhook
-  std::filesystem::path secret_file;    // webhook HMAC key, absolute or empty
-  std::filesystem::path ca_file;        // absolute or empty
-  std::string smtp_url;                 // email
+  std::string url;                    // webhook
+  std::filesystem::path secret_file;  // webhook HMAC key, absolute or empty
+  std::filesystem::path ca_file;      // absolute or empty
+  std::string smtp_url;               // email
   std::string from;
   std::vector<std::string> to;
   std::string username;
@@ -123,8 +123,8 @@ struct AlertSettings {
   std::string syslog_host;              // syslog
   uint16_t syslog_port = 6514;
   bool syslog_tls = true;
-  bool on_block = true;   // actions contains alert-block
-  bool on_allow = true;   // actions contains alert-allow
+  bool on_block = true;                 // actions contains alert-block
+  bool on_allow = true;                 // actions contains alert-allow
   std::vector<std::string> categories;  // empty = all
   std::vector<std::string> groups;      // empty = all
   int batch_seconds = 60;

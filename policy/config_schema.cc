@@ -1,7 +1,6 @@
 #include "policy/config_schema.h"
 
 #include <cctype>
-
 #include <map>
 #include <mutex>
 #include <set>
@@ -159,7 +158,9 @@ std::string checkClockTimeOrEmpty(std::string_view s) {
   }
   return {};
 }
-std::string validateClockTime(const toml::node& n) { return forEachString(n, checkClockTimeOrEmpty); }
+std::string validateClockTime(const toml::node& n) {
+  return forEachString(n, checkClockTimeOrEmpty);
+}
 std::string validateHttpsUrl(const toml::node& n) { return forEachString(n, checkHttpsUrlOrEmpty); }
 std::string checkPinOrEmpty(std::string_view s) {
   if (s.empty()) return {};
@@ -409,8 +410,7 @@ const KeyDef kKeys[] = {
     {"outbox", K::kTable, "", R,
      "The durable queue of messages that leave the machine (docs/outbox.md)."},
     {"outbox.path", K::kString, "\"outbox.sqlite\"", R,
-     "SQLite file of the outbox, relative to daemon.state_dir unless absolute.",
-     validateNonEmpty},
+     "SQLite file of the outbox, relative to daemon.state_dir unless absolute.", validateNonEmpty},
     {"outbox.max_messages",
      K::kInteger,
      "10000",

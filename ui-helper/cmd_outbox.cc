@@ -218,12 +218,13 @@ int runOutboxList(const OutboxArgs& a) {
     return 0;
   }
   std::cout << "outbox " << cfg->daemon.outbox.path.string() << ": " << counts->pending
-            << " pending, " << counts->dead << " dead, " << counts->delivered
-            << " delivered (kept " << cfg->daemon.outbox.keep_delivered_days << " days)\n";
+            << " pending, " << counts->dead << " dead, " << counts->delivered << " delivered (kept "
+            << cfg->daemon.outbox.keep_delivered_days << " days)\n";
   if (rows->empty()) return 0;
   std::cout << std::left << std::setw(8) << "ID" << std::setw(11) << "STATE" << std::setw(16)
             << "KIND" << std::setw(14) << "DESTINATION" << std::setw(9) << "TRIES" << std::setw(22)
-            << "NEXT ATTEMPT" << "LAST ERROR\n";
+            << "NEXT ATTEMPT"
+            << "LAST ERROR\n";
   for (const auto& m : rows.value()) {
     const json j = messageJson(m);
     std::cout << std::left << std::setw(8) << m.id << std::setw(11) << outboxStateName(m.state)

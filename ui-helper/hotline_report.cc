@@ -27,14 +27,10 @@ constexpr HotlineCategory kHotlineCategories[] = {
 
 std::string_view reporterRoleName(ReporterRole r) {
   switch (r) {
-    case ReporterRole::kAdmin:
-      return "admin";
-    case ReporterRole::kStaff:
-      return "staff";
-    case ReporterRole::kChild:
-      return "child";
-    case ReporterRole::kParent:
-      return "parent";
+    case ReporterRole::kAdmin: return "admin";
+    case ReporterRole::kStaff: return "staff";
+    case ReporterRole::kChild: return "child";
+    case ReporterRole::kParent: return "parent";
   }
   return "admin";
 }
@@ -95,7 +91,8 @@ Result<ReportedLocation> parseReportedLocation(std::string_view text) {
     if (close == std::string_view::npos) return Status::invalid("unterminated IPv6 literal");
     port = host.substr(close + 1);
     host = host.substr(1, close - 1);
-    if (!IpAddress::parse(host)) return Status::invalid("\"" + std::string(host) + "\" is not IPv6");
+    if (!IpAddress::parse(host))
+      return Status::invalid("\"" + std::string(host) + "\" is not IPv6");
   } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
     port = host.substr(colon);
     host = host.substr(0, colon);
@@ -105,7 +102,8 @@ Result<ReportedLocation> parseReportedLocation(std::string_view text) {
       return Status::invalid("\"" + std::string(authority) + "\" has no valid port");
     }
     for (char c : port.substr(1)) {
-      if (c < '0' || c > '9') return Status::invalid("\"" + std::string(authority) + "\" has no valid port");
+      if (c < '0' || c > '9')
+        return Status::invalid("\"" + std::string(authority) + "\" has no valid port");
     }
   }
   ReportedLocation out;
@@ -128,9 +126,10 @@ Result<std::string> buildHotlineReport(const HotlineReportInput& in) {
   }
   if (!category) {
     std::string names;
-    for (const auto& c : kHotlineCategories) names += (names.empty() ? "" : ", ") + std::string(c.category);
-    return Status::invalid("category \"" + in.category + "\" is not one a hotline takes (" +
-                           names + ")");
+    for (const auto& c : kHotlineCategories)
+      names += (names.empty() ? "" : ", ") + std::string(c.category);
+    return Status::invalid("category \"" + in.category + "\" is not one a hotline takes (" + names +
+                           ")");
   }
   if (in.note.size() > kMaxNoteBytes) {
     return Status::invalid("the note is longer than " + std::to_string(kMaxNoteBytes) + " bytes");

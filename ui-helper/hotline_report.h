@@ -40,7 +40,7 @@ struct HotlineReportInput {
   ReportedLocation location;
   std::string category;  // one of hotlineCategories()
   ReporterRole reporter = ReporterRole::kAdmin;
-  std::string note;        // optional, at most 1000 bytes
+  std::string note;  // optional, at most 1000 bytes
   int64_t reported_unix_seconds = 0;
   std::string report_id;  // the outbox idempotency key (32 hex digits)
   std::string deployment_id;

@@ -10,10 +10,8 @@ using Registrar = void (*)(CLI::App&);
 
 // One line per command file.
 constexpr Registrar kRegistrars[] = {
-    safegate::ui::registerConfigCommands,
-    safegate::ui::registerExplainCommand,
-    safegate::ui::registerControlCommands,
-    safegate::ui::registerReplayCommand,
+    safegate::ui::registerConfigCommands,  safegate::ui::registerExplainCommand,
+    safegate::ui::registerControlCommands, safegate::ui::registerReplayCommand,
     safegate::ui::registerOutboxCommands,
 };
 

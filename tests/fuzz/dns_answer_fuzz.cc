@@ -96,8 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::array<uint8_t, 512> query_bytes{};
   const size_t query_length =
-      buildDnsQuery(kClientId, rewrite ? std::string_view("search.test") : upstream_question,
-                    qtype, (mode & 4) ? 1232 : 0, false, query_bytes);
+      buildDnsQuery(kClientId, rewrite ? std::string_view("search.test") : upstream_question, qtype,
+                    (mode & 4) ? 1232 : 0, false, query_bytes);
   if (query_length == 0) return 0;
   const std::span<const uint8_t> query(query_bytes.data(), query_length);
   DnsQuery q;

@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (diags.hasErrors() != !loaded.moved_aside.empty()) std::abort();
   if (!loaded.moved_aside.empty() && !fs::exists(loaded.moved_aside)) std::abort();
   for (const auto& e : loaded.table->entries()) {
-    if (e.until_unix_seconds <= kNow) std::abort();  // expired entries are dropped
+    if (e.until_unix_seconds <= kNow) std::abort();    // expired entries are dropped
     if (e.id >= loaded.table->nextId()) std::abort();  // a new exception never reuses an id
   }
 

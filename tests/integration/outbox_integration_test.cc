@@ -49,9 +49,10 @@ class OutboxIntegrationTest : public ::testing::Test {
     return dir_.write("safegate.toml",
                       "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
                           "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
-                          "[hotline]\nenabled = true\nendpoint = \"" + server_.url(path) +
-                          "\"\nca_file = \"" + pki_->caFile() + "\"\ntoken_file = \"" +
-                          token_.string() + "\"\ndeployment_id = \"school-42\"\n");
+                          "[hotline]\nenabled = true\nendpoint = \"" +
+                          server_.url(path) + "\"\nca_file = \"" + pki_->caFile() +
+                          "\"\ntoken_file = \"" + token_.string() +
+                          "\"\ndeployment_id = \"school-42\"\n");
   }
   bool startDaemon(const std::filesystem::path& cfg) {
     if (!daemon_.start({safegated_, "--config", cfg.string()}, log().string())) return false;
@@ -108,13 +109,13 @@ TEST_F(OutboxIntegrationTest, QueuedReportIsDeliveredWithTokenKeyAndDeployment) 
 
   // The operator sees it in `safegatectl status` and `stats`.
   const std::string sock = (dir_.path() / "state/control.sock").string();
-  auto status = nlohmann::json::parse(run(ctl_ + " status --json --socket '" + sock + "'"), nullptr,
-                                      false);
+  auto status =
+      nlohmann::json::parse(run(ctl_ + " status --json --socket '" + sock + "'"), nullptr, false);
   ASSERT_TRUE(status.is_object());
   EXPECT_EQ(status["outbox"]["delivered"], 1);
   EXPECT_EQ(status["outbox"]["pending"], 0);
-  auto stats = nlohmann::json::parse(run(ctl_ + " stats --json --socket '" + sock + "'"), nullptr,
-                                     false);
+  auto stats =
+      nlohmann::json::parse(run(ctl_ + " stats --json --socket '" + sock + "'"), nullptr, false);
   ASSERT_TRUE(stats.is_object());
   EXPECT_EQ(stats["outbox"]["delivered"], 1);
 }
@@ -162,9 +163,9 @@ TEST_F(OutboxIntegrationTest, AlertingIncidentFromARealDigReachesTheLeadsSignedW
           "[[lists]]\nname = \"selfharm\"\ncategory = \"self-harm\"\nsources = [\"selfharm.txt\"]\n"
           "[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n"
           "[groups.categories]\n\"self-harm\" = \"alert-block\"\n"
-          "[[alerts]]\nname = \"lead\"\nkind = \"webhook\"\nurl = \"" + server_.url("/ok") +
-          "\"\nca_file = \"" + pki_->caFile() + "\"\nsecret_file = \"" + secret.string() +
-          "\"\nbatch_seconds = 0\n");
+          "[[alerts]]\nname = \"lead\"\nkind = \"webhook\"\nurl = \"" +
+          server_.url("/ok") + "\"\nca_file = \"" + pki_->caFile() + "\"\nsecret_file = \"" +
+          secret.string() + "\"\nbatch_seconds = 0\n");
   ASSERT_TRUE(daemon_.start({safegated_, "--config", cfg.string()}, log().string()));
   auto line = daemon_.waitForLine("safegated: ready", 15000);
   ASSERT_TRUE(line) << testing::readFile(log());

@@ -11,11 +11,10 @@
 //   server.requests()                          // every request, as JSON objects
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -55,9 +54,8 @@ class LoopbackServer {
     log_ = log;
     // Debian's python3, where install-deps.sh puts aiosmtpd and jsonschema (not whatever
     // python3 comes first on PATH).
-    std::vector<std::string> argv = {"/usr/bin/python3",
-                                     (sourceDir() / "tests/support" / script).string(), "--log",
-                                     log_};
+    std::vector<std::string> argv = {
+        "/usr/bin/python3", (sourceDir() / "tests/support" / script).string(), "--log", log_};
     argv.insert(argv.end(), args.begin(), args.end());
     if (!process_.start(argv)) return false;
     auto line = process_.waitForLine("READY ", 20000);
@@ -111,8 +109,8 @@ class SmtpTestServer : public LoopbackServer {
  public:
   bool start(const TestPki& pki, bool smtps) {
     return LoopbackServer::start("smtp_test_server.py",
-                                 {"--cert", pki.path("server.pem"), "--key",
-                                  pki.path("server.key"), smtps ? "--smtps" : "--starttls"},
+                                 {"--cert", pki.path("server.pem"), "--key", pki.path("server.key"),
+                                  smtps ? "--smtps" : "--starttls"},
                                  freshLog(pki, "smtp"));
   }
 };

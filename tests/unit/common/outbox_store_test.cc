@@ -198,9 +198,7 @@ TEST_F(OutboxStoreTest, TwoConnectionsShareOneQueueAsDaemonAndCliDo) {
 }
 
 TEST_F(OutboxStoreTest, NewerSchemaIsRefusedRatherThanMisread) {
-  {
-    OutboxStore store = open();
-  }
+  { OutboxStore store = open(); }
   auto db = SqliteDb::open((dir_.path() / "outbox.sqlite").string(), SqliteOpenOptions{});
   ASSERT_TRUE(db.isOk());
   ASSERT_TRUE(db.value().setUserVersion(99).isOk());

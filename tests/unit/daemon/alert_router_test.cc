@@ -59,7 +59,7 @@ TEST_F(AlertRouterTest, OnlyMatchingActionsCategoriesAndGroupsBecomeAlerts) {
   s.groups = {"year-7"};
   AlertRouter r = router({s});
   r.onAlert(notice("Sam's tablet", "self-harm", /*blocked=*/false));  // alert-allow: not wanted
-  r.onAlert(notice("Sam's tablet", "gambling"));                        // other category
+  r.onAlert(notice("Sam's tablet", "gambling"));                      // other category
   AlertNotice other_group = notice("Sam's tablet", "self-harm");
   other_group.group = "staff";
   r.onAlert(other_group);
@@ -219,7 +219,8 @@ void writeIncidents(const std::filesystem::path& dir, int64_t at_ms) {
     d.confidential = confidential;
     return IncidentEvent::fromDecision(f, d, at_ms - 3600 * 1000);
   };
-  for (int i = 0; i < 6; ++i) (*store)->record(event("year-7", "cut.example", "self-harm", true, false));
+  for (int i = 0; i < 6; ++i)
+    (*store)->record(event("year-7", "cut.example", "self-harm", true, false));
   (*store)->record(event("year-7", "bet.example", "gambling", false, false));
   (*store)->record(event("year-7", "", "child-abuse", true, true));
   (*store)->record(event("year-9", "cards.example", "gambling", false, false));
@@ -238,8 +239,8 @@ TEST_F(AlertRouterTest, DailyDigestIsSentOnceADayAtItsLocalTimeWithRedAmberGreen
   s.digest_amber_alerts = 1;
   s.digest_red_alerts = 5;
   auto make = [&] {
-    return AlertRouter({s}, (dir_.path() / "outbox.sqlite").string(), {}, "gw1", "school-42",
-                       clock, policy::TimeZone::utc(), dir_.path() / "incidents.sqlite");
+    return AlertRouter({s}, (dir_.path() / "outbox.sqlite").string(), {}, "gw1", "school-42", clock,
+                       policy::TimeZone::utc(), dir_.path() / "incidents.sqlite");
   };
   AlertRouter r = make();
   r.sendDueDigests();

@@ -27,9 +27,9 @@ TEST(ControlProtocolTest, RefusesNewerVersionNamingTheSupportedOne) {
 
 // The version was narrowed to int before the check (the control_protocol fuzz target checks it).
 TEST(ControlProtocolTest, RefusesVersionsThatWouldWrapToOne) {
-  for (const char* line : {R"({"v":4294967297,"cmd":"status"})",
-                           R"({"v":-4294967295,"cmd":"status"})",
-                           R"({"v":18446744073709551615,"cmd":"status"})"}) {
+  for (const char* line :
+       {R"({"v":4294967297,"cmd":"status"})", R"({"v":-4294967295,"cmd":"status"})",
+        R"({"v":18446744073709551615,"cmd":"status"})"}) {
     auto r = parseControlRequest(line);
     ASSERT_FALSE(r) << line;
     EXPECT_NE(r.status().message().find("speaks version 1"), std::string::npos) << line;

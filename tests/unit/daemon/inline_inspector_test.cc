@@ -239,8 +239,8 @@ TEST_F(InlineInspectorTest, AnswersBlockedDnsQueryFromTheResolversAddress) {
 
 TEST_F(InlineInspectorTest, UnparsableDnsDatagramIsDroppedNotPassed) {
   // Garbage, a header without its question, and a truncated name: none can be decided.
-  for (const char* payload : {"0001020304050607", "abcd01000001000000000000",
-                              "abcd010000010000000000000663617369"}) {
+  for (const char* payload :
+       {"0001020304050607", "abcd01000001000000000000", "abcd010000010000000000000663617369"}) {
     EXPECT_EQ(feed(udpPacket("10.0.0.5", "8.8.8.8", 5557, 53, hex(payload))).kind,
               NfqVerdictKind::kDrop)
         << payload;

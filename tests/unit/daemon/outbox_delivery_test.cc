@@ -224,7 +224,8 @@ TEST_F(OutboxDeliveryTest, ResentMessageAfterACrashIsDroppedByTheReceiversDedupe
     h.ca_file = pki_->caFile();
     return h;
   }());
-  auto pre = direct.perform({"POST", server_->url("/ok"), {{"Idempotency-Key", "key-crash"}}, "{}"});
+  auto pre =
+      direct.perform({"POST", server_->url("/ok"), {{"Idempotency-Key", "key-crash"}}, "{}"});
   ASSERT_TRUE(pre.isOk());
   ASSERT_EQ(first.deliverDue().value(), 1);
   EXPECT_EQ(message(id).state, OutboxState::kDelivered);

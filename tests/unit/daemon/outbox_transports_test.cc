@@ -68,8 +68,8 @@ TEST_F(OutboxTransportsTest, MailOverSmtpsArrives) {
   SmtpTestServer server;
   ASSERT_TRUE(server.start(*pki_, /*smtps=*/true));
   MailClient client(mailTo(server, true));
-  Status s = client.send({"alerts@school.example", {"a@school.example", "b@school.example"},
-                          mail("smtps")});
+  Status s = client.send(
+      {"alerts@school.example", {"a@school.example", "b@school.example"}, mail("smtps")});
   ASSERT_TRUE(s.isOk()) << s.toString();
   auto got = server.records();
   ASSERT_EQ(got.size(), 1u);
@@ -101,9 +101,9 @@ TEST_F(OutboxTransportsTest, SyslogOverTlsDeliversFramedMessagesOnOneConnection)
   SyslogTestServer server;
   ASSERT_TRUE(server.start(*pki_, /*tls=*/true));
   SyslogSender sender(syslogTo(server, true));
-  const std::string a = formatRfc5424(2, 1'700'000'000'123, "gw1", "alert", "safegate@32473",
-                                      {{"category", "self-harm"}, {"group", "year-7"}},
-                                      "blocked self-harm site");
+  const std::string a =
+      formatRfc5424(2, 1'700'000'000'123, "gw1", "alert", "safegate@32473",
+                    {{"category", "self-harm"}, {"group", "year-7"}}, "blocked self-harm site");
   ASSERT_TRUE(sender.send(a).isOk());
   ASSERT_TRUE(sender.send("second message with spaces").isOk());
   // Readiness: the collector logs each frame as it arrives; wait for both (bounded).
@@ -153,9 +153,9 @@ TEST_F(OutboxTransportsTest, SyslogToNobodyIsUnavailable) {
 }
 
 TEST(SyslogFormatTest, FollowsRfc5424WithEscapedParamsAndNoNewlines) {
-  const std::string m = formatRfc5424(4, 1'700'000'000'005, "gate way", "alert", "safegate@32473",
-                                      {{"note", "a \"quoted\" ] \\ value"}, {"bad name", "x"}},
-                                      "line one\nline two");
+  const std::string m =
+      formatRfc5424(4, 1'700'000'000'005, "gate way", "alert", "safegate@32473",
+                    {{"note", "a \"quoted\" ] \\ value"}, {"bad name", "x"}}, "line one\nline two");
   const std::string pid = std::to_string(getpid());
   EXPECT_EQ(m, "<108>1 2023-11-14T22:13:20.005Z gateway safegate " + pid +
                    " alert [safegate@32473 note=\"a \\\"quoted\\\" \\] \\\\ value\" badname=\"x\"]"
@@ -187,10 +187,11 @@ TEST_F(OutboxTransportsTest, OutboxDeliversToMailAndSyslogDestinations) {
   {
     auto s = OutboxStore::open(o.outbox_path, o.store);
     ASSERT_TRUE(s.isOk());
-    ASSERT_TRUE(s->enqueue({"alert", "lead-mail", {}, mail("via outbox"), 0}, clock.unixMs()).isOk());
-    ASSERT_TRUE(s->enqueue({"alert", "district", {}, "<108>1 - - safegate - - - x", 0},
-                           clock.unixMs())
-                    .isOk());
+    ASSERT_TRUE(
+        s->enqueue({"alert", "lead-mail", {}, mail("via outbox"), 0}, clock.unixMs()).isOk());
+    ASSERT_TRUE(
+        s->enqueue({"alert", "district", {}, "<108>1 - - safegate - - - x", 0}, clock.unixMs())
+            .isOk());
   }
   auto n = d.deliverDue();
   ASSERT_TRUE(n.isOk()) << n.status().toString();

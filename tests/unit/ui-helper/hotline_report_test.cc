@@ -28,10 +28,11 @@ HotlineReportInput sample() {
 std::string schemaViolations(const std::string& documents) {
   testing::TempDir dir;
   const auto input = dir.write("reports.jsonl", documents);
-  const std::string cmd = "/usr/bin/python3 '" +
-                          (testing::sourceDir() / "tests/support/validate_json_schema.py").string() +
-                          "' '" + (testing::sourceDir() / "docs/hotline-report.schema.json").string() +
-                          "' < '" + input.string() + "' 2>&1";
+  const std::string cmd =
+      "/usr/bin/python3 '" +
+      (testing::sourceDir() / "tests/support/validate_json_schema.py").string() + "' '" +
+      (testing::sourceDir() / "docs/hotline-report.schema.json").string() + "' < '" +
+      input.string() + "' 2>&1";
   std::string out;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return "popen failed";

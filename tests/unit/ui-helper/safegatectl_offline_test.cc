@@ -174,8 +174,8 @@ class SafegatectlOutboxTest : public SafegatectlTest {
 
 TEST_F(SafegatectlOutboxTest, ReportIsRefusedWhileTheHotlineIsOff) {
   const fs::path cfg = config(false);
-  const CommandResult r = runSafegatectl("report http://bad.test/x --category child-abuse --config '" +
-                                         cfg.string() + "'");
+  const CommandResult r = runSafegatectl(
+      "report http://bad.test/x --category child-abuse --config '" + cfg.string() + "'");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("the hotline is off"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir_.path() / "outbox.sqlite"));
@@ -185,7 +185,8 @@ TEST_F(SafegatectlOutboxTest, ReportIsQueuedAsAHotlineMessageWithoutTheChild) {
   const fs::path cfg = config(true);
   const CommandResult r = runSafegatectl(
       "report 'http://bad.test/x?y=1' --category child-abuse --reporter staff "
-      "--note 'seen in class' --json --config '" + cfg.string() + "'");
+      "--note 'seen in class' --json --config '" +
+      cfg.string() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto result = jsonLines(r.out);
   ASSERT_EQ(result.size(), 1u) << r.out;
@@ -211,8 +212,10 @@ TEST_F(SafegatectlOutboxTest, ReportIsQueuedAsAHotlineMessageWithoutTheChild) {
 
 TEST_F(SafegatectlOutboxTest, AddressAlreadyOnALicensedListIsNotSentAndNotEchoed) {
   const fs::path cfg = config(true);
-  const CommandResult r = runSafegatectl("report http://www.abuse-listed.test/p --category "
-                                         "child-abuse --config '" + cfg.string() + "'");
+  const CommandResult r = runSafegatectl(
+      "report http://www.abuse-listed.test/p --category "
+      "child-abuse --config '" +
+      cfg.string() + "'");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("already on a licensed list"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("licensed.txt"), std::string::npos) << r.out;
@@ -222,10 +225,14 @@ TEST_F(SafegatectlOutboxTest, AddressAlreadyOnALicensedListIsNotSentAndNotEchoed
 
 TEST_F(SafegatectlOutboxTest, ReportWithAnUnknownCategoryOrBadUrlQueuesNothing) {
   const fs::path cfg = config(true);
-  EXPECT_EQ(runSafegatectl("report http://x.test/ --category gambling --config '" + cfg.string() +
-                           "'").exit_code, 1);
-  EXPECT_EQ(runSafegatectl("report 'ftp://x.test/' --category terrorism --config '" +
-                           cfg.string() + "'").exit_code, 1);
+  EXPECT_EQ(
+      runSafegatectl("report http://x.test/ --category gambling --config '" + cfg.string() + "'")
+          .exit_code,
+      1);
+  EXPECT_EQ(
+      runSafegatectl("report 'ftp://x.test/' --category terrorism --config '" + cfg.string() + "'")
+          .exit_code,
+      1);
   EXPECT_EQ(store().counts()->pending, 0);
 }
 
@@ -237,7 +244,8 @@ TEST_F(SafegatectlOutboxTest, OutboxRetryRevivesADeadMessageAndRefusesUnknownIds
     id = s.enqueue({"alert", "lead", {}, "{}", 0}, 1'700'000'000'000).value();
     ASSERT_TRUE(s.markDead(id, "HTTP 401: bad token", 1'700'000'000'000).isOk());
   }
-  const CommandResult dead = runSafegatectl("outbox --json --state dead --config '" + cfg.string() + "'");
+  const CommandResult dead =
+      runSafegatectl("outbox --json --state dead --config '" + cfg.string() + "'");
   ASSERT_EQ(dead.exit_code, 0) << dead.out;
   auto rows = jsonLines(dead.out);
   ASSERT_EQ(rows.size(), 1u) << dead.out;
