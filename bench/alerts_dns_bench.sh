@@ -29,7 +29,7 @@ work="$(mktemp -d)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$root/bench/lib.sh"
 
 # 1,000 alerting names (self-harm, alert-block); query files with 1 % and share_rate % of them.
 for i in $(seq 1000); do echo "alert$i.selfharm.test"; done >"$work/selfharm.txt"
@@ -122,8 +122,7 @@ run_mode() {  # mode round
   qps="$(awk '/Queries per second/ { print $4 }' <<<"$out")"
   taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries_rate.txt" -l 10 -Q "$rate" -q 1000 -v \
     >"$work/latency.txt" 2>/dev/null || true
-  read -r p50 p99 nlat <<<"$(awk '$1 == ">" { print $NF }' "$work/latency.txt" | sort -g |
-    awk '{ v[NR] = $1 } END { printf "%.3f %.3f %d", v[int(NR*0.5)]*1000, v[int(NR*0.99)]*1000, NR }')"
+  read -r p50 p99 nlat <<<"$(dnsperf_percentiles "$work/latency.txt")"
   sleep 3  # the last batches: flushed within 1 s, delivered within the next poll
   local got=$(( $(alerts_received) - before ))
   local dropped; dropped="$(/usr/bin/python3 - "$work/state-$mode/control.sock" <<'PY'

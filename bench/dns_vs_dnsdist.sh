@@ -35,7 +35,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$root/bench/lib.sh"
 
 echo "== generating $entries blocked names (seed $seed) and the query mix" >&2
 awk -v seed="$seed" -v n="$entries" -v out="$work" 'BEGIN {
@@ -104,8 +104,7 @@ measure() {  # name port pid
   # the proxy's CPU and into the latencies being measured.
   taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$lat_duration" \
     -Q "$rate" -q 1000 -v >"$work/latency.txt" 2>/dev/null || true
-  lat="$(awk '$1 == ">" { print $NF }' "$work/latency.txt" | sort -g |
-         awk '{ v[NR] = $1 } END { printf "%.3f %.3f %d", v[int(NR*0.5)]*1000, v[int(NR*0.99)]*1000, NR }')"
+  lat="$(dnsperf_percentiles "$work/latency.txt")"
   local rss; rss="$(awk '/VmRSS/ { print $2 }' /proc/"$pid"/status)"
   local hwm; hwm="$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)"
   read -r p50 p99 nlat <<<"$lat"

@@ -2,6 +2,9 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -218,6 +221,10 @@ Result<int> OutboxDelivery::deliverDue() {
 
 void OutboxDelivery::run() {
   setThreadName("sg-outbox");
+  // Delivery is never in a hurry (seconds count, not microseconds) and its TLS handshakes and
+  // fsyncs must not take the CPU from the DNS workers: lowest CPU priority for this thread
+  // only (on Linux setpriority on a thread id applies to that thread; docs/performance.md).
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
   int64_t last_purge = 0;
   for (;;) {
     auto pass = deliverDue();
