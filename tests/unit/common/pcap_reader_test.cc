@@ -79,7 +79,9 @@ TEST(PcapReaderTest, ReportsNonIpAndTruncatedLinkHeadersAsEmpty) {
 TEST(PcapReaderTest, RejectsTruncatedRecordsAndPcapng) {
   auto file = pcapHeader(kLinkTypeRaw);
   appendRecord(file, 1, 0, kIpv4Stub);
-  file.resize(file.size() - 3);
+  // erase(), not resize(size() - 3): GCC 12 under ASan takes the resize for a fill of ~2^64
+  // bytes (-Wstringop-overflow).
+  file.erase(file.end() - 3, file.end());
   auto p = PcapFile::fromBytes(file);
   ASSERT_FALSE(p);
   EXPECT_NE(p.status().message().find("truncated record 0"), std::string::npos);
