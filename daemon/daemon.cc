@@ -330,8 +330,9 @@ Status Daemon::startUp(DiagnosticSink& diags) {
       co, [this](const ControlRequest& r) { return handleControl(r); });
   s = control_->start();
   if (!s) return s;
-  startup_seconds_ =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  startup_seconds_.store(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(),
+      std::memory_order_relaxed);
   malloc_trim(0);  // the list parser's temporary memory goes back to the OS
   return Status::ok();
 }
@@ -373,7 +374,7 @@ nlohmann::json Daemon::statusJson() {
   j["pid"] = getpid();
   j["uptime_seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  j["startup_seconds"] = startup_seconds_;
+  j["startup_seconds"] = startup_seconds_.load(std::memory_order_relaxed);
   j["config"] = options_.config_file.string();
   std::vector<std::string> listen;
   for (const auto& a : proxy_->boundAddresses()) listen.push_back(a.toString());

@@ -16,6 +16,7 @@
 // are serialised with reload by mutex_.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -92,7 +93,8 @@ class Daemon {
   std::unique_ptr<OutboxDelivery> outbox_;  // when a destination is configured (docs/outbox.md)
   std::unique_ptr<AlertRouter> alerts_;     // [[alerts]] (docs/alerts.md)
   std::chrono::steady_clock::time_point started_;
-  double startup_seconds_ = 0;
+  // Written once the control thread is already serving (status may come in that instant).
+  std::atomic<double> startup_seconds_{0};
 };
 
 // Nameservers from a resolv.conf-format file, as "addr:53" (skipping loopback addresses on
