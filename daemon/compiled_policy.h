@@ -16,8 +16,11 @@ namespace safegate {
 
 class CompiledPolicyView final : public PolicyView {
  public:
-  CompiledPolicyView(policy::PolicySnapshotPtr snapshot, policy::ExceptionTablePtr exceptions)
-      : snapshot_(std::move(snapshot)), exceptions_(std::move(exceptions)) {}
+  CompiledPolicyView(policy::PolicySnapshotPtr snapshot, policy::ExceptionTablePtr exceptions,
+                     std::shared_ptr<const LiveAnswerSettings> answers = nullptr)
+      : snapshot_(std::move(snapshot)),
+        exceptions_(std::move(exceptions)),
+        answers_(std::move(answers)) {}
 
   Decision decide(const RequestFacts& facts) const noexcept override {
     return snapshot_->decide(facts, exceptions_.get());
@@ -26,12 +29,14 @@ class CompiledPolicyView final : public PolicyView {
                               const std::optional<MacAddress>& mac) const noexcept override {
     return snapshot_->clientName(client, mac);
   }
+  const LiveAnswerSettings* answerSettings() const noexcept override { return answers_.get(); }
   const policy::PolicySnapshotPtr& snapshot() const { return snapshot_; }
   const policy::ExceptionTablePtr& exceptions() const { return exceptions_; }
 
  private:
   policy::PolicySnapshotPtr snapshot_;
   policy::ExceptionTablePtr exceptions_;
+  std::shared_ptr<const LiveAnswerSettings> answers_;
 };
 
 }  // namespace safegate

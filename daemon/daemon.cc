@@ -13,9 +13,12 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
+#include "common/utc_time.h"
 #include "daemon/outbox_service.h"
+#include "daemon/policy_guard.h"
 #include "filters/domain_name.h"
 
 namespace safegate {
@@ -100,6 +103,74 @@ std::vector<std::string> systemResolvers(const std::filesystem::path& resolv_con
   return out;
 }
 
+namespace {
+
+std::shared_ptr<const LiveAnswerSettings> liveAnswers(const policy::DaemonSettings& s) {
+  auto a = std::make_shared<LiveAnswerSettings>();
+  a->block_ttl_seconds = static_cast<uint32_t>(s.dns.block_ttl_seconds);
+  if (s.block_page.ipv4) a->block_page_v4 = *s.block_page.ipv4;
+  if (s.block_page.ipv6) a->block_page_v6 = *s.block_page.ipv6;
+  return a;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+// Keys marked `restart` in policy/config_schema.cc, as text for comparison: a reload that
+// changes one applies everything else and says which ones wait for a restart.
+const std::vector<
+    std::pair<const char*, std::function<std::string(const policy::DaemonSettings&)>>>&
+restartOnlyKeys() {
+  using S = policy::DaemonSettings;
+  static const std::vector<std::pair<const char*, std::function<std::string(const S&)>>> keys = {
+      {"daemon.state_dir", [](const S& s) { return s.state_dir.string(); }},
+      {"dns.listen", [](const S& s) { return joined(s.dns.listen); }},
+      {"dns.upstreams", [](const S& s) { return joined(s.dns.upstreams); }},
+      {"dns.upstream_timeout_ms",
+       [](const S& s) { return std::to_string(s.dns.upstream_timeout_ms); }},
+      {"dns.cache_entries", [](const S& s) { return std::to_string(s.dns.cache_entries); }},
+      {"dns.workers", [](const S& s) { return std::to_string(s.dns.workers); }},
+      {"dns.tcp", [](const S& s) { return std::to_string(s.dns.tcp); }},
+      {"database.path", [](const S& s) { return s.database.path.string(); }},
+      {"database.queue_capacity",
+       [](const S& s) { return std::to_string(s.database.queue_capacity); }},
+      {"database.batch_ms", [](const S& s) { return std::to_string(s.database.batch_ms); }},
+      {"privacy.secret_file", [](const S& s) { return s.privacy.secret_file.string(); }},
+      {"control.socket", [](const S& s) { return s.control.socket.string(); }},
+      {"control.group", [](const S& s) { return s.control.group; }},
+      {"block_page.url", [](const S& s) { return s.block_page.url; }},
+      {"inline.enabled", [](const S& s) { return std::to_string(s.inline_mode.enabled); }},
+      {"outbox.path", [](const S& s) { return s.outbox.path.string(); }},
+      {"hotline.enabled", [](const S& s) { return std::to_string(s.hotline.enabled); }},
+      {"alerts", [](const S& s) { return std::to_string(s.alerts.size()); }},
+  };
+  return keys;
+}
+
+}  // namespace
+
+void Daemon::applyLiveSettings(const policy::DaemonSettings& next,
+                               std::vector<std::string>& diagnostics) {
+  for (const auto& [key, value] : restartOnlyKeys()) {
+    if (value(configured_) != value(next)) {
+      diagnostics.push_back(options_.config_file.string() + ": warning: " + key +
+                            " changed; it takes effect at the next restart");
+    }
+  }
+  settings_.dns.block_ttl_seconds = next.dns.block_ttl_seconds;
+  settings_.block_page.ipv4 = next.block_page.ipv4;
+  settings_.block_page.ipv6 = next.block_page.ipv6;
+  settings_.database.retention_days = next.database.retention_days;
+  settings_.database.full_query_log = next.database.full_query_log;
+  settings_.privacy.pseudonymize_clients = next.privacy.pseudonymize_clients;
+  answers_ = liveAnswers(settings_);
+  incidents_->applyLive({settings_.database.retention_days, settings_.privacy.pseudonymize_clients,
+                         settings_.database.full_query_log});
+}
+
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   exceptions_ = std::make_shared<policy::ExceptionTable>();
 }
@@ -113,7 +184,7 @@ Daemon::~Daemon() {
 }
 
 void Daemon::publishView() {
-  holder_.publish(std::make_shared<CompiledPolicyView>(snapshot_, exceptions_));
+  holder_.publish(std::make_shared<CompiledPolicyView>(snapshot_, exceptions_, answers_));
 }
 
 Status Daemon::startUp(DiagnosticSink& diags) {
@@ -124,7 +195,9 @@ Status Daemon::startUp(DiagnosticSink& diags) {
     return Status::invalid("configuration has errors");
   }
   settings_ = loaded->config.daemon;
+  configured_ = loaded->config.daemon;
   snapshot_ = loaded->snapshot;
+  answers_ = liveAnswers(settings_);
   if (!options_.listen_override.empty()) settings_.dns.listen = options_.listen_override;
   if (!options_.upstream_override.empty()) settings_.dns.upstreams = options_.upstream_override;
   if (!options_.control_socket_override.empty()) {
@@ -146,6 +219,15 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   }
   if (settings_.dns.upstreams.empty())
     settings_.dns.upstreams = systemResolvers("/etc/resolv.conf");
+  {
+    std::string problem;
+    auto previous = loadPolicySummary(policySummaryPath(), problem);
+    if (!problem.empty()) fprintf(stderr, "safegated: warning: %s\n", problem.c_str());
+    if (previous && !options_.allow_empty_policy) {
+      Status kept = checkFilteringKept(*previous, snapshot_->filteringByGroup());
+      if (!kept) return kept;
+    }
+  }
   publishView();
 
   std::error_code ec;
@@ -153,6 +235,10 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   if (ec)
     return Status::io("create state_dir " + settings_.state_dir.string() + ": " + ec.message());
   ::chmod(settings_.state_dir.c_str(), 0750);
+  if (Status saved = savePolicySummary(policySummaryPath(), snapshot_->filteringByGroup());
+      !saved) {
+    fprintf(stderr, "safegated: warning: %s\n", saved.toString().c_str());
+  }
 
   // Temporary exceptions granted before a restart (daemon/exception_store.h). A damaged file
   // is reported and set aside; it never stops the start.
@@ -250,7 +336,7 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   return Status::ok();
 }
 
-Status Daemon::reload(std::vector<std::string>& diagnostics) {
+Status Daemon::reload(std::vector<std::string>& diagnostics, bool allow_empty_policy) {
   DiagnosticSink sink;
   auto loaded = policy::PolicyEngine::load(options_.config_file, sink);
   for (const Diagnostic& d : sink.all()) diagnostics.push_back(d.toString());
@@ -260,9 +346,21 @@ Status Daemon::reload(std::vector<std::string>& diagnostics) {
     if (diagnostics.empty()) diagnostics.push_back("error: " + loaded.status().message());
     return Status::invalid("reload failed; the running policy is unchanged");
   }
+  const auto filtering = loaded->snapshot->filteringByGroup();
+  if (!allow_empty_policy) {
+    if (Status kept = checkFilteringKept(snapshot_->filteringByGroup(), filtering); !kept) {
+      ++failed_reloads_;
+      diagnostics.push_back(options_.config_file.string() + ": error: " + kept.message());
+      return Status::invalid("reload refused; the running policy is unchanged");
+    }
+  }
   snapshot_ = loaded->snapshot;
+  applyLiveSettings(loaded->config.daemon, diagnostics);
   publishView();
   ++reloads_;
+  if (Status saved = savePolicySummary(policySummaryPath(), filtering); !saved) {
+    diagnostics.push_back("warning: " + saved.toString());
+  }
   loaded = Status::internal("released");  // drop the parsed config before trimming
   malloc_trim(0);  // compile garbage back to the OS: RSS stays near one snapshot between reloads
   return Status::ok();
@@ -284,15 +382,34 @@ nlohmann::json Daemon::statusJson() {
   j["workers"] = proxy_->workerCount();
   j["control"] = settings_.control.socket.string();
   j["database"] = settings_.database.path.string();
+  // One line an operator reads first: are incidents reaching the database (issue 9 item 11)?
+  const IncidentStoreHealth health = incidents_->health();
+  j["health"] = health.ok ? std::string("ok: incident database writable")
+                          : "FAILING: incident database not writable since " +
+                                isoUtc(health.failing_since_ms / 1000) + " (" + health.last_error +
+                                "); see `safegatectl stats` for drops";
   j["policy_generation"] = holder_.generation();
-  j["reloads"] = reloads_;
-  j["failed_reloads"] = failed_reloads_;
-  j["exceptions"] = exceptions_->entries().size();
-  if (snapshot_) {
-    j["policy"] = {{"list_entries", snapshot_->stats().list_entries},
-                   {"regex_rules", snapshot_->stats().regex_rules},
-                   {"groups", snapshot_->stats().groups},
-                   {"memory_bytes", snapshot_->stats().memory_bytes}};
+  {
+    // SIGHUP reloads on the main thread and housekeeping prunes exceptions there: the pointers
+    // and counters they replace are read under the same lock (a data race before, seen by TSan).
+    std::lock_guard<std::mutex> lock(mutex_);
+    j["reloads"] = reloads_;
+    j["failed_reloads"] = failed_reloads_;
+    j["exceptions"] = exceptions_->entries().size();
+    // The reloadable settings as the components hold them (what a reload changed).
+    const IncidentLiveSettings live = incidents_->live();
+    j["live_settings"] = {{"block_ttl_seconds", answers_->block_ttl_seconds},
+                          {"block_page_ipv4", answers_->block_page_v4.toString()},
+                          {"block_page_ipv6", answers_->block_page_v6.toString()},
+                          {"retention_days", live.retention_days},
+                          {"full_query_log", live.full_query_log},
+                          {"pseudonymize_clients", live.pseudonymize_clients}};
+    if (snapshot_) {
+      j["policy"] = {{"list_entries", snapshot_->stats().list_entries},
+                     {"regex_rules", snapshot_->stats().regex_rules},
+                     {"groups", snapshot_->stats().groups},
+                     {"memory_bytes", snapshot_->stats().memory_bytes}};
+    }
   }
   if (outbox_) {
     // Its own short-lived connection: the delivery thread's is not shared across threads.
@@ -355,7 +472,10 @@ std::string Daemon::handleControl(const ControlRequest& req) {
   if (cmd == "stats") return controlOk(req.id, statsJson());
   if (cmd == "reload") {
     std::vector<std::string> diags;
-    Status s = reload(diags);
+    const bool allow_empty = a.contains("allow_empty_policy") &&
+                             a["allow_empty_policy"].is_boolean() &&
+                             a["allow_empty_policy"].get<bool>();
+    Status s = reload(diags, allow_empty);
     if (!s) return controlError(req.id, s.message(), diags);
     return controlOk(req.id, {{"policy_generation", holder_.generation()}, {"warnings", diags}});
   }

@@ -43,6 +43,7 @@ struct DaemonOptions {
   std::vector<std::string> upstream_override;  // --upstream (replaces dns.upstreams)
   std::string control_socket_override;         // --control-socket
   std::filesystem::path state_dir_override;    // --state-dir (rebases state files under it)
+  bool allow_empty_policy = false;             // --allow-empty-policy (daemon/policy_guard.h)
 };
 
 class Daemon {
@@ -58,14 +59,25 @@ class Daemon {
  private:
   Status startUp(DiagnosticSink& diags);
   // Loads + compiles; on success publishes and returns ok; on error returns the diagnostics.
-  Status reload(std::vector<std::string>& diagnostics);
+  // `allow_empty_policy`: apply even if a group would lose all its filtering (policy_guard.h).
+  Status reload(std::vector<std::string>& diagnostics, bool allow_empty_policy = false);
+  std::filesystem::path policySummaryPath() const {
+    return settings_.state_dir / "policy-summary.json";
+  }
   void publishView();
+  // Reload: the keys marked `live` take effect (answers, incident store); a warning for each
+  // restart-only key that changed. Under mutex_.
+  void applyLiveSettings(const policy::DaemonSettings& next, std::vector<std::string>& diagnostics);
   nlohmann::json statusJson();
   nlohmann::json statsJson();
 
   DaemonOptions options_;
   std::mutex mutex_;  // serialises reload and exception edits
   policy::DaemonSettings settings_;
+  // The [daemon]-side settings exactly as the config file gave them at start (before command
+  // line overrides): a reload compares its restart-only keys against these to warn.
+  policy::DaemonSettings configured_;
+  std::shared_ptr<const LiveAnswerSettings> answers_;  // published with each view
   policy::PolicySnapshotPtr snapshot_;
   policy::ExceptionTablePtr exceptions_;
   std::unique_ptr<ExceptionStore> exception_store_;  // state_dir/exceptions.json

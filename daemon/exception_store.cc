@@ -10,6 +10,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "common/atomic_file.h"
+
 namespace safegate {
 
 namespace {
@@ -28,17 +30,6 @@ SourceLocation locate(const std::filesystem::path& file, const std::string& text
     }
   }
   return where;
-}
-
-Status writeAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::fromErrno("write", errno);
-    done += static_cast<size_t>(n);
-  }
-  return Status::ok();
 }
 
 }  // namespace
@@ -227,27 +218,9 @@ Status ExceptionStore::save(const policy::ExceptionTable& table) const {
   nlohmann::json doc = {{"version", 1}, {"next_id", table.nextId()}, {"exceptions", list}};
   const std::string data = doc.dump(1) + "\n";
 
-  const std::filesystem::path dir = path_.parent_path().empty() ? "." : path_.parent_path();
-  std::string tmp_name = (dir / ("." + path_.filename().string() + ".XXXXXX")).string();
-  int fd = mkostemp(tmp_name.data(), O_CLOEXEC);
-  if (fd < 0) return Status::fromErrno("create temporary file in " + dir.string(), errno);
   // Client addresses and notes: not for other users (docs/privacy.md).
-  Status s = fchmod(fd, 0640) == 0 ? Status::ok() : Status::fromErrno("fchmod", errno);
-  if (s) s = writeAll(fd, data);
-  if (s && fsync(fd) != 0) s = Status::fromErrno("fsync " + tmp_name, errno);
-  if (close(fd) != 0 && s) s = Status::fromErrno("close " + tmp_name, errno);
-  if (s && ::rename(tmp_name.c_str(), path_.c_str()) != 0) {
-    s = Status::fromErrno("rename to " + path_.string(), errno);
-  }
-  if (!s) {
-    ::unlink(tmp_name.c_str());
+  if (Status s = writeFileAtomically(path_, data, 0640); !s) {
     return Status::io("cannot save exceptions to " + path_.string() + ": " + s.message());
-  }
-  // The rename is durable only once the directory entry is on disk.
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
   }
   return Status::ok();
 }

@@ -7,6 +7,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "common/logger.h"
 #include "common/thread_name.h"
 
 namespace safegate {
@@ -104,6 +105,9 @@ IncidentEvent IncidentEvent::fromDecision(const RequestFacts& facts, const Decis
 
 IncidentStore::IncidentStore(IncidentStoreOptions options, SqliteDb db, Pseudonymizer p)
     : options_(std::move(options)),
+      retention_days_(options_.retention_days),
+      pseudonymize_clients_(options_.pseudonymize_clients),
+      full_query_log_(options_.full_query_log),
       db_(std::move(db)),
       pseudonymizer_(p),
       queue_(options_.queue_capacity) {
@@ -113,6 +117,18 @@ IncidentStore::IncidentStore(IncidentStoreOptions options, SqliteDb db, Pseudony
 }
 
 IncidentStore::~IncidentStore() { stop(); }
+
+void IncidentStore::applyLive(const IncidentLiveSettings& live) {
+  retention_days_.store(live.retention_days, std::memory_order_relaxed);
+  pseudonymize_clients_.store(live.pseudonymize_clients, std::memory_order_relaxed);
+  full_query_log_.store(live.full_query_log, std::memory_order_relaxed);
+}
+
+IncidentLiveSettings IncidentStore::live() const {
+  return {retention_days_.load(std::memory_order_relaxed),
+          pseudonymize_clients_.load(std::memory_order_relaxed),
+          full_query_log_.load(std::memory_order_relaxed)};
+}
 
 Status IncidentStore::migrate(SqliteDb& db) {
   auto v = db.userVersion();
@@ -257,6 +273,16 @@ void IncidentStore::run() {
       do {
         takeQueued();
       } while (!pending_.empty() && writeBatch());
+      if (!pending_.empty()) {
+        // The database refused the last batch: say what is lost, never silently.
+        size_t lost = pending_.size();
+        IncidentEvent e;
+        while (queue_.tryPop(e)) ++lost;
+        logError("incidents", "incidents lost at shutdown: the database could not take them",
+                 {{"path", options_.database_path.string()},
+                  {"lost", static_cast<uint64_t>(lost)},
+                  {"error", health().last_error}});
+      }
       return;
     }
   }
@@ -268,7 +294,7 @@ std::string IncidentStore::clientText(const IncidentEvent& e, bool* named) {
     return std::string(e.device.view());
   }
   std::string identity = e.has_mac ? "mac:" + e.mac.toString() : "ip:" + e.client.toString();
-  if (!options_.pseudonymize_clients) {
+  if (!pseudonymize_clients_.load(std::memory_order_relaxed)) {
     *named = true;
     return identity.substr(identity.find(':') + 1);
   }
@@ -285,6 +311,7 @@ bool IncidentStore::writeBatch() {
   }
   if (c != SqliteCode::kOk) {
     errors_.fetch_add(1, std::memory_order_relaxed);
+    noteWriteFailure(err.empty() ? "cannot begin a transaction" : err);
     return false;
   }
   auto ins = db_.prepare(
@@ -297,6 +324,9 @@ bool IncidentStore::writeBatch() {
       "INSERT INTO query_log (ts_ms, client, grp, name, qtype, verdict) VALUES (?,?,?,?,?,?)");
   if (!ins || !cnt || !qlog) {
     errors_.fetch_add(1, std::memory_order_relaxed);
+    noteWriteFailure(!ins   ? ins.status().message()
+                     : !cnt ? cnt.status().message()
+                            : qlog.status().message());
     db_.execCode("ROLLBACK");
     return false;
   }
@@ -317,7 +347,7 @@ bool IncidentStore::writeBatch() {
                                       : "i" + e.client.toString();
     auto it = client_cache.find(key);
     if (it == client_cache.end()) it = client_cache.emplace(key, clientText(e, &named)).first;
-    named = e.device.length > 0 || !options_.pseudonymize_clients;
+    named = e.device.length > 0 || !pseudonymize_clients_.load(std::memory_order_relaxed);
     const std::string& client = it->second;
     std::string_view verdict =
         e.alert && e.verdict == Verdict::kAllow ? "alert" : verdictName(e.verdict);
@@ -330,6 +360,7 @@ bool IncidentStore::writeBatch() {
       qlog->bindInt(5, e.qtype);
       qlog->bindText(6, verdict);
       r = qlog->step();
+      if (r != SqliteCode::kDone) err = qlog->lastError();
       qlog->reset();
     } else {
       ins->bindInt(1, e.unix_ms);
@@ -357,6 +388,7 @@ bool IncidentStore::writeBatch() {
       ins->bindText(12, protocolName(e.protocol));
       ins->bindText(13, decisionReasonName(e.reason));
       r = ins->step();
+      if (r != SqliteCode::kDone) err = ins->lastError();
       ins->reset();
       // Counted per batch and written once per key below (one upsert instead of one per row).
       ++hourly[{(e.unix_ms / 3'600'000) * 3600, std::string(e.group.view()),
@@ -375,6 +407,7 @@ bool IncidentStore::writeBatch() {
     cnt->bindText(4, std::get<3>(key));
     cnt->bindInt(5, count);
     ok = cnt->step() == SqliteCode::kDone;
+    if (!ok) err = cnt->lastError();
     cnt->reset();
   }
   if (ok) {
@@ -384,6 +417,7 @@ bool IncidentStore::writeBatch() {
       batches_.fetch_add(1, std::memory_order_relaxed);
       pending_.clear();
       pending_count_.store(0, std::memory_order_relaxed);
+      noteWriteSuccess();
       return true;
     }
   }
@@ -394,14 +428,71 @@ bool IncidentStore::writeBatch() {
     busy_.fetch_add(1, std::memory_order_relaxed);
   } else {
     errors_.fetch_add(1, std::memory_order_relaxed);
+    noteWriteFailure(err.empty() ? "write failed" : err);
   }
   return false;
 }
 
+IncidentStoreHealth IncidentStore::health() const {
+  std::lock_guard<std::mutex> lock(health_mutex_);
+  return health_;
+}
+
+void IncidentStore::noteWriteFailure(const std::string& error) {
+  const int64_t now = nowUnixMs();
+  const uint64_t errors = errors_.load(std::memory_order_relaxed);
+  const uint64_t dropped = dropped_.load(std::memory_order_relaxed);
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(health_mutex_);
+    first = health_.ok;
+    if (first) {
+      health_.ok = false;
+      health_.failing_since_ms = now;
+    }
+    health_.last_error = error;
+  }
+  if (first) {
+    errors_at_streak_start_ = errors - 1;
+    dropped_at_streak_start_ = dropped;
+    last_failure_log_ms_ = now;
+    logError("incidents",
+             "cannot write to the incident database; incidents wait in memory and are retried, "
+             "new ones are dropped (and counted) once the queue is full",
+             {{"path", options_.database_path.string()},
+              {"error", error},
+              {"queue_capacity", static_cast<uint64_t>(queue_.capacity())}});
+  } else if (now - last_failure_log_ms_ >= 60'000) {
+    last_failure_log_ms_ = now;
+    logError("incidents", "incident database still failing",
+             {{"path", options_.database_path.string()},
+              {"error", error},
+              {"failing_for_s", (now - health().failing_since_ms) / 1000},
+              {"failed_writes", errors - errors_at_streak_start_},
+              {"dropped", dropped - dropped_at_streak_start_}});
+  }
+}
+
+void IncidentStore::noteWriteSuccess() {
+  int64_t since = 0;
+  {
+    std::lock_guard<std::mutex> lock(health_mutex_);
+    if (health_.ok) return;
+    since = health_.failing_since_ms;
+    health_ = IncidentStoreHealth{};
+  }
+  logInfo("incidents", "incident database writable again",
+          {{"path", options_.database_path.string()},
+           {"failed_for_s", (nowUnixMs() - since) / 1000},
+           {"failed_writes", errors_.load(std::memory_order_relaxed) - errors_at_streak_start_},
+           {"dropped", dropped_.load(std::memory_order_relaxed) - dropped_at_streak_start_}});
+}
+
 void IncidentStore::enforceRetention(int64_t now_ms) {
   last_retention_ms_ = now_ms;
-  if (options_.retention_days <= 0) return;
-  const int64_t cutoff = now_ms - int64_t{options_.retention_days} * 86'400'000;
+  const int retention_days = retention_days_.load(std::memory_order_relaxed);
+  if (retention_days <= 0) return;
+  const int64_t cutoff = now_ms - int64_t{retention_days} * 86'400'000;
   // Small chunks keep each write transaction short so the incident writer (and readers) are
   // never held up for long; DELETE ... LIMIT needs a compile option Debian does not set, so the
   // chunk is chosen by rowid in a subquery.

@@ -104,6 +104,13 @@ struct IncidentStoreOptions {
   int retention_interval_ms = 60'000;
 };
 
+// The settings a reload changes on a running store (keys marked `live` in the schema).
+struct IncidentLiveSettings {
+  int retention_days = 30;
+  bool pseudonymize_clients = true;
+  bool full_query_log = false;
+};
+
 struct IncidentStoreStats {
   uint64_t queued = 0;
   uint64_t dropped_queue_full = 0;
@@ -113,6 +120,14 @@ struct IncidentStoreStats {
   uint64_t write_errors = 0;
   uint64_t retention_deleted = 0;
   uint64_t pending = 0;  // taken from the queue, waiting for the database
+};
+
+// Whether incidents reach the database (a full disk, an I/O error): `safegatectl status`
+// shows it as the health line.
+struct IncidentStoreHealth {
+  bool ok = true;
+  int64_t failing_since_ms = 0;  // unix ms of the first failure of the current streak
+  std::string last_error;
 };
 
 // A stored incident as read back (control socket "incidents", tests).
@@ -145,9 +160,14 @@ class IncidentStore {
 
   // Data plane: enqueue or drop-and-count.
   bool record(const IncidentEvent& e) noexcept;
-  bool fullQueryLog() const { return options_.full_query_log; }
+  bool fullQueryLog() const { return full_query_log_.load(std::memory_order_relaxed); }
+  // Reload: events written from the next batch on, and the next retention pass, use these.
+  // Any thread.
+  void applyLive(const IncidentLiveSettings& live);
+  IncidentLiveSettings live() const;
 
   IncidentStoreStats stats() const;
+  IncidentStoreHealth health() const;
   // Called on the writer thread for every alerting incident as it is taken from the queue —
   // before and independently of the database write, so a full disk does not silence alerts.
   // Set before start(); the sink must be quick (it is the alert router's enqueue).
@@ -170,8 +190,14 @@ class IncidentStore {
   // Moves queued events into pending_ (as many as fit), telling the alert sink about alerts.
   void takeQueued();
   std::string clientText(const IncidentEvent& e, bool* named);
+  // Writer thread: the first failure of a streak is logged with its reason, then a summary at
+  // most once a minute, and the recovery; a failing store never logs per batch.
+  void noteWriteFailure(const std::string& error);
+  void noteWriteSuccess();
 
   IncidentStoreOptions options_;
+  std::atomic<int> retention_days_;
+  std::atomic<bool> pseudonymize_clients_, full_query_log_;
   SqliteDb db_;
   Pseudonymizer pseudonymizer_;
   BoundedMpmcQueue<IncidentEvent> queue_;
@@ -184,6 +210,10 @@ class IncidentStore {
   bool stopping_ = false;
   bool wake_now_ = false;
   int64_t last_retention_ms_ = 0;
+  mutable std::mutex health_mutex_;
+  IncidentStoreHealth health_;                                         // guarded by health_mutex_
+  int64_t last_failure_log_ms_ = 0;                                    // writer thread
+  uint64_t errors_at_streak_start_ = 0, dropped_at_streak_start_ = 0;  // writer thread
   AlertSink alert_sink_;
 
   std::atomic<uint64_t> queued_{0}, dropped_{0}, written_{0}, batches_{0}, busy_{0}, errors_{0},

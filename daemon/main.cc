@@ -13,10 +13,12 @@ namespace {
 void usage() {
   fprintf(stderr,
           "usage: safegated --config FILE [--listen ADDR:PORT]... [--upstream ADDR[:PORT]]...\n"
-          "                 [--state-dir DIR] [--control-socket PATH]\n"
+          "                 [--state-dir DIR] [--control-socket PATH] [--allow-empty-policy]\n"
           "  --listen and --upstream replace dns.listen / dns.upstreams from the config\n"
           "  (an empty dns.upstreams uses the nameservers of /etc/resolv.conf); --state-dir\n"
-          "  replaces daemon.state_dir (database, secret and socket under it move along).\n");
+          "  replaces daemon.state_dir (database, secret and socket under it move along).\n"
+          "  --allow-empty-policy starts even if a group that had lists at the last run would\n"
+          "  have none (refused otherwise: the mark of a truncated config).\n");
 }
 
 }  // namespace
@@ -40,6 +42,8 @@ int main(int argc, char** argv) {
       options.upstream_override.push_back(value("--upstream"));
     } else if (arg == "--state-dir") {
       options.state_dir_override = value("--state-dir");
+    } else if (arg == "--allow-empty-policy") {
+      options.allow_empty_policy = true;
     } else if (arg == "--control-socket") {
       options.control_socket_override = value("--control-socket");
     } else if (arg == "--help" || arg == "-h") {

@@ -16,6 +16,14 @@
 
 namespace safegate {
 
+// Answer settings a reload may change (dns.block_ttl_seconds, block_page.ipv4/ipv6): published
+// with the policy, so a reload changes them for every worker at once with no extra lock.
+struct LiveAnswerSettings {
+  uint32_t block_ttl_seconds = 60;
+  IpAddress block_page_v4 = IpAddress();              // 0.0.0.0 unless configured
+  IpAddress block_page_v6 = *IpAddress::parse("::");  // :: unless configured
+};
+
 class PolicyView {
  public:
   virtual ~PolicyView() = default;
@@ -26,6 +34,8 @@ class PolicyView {
                                       const std::optional<MacAddress>& mac) const noexcept {
     return {};
   }
+  // The answer settings in force with this policy; null: the proxy's start-up settings.
+  virtual const LiveAnswerSettings* answerSettings() const noexcept { return nullptr; }
 };
 
 using PolicyHolder = SnapshotHolder<PolicyView>;

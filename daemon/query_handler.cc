@@ -61,7 +61,9 @@ bool responseMatchesQuestion(std::span<const uint8_t> response, uint16_t id, std
 }
 
 size_t QueryHandler::buildBlockAnswer(std::span<const uint8_t> query, const DnsQuery& q,
-                                      const Decision& d, std::span<uint8_t> out) const noexcept {
+                                      const Decision& d, std::span<uint8_t> out,
+                                      const PolicyView* policy) const noexcept {
+  const LiveAnswerSettings* live = policy ? policy->answerSettings() : nullptr;
   // EDE extra text (RFC 8914 §2): a short reason the client's tools can show.
   char text[96];
   size_t len = 0;
@@ -76,7 +78,7 @@ size_t QueryHandler::buildBlockAnswer(std::span<const uint8_t> query, const DnsQ
     append(d.category);
   }
   BlockResponseOptions opts;
-  opts.ttl_seconds = settings_.block_ttl_seconds;
+  opts.ttl_seconds = live ? live->block_ttl_seconds : settings_.block_ttl_seconds;
   opts.ede_blocked = true;
   opts.ede_text = std::string_view(text, len);
   switch (d.block_answer) {
@@ -86,8 +88,10 @@ size_t QueryHandler::buildBlockAnswer(std::span<const uint8_t> query, const DnsQ
     case BlockAnswer::kNullAddress:
       return buildAddressAnswer(query, q, IpAddress(), *IpAddress::parse("::"), opts, out);
     case BlockAnswer::kBlockPage:
-      return buildAddressAnswer(query, q, settings_.block_page_v4, settings_.block_page_v6, opts,
-                                out);
+      return live
+                 ? buildAddressAnswer(query, q, live->block_page_v4, live->block_page_v6, opts, out)
+                 : buildAddressAnswer(query, q, settings_.block_page_v4, settings_.block_page_v6,
+                                      opts, out);
   }
   return buildNxdomain(query, q, opts, out);
 }
@@ -123,7 +127,7 @@ QueryPlan QueryHandler::plan(const PolicyView& policy, std::span<const uint8_t> 
       bump(counters_.blocked);
       if (incident) recordIncident(policy, facts, d, facts.name, now_ms);
       plan.action = QueryAction::kAnswered;
-      plan.answer_length = buildBlockAnswer(query, q, d, out);
+      plan.answer_length = buildBlockAnswer(query, q, d, out, &policy);
       if (plan.answer_length == 0) plan.answer_length = servfail(query, q, out, counters_);
       return plan;
     case Verdict::kRewrite:
@@ -183,7 +187,7 @@ size_t QueryHandler::finish(const PolicyView& policy, std::span<const uint8_t> q
     if (d.verdict == Verdict::kBlock) {
       bump(counters_.cname_blocked);
       recordIncident(policy, facts, d, q.question.name, now_ms);
-      size_t n = buildBlockAnswer(query, q, d, out);
+      size_t n = buildBlockAnswer(query, q, d, out, &policy);
       return n ? n : servfail(query, q, out, counters_);
     }
   }

@@ -66,9 +66,11 @@ class QueryHandler {
                 const ClientInfo& client, std::string_view rewrite_target,
                 std::span<const uint8_t> upstream, int64_t now_ms, std::span<uint8_t> out) noexcept;
 
-  // The configured block answer for `d` (NXDOMAIN, NODATA, null / block-page address, REFUSED).
+  // The configured block answer for `d` (NXDOMAIN, NODATA, null / block-page address, REFUSED),
+  // with the TTL and block-page addresses `policy` carries (reloadable), else the start-up ones.
   size_t buildBlockAnswer(std::span<const uint8_t> query, const DnsQuery& q, const Decision& d,
-                          std::span<uint8_t> out) const noexcept;
+                          std::span<uint8_t> out,
+                          const PolicyView* policy = nullptr) const noexcept;
 
  private:
   void recordIncident(const PolicyView& policy, const RequestFacts& facts, const Decision& d,

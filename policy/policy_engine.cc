@@ -419,6 +419,37 @@ uint16_t PolicySnapshot::groupFor(const IpAddress& client,
   return default_group_;
 }
 
+std::vector<PolicySnapshot::GroupFiltering> PolicySnapshot::filteringByGroup() const {
+  // Sources per category: list files, pattern matchers and regex rules.
+  std::array<size_t, kMaxCategories> per_category{};
+  auto count = [&](uint8_t c) {
+    if (c < kMaxCategories) ++per_category[c];
+  };
+  for (const ListSource& l : list_sources_) count(l.category);
+  for (const PatternMatcher& m : rule_matchers_) count(m.category);
+  for (uint8_t c : regex_categories_) count(c);
+  std::vector<GroupFiltering> out;
+  out.reserve(groups_.size());
+  for (const Group& g : groups_) {
+    GroupFiltering f{g.settings.name, g.block.size()};
+    if (g.default_action != Action::kAllow) ++f.sources;
+    for (const GroupSchedule& s : g.schedules) f.sources += s.allow_only ? 1 : 0;
+    for (size_t c = 0; c < category_names_.size() && c < kMaxCategories; ++c) {
+      if (category_kinds_[c] == CategoryKind::kAllowType) continue;  // unblocks, never blocks
+      bool acted_on =
+          category_kinds_[c] == CategoryKind::kIllegal || g.actions[c] != Action::kAllow;
+      for (const GroupSchedule& s : g.schedules) {
+        if (s.actions[c] >= 0 && static_cast<Action>(s.actions[c]) != Action::kAllow) {
+          acted_on = true;
+        }
+      }
+      if (acted_on) f.sources += per_category[c];
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 std::vector<PolicySnapshot::ClientSource> PolicySnapshot::clientSources() const {
   std::vector<ClientSource> out;
   for (const auto& [mac, idx] : client_macs_) {

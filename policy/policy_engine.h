@@ -123,6 +123,16 @@ class PolicySnapshot {
   std::string_view clientName(const IpAddress& client,
                               const std::optional<MacAddress>& mac) const noexcept;
   const CompileStats& stats() const { return stats_; }
+  // How much filtering each group has: list files, pattern rule sets and regex rules of the
+  // categories the group does not simply allow (in any schedule), licensed lists (always
+  // enforced), its own block names and a non-allow default. 0 means the group's clients are
+  // not filtered at all. Control plane: the daemon refuses a start or reload that takes a
+  // group from some to none — the mark of a truncated config (issue 9 item 10).
+  struct GroupFiltering {
+    std::string group;
+    size_t sources = 0;
+  };
+  std::vector<GroupFiltering> filteringByGroup() const;
 
   // Destination addresses from list files (address / CIDR lines of domains lists, e.g. the
   // DoH endpoints of ut1 "doh" or a DoH IP list): a bit per category index whose lists name

@@ -263,8 +263,14 @@ void registerControlCommands(CLI::App& app) {
   CLI::App* reload = app.add_subcommand(
       "reload", "Reload the config; on error nothing changes and every diagnostic is printed");
   addCommon(reload, *o, false);
-  reload->callback([o] {
-    json r = call(*o, {{"cmd", "reload"}});
+  auto allow_empty = std::make_shared<bool>(false);
+  reload->add_flag("--allow-empty-policy", *allow_empty,
+                   "Apply a config that leaves a group which had lists with none (refused "
+                   "otherwise: the mark of a truncated file)");
+  reload->callback([o, allow_empty] {
+    json request = {{"cmd", "reload"}};
+    if (*allow_empty) request["allow_empty_policy"] = true;
+    json r = call(*o, request);
     if (r.is_null()) return;
     for (const auto& w : r["warnings"]) std::cerr << w.get<std::string>() << "\n";
     if (o->json) {

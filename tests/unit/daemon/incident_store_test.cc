@@ -1,11 +1,19 @@
 #include "daemon/incident_store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
 #include <thread>
 
+#include "common/logger.h"
 #include "common/sqlite_db.h"
 #include "tests/support/shared_data.h"
 
@@ -156,6 +164,103 @@ TEST(IncidentStoreTest, LockedDatabaseKeepsEventsUntilTheLockGoes) {
   ASSERT_TRUE(waitWritten(**store, 1));
   (*store)->stop();
   EXPECT_EQ((*store)->stats().dropped_queue_full, 0u);
+}
+
+// Fills the file system `dir` is on with one file; returns its path. Removing it frees the space.
+std::filesystem::path fillDisk(const std::filesystem::path& dir) {
+  const auto filler = dir / "filler";
+  int fd = open(filler.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  std::string block(64 * 1024, 'x');
+  while (write(fd, block.data(), block.size()) > 0) {
+  }
+  block.resize(512);  // the last few bytes too
+  while (write(fd, block.data(), block.size()) > 0) {
+  }
+  close(fd);
+  return filler;
+}
+
+template <typename Pred>
+bool waitFor(Pred pred, IncidentStore& s) {
+  for (int i = 0; i < 1000; ++i) {
+    if (pred()) return true;
+    s.flushSoon();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+size_t countLines(const std::vector<std::string>& lines, std::string_view needle) {
+  size_t n = 0;
+  for (const auto& l : lines) n += l.find(needle) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+// Issue 9 item 11: a full disk is logged once with its reason (not per batch), shown by
+// health(), logged again when it recovers, and incidents thrown away at exit are counted in
+// the log. A real full file system: a small tmpfs in a private mount namespace (root only; CI
+// runs as root).
+TEST(IncidentStoreTest, FullDiskIsLoggedOnceShownInHealthAndRecovers) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  ASSERT_EQ(unshare(CLONE_NEWNS), 0) << strerror(errno);
+  ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << strerror(errno);
+  TempDir dir;
+  ASSERT_EQ(mount("tmpfs", dir.path().c_str(), "tmpfs", 0, "size=4m"), 0) << strerror(errno);
+  std::mutex m;
+  std::vector<std::string> lines;
+  Logger::global().setSink([&](std::string_view line) {
+    std::lock_guard<std::mutex> lock(m);
+    lines.emplace_back(line);
+  });
+  auto logged = [&](std::string_view needle) {
+    std::lock_guard<std::mutex> lock(m);
+    return countLines(lines, needle);
+  };
+
+  IncidentStoreOptions o = optionsIn(dir);
+  o.queue_capacity = 4096;
+  auto store = IncidentStore::open(o);
+  ASSERT_TRUE(store) << store.status().toString();
+  IncidentStore& s = **store;
+  s.start();
+  ASSERT_TRUE(s.record(blockedEvent("first.example", "gambling", false)));
+  ASSERT_TRUE(waitWritten(s, 1));
+  EXPECT_TRUE(s.health().ok);
+
+  auto filler = fillDisk(dir.path());
+  // Rows until the WAL needs a page the disk does not have.
+  std::string name(200, 'a');
+  for (int i = 0; i < 2000 && s.health().ok; ++i) {
+    name[i % name.size()] = static_cast<char>('a' + i % 26);
+    s.record(blockedEvent(name + ".example", "gambling", false));
+    if (i % 20 == 0) {
+      s.flushSoon();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ASSERT_TRUE(waitFor([&] { return !s.health().ok; }, s));
+  const IncidentStoreHealth h = s.health();
+  EXPECT_GT(h.failing_since_ms, 0);
+  EXPECT_NE(h.last_error.find("full"), std::string::npos) << h.last_error;
+  // The writer keeps retrying every batch_ms; the log says it once.
+  const uint64_t errors = s.stats().write_errors;
+  ASSERT_TRUE(waitFor([&] { return s.stats().write_errors >= errors + 5; }, s));
+  EXPECT_EQ(logged("cannot write to the incident database"), 1u);
+  EXPECT_EQ(logged("still failing"), 0u);  // at most one summary a minute
+
+  std::filesystem::remove(filler);
+  ASSERT_TRUE(waitFor([&] { return s.health().ok; }, s)) << s.health().last_error;
+  EXPECT_EQ(logged("incident database writable again"), 1u);
+  EXPECT_EQ(s.stats().pending, 0u);
+
+  // Full again at shutdown: what cannot be written is counted in the log, not silently lost.
+  filler = fillDisk(dir.path());
+  for (int i = 0; i < 300; ++i) s.record(blockedEvent(name + "-late.example", "gambling", false));
+  s.stop();
+  EXPECT_EQ(logged("incidents lost at shutdown"), 1u);
+  Logger::global().setSink(nullptr);
+  std::filesystem::remove(filler);
+  umount2(dir.path().c_str(), MNT_DETACH);
 }
 
 TEST(IncidentStoreTest, RetentionDeletesOldRowsInChunks) {

@@ -210,3 +210,61 @@ TEST_F(PolicyEngineTest, MissingListFileFailsTheWholeCompileWithItsLocation) {
 
 }  // namespace
 }  // namespace safegate::policy
+
+namespace safegate::policy {
+namespace {
+
+// Issue 9 item 10: the daemon compares these counts to refuse a config that silently stops
+// filtering a group.
+TEST(PolicyFilteringTest, CountsTheListsAndRulesEachGroupEnforces) {
+  testing::TempDir dir;
+  dir.write("gambling.txt", "casino.example\n");
+  dir.write("iwf.txt", "secret-abuse.example\n");
+  auto loaded = [&](const std::string& toml) {
+    DiagnosticSink sink;
+    auto l = PolicyEngine::load(dir.write("c.toml", toml), sink);
+    EXPECT_TRUE(l) << sink.toString();
+    return l ? l->snapshot : nullptr;
+  };
+  auto count = [](const PolicySnapshot& s, const std::string& group) -> long {
+    for (const auto& g : s.filteringByGroup()) {
+      if (g.group == group) return static_cast<long>(g.sources);
+    }
+    return -1;
+  };
+  auto snap = loaded(R"(
+[policy]
+default_group = "kids"
+[[lists]]
+name = "gambling"
+category = "gambling"
+sources = ["gambling.txt"]
+[[lists]]
+name = "iwf"
+category = "child-abuse"
+sources = ["iwf.txt"]
+[[rules]]
+name = "kw"
+category = "gambling"
+patterns = ["(^|\\.)bet-[a-z]+\\.example$"]
+[[groups]]
+name = "kids"
+[groups.categories]
+gambling = "block"
+[[groups]]
+name = "staff"
+[groups.categories]
+gambling = "allow"
+)");
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(count(*snap, "kids"), 3);   // gambling list + gambling rule + licensed list
+  EXPECT_EQ(count(*snap, "staff"), 1);  // the licensed list is enforced for everyone
+
+  // A comment-only file (a truncated config) compiles, and filters nothing for anyone.
+  auto empty = loaded("# safegate config — the rest of this file was lost\n");
+  ASSERT_TRUE(empty);
+  for (const auto& g : empty->filteringByGroup()) EXPECT_EQ(g.sources, 0u) << g.group;
+}
+
+}  // namespace
+}  // namespace safegate::policy

@@ -1,0 +1,18 @@
+// writeFileAtomically: replace a small state file so that a crash or power cut leaves either
+// the old or the new content, never half of one: a temporary file in the same directory (with
+// `mode`), fsync, rename over the old name, fsync of the directory.
+// Used for state_dir files written whole (exceptions.json, policy-summary.json).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace safegate {
+
+Status writeFileAtomically(const std::filesystem::path& path, std::string_view data, mode_t mode);
+
+}  // namespace safegate
