@@ -376,6 +376,10 @@ class ModelBuilder {
     }
     d.inline_mode.max_packets_per_flow = static_cast<int>(il.integer("max_packets_per_flow"));
     d.inline_mode.max_client_hello_bytes = static_cast<int>(il.integer("max_client_hello_bytes"));
+    d.inline_mode.undecided_timeout_ms = static_cast<int>(il.integer("undecided_timeout_ms"));
+    d.inline_mode.reassembly_buffers = static_cast<int>(il.integer("reassembly_buffers"));
+    d.inline_mode.reassembly_buffers_per_client =
+        static_cast<int>(il.integer("reassembly_buffers_per_client"));
     d.inline_mode.receive_buffer_bytes = static_cast<int>(il.integer("receive_buffer_bytes"));
     d.inline_mode.offload_mark = static_cast<uint32_t>(il.integer("offload_mark"));
     d.inline_mode.quic = parseQuic(il.str("quic"));

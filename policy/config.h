@@ -80,8 +80,11 @@ struct InlineSettings {
   // Queues bound without NFQA_CFG_F_FAIL_OPEN for fail-closed groups; when not empty,
   // `queues` are bound with it (a full queue is then fail-open/closed per group).
   std::vector<uint16_t> fail_closed_queues;
-  int max_packets_per_flow = 8;
+  int max_packets_per_flow = 8;  // no longer used (issue 9 item 1); accepted for old configs
   int max_client_hello_bytes = 16384;
+  int undecided_timeout_ms = 10000;
+  int reassembly_buffers = 1024;
+  int reassembly_buffers_per_client = 32;
   int receive_buffer_bytes = 8 << 20;
   uint32_t offload_mark = 1;
   QuicMode quic = QuicMode::kInspect;
