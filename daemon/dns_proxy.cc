@@ -616,6 +616,27 @@ struct DnsProxy::Worker {
     commitOutgoing(o, buildServfail(msg, q, std::span(o->data, kMaxMessage)), q);
   }
 
+  // Header and question with TC set, to every client waiting for flight `fi`; nothing cached.
+  void answerTruncated(int32_t fi) {
+    for (int32_t w = flights[fi].first_waiter; w >= 0; w = waiters[w].next) {
+      const Waiter& wt = waiters[w];
+      DnsQuery q;
+      NameBuffer name;
+      std::span<const uint8_t> msg(wt.query, wt.query_length);
+      if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) continue;
+      Outgoing* o = reserveOutgoing(wt.listen_fd, wt.peer, wt.peer_length);
+      std::span<uint8_t> out(o->data, kMaxMessage);
+      size_t n = buildServfail(msg, q, out);  // header + question (+ OPT), then made NOERROR+TC
+      if (n > 0) {
+        o->data[3] &= 0xf0;
+        n = truncateForUdp(out.first(n), q);
+        bump(counters.truncated_passed);
+      }
+      commitOutgoing(o, n, q);
+    }
+    unlinkFlight(fi);
+  }
+
   void failFlight(int32_t fi) {
     for (int32_t w = flights[fi].first_waiter; w >= 0; w = waiters[w].next) {
       const Waiter& wt = waiters[w];
@@ -670,12 +691,15 @@ struct DnsProxy::Worker {
     const int64_t now_mono = monotonicMs();
     const auto& policy = policy_reader.current();
     for (int i = 0; i < n; ++i) {
-      handleUpstreamAnswer(socket, std::span(recv_buffers[i].data(), msgs[i].msg_len), policy.get(),
-                           now_wall, now_mono);
+      // MSG_TRUNC: the datagram was larger than our buffer and msg_len bytes are only its start
+      // (the client asked for a bigger EDNS size than we read). Never parse, cache or pass that.
+      const bool cut = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      handleUpstreamAnswer(socket, std::span(recv_buffers[i].data(), msgs[i].msg_len), cut,
+                           policy.get(), now_wall, now_mono);
     }
   }
 
-  void handleUpstreamAnswer(uint16_t socket, std::span<const uint8_t> resp,
+  void handleUpstreamAnswer(uint16_t socket, std::span<const uint8_t> resp, bool cut,
                             const PolicyView* policy, int64_t now_wall, int64_t now_mono) {
     if (resp.size() < kDnsHeaderSize) {
       bump(counters.upstream_bad_answers);
@@ -691,6 +715,13 @@ struct DnsProxy::Worker {
       return;
     }
     bump(counters.upstream_answers);
+    if (cut) {
+      // The start is genuine (ID and question match) but the rest is lost: tell the clients to
+      // ask over TCP, where the whole answer fits, instead of waiting for a timeout.
+      bump(counters.upstream_truncated_reads);
+      answerTruncated(fi);
+      return;
+    }
     Flight& f = flights[fi];
     const uint8_t rcode = resp[3] & 0x0f;
     if ((rcode == dns_rcode::kServFail || rcode == dns_rcode::kRefused) &&

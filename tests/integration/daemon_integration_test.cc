@@ -63,6 +63,11 @@ class SafegatedTest : public ::testing::Test {
     ASSERT_FALSE(responder_bin_.empty()) << "SG_DNS_RESPONDER not set (run through ctest)";
     std::string zone = kZone;
     for (int i = 0; i < 40; ++i) zone += "big.test A 198.51.100." + std::to_string(i + 1) + "\n";
+    // More than the proxy's 4096-byte UDP read buffer (300 x 16 bytes of records).
+    for (int i = 0; i < 300; ++i) {
+      zone += "huge.test A 198.18." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) +
+              "\n";
+    }
     dir_.write("zone.txt", zone);
     startResponder(0);
     dir_.write("gambling.txt", "casino.test\ntracker-cdn.test\n");
@@ -264,6 +269,22 @@ TEST_F(SafegatedTest, AnyGetsTheRfc8482Answer) {
   // Over TCP too; and a blocked name still gets the block answer.
   EXPECT_NE(dig("+tcp allowed.test ANY").find("RFC8482"), std::string::npos);
   EXPECT_NE(dig("casino.test ANY").find("status: NXDOMAIN"), std::string::npos);
+}
+
+// Issue 9 item 7: an upstream answer larger than the proxy reads (the client advertised a
+// bigger EDNS size) arrives cut (MSG_TRUNC). It used to be cached and passed on cut off in the
+// middle of a record; now the client gets TC and completes over TCP, and it is counted.
+TEST_F(SafegatedTest, UpstreamAnswerBiggerThanTheReadBufferBecomesTcNotAHalfMessage) {
+  startDaemon();
+  std::string out = dig("+bufsize=16384 huge.test A");
+  EXPECT_NE(out.find("Truncated, retrying in TCP mode"), std::string::npos) << out;
+  EXPECT_NE(out.find("ANSWER: 300"), std::string::npos) << out;
+  EXPECT_EQ(out.find("malformed"), std::string::npos) << out;
+  EXPECT_EQ(dnsCounter("upstream_truncated_reads"), 1);
+  // Nothing cut was cached: asking again goes the same way.
+  out = dig("+bufsize=16384 huge.test A");
+  EXPECT_NE(out.find("ANSWER: 300"), std::string::npos) << out;
+  EXPECT_EQ(dnsCounter("upstream_truncated_reads"), 2);
 }
 
 TEST_F(SafegatedTest, IncidentsAreStoredWithTheRightFields) {
