@@ -319,6 +319,18 @@ class ModelBuilder {
     d.dns.tcp_idle_timeout_ms = static_cast<int>(dns.integer("tcp_idle_timeout_ms"));
     d.dns.tcp_message_timeout_ms = static_cast<int>(dns.integer("tcp_message_timeout_ms"));
     d.dns.tcp_query_threads = static_cast<int>(dns.integer("tcp_query_threads"));
+    for (const auto& a : dns.strings("allow_from")) {
+      if (auto cidr = Cidr::parse(a)) d.dns.allow_from.push_back(*cidr);
+    }
+    if (const toml::node* n = dns.node("allow_from");
+        n && n->is_array() && n->as_array()->empty()) {
+      // Nobody could use the resolver; an open one must be asked for explicitly.
+      sink_.error(where(n->source()),
+                  "dns.allow_from: must not be empty; list the client networks, or "
+                  "[\"0.0.0.0/0\", \"::/0\"] to answer every source (an open resolver)");
+    }
+    d.dns.rate_limit_qps = static_cast<int>(dns.integer("rate_limit_qps"));
+    d.dns.rate_limit_burst = static_cast<int>(dns.integer("rate_limit_burst"));
     Section db = top.sub("database");
     d.database.path = resolveAgainst(d.state_dir, db.str("path"));
     d.database.retention_days = static_cast<int>(db.integer("retention_days"));

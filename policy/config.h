@@ -46,6 +46,9 @@ struct DnsSettings {
   int tcp_idle_timeout_ms = 10000;
   int tcp_message_timeout_ms = 3000;
   int tcp_query_threads = 4;
+  std::vector<Cidr> allow_from;  // validated; never empty
+  int rate_limit_qps = 200;      // 0 = off
+  int rate_limit_burst = 400;
 };
 
 struct DatabaseSettings {

@@ -345,6 +345,36 @@ const KeyDef kKeys[] = {
      {},
      1,
      64},
+    {"dns.allow_from", K::kStringList,
+     "[\"127.0.0.0/8\", \"10.0.0.0/8\", \"172.16.0.0/12\", \"192.168.0.0/16\", "
+     "\"169.254.0.0/16\", \"::1/128\", \"fc00::/7\", \"fe80::/10\"]",
+     R,
+     "Client networks (addresses or CIDRs) the DNS proxy answers; queries from anywhere else "
+     "are dropped unanswered (UDP) or their connection closed (TCP), counted as acl_refused. "
+     "The default is loopback and the private and link-local ranges; name your LANs instead. "
+     "An IPv4 client seen as ::ffff:a.b.c.d is matched as a.b.c.d. An empty list is an error; "
+     "[\"0.0.0.0/0\", \"::/0\"] answers every source (an open resolver).",
+     validateAddresses},
+    {"dns.rate_limit_qps",
+     K::kInteger,
+     "200",
+     R,
+     "Queries per second each client address may send over UDP (token bucket, per DNS worker "
+     "thread); past it the client gets REFUSED, counted as rate_limited. 0 turns the limit off.",
+     nullptr,
+     {},
+     0,
+     1000000},
+    {"dns.rate_limit_burst",
+     K::kInteger,
+     "400",
+     R,
+     "Queries a client that has been quiet may send at once before dns.rate_limit_qps applies "
+     "(the token bucket's size).",
+     nullptr,
+     {},
+     1,
+     1000000},
 
     {"database", K::kTable, "", R, "The SQLite incident store."},
     {"database.path", K::kString, "\"incidents.sqlite\"", R,
