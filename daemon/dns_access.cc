@@ -7,6 +7,8 @@
 #include <bit>
 #include <cstring>
 
+#include "common/siphash.h"
+
 namespace safegate {
 
 std::vector<Cidr> defaultDnsAllowFrom() {
@@ -54,56 +56,6 @@ bool DnsSourceAcl::allows(const IpAddress& source) const noexcept {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SipHash-2-4 of exactly 16 bytes (two message words, then the length block).
-
-namespace {
-
-struct SipState {
-  uint64_t v0, v1, v2, v3;
-  void round() noexcept {
-    v0 += v1;
-    v1 = std::rotl(v1, 13);
-    v1 ^= v0;
-    v0 = std::rotl(v0, 32);
-    v2 += v3;
-    v3 = std::rotl(v3, 16);
-    v3 ^= v2;
-    v0 += v3;
-    v3 = std::rotl(v3, 21);
-    v3 ^= v0;
-    v2 += v1;
-    v1 = std::rotl(v1, 17);
-    v1 ^= v2;
-    v2 = std::rotl(v2, 32);
-  }
-  void compress(uint64_t m) noexcept {
-    v3 ^= m;
-    round();
-    round();
-    v0 ^= m;
-  }
-};
-
-uint64_t littleEndian64(const uint8_t* p) noexcept {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
-}  // namespace
-
-uint64_t sipHash16(const std::array<uint8_t, 16>& message, uint64_t k0, uint64_t k1) noexcept {
-  SipState s{k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull, k0 ^ 0x6c7967656e657261ull,
-             k1 ^ 0x7465646279746573ull};
-  s.compress(littleEndian64(message.data()));
-  s.compress(littleEndian64(message.data() + 8));
-  s.compress(uint64_t{16} << 56);  // last block: the message length, no tail bytes
-  s.v2 ^= 0xff;
-  for (int i = 0; i < 4; ++i) s.round();
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
-}
-
-// ---------------------------------------------------------------------------------------------
 // ClientRateLimiter
 
 namespace {
@@ -148,7 +100,7 @@ void ClientRateLimiter::refill(Entry& e, int64_t now_ms) const noexcept {
 bool ClientRateLimiter::allow(const IpAddress& client, int64_t now_ms) noexcept {
   if (!enabled()) return true;
   const std::array<uint8_t, 16> key = keyOf(client);
-  Entry* set = &entries_[(sipHash16(key, k0_, k1_) & (sets_ - 1)) * kWays];
+  Entry* set = &entries_[(sipHash24(key, k0_, k1_) & (sets_ - 1)) * kWays];
   Entry* victim = &set[0];
   for (size_t i = 0; i < kWays; ++i) {
     Entry& e = set[i];

@@ -50,9 +50,6 @@ class DnsSourceAcl {
   CidrSet allowed_;
 };
 
-// SipHash-2-4 (Aumasson and Bernstein, 2012) of a 16-byte message under a 128-bit key.
-uint64_t sipHash16(const std::array<uint8_t, 16>& message, uint64_t k0, uint64_t k1) noexcept;
-
 struct RateLimitSettings {
   uint32_t qps = 0;    // tokens added per second; 0 = no limit
   uint32_t burst = 0;  // bucket size (queries a quiet client may send at once); at least 1

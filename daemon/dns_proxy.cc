@@ -251,7 +251,7 @@ struct DnsProxy::Worker {
         policy_reader(proxy.policy_),
         handler(opts.answers, proxy.incidents_, counters),
         cache(cache_entries, 86400, 0),
-        limiter(opts.rate_limit, opts.rate_limit_entries, proxy.rate_key_[0], proxy.rate_key_[1]) {
+        limiter(opts.rate_limit, opts.rate_limit_entries, proxy.rate_key_.k0, proxy.rate_key_.k1) {
     // Seed the cache hash from the random pool so collisions cannot be chosen remotely.
     flights = std::make_unique<Flight[]>(kMaxFlights);
     waiters = std::make_unique<Waiter[]>(kMaxWaiters);
@@ -860,9 +860,9 @@ Status DnsProxy::start() {
   if (options_.upstreams.size() > 64) return Status::invalid("at most 64 upstreams");
   int n = options_.workers > 0 ? options_.workers
                                : std::max(1, static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
-  if (getrandom(rate_key_, sizeof(rate_key_), 0) != static_cast<ssize_t>(sizeof(rate_key_))) {
-    return Status::fromErrno("getrandom (rate limiter key)", errno);
-  }
+  auto rate_key = SipHashKey::random();
+  if (!rate_key) return Status::unavailable("rate limiter: " + rate_key.status().message());
+  rate_key_ = *rate_key;
   acl_ = DnsSourceAcl(options_.allow_from);
   stop_event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_event_fd_ < 0) return Status::fromErrno("eventfd", errno);

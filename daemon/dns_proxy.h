@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/siphash.h"
 #include "daemon/dns_access.h"
 #include "daemon/incident_store.h"
 #include "daemon/neighbour_table.h"
@@ -125,7 +126,7 @@ class DnsProxy {
   std::atomic<bool> stopping_{false};
   DnsSourceAcl acl_;
   std::atomic<uint64_t> tcp_acl_refused_{0};  // written by the TCP event thread
-  uint64_t rate_key_[2] = {0, 0};             // the rate limiters' hash key (getrandom)
+  SipHashKey rate_key_;                       // the rate limiters' hash key (getrandom)
   std::unique_ptr<DnsTcpServer> tcp_server_;
 };
 

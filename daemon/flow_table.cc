@@ -9,74 +9,6 @@ namespace safegate {
 
 namespace {
 
-uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
-
-// SipHash-2-4 (Aumasson & Bernstein, "SipHash: a fast short-input PRF", 2012): a keyed hash
-// whose outputs a client cannot predict without the key, so it cannot aim flows at one slot.
-class SipHash {
- public:
-  SipHash(uint64_t k0, uint64_t k1)
-      : v0_(k0 ^ 0x736f6d6570736575ull),
-        v1_(k1 ^ 0x646f72616e646f6dull),
-        v2_(k0 ^ 0x6c7967656e657261ull),
-        v3_(k1 ^ 0x7465646279746573ull) {}
-
-  uint64_t hash(std::span<const uint8_t> m) {
-    const size_t whole = m.size() & ~size_t{7};
-    for (size_t i = 0; i < whole; i += 8) {
-      uint64_t w = 0;
-      for (int j = 7; j >= 0; --j) w = (w << 8) | m[i + static_cast<size_t>(j)];  // little endian
-      compress(w);
-    }
-    uint64_t last = uint64_t{m.size() & 0xff} << 56;
-    for (size_t j = 0; whole + j < m.size(); ++j) last |= uint64_t{m[whole + j]} << (8 * j);
-    compress(last);
-    v2_ ^= 0xff;
-    for (int i = 0; i < 4; ++i) round();
-    return v0_ ^ v1_ ^ v2_ ^ v3_;
-  }
-
- private:
-  void compress(uint64_t w) {
-    v3_ ^= w;
-    round();
-    round();
-    v0_ ^= w;
-  }
-  void round() {
-    v0_ += v1_;
-    v1_ = rotl(v1_, 13);
-    v1_ ^= v0_;
-    v0_ = rotl(v0_, 32);
-    v2_ += v3_;
-    v3_ = rotl(v3_, 16);
-    v3_ ^= v2_;
-    v0_ += v3_;
-    v3_ = rotl(v3_, 21);
-    v3_ ^= v0_;
-    v2_ += v1_;
-    v1_ = rotl(v1_, 17);
-    v1_ ^= v2_;
-    v2_ = rotl(v2_, 32);
-  }
-  uint64_t v0_, v1_, v2_, v3_;
-};
-
-Status randomKey(uint64_t (&key)[2]) {
-  uint8_t bytes[16];
-  size_t filled = 0;
-  while (filled < sizeof bytes) {
-    ssize_t r = getrandom(bytes + filled, sizeof bytes - filled, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Status::fromErrno("flow table: getrandom for the hash key", errno);
-    }
-    filled += static_cast<size_t>(r);
-  }
-  std::memcpy(key, bytes, sizeof bytes);
-  return Status::ok();
-}
-
 size_t roundUpPow2(size_t n) {
   size_t p = 1;
   while (p < n) p <<= 1;
@@ -96,8 +28,9 @@ Result<std::unique_ptr<FlowTable>> FlowTable::create(size_t capacity, size_t buf
   if (per_client == 0) return Status::invalid("flow table: per-client buffer share must be >= 1");
   size_t n = roundUpPow2(capacity);
   std::unique_ptr<FlowTable> t(new FlowTable());
-  Status keyed = randomKey(t->key_);
-  if (!keyed.isOk()) return keyed;
+  auto key = SipHashKey::random();
+  if (!key) return Status::unavailable("flow table: " + key.status().message());
+  t->key_ = *key;
   t->slots_.resize(n);
   t->mask_ = n - 1;
   t->idle_timeout_ms_ = idle_timeout_ms;
@@ -128,12 +61,12 @@ size_t FlowTable::slotOf(const FlowKey& k) const noexcept {
   m[n++] = static_cast<uint8_t>(k.server_port >> 8);
   m[n++] = static_cast<uint8_t>(k.server_port);
   m[n++] = k.protocol;
-  return static_cast<size_t>(SipHash(key_[0], key_[1]).hash({m, n})) & mask_;
+  return static_cast<size_t>(sipHash24({m, n}, key_)) & mask_;
 }
 
 uint64_t FlowTable::clientHash(const IpAddress& client) const noexcept {
   // A different key from the slot hash (first word flipped): the two tables stay independent.
-  return SipHash(~key_[0], key_[1]).hash(client.bytes());
+  return sipHash24(client.bytes(), ~key_.k0, key_.k1);
 }
 
 FlowEntry* FlowTable::find(const FlowKey& key, int64_t now_ms) noexcept {

@@ -27,6 +27,7 @@
 
 #include "common/ip_address.h"
 #include "common/result.h"
+#include "common/siphash.h"
 #include "filters/quic_initial.h"
 
 namespace safegate {
@@ -138,7 +139,7 @@ class FlowTable {
   std::vector<FlowEntry> slots_;
   size_t mask_ = 0;
   int64_t idle_timeout_ms_ = 0;
-  uint64_t key_[2] = {0, 0};  // SipHash key, from getrandom()
+  SipHashKey key_;  // from getrandom(), per table
   std::vector<std::unique_ptr<QuicFlowState>> pool_;
   std::vector<FlowEntry*> owners_;     // pool index -> the flow holding it, or nullptr
   std::vector<int32_t> free_buffers_;  // stack of free pool indices (reserved capacity)
