@@ -197,7 +197,7 @@ void ControlServer::run() {
       fds.push_back({c.fd, events, 0});
     }
     int n = poll(fds.data(), fds.size(), pollTimeout(nowMs()));
-    if (n < 0 && errno != EINTR) return;
+    if (n < 0 && errno != EINTR) break;  // cannot happen with valid fds; close clients anyway
     if (n > 0 && fds[0].revents) break;
     // Deadlines are judged at wake-up, before handlers run, so a slow handler (a reload) does
     // not expire clients whose bytes arrived while it ran: they are read next round.
