@@ -344,6 +344,8 @@ class ModelBuilder {
     d.control.socket = resolveAgainst(d.state_dir, ctl.str("socket"));
     d.control.mode = static_cast<uint32_t>(std::strtoul(ctl.str("mode").c_str(), nullptr, 8));
     d.control.group = ctl.str("group");
+    d.control.admin_group = ctl.str("admin_group");
+    d.control.max_exception_minutes = ctl.integer("max_exception_minutes");
     Section bp = top.sub("block_page");
     d.block_page.ipv4 = IpAddress::parse(bp.str("ipv4"));
     d.block_page.ipv6 = IpAddress::parse(bp.str("ipv6"));

@@ -67,7 +67,9 @@ struct PrivacySettings {
 struct ControlSettings {
   std::filesystem::path socket;  // absolute
   uint32_t mode = 0660;
-  std::string group;  // empty = daemon's group
+  std::string group;        // empty = daemon's group
+  std::string admin_group;  // empty = only root and the daemon's user may change state
+  int64_t max_exception_minutes = 10080;
 };
 
 struct BlockPageSettings {

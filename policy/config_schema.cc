@@ -425,7 +425,22 @@ const KeyDef kKeys[] = {
     {"control.mode", K::kString, "\"0660\"", R, "Permission bits of the socket (octal).",
      validateMode},
     {"control.group", K::kString, "\"\"", R,
-     "Group owning the socket (members may use safegatectl); empty = the daemon's group."},
+     "Group owning the socket (members may use safegatectl to read; changes need "
+     "control.admin_group); empty = the daemon's group."},
+    {"control.admin_group", K::kString, "\"\"", R,
+     "Group whose members may change state over the socket (exceptions add/remove, pause, "
+     "reload); empty = only root and the daemon's user. Other users admitted by control.group "
+     "may only read (status, stats, explain, incidents, exceptions list)."},
+    {"control.max_exception_minutes",
+     K::kInteger,
+     "10080",
+     R,
+     "Longest temporary exception or pause the control socket grants, in minutes (10080 = 7 "
+     "days); a longer `minutes` or a later `until` is refused.",
+     nullptr,
+     {},
+     1,
+     5256000},
 
     {"block_page", K::kTable, "", L,
      "Where blocked clients are sent (block_answer = "
