@@ -169,6 +169,7 @@ listen = ["127.0.0.1:$sg_port"]
 upstreams = ["127.0.0.1:$up_port"]
 workers = 1
 cache_entries = 100000
+rate_limit_qps = 0  # dnsperf is one client address: no per-client limit in a throughput bench
 [database]
 batch_ms = 100
 [policy]

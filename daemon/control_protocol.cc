@@ -27,6 +27,14 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
   return r;
 }
 
+bool controlCommandReadsOnly(std::string_view command) {
+  for (std::string_view read_only :
+       {"status", "stats", "explain", "incidents", "exceptions.list"}) {
+    if (command == read_only) return true;
+  }
+  return false;
+}
+
 std::string controlOk(const nlohmann::json& id, nlohmann::json result) {
   nlohmann::json j = {
       {"v", kControlProtocolVersion}, {"id", id}, {"ok", true}, {"result", std::move(result)}};

@@ -8,6 +8,8 @@
 // Control plane: allocates; pure functions, safe from any thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -20,14 +22,30 @@ namespace safegate {
 inline constexpr int kControlProtocolVersion = 1;
 inline constexpr size_t kMaxControlLineBytes = 64 * 1024;
 
+// Who sent a request: the connection's SO_PEERCRED, filled in by ControlServer (never taken
+// from the request, which a client writes as it likes).
+struct ControlPeer {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  pid_t pid = 0;
+  std::string user;         // the user name, or "uid N" when the uid has no passwd entry
+  bool may_change = false;  // root, the daemon's user or a member of control.admin_group
+};
+
 struct ControlRequest {
   nlohmann::json id;  // echoed back; null when absent
   std::string command;
   nlohmann::json args;  // the whole request object
+  ControlPeer peer;
 };
 
 // Parses one request line; the Status explains what is wrong (bad JSON, missing "cmd", version).
 Result<ControlRequest> parseControlRequest(std::string_view line);
+
+// Whether `command` only reads state, so that any user admitted to the socket may send it.
+// Every other command, including unknown ones, needs the admin role (docs/control-protocol.md
+// "Access"): a new command is refused to readers until it is listed here.
+bool controlCommandReadsOnly(std::string_view command);
 
 std::string controlOk(const nlohmann::json& id, nlohmann::json result);
 std::string controlError(const nlohmann::json& id, std::string_view message,

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "common/utc_time.h"
+#include "daemon/exception_request.h"
 #include "daemon/outbox_service.h"
 #include "daemon/policy_guard.h"
 #include "filters/domain_name.h"
@@ -300,6 +301,9 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   po.tcp_idle_timeout_ms = settings_.dns.tcp_idle_timeout_ms;
   po.tcp_message_timeout_ms = settings_.dns.tcp_message_timeout_ms;
   po.tcp_query_threads = settings_.dns.tcp_query_threads;
+  po.allow_from = settings_.dns.allow_from;
+  po.rate_limit.qps = static_cast<uint32_t>(settings_.dns.rate_limit_qps);
+  po.rate_limit.burst = static_cast<uint32_t>(settings_.dns.rate_limit_burst);
   po.answers.block_ttl_seconds = static_cast<uint32_t>(settings_.dns.block_ttl_seconds);
   if (settings_.block_page.ipv4) po.answers.block_page_v4 = *settings_.block_page.ipv4;
   if (settings_.block_page.ipv6) po.answers.block_page_v6 = *settings_.block_page.ipv6;
@@ -326,6 +330,7 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   co.socket_path = settings_.control.socket;
   co.mode = settings_.control.mode;
   co.group = settings_.control.group;
+  co.admin_group = settings_.control.admin_group;
   control_ = std::make_unique<ControlServer>(
       co, [this](const ControlRequest& r) { return handleControl(r); });
   s = control_->start();
@@ -448,7 +453,11 @@ nlohmann::json Daemon::statsJson() {
                     {"write_errors", s.write_errors},
                     {"retention_deleted", s.retention_deleted},
                     {"pending", s.pending}};
-  j["control"] = {{"refused_peers", control_ ? control_->refusedPeers() : 0}};
+  const ControlServerStats cs = control_ ? control_->stats() : ControlServerStats{};
+  j["control"] = {{"refused_peers", cs.refused_peers},
+                  {"refused_busy", cs.refused_busy},
+                  {"timed_out", cs.timed_out},
+                  {"denied", cs.denied}};
   if (inline_) j["inline"] = inline_->statsJson();
   if (outbox_) {
     const OutboxDeliveryStats o = outbox_->stats();
@@ -551,45 +560,11 @@ std::string Daemon::handleControl(const ControlRequest& req) {
     return controlOk(req.id, {{"exceptions", out}});
   }
   if (cmd == "exceptions.add" || cmd == "pause") {
-    policy::TemporaryException e;
-    std::string kind = cmd == "pause" ? "pause" : str(a, "kind");
-    if (kind == "pause") {
-      e.kind = policy::TemporaryException::Kind::kPause;
-    } else if (kind == "name") {
-      e.kind = policy::TemporaryException::Kind::kName;
-      auto canonical = normalizeDomain(str(a, "name"), NameSyntax::kHostname);
-      if (!canonical) return controlError(req.id, "\"name\": " + canonical.status().message());
-      e.name = *canonical;
-    } else if (kind == "category") {
-      e.kind = policy::TemporaryException::Kind::kCategory;
-      e.category = str(a, "category");
-    } else {
-      return controlError(req.id, "\"kind\" must be \"name\", \"category\" or \"pause\"");
-    }
-    if (!str(a, "client").empty()) {
-      auto ip = IpAddress::parse(str(a, "client"));
-      if (!ip) return controlError(req.id, "\"client\" is not an IP address");
-      e.scope = policy::TemporaryException::Scope::kClient;
-      e.client = *ip;
-    } else if (!str(a, "group").empty()) {
-      e.scope = policy::TemporaryException::Scope::kGroup;
-      e.group = str(a, "group");
-    } else {
-      return controlError(req.id, "an exception needs \"client\" or \"group\"");
-    }
-    e.created_unix_seconds = unixNow();
-    if (a.contains("until") && a["until"].is_number_integer()) {
-      e.until_unix_seconds = a["until"].get<int64_t>();
-    } else if (a.contains("minutes") && a["minutes"].is_number()) {
-      e.until_unix_seconds =
-          e.created_unix_seconds + static_cast<int64_t>(a["minutes"].get<double>() * 60.0);
-    } else {
-      return controlError(req.id, "an exception needs \"minutes\" or \"until\" (unix seconds)");
-    }
-    e.granted_by = str(a, "granted_by").empty() ? "safegatectl" : str(a, "granted_by");
-    e.note = str(a, "note");
+    // Bounded duration, granted_by from the connection's peer (issue 9 item 8).
+    auto e = exceptionFromRequest(req, unixNow(), settings_.control.max_exception_minutes);
+    if (!e) return controlError(req.id, e.status().message());
     std::lock_guard<std::mutex> lock(mutex_);
-    auto next = exceptions_->withAdded(std::move(e));
+    auto next = exceptions_->withAdded(std::move(*e));
     if (!next) return controlError(req.id, next.status().message());
     // Saved before it takes effect: an exception that would vanish on restart is refused.
     if (Status saved = exception_store_->save(**next); !saved) {

@@ -250,7 +250,8 @@ struct DnsProxy::Worker {
         opts(proxy.options_),
         policy_reader(proxy.policy_),
         handler(opts.answers, proxy.incidents_, counters),
-        cache(cache_entries, 86400, 0) {
+        cache(cache_entries, 86400, 0),
+        limiter(opts.rate_limit, opts.rate_limit_entries, proxy.rate_key_.k0, proxy.rate_key_.k1) {
     // Seed the cache hash from the random pool so collisions cannot be chosen remotely.
     flights = std::make_unique<Flight[]>(kMaxFlights);
     waiters = std::make_unique<Waiter[]>(kMaxWaiters);
@@ -345,6 +346,12 @@ struct DnsProxy::Worker {
     const auto& policy = policy_reader.current();
     for (int i = 0; i < n; ++i) {
       bump(counters.queries_udp);
+      if (!proxy.acl_.allows(reinterpret_cast<const sockaddr*>(&recv_peers[i]),
+                             msgs[i].msg_hdr.msg_namelen)) {
+        // Not one of our clients: no answer at all, so we are nobody's reflector.
+        bump(counters.acl_refused);
+        continue;
+      }
       handleClientQuery(fd, std::span(recv_buffers[i].data(), msgs[i].msg_len), recv_peers[i],
                         msgs[i].msg_hdr.msg_namelen, policy.get(), now_wall, now_mono);
     }
@@ -415,10 +422,16 @@ struct DnsProxy::Worker {
   void handleClientQuery(int fd, std::span<const uint8_t> msg, const sockaddr_storage& peer,
                          socklen_t peer_length, const PolicyView* policy, int64_t now_wall,
                          int64_t now_mono) {
+    // Every datagram costs a token, parseable or not, so garbage cannot be sent for free.
+    const bool within_limit = limiter.allow(addressOf(peer), now_mono);
     DnsQuery q;
     NameBuffer name;
     if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk || policy == nullptr) {
       bump(counters.malformed);
+      return;
+    }
+    if (!within_limit) {
+      answerRateLimited(fd, msg, q, peer, peer_length);
       return;
     }
     const ClientInfo client = clientOf(peer);
@@ -584,11 +597,44 @@ struct DnsProxy::Worker {
     return false;
   }
 
+  // REFUSED rather than silence: a legitimate but chatty client learns at once and backs off
+  // instead of retrying into the limit, and the answer is no larger than the query (no
+  // amplification); sources outside allow_from never get this far.
+  void answerRateLimited(int fd, std::span<const uint8_t> msg, const DnsQuery& q,
+                         const sockaddr_storage& peer, socklen_t peer_length) {
+    bump(counters.rate_limited);
+    Outgoing* o = reserveOutgoing(fd, peer, peer_length);
+    BlockResponseOptions refused;
+    refused.ede_blocked = false;
+    commitOutgoing(o, buildRefused(msg, q, refused, std::span(o->data, kMaxMessage)), q);
+  }
+
   void answerServfail(int fd, std::span<const uint8_t> msg, const DnsQuery& q,
                       const sockaddr_storage& peer, socklen_t peer_length) {
     Outgoing* o = reserveOutgoing(fd, peer, peer_length);
     bump(counters.servfail_sent);
     commitOutgoing(o, buildServfail(msg, q, std::span(o->data, kMaxMessage)), q);
+  }
+
+  // Header and question with TC set, to every client waiting for flight `fi`; nothing cached.
+  void answerTruncated(int32_t fi) {
+    for (int32_t w = flights[fi].first_waiter; w >= 0; w = waiters[w].next) {
+      const Waiter& wt = waiters[w];
+      DnsQuery q;
+      NameBuffer name;
+      std::span<const uint8_t> msg(wt.query, wt.query_length);
+      if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) continue;
+      Outgoing* o = reserveOutgoing(wt.listen_fd, wt.peer, wt.peer_length);
+      std::span<uint8_t> out(o->data, kMaxMessage);
+      size_t n = buildServfail(msg, q, out);  // header + question (+ OPT), then made NOERROR+TC
+      if (n > 0) {
+        o->data[3] &= 0xf0;
+        n = truncateForUdp(out.first(n), q);
+        bump(counters.truncated_passed);
+      }
+      commitOutgoing(o, n, q);
+    }
+    unlinkFlight(fi);
   }
 
   void failFlight(int32_t fi) {
@@ -645,12 +691,15 @@ struct DnsProxy::Worker {
     const int64_t now_mono = monotonicMs();
     const auto& policy = policy_reader.current();
     for (int i = 0; i < n; ++i) {
-      handleUpstreamAnswer(socket, std::span(recv_buffers[i].data(), msgs[i].msg_len), policy.get(),
-                           now_wall, now_mono);
+      // MSG_TRUNC: the datagram was larger than our buffer and msg_len bytes are only its start
+      // (the client asked for a bigger EDNS size than we read). Never parse, cache or pass that.
+      const bool cut = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      handleUpstreamAnswer(socket, std::span(recv_buffers[i].data(), msgs[i].msg_len), cut,
+                           policy.get(), now_wall, now_mono);
     }
   }
 
-  void handleUpstreamAnswer(uint16_t socket, std::span<const uint8_t> resp,
+  void handleUpstreamAnswer(uint16_t socket, std::span<const uint8_t> resp, bool cut,
                             const PolicyView* policy, int64_t now_wall, int64_t now_mono) {
     if (resp.size() < kDnsHeaderSize) {
       bump(counters.upstream_bad_answers);
@@ -666,6 +715,13 @@ struct DnsProxy::Worker {
       return;
     }
     bump(counters.upstream_answers);
+    if (cut) {
+      // The start is genuine (ID and question match) but the rest is lost: tell the clients to
+      // ask over TCP, where the whole answer fits, instead of waiting for a timeout.
+      bump(counters.upstream_truncated_reads);
+      answerTruncated(fi);
+      return;
+    }
     Flight& f = flights[fi];
     const uint8_t rcode = resp[3] & 0x0f;
     if ((rcode == dns_rcode::kServFail || rcode == dns_rcode::kRefused) &&
@@ -702,6 +758,7 @@ struct DnsProxy::Worker {
   std::optional<SnapshotHolder<NeighbourMap>::Reader> neighbour_reader;
   QueryHandler handler;
   DnsCache cache;
+  ClientRateLimiter limiter;
   RandomPool rnd;
   std::vector<int> listen_fds;
   std::vector<int> upstream_fds;
@@ -803,6 +860,10 @@ Status DnsProxy::start() {
   if (options_.upstreams.size() > 64) return Status::invalid("at most 64 upstreams");
   int n = options_.workers > 0 ? options_.workers
                                : std::max(1, static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+  auto rate_key = SipHashKey::random();
+  if (!rate_key) return Status::unavailable("rate limiter: " + rate_key.status().message());
+  rate_key_ = *rate_key;
+  acl_ = DnsSourceAcl(options_.allow_from);
   stop_event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_event_fd_ < 0) return Status::fromErrno("eventfd", errno);
   const size_t per_worker_cache =
@@ -836,7 +897,13 @@ Status DnsProxy::start() {
     to.idle_timeout_ms = options_.tcp_idle_timeout_ms;
     to.message_timeout_ms = options_.tcp_message_timeout_ms;
     to.query_threads = options_.tcp_query_threads;
-    to.admit = options_.tcp_admit;
+    to.admit = [this](const sockaddr* peer, socklen_t length) {
+      if (!acl_.allows(peer, length)) {
+        tcp_acl_refused_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
+      return !options_.tcp_admit || options_.tcp_admit(peer, length);
+    };
     tcp_server_ = std::make_unique<DnsTcpServer>(std::move(to), policy_, incidents_, neighbours_);
     s = tcp_server_->start(std::move(tcp_listeners_));
     tcp_listeners_.clear();
@@ -886,6 +953,7 @@ ProxyStats DnsProxy::stats() const {
     add(tcp);
     s.tcp_connections = tcp_server_->stats().connections;
   }
+  s.acl_refused += tcp_acl_refused_.load(std::memory_order_relaxed);
   return s;
 }
 

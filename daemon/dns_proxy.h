@@ -15,6 +15,10 @@
 // times out or answers SERVFAIL/REFUSED is replaced by the next; when all fail the clients get
 // SERVFAIL. Truncated upstream answers are passed to UDP clients with TC set, so they retry over
 // TCP, where safegated forwards over TCP. EDNS (size, DO, options) is passed through.
+// Front door (docs/security.md "DNS proxy"): queries from sources outside options.allow_from are
+// dropped (UDP) or their connection is closed at accept (TCP); each UDP worker keeps a token
+// bucket per client address and answers REFUSED past options.rate_limit; qtype ANY gets the
+// minimal RFC 8482 answer (QueryHandler).
 // Ownership: the proxy borrows the PolicyHolder, IncidentStore and NeighbourTable, which must
 // outlive it. start()/stop() and the accessors are control plane.
 #pragma once
@@ -31,6 +35,8 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/siphash.h"
+#include "daemon/dns_access.h"
 #include "daemon/incident_store.h"
 #include "daemon/neighbour_table.h"
 #include "daemon/policy_view.h"
@@ -64,8 +70,14 @@ struct ProxyOptions {
   int tcp_idle_timeout_ms = 10000;
   int tcp_message_timeout_ms = 3000;
   int tcp_query_threads = 4;
-  // Asked at TCP accept time with the peer address (ACL / rate limit); empty: admit all.
+  // Asked at TCP accept time with the peer address, after allow_from; empty: admit all.
   std::function<bool(const sockaddr*, socklen_t)> tcp_admit;
+  // Front-door defences (daemon/dns_access.h, docs/security.md "DNS proxy"). Sources outside
+  // allow_from are ignored: UDP queries dropped unanswered, TCP connections closed at accept.
+  std::vector<Cidr> allow_from = defaultDnsAllowFrom();
+  // Per client address and UDP worker; qps 0 = off. Over the limit: REFUSED.
+  RateLimitSettings rate_limit;
+  size_t rate_limit_entries = 4096;  // clients tracked per worker (fixed memory)
 };
 
 struct ProxyStats {
@@ -112,6 +124,9 @@ class DnsProxy {
   std::vector<int> tcp_listeners_;
   int stop_event_fd_ = -1;
   std::atomic<bool> stopping_{false};
+  DnsSourceAcl acl_;
+  std::atomic<uint64_t> tcp_acl_refused_{0};  // written by the TCP event thread
+  SipHashKey rate_key_;                       // the rate limiters' hash key (getrandom)
   std::unique_ptr<DnsTcpServer> tcp_server_;
 };
 

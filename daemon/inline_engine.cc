@@ -13,7 +13,9 @@ Result<std::unique_ptr<InlineEngine>> InlineEngine::start(const policy::DaemonSe
   engine->injector_ = std::move(injector).value();
 
   InlineOptions options;
-  options.max_packets_per_flow = in.max_packets_per_flow;
+  options.undecided_timeout_ms = in.undecided_timeout_ms;
+  options.reassembly_buffers = static_cast<size_t>(in.reassembly_buffers);
+  options.reassembly_buffers_per_client = static_cast<size_t>(in.reassembly_buffers_per_client);
   options.offload_mark = in.offload_mark;
   options.block_page_url = settings.block_page.url;
   options.max_client_hello_bytes = static_cast<size_t>(

@@ -435,7 +435,16 @@ struct InlineInspector::Impl {
       f->dns_consumed = 0;
       f->dns_server_asked = true;  // what went before is unknown
     }
-    QuicFlowState* st = self.flows_->attachBuffer(f);
+    if (f->loss != BufferLoss::kNone) {
+      // The partial message it held was taken back (held too long, or its client needed the
+      // buffer): what the server will read can no longer be decided.
+      countLoss(f);
+      count(self.counters_.dns_tcp_malformed);
+      resetBoth();
+      finish(f);
+      return decided(false);
+    }
+    QuicFlowState* st = self.flows_->attachBuffer(f, mono_ms);
     if (st == nullptr) return overload(f);
     tcp_server_asked = f->dns_server_asked;
     DnsTcpStreamState state{f->base_seq, f->dns_consumed};
@@ -548,20 +557,40 @@ struct InlineInspector::Impl {
     return decided(true);
   }
 
+  // UDP 443. Datagrams that are no client Initial the server could open (junk, short
+  // headers, wrong keys) pass without counting: the server drops them too, so they must not
+  // spend the flow's budget. The flow's clock starts with its first datagram; a flow still
+  // undecided after undecided_timeout_ms (e.g. a VPN on port 443, or an Initial never
+  // completed) takes the group's unresolved_destination.
   NfqVerdict quic(FlowEntry* f) {
     if (group->quic == policy::QuicMode::kDrop) {
       count(self.counters_.quic_dropped_by_group);
       finish(f);
       return decided(false);
     }
-    if (!looksLikeQuicInitial(pkt.payload)) return undecidedOrDefault(f);
+    startClock(f);
+    if (f->loss != BufferLoss::kNone) return lostBuffer(f);
+    if (timedOut(f)) return undecidedTimeout(f);
+    if (!looksLikeQuicInitial(pkt.payload)) {
+      count(self.counters_.quic_not_initial);
+      return pass();
+    }
     count(self.counters_.quic_initials);
     f->kind = FlowKind::kQuic;
-    QuicFlowState* st = self.flows_->attachBuffer(f);
+    QuicFlowState* st = self.flows_->attachBuffer(f, mono_ms);
     if (st == nullptr) return overload(f);
     QuicFeedResult r = self.quic_->feed(pkt.payload, *st);
-    if (r.initials_opened == 0) count(self.counters_.quic_undecryptable);
-    if (!r.client_hello_complete) return undecidedOrDefault(f);
+    if (r.initials_opened == 0) {
+      count(self.counters_.quic_undecryptable);
+      if (st->initials_opened == 0) self.flows_->releaseBuffer(f);  // nothing worth keeping
+      return pass();
+    }
+    ++f->packets;
+    if (!r.client_hello_complete) {
+      if (!st->crypto.exceedsCapacity()) return pass();  // bounded by the cap and the clock
+      return oversizeHello(f, Protocol::kQuic, st->crypto.contiguous(),
+                           st->crypto.contiguousBytes() >= QuicCryptoAssembler::kCapacity);
+    }
     auto message = st->crypto.firstHandshakeMessage();
     TlsClientHello hello;
     TlsParseStatus ts = parseClientHelloMessage(*message, hello);
@@ -582,25 +611,69 @@ struct InlineInspector::Impl {
     return decided(true);
   }
 
+  // TCP to any port but 53. Only payload-bearing segments inside the stream's window
+  // [0, max_client_hello_bytes) are read; everything else passes uncounted and never takes a
+  // buffer (issue 9 item 1): SYNs, empty ACKs, FIN/RST without data, keepalive probes (RFC
+  // 1122 §4.2.3.6: no data or one garbage octet at SND.UNA - 1, i.e. before the stream start
+  // or inside octets already held), and segments before the stream or beyond the cap, which
+  // the server drops or cannot read before the gap fills.
   NfqVerdict tcp(FlowEntry* f) {
     if (pkt.tcp_flags & tcp_flags::kSyn) {
       f->has_base_seq = true;
+      f->midstream = false;
       f->base_seq = pkt.seq + 1;
-      return undecidedOrDefault(f);
+      return pass();
     }
-    if (pkt.payload.empty()) return undecidedOrDefault(f);
+    if (f->has_payload && (f->loss != BufferLoss::kNone || timedOut(f))) {
+      return f->loss != BufferLoss::kNone ? lostBuffer(f) : undecidedTimeout(f);
+    }
+    if (pkt.payload.empty()) {
+      count(self.counters_.ignored_empty);
+      return pass();
+    }
     if (pkt.dst_port == 853) return encryptedDns(f);
     if (circumventionAddress()) return encryptedDns(f, true);
-    if (!f->has_base_seq) {  // picked up mid-handshake (e.g. after a restart)
+    if (!f->has_base_seq) {  // picked up mid-connection (e.g. after a restart or an idle gap)
+      if (pkt.payload.size() <= 1) {
+        // Most likely a keepalive probe: no stream start to take from it.
+        count(self.counters_.ignored_keepalive);
+        return pass();
+      }
       f->has_base_seq = true;
+      f->midstream = true;
       f->base_seq = pkt.seq;
     }
-    QuicFlowState* st = self.flows_->attachBuffer(f);
+    // Serial-number distance from the stream's first octet (RFC 9293 §3.4, RFC 1982).
+    const auto distance = static_cast<int32_t>(pkt.seq - f->base_seq);
+    std::span<const uint8_t> data = pkt.payload;
+    uint32_t offset = 0;
+    if (distance < 0) {
+      const auto before = static_cast<size_t>(-static_cast<int64_t>(distance));
+      if (data.size() <= before) {  // wholly before the stream (a keepalive before any data)
+        count(self.counters_.ignored_keepalive);
+        return pass();
+      }
+      data = data.subspan(before);
+    } else {
+      offset = static_cast<uint32_t>(distance);
+    }
+    if (offset >= self.options_.max_client_hello_bytes) {
+      count(self.counters_.ignored_out_of_window);
+      return pass();
+    }
+    QuicFlowState* held = self.flows_->buffer(f);
+    if (data.size() == 1 && held != nullptr && offset < held->crypto.contiguousBytes()) {
+      // One octet inside what the server already has: a keepalive probe (its octet is
+      // garbage and the server discards it as a duplicate), not a conflicting retransmission.
+      count(self.counters_.ignored_keepalive);
+      return pass();
+    }
+    ++f->packets;
+    startClock(f);
+    QuicFlowState* st = self.flows_->attachBuffer(f, mono_ms);
     if (st == nullptr) return overload(f);
-    uint32_t offset = pkt.seq - f->base_seq;  // modulo 2^32 (RFC 9293 §3.4)
-    if (offset >= self.options_.max_client_hello_bytes) return undecidedOrDefault(f);
     size_t room = self.options_.max_client_hello_bytes - offset;
-    auto data = pkt.payload.first(pkt.payload.size() < room ? pkt.payload.size() : room);
+    data = data.first(data.size() < room ? data.size() : room);
     QuicStatus as = st->crypto.add(offset, data);
     if (as == QuicStatus::kCryptoConflict) {
       // Overlapping segments with different bytes: the server could read either; never
@@ -611,7 +684,8 @@ struct InlineInspector::Impl {
       return decided(false);
     }
     std::span<const uint8_t> stream = st->crypto.contiguous();
-    if (stream.empty()) return undecidedOrDefault(f);
+    // A gap at the stream start: wait for it, bounded by the cap and the clock.
+    if (stream.empty()) return pass();
     if (stream[0] == 0x16) return tls(f, stream);
     return http(f, stream);
   }
@@ -622,13 +696,14 @@ struct InlineInspector::Impl {
     TlsParseStatus ts =
         parseTlsClientHello(stream, {self.scratch_.get(), kMaxClientHelloLength}, hello);
     if (ts == TlsParseStatus::kNeedMore) {
-      // A handshake in progress is bounded by the byte cap, not by the packet count: a
-      // ClientHello cut into tiny segments must not reach the "undecided" default.
-      if (stream.size() >= self.options_.max_client_hello_bytes) {
-        ts = TlsParseStatus::kTooLarge;
-      } else {
-        return pass();
-      }
+      // A handshake in progress is bounded by the byte cap and the clock, not by the packet
+      // count: a ClientHello cut into tiny segments must not reach the "undecided" default.
+      if (stream.size() < self.options_.max_client_hello_bytes) return pass();
+      ts = TlsParseStatus::kTooLarge;
+    }
+    if (ts == TlsParseStatus::kTooLarge) {
+      return oversizeHello(f, Protocol::kTls, stream,
+                           stream.size() >= self.options_.max_client_hello_bytes);
     }
     if (ts != TlsParseStatus::kComplete) {
       count(self.counters_.tls_malformed);
@@ -646,6 +721,12 @@ struct InlineInspector::Impl {
     HttpParseStatus hs = parseHttpRequest(stream, req);
     if (hs == HttpParseStatus::kNotHttp) {
       f->kind = FlowKind::kOther;
+      if (f->midstream) {
+        // Picked up without its SYN: these may not be the stream's first octets (a decoy at
+        // a sequence number the server drops), so "not a protocol we read" proves nothing.
+        Decision d = unresolved(Protocol::kTls, "");
+        return applyTcp(f, d, false, "");
+      }
       finish(f);
       return decided(true);  // not a protocol safegate reads: nothing to decide on
     }
@@ -692,15 +773,100 @@ struct InlineInspector::Impl {
     return applyTcp(f, d, true, named ? host.view() : std::string_view());
   }
 
-  // Flows still undecided after max_packets_per_flow take the group's default: its
-  // unresolved_destination setting (nothing nameable was seen).
-  NfqVerdict undecidedOrDefault(FlowEntry* f) {
-    if (f->packets < static_cast<uint32_t>(self.options_.max_packets_per_flow)) return pass();
+  // --- the undecided-flow bounds: time and bytes ---
+
+  // The clock starts at the first thing the client sent that could be decided on.
+  void startClock(FlowEntry* f) {
+    if (f->has_payload) return;
+    f->has_payload = true;
+    f->first_payload_ms = mono_ms;
+  }
+  bool timedOut(const FlowEntry* f) const {
+    return f->has_payload && mono_ms - f->first_payload_ms >= self.options_.undecided_timeout_ms;
+  }
+
+  // A flow that sent data and is still undecided after undecided_timeout_ms: what it would
+  // need to be decided never came. The group's unresolved_destination decides it; a TLS
+  // handshake in progress is first decided by its SNI if that is already in hand.
+  NfqVerdict undecidedTimeout(FlowEntry* f) {
+    count(self.counters_.undecided_timeout);
+    QuicFlowState* st = self.flows_->buffer(f);
+    if (st != nullptr && f->kind == FlowKind::kTls) {
+      return partialHello(f, Protocol::kTls, st->crypto.contiguous());
+    }
+    if (st != nullptr && f->kind == FlowKind::kQuic) {
+      return partialHello(f, Protocol::kQuic, st->crypto.contiguous());
+    }
+    return undecidedDefault(f);
+  }
+
+  // Its partial data was taken back (sweep or the client's own share): decide it now.
+  NfqVerdict lostBuffer(FlowEntry* f) {
+    countLoss(f);
+    return undecidedDefault(f);
+  }
+  void countLoss(const FlowEntry* f) {
+    count(f->loss == BufferLoss::kAged ? self.counters_.buffer_aged
+                                       : self.counters_.buffer_evicted);
+  }
+
+  // The group's unresolved_destination, for a flow nothing nameable was seen on.
+  NfqVerdict undecidedDefault(FlowEntry* f) {
     count(self.counters_.undecided_default);
-    Verdict v = modeVerdict(group->unresolved_destination);
-    if (v == Verdict::kBlock && pkt.protocol == kTcp) resetBoth();
+    Decision d = unresolved(pkt.protocol == kTcp ? Protocol::kTls : Protocol::kQuic, "");
+    if (pkt.protocol == kTcp) return applyTcp(f, d, false, "");
     finish(f);
-    return decided(v != Verdict::kBlock);
+    return decided(d.verdict != Verdict::kBlock);
+  }
+
+  // A ClientHello longer than the reassembly cap (a padding extension, spread over records):
+  // a server accepts it (OpenSSL reads ClientHellos up to 128 KiB), so it is decided by its
+  // SNI once the prefix shows it; while the window is not full yet it waits (bounded by the
+  // window and the clock); a full window without the SNI takes unresolved_destination.
+  NfqVerdict oversizeHello(FlowEntry* f, Protocol p, std::span<const uint8_t> prefix,
+                           bool window_full) {
+    if (!window_full) {
+      TlsClientHello hello;
+      TlsParseStatus ps = p == Protocol::kTls
+                              ? scanTlsClientHelloPrefix(
+                                    prefix, {self.scratch_.get(), kMaxClientHelloLength}, hello)
+                              : scanClientHelloPrefix(prefix, hello);
+      if (ps == TlsParseStatus::kNeedMore) return pass();
+    }
+    count(self.counters_.tls_oversize);
+    return partialHello(f, p, prefix);
+  }
+
+  // Decides a flow on the first octets of its ClientHello (`prefix`: a TLS stream, or the
+  // QUIC CRYPTO stream when `p` is kQuic).
+  NfqVerdict partialHello(FlowEntry* f, Protocol p, std::span<const uint8_t> prefix) {
+    f->kind = p == Protocol::kTls ? FlowKind::kTls : FlowKind::kQuic;
+    TlsClientHello hello;
+    TlsParseStatus ps =
+        p == Protocol::kTls
+            ? scanTlsClientHelloPrefix(prefix, {self.scratch_.get(), kMaxClientHelloLength}, hello)
+            : scanClientHelloPrefix(prefix, hello);
+    Decision d;
+    if (ps == TlsParseStatus::kComplete && hello.has_sni) {
+      count(self.counters_.partial_hello_by_sni);
+      d = decideHello(p, hello);
+      if (d.verdict != Verdict::kBlock && !hello.extensions_complete &&
+          group->ech == policy::EchMode::kBlock) {
+        // The unseen tail could offer ECH, which this group blocks: it cannot be allowed on
+        // the outer name alone.
+        d = unresolved(p, hello.sni);
+      }
+    } else {
+      count(self.counters_.partial_hello_unresolved);
+      d = unresolved(p, "");
+    }
+    if (d.verdict == Verdict::kBlock) {
+      count(p == Protocol::kTls ? self.counters_.tls_blocked : self.counters_.quic_blocked);
+    }
+    if (p == Protocol::kTls) return applyTcp(f, d, false, "");
+    if (d.verdict == Verdict::kMonitor) count(self.counters_.monitored);
+    finish(f);
+    return decided(d.verdict != Verdict::kBlock);
   }
 
   // Table or pool full: the group's fail mode, counted (docs/inline.md, fail-open/closed).
@@ -736,8 +902,11 @@ Result<std::unique_ptr<InlineInspector>> InlineInspector::create(
   if (safe_search != nullptr) {
     in->safe_search_ = std::make_unique<SafeSearchHolder::Reader>(*safe_search);
   }
-  auto flows =
-      FlowTable::create(options.flow_capacity, options.reassembly_buffers, options.flow_idle_ms);
+  if (options.undecided_timeout_ms < 1) {
+    return Status::invalid("inline.undecided_timeout_ms must be at least 1");
+  }
+  auto flows = FlowTable::create(options.flow_capacity, options.reassembly_buffers,
+                                 options.reassembly_buffers_per_client, options.flow_idle_ms);
   if (!flows.isOk()) return flows.status();
   in->flows_ = std::move(flows).value();
   auto quic = QuicInitialInspector::create();
@@ -747,6 +916,10 @@ Result<std::unique_ptr<InlineInspector>> InlineInspector::create(
   in->scratch_ = std::make_unique<uint8_t[]>(kScratchBytes);
   in->rate_limit_ = std::make_unique<std::atomic<uint64_t>[]>(kRateLimitSlots);
   return in;
+}
+
+void InlineInspector::onIdle(int64_t now_ms) noexcept {
+  flows_->sweep(now_ms, options_.undecided_timeout_ms, options_.sweep_slots);
 }
 
 NfqVerdict InlineInspector::onPacket(const NfqPacketView& packet) noexcept {
@@ -799,7 +972,6 @@ NfqVerdict InlineInspector::inspect(std::span<const uint8_t> ip, uint32_t mark,
   FlowEntry* f = flows_->findOrInsert(key, monotonic_ms, &inserted);
   if (f == nullptr) return s.overload(nullptr);
   f->last_seen_ms = monotonic_ms;
-  ++f->packets;
 
   if (s.pkt.protocol == kUdp) {
     if (s.pkt.dst_port == 853) return s.encryptedDns(f);

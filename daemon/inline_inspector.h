@@ -23,9 +23,16 @@
 //     group's encrypted_dns (block / monitor / allow); one incident per client per hour.
 // A decided flow's verdict is "repeat" with the decision bits in the packet mark; the
 // firewall rules save them in the connection mark so the rest of the flow never comes back
-// (offload). A flow undecided after max_packets_per_flow packets takes its group's default.
-// When the flow table or the reassembly pool is full, the group's fail mode decides
-// (fail-open: accept and offload; fail-closed: drop), counted.
+// (offload).
+// Undecided flows are bounded by time and bytes, never by a packet count (issue 9 item 1):
+// SYNs, empty ACKs, keepalive probes and segments outside the window [0, cap) of the stream
+// pass without counting and without taking a buffer, so a client cannot spend a flow's budget
+// before it sends its ClientHello. A flow that sent something (TCP payload in the window, a
+// UDP 443 datagram) and is still undecided after undecided_timeout_ms, or whose buffer was
+// taken back (sweep, per-client share), takes its group's unresolved_destination.
+// When the flow table or the whole reassembly pool is full, the group's fail mode decides
+// (fail-open: accept; fail-closed: drop), counted. One client holds at most
+// reassembly_buffers_per_client buffers: past that its own oldest flow loses its buffer.
 //
 // Data plane: onPacket() is noexcept, allocation-free and lock-free (policy through a
 // SnapshotHolder reader, incidents through the IncidentStore's bounded queue). One inspector
@@ -74,12 +81,14 @@ class RawSocketInjector final : public PacketInjector {
 };
 
 struct InlineOptions {
-  int max_packets_per_flow = 8;
+  int64_t undecided_timeout_ms = 10000;  // a flow that sent data is decided within this
   uint32_t offload_mark = 1;   // bit for "decided, allow"; the next bit up = "decided, block"
   std::string block_page_url;  // HTTP redirect target; empty = reset instead
   size_t max_client_hello_bytes = 16384;
   size_t flow_capacity = 65536;
-  size_t reassembly_buffers = 256;
+  size_t reassembly_buffers = 1024;
+  size_t reassembly_buffers_per_client = 32;
+  size_t sweep_slots = 4096;  // table slots visited per onIdle() call
   int64_t flow_idle_ms = 30000;
   AnswerSettings dns_answers;
   bool fail_open_without_policy = true;  // before the first policy is published
@@ -109,6 +118,9 @@ struct InlineOptions {
   X(tls_no_sni) \
   X(tls_ech) \
   X(tls_malformed) \
+  X(tls_oversize) \
+  X(partial_hello_by_sni) \
+  X(partial_hello_unresolved) \
   X(quic_initials) \
   X(quic_hellos) \
   X(quic_blocked) \
@@ -119,6 +131,13 @@ struct InlineOptions {
   X(doh_address) \
   X(unresolved_destination) \
   X(undecided_default) \
+  X(undecided_timeout) \
+  X(ignored_empty) \
+  X(ignored_keepalive) \
+  X(ignored_out_of_window) \
+  X(quic_not_initial) \
+  X(buffer_aged) \
+  X(buffer_evicted) \
   X(overload_fail_open) \
   X(overload_fail_closed) \
   X(no_policy) \
@@ -148,7 +167,8 @@ class InlineInspector final : public NfqPacketHandler {
       const SafeSearchHolder* safe_search = nullptr);
 
   NfqVerdict onPacket(const NfqPacketView& packet) noexcept override;
-  void onIdle(int64_t now_ms) noexcept override {}
+  // Sweeps the flow table a slice at a time (idle entries, buffers held too long).
+  void onIdle(int64_t now_ms) noexcept override;
 
   // Same as onPacket with explicit clocks (tests). `mac` is the client's MAC when the frame
   // came from a directly attached network (groups and clients may be matched by MAC).

@@ -34,7 +34,11 @@ namespace safegate {
   X(send_errors) \
   X(incidents_dropped) \
   X(ech_stripped) \
-  X(ech_strip_failed)
+  X(ech_strip_failed) \
+  X(acl_refused)   /* UDP queries dropped, TCP connections closed: source not in dns.allow_from */ \
+  X(rate_limited)  /* UDP queries over the client's rate limit: answered REFUSED */ \
+  X(upstream_truncated_reads) /* upstream datagram larger than our buffer (MSG_TRUNC): TC to the clients */ \
+  X(any_minimal)   /* qtype ANY answered with the RFC 8482 HINFO, not forwarded */
 // clang-format on
 
 struct ProxyCounters {

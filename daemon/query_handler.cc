@@ -10,6 +10,8 @@ namespace safegate {
 namespace {
 
 constexpr size_t kMaxRewriteRecordBytes = 1024;
+// TTL of the RFC 8482 answer to ANY: it never changes, so caches may keep it a while.
+constexpr uint32_t kMinimalAnyTtlSeconds = 3600;
 
 // Presentation name -> uncompressed wire name. Names with escapes are not needed here (the
 // rewrite targets and upstream owner names we copy are host names); they return 0.
@@ -133,6 +135,7 @@ QueryPlan QueryHandler::plan(const PolicyView& policy, std::span<const uint8_t> 
     case Verdict::kRewrite:
       bump(counters_.rewritten);
       if (incident) recordIncident(policy, facts, d, facts.name, now_ms);
+      if (q.question.qtype == dns_type::kAny) return minimalAny(query, q, out);
       if (!d.rewrite_target.empty() && d.rewrite_target != q.question.name) {
         plan.action = QueryAction::kForwardRewrite;
         plan.rewrite_target = d.rewrite_target;
@@ -156,7 +159,18 @@ QueryPlan QueryHandler::plan(const PolicyView& policy, std::span<const uint8_t> 
       }
       break;
   }
+  if (q.question.qtype == dns_type::kAny) return minimalAny(query, q, out);
   plan.action = QueryAction::kForward;
+  return plan;
+}
+
+QueryPlan QueryHandler::minimalAny(std::span<const uint8_t> query, const DnsQuery& q,
+                                   std::span<uint8_t> out) noexcept {
+  bump(counters_.any_minimal);
+  QueryPlan plan;
+  plan.action = QueryAction::kAnswered;
+  plan.answer_length = buildMinimalAnyAnswer(query, q, kMinimalAnyTtlSeconds, out);
+  if (plan.answer_length == 0) plan.answer_length = servfail(query, q, out, counters_);
   return plan;
 }
 

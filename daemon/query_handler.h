@@ -2,12 +2,14 @@
 //
 // plan() decides a parsed query against the current PolicyView: answer now (blocked name,
 // REFUSED, ...), forward the question unchanged, or forward the safe-search target instead
-// (rewrite). finish() turns an upstream answer into the client's answer: every CNAME target in
-// the chain is decided too (CNAME cloaking: a tracker hidden behind a first-party alias is still
-// blocked), a rewrite becomes "name CNAME target" plus the target's address records, and the
-// client's ID is restored. For a client whose group has strip_ech, the "ech" SvcParam is
-// removed from HTTPS/SVCB records here, on the way out (the cache keeps the upstream's bytes,
-// since groups differ); if that cannot be done the client gets SERVFAIL, never the ECH keys.
+// (rewrite); qtype ANY that policy lets through gets the minimal RFC 8482 answer (one HINFO
+// record) instead of being forwarded, and a blocked name still gets the block answer. finish()
+// turns an upstream answer into the client's answer: every CNAME target in the chain is decided
+// too (CNAME cloaking: a tracker hidden behind a first-party alias is still blocked), a rewrite
+// becomes "name CNAME target" plus the target's address records, and the client's ID is
+// restored. For a client whose group has strip_ech, the "ech" SvcParam is removed from
+// HTTPS/SVCB records here, on the way out (the cache keeps the upstream's bytes, since groups
+// differ); if that cannot be done the client gets SERVFAIL, never the ECH keys.
 // Incidents (block, monitor, alert) are handed to the IncidentStore's
 // lock-free queue. Both UDP workers and TCP connection threads use it.
 // Data plane: noexcept, no allocation, no locks. One instance per thread (counters are that
@@ -73,6 +75,9 @@ class QueryHandler {
                           const PolicyView* policy = nullptr) const noexcept;
 
  private:
+  // qtype ANY that policy lets through: the RFC 8482 answer instead of forwarding.
+  QueryPlan minimalAny(std::span<const uint8_t> query, const DnsQuery& q,
+                       std::span<uint8_t> out) noexcept;
   void recordIncident(const PolicyView& policy, const RequestFacts& facts, const Decision& d,
                       std::string_view logged_name, int64_t now_ms) noexcept;
 

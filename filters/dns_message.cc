@@ -513,6 +513,23 @@ size_t buildAddressAnswer(std::span<const uint8_t> query, const DnsQuery& q, con
   return w.ok() ? w.size() : 0;
 }
 
+size_t buildMinimalAnyAnswer(std::span<const uint8_t> query, const DnsQuery& q,
+                             uint32_t ttl_seconds, std::span<uint8_t> out) noexcept {
+  static constexpr uint8_t kHinfoRdata[] = {7, 'R', 'F', 'C', '8', '4', '8', '2', 0};
+  Writer w(out);
+  if (!writeHeaderAndQuestion(w, query, q, dns_rcode::kNoError, 1, 0, q.has_edns ? 1 : 0)) {
+    return 0;
+  }
+  w.u16(kPointerToQuestion);
+  w.u16(dns_type::kHinfo);
+  w.u16(q.question.qclass);
+  w.u32(ttl_seconds);
+  w.u16(sizeof(kHinfoRdata));
+  w.bytes(kHinfoRdata);
+  if (q.has_edns) writeOpt(w, q, false, {});
+  return w.ok() ? w.size() : 0;
+}
+
 namespace {
 // True if `rrs` is exactly `count` complete records whose owner names carry no compression
 // pointers (they were cut out of another message, so pointers would point at our bytes).

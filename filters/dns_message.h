@@ -24,7 +24,8 @@ inline constexpr size_t kDnsHeaderSize = 12;
 
 namespace dns_type {
 inline constexpr uint16_t kA = 1, kNs = 2, kCname = 5, kSoa = 6, kPtr = 12, kMx = 15, kTxt = 16,
-                          kAaaa = 28, kSrv = 33, kOpt = 41, kSvcb = 64, kHttps = 65, kAny = 255;
+                          kAaaa = 28, kSrv = 33, kOpt = 41, kSvcb = 64, kHttps = 65, kAny = 255,
+                          kHinfo = 13;
 }
 namespace dns_rcode {
 inline constexpr uint8_t kNoError = 0, kFormErr = 1, kServFail = 2, kNxDomain = 3, kNotImp = 4,
@@ -146,6 +147,11 @@ size_t buildServfail(std::span<const uint8_t> query, const DnsQuery& q,
 size_t buildAddressAnswer(std::span<const uint8_t> query, const DnsQuery& q, const IpAddress& v4,
                           const IpAddress& v6, const BlockResponseOptions& opts,
                           std::span<uint8_t> out) noexcept;
+// The minimal answer to a qtype ANY query (RFC 8482 §4.2): one synthesised HINFO record for
+// the question name with CPU "RFC8482" and an empty OS, instead of every record the name has,
+// so ANY cannot be used to draw large answers (amplification). ttl_seconds is its TTL.
+size_t buildMinimalAnyAnswer(std::span<const uint8_t> query, const DnsQuery& q,
+                             uint32_t ttl_seconds, std::span<uint8_t> out) noexcept;
 // A CNAME from the question name to `target` (presentation form), followed by the given
 // records of the target (raw RRs copied from the upstream answer for the target), for
 // safe-search rewrites.

@@ -85,49 +85,48 @@ std::string_view tlsParseStatusName(TlsParseStatus s) {
   return "unknown";
 }
 
-TlsParseStatus parseClientHelloMessage(std::span<const uint8_t> message,
-                                       TlsClientHello& out) noexcept {
-  const uint16_t record_version = out.record_version;
-  const size_t consumed = out.consumed;
-  out = TlsClientHello{};
-  out.record_version = record_version;
-  out.consumed = consumed;
-  ByteReader m(message);
-  auto type = m.u8();
-  auto length = m.u24();
-  if (!type || !length) return TlsParseStatus::kNeedMore;
-  if (*type != kHandshakeClientHello) return TlsParseStatus::kMalformed;
-  if (*length > kMaxClientHelloLength) return TlsParseStatus::kTooLarge;
-  auto body = m.bytes(*length);
-  if (!body) return TlsParseStatus::kNeedMore;
-  out.message_length = kHandshakeHeaderSize + *length;
+namespace {
 
-  // RFC 8446 §4.1.2 (and RFC 5246 §7.4.1.2 for TLS 1.2 and earlier).
-  ByteReader r(*body);
+// Reads a ClientHello body (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2) that announced `declared`
+// octets, of which `body` is at hand: all of them (strict: every length must fit exactly) or
+// a prefix (running out is kNeedMore; what is there must still be valid).
+TlsParseStatus parseBody(std::span<const uint8_t> body, size_t declared,
+                         TlsClientHello& out) noexcept {
+  const bool partial = body.size() < declared;
+  const TlsParseStatus shortage = partial ? TlsParseStatus::kNeedMore : TlsParseStatus::kMalformed;
+  ByteReader r(body);
   auto version = r.u16();
-  if (!version || !r.skip(32)) return TlsParseStatus::kMalformed;  // random
+  if (!version || !r.skip(32)) return shortage;  // random
   out.legacy_version = *version;
   auto session_len = r.u8();
-  if (!session_len || *session_len > 32 || !r.skip(*session_len)) return TlsParseStatus::kMalformed;
+  if (!session_len) return shortage;
+  if (*session_len > 32) return TlsParseStatus::kMalformed;
+  if (!r.skip(*session_len)) return shortage;
   auto suites_len = r.u16();
-  if (!suites_len || *suites_len < 2 || *suites_len % 2 != 0 || !r.skip(*suites_len)) {
-    return TlsParseStatus::kMalformed;
-  }
+  if (!suites_len) return shortage;
+  if (*suites_len < 2 || *suites_len % 2 != 0) return TlsParseStatus::kMalformed;
+  if (!r.skip(*suites_len)) return shortage;
   auto compression_len = r.u8();
-  if (!compression_len || *compression_len < 1 || !r.skip(*compression_len)) {
-    return TlsParseStatus::kMalformed;
+  if (!compression_len) return shortage;
+  if (*compression_len < 1) return TlsParseStatus::kMalformed;
+  if (!r.skip(*compression_len)) return shortage;
+  if (!partial && r.empty()) {  // no extensions (SSL 3.0 / old TLS)
+    out.extensions_complete = true;
+    return TlsParseStatus::kComplete;
   }
-  if (r.empty()) return TlsParseStatus::kComplete;  // no extensions (SSL 3.0 / old TLS)
   auto extensions_len = r.u16();
-  if (!extensions_len || *extensions_len != r.remaining()) return TlsParseStatus::kMalformed;
+  if (!extensions_len) return shortage;
+  if (*extensions_len != declared - r.position()) return TlsParseStatus::kMalformed;
 
   bool seen_sni = false, seen_alpn = false, seen_versions = false;
   while (!r.empty()) {
     auto ext_type = r.u16();
     auto ext_len = r.u16();
-    if (!ext_type || !ext_len) return TlsParseStatus::kMalformed;
-    auto data = r.bytes(*ext_len);
-    if (!data) return TlsParseStatus::kMalformed;
+    auto data = ext_type && ext_len ? r.bytes(*ext_len) : std::nullopt;
+    if (!data) {
+      if (!partial) return TlsParseStatus::kMalformed;
+      break;  // the prefix ends inside this extension
+    }
     if (out.extension_count < 0xFFFF) ++out.extension_count;
     switch (*ext_type) {
       case tls_ext::kServerName:
@@ -154,18 +153,92 @@ TlsParseStatus parseClientHelloMessage(std::span<const uint8_t> message,
       default: break;
     }
   }
+  if (partial) return out.has_sni ? TlsParseStatus::kComplete : TlsParseStatus::kNeedMore;
+  out.extensions_complete = true;
   return TlsParseStatus::kComplete;
+}
+
+// Clears `out` but for what the record layer already filled in.
+void resetKeepingRecordFields(TlsClientHello& out) noexcept {
+  const uint16_t record_version = out.record_version;
+  const size_t consumed = out.consumed;
+  out = TlsClientHello{};
+  out.record_version = record_version;
+  out.consumed = consumed;
+}
+
+}  // namespace
+
+TlsParseStatus parseClientHelloMessage(std::span<const uint8_t> message,
+                                       TlsClientHello& out) noexcept {
+  resetKeepingRecordFields(out);
+  ByteReader m(message);
+  auto type = m.u8();
+  auto length = m.u24();
+  if (!type || !length) return TlsParseStatus::kNeedMore;
+  if (*type != kHandshakeClientHello) return TlsParseStatus::kMalformed;
+  if (*length > kMaxClientHelloLength) return TlsParseStatus::kTooLarge;
+  auto body = m.bytes(*length);
+  if (!body) return TlsParseStatus::kNeedMore;
+  out.message_length = kHandshakeHeaderSize + *length;
+  return parseBody(*body, *length, out);
+}
+
+TlsParseStatus scanClientHelloPrefix(std::span<const uint8_t> message_prefix,
+                                     TlsClientHello& out) noexcept {
+  resetKeepingRecordFields(out);
+  ByteReader m(message_prefix);
+  auto type = m.u8();
+  auto length = m.u24();
+  if (!type || !length) return TlsParseStatus::kNeedMore;
+  if (*type != kHandshakeClientHello) return TlsParseStatus::kMalformed;
+  out.message_length = kHandshakeHeaderSize + *length;
+  std::span<const uint8_t> body = m.rest();
+  if (body.size() > *length) body = body.first(*length);
+  return parseBody(body, *length, out);
+}
+
+TlsParseStatus scanTlsClientHelloPrefix(std::span<const uint8_t> stream, std::span<uint8_t> scratch,
+                                        TlsClientHello& out) noexcept {
+  out = TlsClientHello{};
+  if (stream.empty()) return TlsParseStatus::kNeedMore;
+  if (stream[0] != kContentTypeHandshake) return TlsParseStatus::kNotTls;
+  size_t pos = 0;
+  size_t gathered = 0;
+  size_t message_total = 0;  // known once the handshake header is gathered
+  while (stream.size() - pos >= kRecordHeaderSize && gathered < scratch.size() &&
+         (message_total == 0 || gathered < message_total)) {
+    const size_t record_len = (size_t{stream[pos + 3]} << 8) | stream[pos + 4];
+    if (pos == 0) out.record_version = static_cast<uint16_t>((stream[1] << 8) | stream[2]);
+    // As in parseTlsClientHello: handshake records only, none empty, none over 2^14.
+    if (stream[pos] != kContentTypeHandshake) return TlsParseStatus::kMalformed;
+    if (record_len == 0 || record_len > kMaxPlaintextRecord) return TlsParseStatus::kMalformed;
+    const size_t available = std::min(record_len, stream.size() - pos - kRecordHeaderSize);
+    const size_t take = std::min(available, scratch.size() - gathered);
+    std::memcpy(scratch.data() + gathered, stream.data() + pos + kRecordHeaderSize, take);
+    gathered += take;
+    if (message_total == 0 && gathered >= kHandshakeHeaderSize) {
+      message_total = kHandshakeHeaderSize +
+                      ((size_t{scratch[1]} << 16) | (size_t{scratch[2]} << 8) | scratch[3]);
+    }
+    if (available < record_len) {
+      pos += kRecordHeaderSize + available;
+      break;
+    }
+    pos += kRecordHeaderSize + record_len;
+  }
+  out.consumed = pos;
+  return scanClientHelloPrefix(scratch.first(gathered), out);
 }
 
 TlsParseStatus parseTlsClientHello(std::span<const uint8_t> stream, std::span<uint8_t> scratch,
                                    TlsClientHello& out) noexcept {
   out = TlsClientHello{};
   if (stream.empty()) return TlsParseStatus::kNeedMore;
-  // Cheap early rejection on the first octets: a handshake record of SSL 3.0 .. TLS 1.3
-  // record versions (0x0300-0x0304; TLS 1.3 clients send 0x0301 or 0x0303).
+  // Cheap early rejection on the first octet. The record version that follows is not
+  // checked: RFC 8446 §5.1 has servers ignore it, and servers that do (Go, rustls) would
+  // complete a handshake whose hello a version check had called "not TLS" (issue 9 item 2).
   if (stream[0] != kContentTypeHandshake) return TlsParseStatus::kNotTls;
-  if (stream.size() >= 2 && stream[1] != 3) return TlsParseStatus::kNotTls;
-  if (stream.size() >= 3 && stream[2] > 4) return TlsParseStatus::kNotTls;
 
   size_t pos = 0;
   size_t gathered = 0;       // handshake octets copied into scratch
@@ -180,7 +253,7 @@ TlsParseStatus parseTlsClientHello(std::span<const uint8_t> stream, std::span<ui
     if (first) out.record_version = version;
     // RFC 8446 §5.1: handshake messages are not interleaved with other record types, and
     // zero-length handshake fragments are forbidden.
-    if (content_type != kContentTypeHandshake || stream[pos + 1] != 3) {
+    if (content_type != kContentTypeHandshake) {
       return first ? TlsParseStatus::kNotTls : TlsParseStatus::kMalformed;
     }
     if (record_len == 0 || record_len > kMaxPlaintextRecord) return TlsParseStatus::kMalformed;

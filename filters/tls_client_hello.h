@@ -9,6 +9,14 @@
 //     buffer; a ClientHello in one record (the usual case) is read in place.
 //   - parseClientHelloMessage(): one complete handshake message (type, u24 length, body), as
 //     QUIC CRYPTO frames carry it (RFC 9001 §4).
+//   - scanTlsClientHelloPrefix() / scanClientHelloPrefix(): the server name of a ClientHello
+//     of which only the first octets are at hand — one longer than any buffer safegate keeps
+//     (a padding extension; servers accept ClientHellos far beyond 16 KiB, OpenSSL up to
+//     128 KiB, spread over records), or one that never completed.
+//
+// The record layer's legacy_record_version is ignored, as RFC 8446 §5.1 requires of servers
+// ("MUST be ignored for all purposes"): Go's and rustls' servers accept any value, so a
+// hello with a record version of 0x0305 or 0x7f01 is still read and decided.
 //
 // Lengths are checked strictly: every vector must fit exactly in its parent, extensions must
 // fill the extensions block, and the extensions safegate decides on (server_name, ALPN, ECH)
@@ -55,12 +63,14 @@ struct TlsClientHello {
   std::string_view sni;         // host_name of server_name, as sent; empty when absent
   bool has_sni = false;
   std::array<std::string_view, kMaxAlpnProtocols> alpn{};
-  uint8_t alpn_count = 0;       // protocols stored in alpn
-  bool alpn_truncated = false;  // the client offered more than kMaxAlpnProtocols
-  bool has_ech = false;         // encrypted_client_hello (0xfe0d)
-  uint8_t ech_type = 0xff;      // ECHClientHelloType: 0 outer, 1 inner; 0xff when absent
-  bool has_esni = false;        // the obsolete draft ESNI extension (0xffce)
-  bool offers_tls13 = false;    // supported_versions lists 0x0304
+  uint8_t alpn_count = 0;            // protocols stored in alpn
+  bool alpn_truncated = false;       // the client offered more than kMaxAlpnProtocols
+  bool has_ech = false;              // encrypted_client_hello (0xfe0d)
+  uint8_t ech_type = 0xff;           // ECHClientHelloType: 0 outer, 1 inner; 0xff when absent
+  bool has_esni = false;             // the obsolete draft ESNI extension (0xffce)
+  bool offers_tls13 = false;         // supported_versions lists 0x0304
+  bool extensions_complete = false;  // every extension was read (false for a prefix scan
+                                     // that stopped early)
   uint16_t extension_count = 0;
   size_t message_length = 0;  // handshake message length, header included
   size_t consumed = 0;        // stream octets read: to the end of the last record used (or of
@@ -79,5 +89,19 @@ TlsParseStatus parseTlsClientHello(std::span<const uint8_t> stream, std::span<ui
 // message is shorter than its header announces.
 TlsParseStatus parseClientHelloMessage(std::span<const uint8_t> message,
                                        TlsClientHello& out) noexcept;
+
+// Reads the first octets of a ClientHello handshake message (type, u24 length, body so far)
+// as far as they go, with the same checks as parseClientHelloMessage() on what is there.
+// kComplete once server_name has been read whole (has_sni) or the whole message was read
+// (extensions_complete); kNeedMore when the prefix ends before either; kMalformed /
+// kNotTls as for a whole message. Extensions after the prefix are unknown: a duplicate
+// server_name there would make a server reject the hello, so the first one is the name.
+TlsParseStatus scanClientHelloPrefix(std::span<const uint8_t> message_prefix,
+                                     TlsClientHello& out) noexcept;
+
+// The same for a TLS client stream: joins the handshake octets of its records (the last may
+// be partial) into `scratch` up to its size, then scans them.
+TlsParseStatus scanTlsClientHelloPrefix(std::span<const uint8_t> stream, std::span<uint8_t> scratch,
+                                        TlsClientHello& out) noexcept;
 
 }  // namespace safegate

@@ -319,6 +319,18 @@ class ModelBuilder {
     d.dns.tcp_idle_timeout_ms = static_cast<int>(dns.integer("tcp_idle_timeout_ms"));
     d.dns.tcp_message_timeout_ms = static_cast<int>(dns.integer("tcp_message_timeout_ms"));
     d.dns.tcp_query_threads = static_cast<int>(dns.integer("tcp_query_threads"));
+    for (const auto& a : dns.strings("allow_from")) {
+      if (auto cidr = Cidr::parse(a)) d.dns.allow_from.push_back(*cidr);
+    }
+    if (const toml::node* n = dns.node("allow_from");
+        n && n->is_array() && n->as_array()->empty()) {
+      // Nobody could use the resolver; an open one must be asked for explicitly.
+      sink_.error(where(n->source()),
+                  "dns.allow_from: must not be empty; list the client networks, or "
+                  "[\"0.0.0.0/0\", \"::/0\"] to answer every source (an open resolver)");
+    }
+    d.dns.rate_limit_qps = static_cast<int>(dns.integer("rate_limit_qps"));
+    d.dns.rate_limit_burst = static_cast<int>(dns.integer("rate_limit_burst"));
     Section db = top.sub("database");
     d.database.path = resolveAgainst(d.state_dir, db.str("path"));
     d.database.retention_days = static_cast<int>(db.integer("retention_days"));
@@ -332,6 +344,8 @@ class ModelBuilder {
     d.control.socket = resolveAgainst(d.state_dir, ctl.str("socket"));
     d.control.mode = static_cast<uint32_t>(std::strtoul(ctl.str("mode").c_str(), nullptr, 8));
     d.control.group = ctl.str("group");
+    d.control.admin_group = ctl.str("admin_group");
+    d.control.max_exception_minutes = ctl.integer("max_exception_minutes");
     Section bp = top.sub("block_page");
     d.block_page.ipv4 = IpAddress::parse(bp.str("ipv4"));
     d.block_page.ipv6 = IpAddress::parse(bp.str("ipv6"));
@@ -376,6 +390,10 @@ class ModelBuilder {
     }
     d.inline_mode.max_packets_per_flow = static_cast<int>(il.integer("max_packets_per_flow"));
     d.inline_mode.max_client_hello_bytes = static_cast<int>(il.integer("max_client_hello_bytes"));
+    d.inline_mode.undecided_timeout_ms = static_cast<int>(il.integer("undecided_timeout_ms"));
+    d.inline_mode.reassembly_buffers = static_cast<int>(il.integer("reassembly_buffers"));
+    d.inline_mode.reassembly_buffers_per_client =
+        static_cast<int>(il.integer("reassembly_buffers_per_client"));
     d.inline_mode.receive_buffer_bytes = static_cast<int>(il.integer("receive_buffer_bytes"));
     d.inline_mode.offload_mark = static_cast<uint32_t>(il.integer("offload_mark"));
     d.inline_mode.quic = parseQuic(il.str("quic"));

@@ -46,6 +46,9 @@ struct DnsSettings {
   int tcp_idle_timeout_ms = 10000;
   int tcp_message_timeout_ms = 3000;
   int tcp_query_threads = 4;
+  std::vector<Cidr> allow_from;  // validated; never empty
+  int rate_limit_qps = 200;      // 0 = off
+  int rate_limit_burst = 400;
 };
 
 struct DatabaseSettings {
@@ -64,7 +67,9 @@ struct PrivacySettings {
 struct ControlSettings {
   std::filesystem::path socket;  // absolute
   uint32_t mode = 0660;
-  std::string group;  // empty = daemon's group
+  std::string group;        // empty = daemon's group
+  std::string admin_group;  // empty = only root and the daemon's user may change state
+  int64_t max_exception_minutes = 10080;
 };
 
 struct BlockPageSettings {
@@ -80,8 +85,11 @@ struct InlineSettings {
   // Queues bound without NFQA_CFG_F_FAIL_OPEN for fail-closed groups; when not empty,
   // `queues` are bound with it (a full queue is then fail-open/closed per group).
   std::vector<uint16_t> fail_closed_queues;
-  int max_packets_per_flow = 8;
+  int max_packets_per_flow = 8;  // no longer used (issue 9 item 1); accepted for old configs
   int max_client_hello_bytes = 16384;
+  int undecided_timeout_ms = 10000;
+  int reassembly_buffers = 1024;
+  int reassembly_buffers_per_client = 32;
   int receive_buffer_bytes = 8 << 20;
   uint32_t offload_mark = 1;
   QuicMode quic = QuicMode::kInspect;

@@ -345,6 +345,36 @@ const KeyDef kKeys[] = {
      {},
      1,
      64},
+    {"dns.allow_from", K::kStringList,
+     "[\"127.0.0.0/8\", \"10.0.0.0/8\", \"172.16.0.0/12\", \"192.168.0.0/16\", "
+     "\"169.254.0.0/16\", \"::1/128\", \"fc00::/7\", \"fe80::/10\"]",
+     R,
+     "Client networks (addresses or CIDRs) the DNS proxy answers; queries from anywhere else "
+     "are dropped unanswered (UDP) or their connection closed (TCP), counted as acl_refused. "
+     "The default is loopback and the private and link-local ranges; name your LANs instead. "
+     "An IPv4 client seen as ::ffff:a.b.c.d is matched as a.b.c.d. An empty list is an error; "
+     "[\"0.0.0.0/0\", \"::/0\"] answers every source (an open resolver).",
+     validateAddresses},
+    {"dns.rate_limit_qps",
+     K::kInteger,
+     "200",
+     R,
+     "Queries per second each client address may send over UDP (token bucket, per DNS worker "
+     "thread); past it the client gets REFUSED, counted as rate_limited. 0 turns the limit off.",
+     nullptr,
+     {},
+     0,
+     1000000},
+    {"dns.rate_limit_burst",
+     K::kInteger,
+     "400",
+     R,
+     "Queries a client that has been quiet may send at once before dns.rate_limit_qps applies "
+     "(the token bucket's size).",
+     nullptr,
+     {},
+     1,
+     1000000},
 
     {"database", K::kTable, "", R, "The SQLite incident store."},
     {"database.path", K::kString, "\"incidents.sqlite\"", R,
@@ -395,7 +425,22 @@ const KeyDef kKeys[] = {
     {"control.mode", K::kString, "\"0660\"", R, "Permission bits of the socket (octal).",
      validateMode},
     {"control.group", K::kString, "\"\"", R,
-     "Group owning the socket (members may use safegatectl); empty = the daemon's group."},
+     "Group owning the socket (members may use safegatectl to read; changes need "
+     "control.admin_group); empty = the daemon's group."},
+    {"control.admin_group", K::kString, "\"\"", R,
+     "Group whose members may change state over the socket (exceptions add/remove, pause, "
+     "reload); empty = only root and the daemon's user. Other users admitted by control.group "
+     "may only read (status, stats, explain, incidents, exceptions list)."},
+    {"control.max_exception_minutes",
+     K::kInteger,
+     "10080",
+     R,
+     "Longest temporary exception or pause the control socket grants, in minutes (10080 = 7 "
+     "days); a longer `minutes` or a later `until` is refused.",
+     nullptr,
+     {},
+     1,
+     5256000},
 
     {"block_page", K::kTable, "", L,
      "Where blocked clients are sent (block_answer = "
@@ -487,7 +532,9 @@ const KeyDef kKeys[] = {
      K::kInteger,
      "8",
      L,
-     "Packets of one flow inspected before the group's default decides it.",
+     "No longer used: undecided flows are bounded by inline.undecided_timeout_ms and "
+     "inline.max_client_hello_bytes, not by a packet count that empty ACKs and keepalives "
+     "could spend. Accepted so older configs still load.",
      nullptr,
      {},
      1,
@@ -495,12 +542,46 @@ const KeyDef kKeys[] = {
     {"inline.max_client_hello_bytes",
      K::kInteger,
      "16384",
-     L,
-     "Cap for reassembling a TLS ClientHello across segments.",
+     R,
+     "Window of a TCP client stream that is reassembled (ClientHello, HTTP request head); "
+     "segments beyond it are not read. A longer ClientHello is decided by its SNI if the "
+     "window shows it, else by the group's unresolved_destination.",
      nullptr,
      {},
      512,
      65536},
+    {"inline.undecided_timeout_ms",
+     K::kInteger,
+     "10000",
+     R,
+     "A flow that has sent data (TCP payload, a UDP 443 datagram) and is still undecided "
+     "after this long takes its group's unresolved_destination; reassembly buffers held "
+     "this long are taken back.",
+     nullptr,
+     {},
+     100,
+     600000},
+    {"inline.reassembly_buffers",
+     K::kInteger,
+     "1024",
+     R,
+     "Reassembly buffers (about 16 KiB each) per queue worker, for flows whose first message "
+     "spans segments.",
+     nullptr,
+     {},
+     16,
+     1048576},
+    {"inline.reassembly_buffers_per_client",
+     K::kInteger,
+     "32",
+     R,
+     "Most reassembly buffers one client address holds at a time; past it the client's own "
+     "oldest undecided flow loses its buffer (and takes unresolved_destination), so one "
+     "client cannot starve the others.",
+     nullptr,
+     {},
+     1,
+     1048576},
     {"inline.receive_buffer_bytes",
      K::kInteger,
      "8388608",

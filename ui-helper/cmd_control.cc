@@ -355,7 +355,9 @@ void registerControlCommands(CLI::App& app) {
     cmd->add_option("--minutes", a.minutes, "For this many minutes");
     cmd->add_option("--until", a.until, "Until this time (ISO-8601 UTC, HH:MM today, unix s)");
     cmd->add_option("--note", a.note, "Why (recorded with the exception)");
-    cmd->add_option("--granted-by", a.granted_by, "Who grants it (default: your user name)");
+    cmd->add_option("--granted-by", a.granted_by,
+                    "On whose behalf (the daemon records your own user name first, as "
+                    "\"root for NAME\"; default: the sudo user)");
   };
   auto sendAdd = [](const ControlOptions& opts, const AddArgs& a, json req) {
     if (!a.client.empty()) req["client"] = a.client;
@@ -370,8 +372,14 @@ void registerControlCommands(CLI::App& app) {
       }
       req["until"] = *t;
     }
-    const char* user = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
-    req["granted_by"] = !a.granted_by.empty() ? a.granted_by : (user ? user : "safegatectl");
+    // The daemon takes the grantor from the socket's peer credentials; this only adds whom a
+    // sudo user acts for.
+    const char* sudo_user = getenv("SUDO_USER");
+    if (!a.granted_by.empty()) {
+      req["granted_by"] = a.granted_by;
+    } else if (sudo_user) {
+      req["granted_by"] = sudo_user;
+    }
     if (!a.note.empty()) req["note"] = a.note;
     json r = call(opts, req);
     if (r.is_null()) return;

@@ -27,7 +27,9 @@
 # on "apply", so the daemon and the rules may be started in either order.
 #
 # Settings (environment, or a file given with --config FILE holding VAR=value lines):
-#   SAFEGATE_LAN_IF            interface facing the clients; empty = every forwarded packet
+#   SAFEGATE_LAN_IF            interface facing the clients (required for apply: without it
+#                              the DNS redirect and the queue rules would match packets from
+#                              the WAN too, making safegated an open resolver)
 #   SAFEGATE_DNS_MODE          redirect (default) | inline (DNS is queued and decided inline)
 #   SAFEGATE_DNS_PORT          local port of the DNS proxy (default 53)
 #   SAFEGATE_QUEUES            NFQUEUE number or range "first:last" (default 0; must match
@@ -44,7 +46,7 @@
 #   IPTABLES / IP6TABLES       commands to use (default iptables-legacy / ip6tables-legacy);
 #                              the restore commands are "$IPTABLES-restore" / "$IP6TABLES-restore"
 #
-# Exit status: 0 on success; 1 on a usage error; 2 when a rule could not be installed (what
+# Exit status: 0 on success; 1 on a usage error (including apply without SAFEGATE_LAN_IF); 2 when a rule could not be installed (what
 # was installed is removed again, so a failed apply leaves nothing half-applied).
 set -eu
 
@@ -94,8 +96,20 @@ MASK=$((ALLOW | BLOCK))
 ALLOW_HEX=$(printf '0x%x' "$ALLOW")
 BLOCK_HEX=$(printf '0x%x' "$BLOCK")
 MASK_HEX=$(printf '0x%x' "$MASK")
-IN_LAN=""
-[ -n "$LAN_IF" ] && IN_LAN="-i $LAN_IF"
+# Every rule "apply" installs is limited to packets arriving on the LAN interface. Refuse
+# before touching anything (the rules already installed stay as they are) rather than match
+# every interface, WAN included.
+if [ "$ACTION" = apply ]; then
+  case "$LAN_IF" in
+    "" | *[[:space:]]*)
+      echo "safegate-firewall: SAFEGATE_LAN_IF is empty or not an interface name (\"$LAN_IF\");" \
+        "set it to the interface facing the clients (e.g. br-lan): without it the DNS" \
+        "redirect and the inline rules would also match traffic arriving from the WAN" >&2
+      exit 1
+      ;;
+  esac
+fi
+IN_LAN="-i $LAN_IF"
 
 remove_family() {
   ipt="$1"

@@ -191,6 +191,7 @@ std::vector<uint8_t> answer(const uint8_t* q, size_t n, size_t max_udp) {
     put32(r, 86400);
     put32(r, 30);
   } else {
+    r[6] = static_cast<uint8_t>(rrs.size() >> 8);  // ANCOUNT is 16 bits
     r[7] = static_cast<uint8_t>(rrs.size());
     for (auto& rr : rrs) r.insert(r.end(), rr.begin(), rr.end());
   }

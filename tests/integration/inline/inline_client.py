@@ -117,9 +117,20 @@ def cmd_tls(a):
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.bind((a.src, 0))
+    if a.record_version is not None:
+        # RFC 8446 §5.1: the record-layer version is to be ignored; servers accept any.
+        record = record[:1] + a.record_version.to_bytes(2, "big") + record[3:]
+    if a.keepalive:
+        # The bypass of issue 9 item 1: idle with kernel keepalive probes (empty segments) every
+        # second before the ClientHello, so a per-packet budget runs out first.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
     s.settimeout(3)
     try:
         s.connect((a.dst, a.port))
+        if a.keepalive:
+            time.sleep(a.keepalive)
         for i in range(0, len(record), a.chunk):
             s.send(record[i:i + a.chunk])
             if a.chunk < len(record):
@@ -160,6 +171,10 @@ def main():
     t.add_argument("--port", type=int, default=443)
     t.add_argument("--sni")
     t.add_argument("--chunk", type=int, default=100000)
+    t.add_argument("--keepalive", type=float, default=0,
+                   help="seconds of TCP keepalive probes before the ClientHello")
+    t.add_argument("--record-version", type=lambda v: int(v, 0),
+                   help="record-layer version to put on the ClientHello, e.g. 0x0305")
     u = sub.add_parser("udp-sink")
     u.add_argument("--bind", required=True)
     u.add_argument("--port", type=int, required=True)

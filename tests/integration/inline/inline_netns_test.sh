@@ -257,6 +257,13 @@ check "TLS in 7-byte segments, allowed" "REPLY" \
   "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni allowed.test --chunk 7)"
 check "TLS in 7-byte segments, blocked" "RESET" \
   "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni www.casino.test --chunk 7)"
+# Issue 9 items 1-2: keepalive probes before the hello no longer use up a per-packet budget
+# (the old inspector allowed the flow after 8 packets), and a record version above 0x0304 is
+# still read as TLS (it was "unresolved", allowed).
+check "blocked TLS after 9 s of keepalive probes" "RESET" \
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni www.casino.test --keepalive 9)"
+check "blocked TLS with record version 0x0305" "RESET" \
+  "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni www.casino.test --record-version 0x0305)"
 check "TLS without SNI, kids (unresolved = allow)" "REPLY" \
   "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2)"
 check "TLS without SNI, strict (unresolved = block)" "RESET" \

@@ -94,7 +94,6 @@ addresses = ["10.0.0.9/32"]
     holder_.publish(std::make_shared<CompiledPolicyView>(
         loaded->snapshot, std::make_shared<policy::ExceptionTable>()));
     options_.block_page_url = "http://10.0.0.1/blocked";
-    options_.max_packets_per_flow = 4;
     makeInspector();
   }
   void makeInspector() {
@@ -106,6 +105,8 @@ addresses = ["10.0.0.9/32"]
   NfqVerdict feed(const std::vector<uint8_t>& p) {
     return inspector_->inspect(p, 0, ++mono_ms_, kUnixMs);
   }
+  // Moves the worker's clock on by `ms` (undecided-flow timeouts, the sweep).
+  void advance(int64_t ms) { mono_ms_ += ms; }
 
   TempDir dir_;
   PolicyHolder holder_;
@@ -616,14 +617,306 @@ TEST_F(InlineInspectorTest, EchIsBlockedForGroupThatBlocksItAndJudgedByOuterSniO
   EXPECT_EQ(inspector_->counters().tls_ech.load(), 2u);
 }
 
-TEST_F(InlineInspectorTest, FlowUndecidedAfterMaxPacketsTakesGroupDefault) {
-  // A server-speaks-first protocol: the client only sends ACKs.
-  for (int i = 0; i < 3; ++i) {
+TEST_F(InlineInspectorTest, ServerSpeaksFirstFlowWithOnlyAcksStaysUndecided) {
+  // The client only sends ACKs (SSH banner wait, server push): nothing to decide on, and no
+  // budget or clock runs out on ACKs alone — they pass unmarked, without a buffer.
+  feed(tcpPacket("10.0.0.5", "192.0.2.70", 44000, 22, 0, 0, tcp_flags::kSyn));
+  for (int i = 0; i < 40; ++i) {
+    advance(1000);
     EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.70", 44000, 22, 1, 1, tcp_flags::kAck)), kPass);
   }
-  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.70", 44000, 22, 1, 1, tcp_flags::kAck)),
+  EXPECT_EQ(inspector_->counters().undecided_default.load(), 0u);
+  EXPECT_EQ(inspector_->counters().ignored_empty.load(), 40u);
+}
+
+// Issue 9 item 1, the keepalive repro: TCP_KEEPIDLE=1/KEEPINTVL=1 to a blocked HTTPS site
+// makes the client send empty ACKs and keepalive probes (no data, or one garbage octet at
+// SND.UNA - 1) before its ClientHello. They used to spend max_packets_per_flow and the flow
+// was offloaded as "allow"; now they pass uncounted and the ClientHello is decided.
+TEST_F(InlineInspectorTest, KeepaliveProbesBeforeTheClientHelloDoNotMakeItPass) {
+  const size_t free_before = inspector_->flows().buffersFree();
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46000, 443, 1000, 0, tcp_flags::kSyn)), kPass);
+  const std::vector<uint8_t> garbage = {0x00};
+  for (int i = 0; i < 30; ++i) {
+    advance(1000);
+    EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46000, 443, 1001, 1, tcp_flags::kAck)),
+              kPass);
+    EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46000, 443, 1000, 1, tcp_flags::kAck)),
+              kPass);
+    EXPECT_EQ(
+        feed(tcpPacket("10.0.0.5", "192.0.2.10", 46000, 443, 1000, 1, tcp_flags::kAck, garbage)),
+        kPass);
+  }
+  EXPECT_EQ(inspector_->flows().buffersFree(), free_before);  // no buffer taken for any of them
+  auto hello = clientHello("www.casino.example");
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46000, 443, 1001, 1, tcp_flags::kAck, hello)),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().tls_blocked.load(), 1u);
+  EXPECT_EQ(inspector_->counters().undecided_default.load(), 0u);
+  EXPECT_EQ(inspector_->counters().ignored_keepalive.load(), 30u);
+}
+
+TEST_F(InlineInspectorTest, KeepaliveInsideAPartialHelloIsNotAConflict) {
+  feed(tcpPacket("10.0.0.5", "192.0.2.10", 46001, 443, 1000, 0, tcp_flags::kSyn));
+  auto hello = clientHello("www.casino.example");
+  std::span<const uint8_t> h(hello);
+  EXPECT_EQ(
+      feed(tcpPacket("10.0.0.5", "192.0.2.10", 46001, 443, 1001, 1, tcp_flags::kAck, h.first(30))),
+      kPass);
+  const std::vector<uint8_t> garbage = {0xee};  // one octet at SND.UNA - 1, not the real one
+  EXPECT_EQ(
+      feed(tcpPacket("10.0.0.5", "192.0.2.10", 46001, 443, 1001 + 29, 1, tcp_flags::kAck, garbage)),
+      kPass);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46001, 443, 1001 + 30, 1, tcp_flags::kAck,
+                           h.subspan(30))),
+            kBlockMark);
+}
+
+// Segments the server drops or cannot read before a gap fills (before the stream start, or
+// beyond the reassembly window) used to count as well.
+TEST_F(InlineInspectorTest, OutOfWindowSegmentsNeitherCountNorTakeABuffer) {
+  const size_t free_before = inspector_->flows().buffersFree();
+  feed(tcpPacket("10.0.0.5", "192.0.2.10", 46002, 443, 5000, 0, tcp_flags::kSyn));
+  std::vector<uint8_t> junk(100, 'x');
+  for (int i = 0; i < 20; ++i) {
+    // Wholly before the stream, and far beyond the 16 KiB window (within the server's).
+    EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46002, 443, 5001 - 1000, 1, tcp_flags::kAck,
+                             junk)),
+              kPass);
+    EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46002, 443, 5001 + 40000 + 100 * i, 1,
+                             tcp_flags::kAck, junk)),
+              kPass);
+  }
+  EXPECT_EQ(inspector_->flows().buffersFree(), free_before);
+  EXPECT_EQ(inspector_->counters().ignored_out_of_window.load(), 20u);
+  EXPECT_EQ(inspector_->counters().ignored_keepalive.load(), 20u);
+  auto hello = clientHello("bet.example");
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46002, 443, 5001, 1, tcp_flags::kAck, hello)),
+            kBlockMark);
+}
+
+TEST_F(InlineInspectorTest, SegmentsBeyondAGapAtTheStartWaitForTheGap) {
+  // The tail of a ClientHello first, in many segments; the head last. A packet budget would
+  // have offloaded the flow before the head came.
+  feed(tcpPacket("10.0.0.5", "192.0.2.10", 46003, 443, 100, 0, tcp_flags::kSyn));
+  auto hello = clientHello("www.casino.example");
+  std::span<const uint8_t> h(hello);
+  for (size_t off = 10; off < hello.size(); off += 4) {
+    ASSERT_EQ(
+        feed(tcpPacket("10.0.0.5", "192.0.2.10", 46003, 443, 101 + uint32_t(off), 1,
+                       tcp_flags::kAck, h.subspan(off, std::min<size_t>(4, hello.size() - off)))),
+        kPass);
+  }
+  EXPECT_EQ(
+      feed(tcpPacket("10.0.0.5", "192.0.2.10", 46003, 443, 101, 1, tcp_flags::kAck, h.first(10))),
+      kBlockMark);
+}
+
+// "Same for UDP/443": datagrams that are no QUIC Initial do not spend the flow's budget.
+TEST_F(InlineInspectorTest, JunkDatagramsToUdp443DoNotMakeALaterInitialPass) {
+  std::vector<uint8_t> junk(1200, 0x5a);
+  junk[0] = 0x40;  // short header
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(feed(udpPacket("10.0.0.5", "192.0.2.30", 6002, 443, junk)), kPass);
+  }
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "192.0.2.30", 6002, 443, hex(kRfc9001ClientInitial))),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().quic_not_initial.load(), 20u);
+  EXPECT_EQ(inspector_->counters().quic_blocked.load(), 1u);
+}
+
+TEST_F(InlineInspectorTest, FlowThatSentDataTakesGroupDefaultAfterTheUndecidedTimeout) {
+  auto hello = clientHello("www.example.org");
+  std::span<const uint8_t> h(hello);
+  // kids (unresolved_destination = allow) and strict-inline (block), both stuck mid-hello.
+  feed(tcpPacket("10.0.0.5", "192.0.2.71", 44001, 443, 1, 1, tcp_flags::kAck, h.first(20)));
+  feed(tcpPacket("10.0.0.9", "192.0.2.71", 44002, 443, 1, 1, tcp_flags::kAck, h.first(20)));
+  advance(options_.undecided_timeout_ms - 10);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.71", 44001, 443, 21, 1, tcp_flags::kAck)), kPass);
+  advance(10);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.71", 44001, 443, 21, 1, tcp_flags::kAck)),
             kAllowMark);
-  EXPECT_EQ(inspector_->counters().undecided_default.load(), 1u);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.71", 44002, 443, 21, 1, tcp_flags::kAck)),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().undecided_timeout.load(), 2u);
+  // UDP 443 that never completes an Initial: the same clock.
+  std::vector<uint8_t> junk(1200, 0x5a);
+  junk[0] = 0x40;
+  feed(udpPacket("10.0.0.9", "192.0.2.72", 6003, 443, junk));
+  advance(options_.undecided_timeout_ms);
+  EXPECT_EQ(feed(udpPacket("10.0.0.9", "192.0.2.72", 6003, 443, junk)), kBlockMark);
+}
+
+TEST_F(InlineInspectorTest, TimedOutHelloIsDecidedByItsSniIfItShowedOne) {
+  // server_name whole, the ECH extension after it cut short.
+  auto hello = clientHello("www.casino.example", true);
+  std::span<const uint8_t> h(hello);
+  feed(tcpPacket("10.0.0.5", "192.0.2.73", 44003, 443, 1, 1, tcp_flags::kAck,
+                 h.first(hello.size() - 2)));
+  advance(options_.undecided_timeout_ms);
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.73", 44003, 443, 1, 1, tcp_flags::kAck)),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().partial_hello_by_sni.load(), 1u);
+}
+
+TEST_F(InlineInspectorTest, FlowPickedUpWithoutItsSynIsNotAllowedOnADecoy) {
+  // No SYN seen (the entry idled out): a decoy segment that is no protocol safegate reads
+  // could sit at a sequence number the server drops. strict-inline: unresolved -> block.
+  std::vector<uint8_t> decoy(200, 'z');
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.74", 44004, 443, 777, 1, tcp_flags::kAck, decoy)),
+            kBlockMark);
+  // A one-octet first segment (a keepalive) is not taken as the stream start at all.
+  const std::vector<uint8_t> one = {0};
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.74", 44005, 443, 777, 1, tcp_flags::kAck, one)),
+            kPass);
+  auto hello = clientHello("www.casino.example");
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.74", 44005, 443, 778, 1, tcp_flags::kAck, hello)),
+            kBlockMark);
+}
+
+// A ClientHello record for `sni` whose padding extension (RFC 7685) of `padding` octets comes
+// before or after the server_name, split into TLS records of at most 16 KiB.
+std::vector<uint8_t> paddedHello(std::string_view sni, size_t padding, bool sni_first) {
+  auto u16 = [](std::vector<uint8_t>& v, size_t x) {
+    v.push_back(uint8_t(x >> 8));
+    v.push_back(uint8_t(x));
+  };
+  std::vector<uint8_t> name_ext, pad_ext, ext;
+  u16(name_ext, 0);
+  u16(name_ext, sni.size() + 5);
+  u16(name_ext, sni.size() + 3);
+  name_ext.push_back(0);
+  u16(name_ext, sni.size());
+  name_ext.insert(name_ext.end(), sni.begin(), sni.end());
+  u16(pad_ext, 21);
+  u16(pad_ext, padding);
+  pad_ext.resize(pad_ext.size() + padding, 0);
+  ext = sni_first ? concat({name_ext, pad_ext}) : concat({pad_ext, name_ext});
+  std::vector<uint8_t> body = {0x03, 0x03};
+  body.resize(2 + 32, 0x11);
+  body.push_back(0);
+  u16(body, 2);
+  u16(body, 0x1301);
+  body.push_back(1);
+  body.push_back(0);
+  u16(body, ext.size());
+  body.insert(body.end(), ext.begin(), ext.end());
+  std::vector<uint8_t> msg = {0x01, uint8_t(body.size() >> 16), uint8_t(body.size() >> 8),
+                              uint8_t(body.size())};
+  msg.insert(msg.end(), body.begin(), body.end());
+  std::vector<uint8_t> out;
+  for (size_t off = 0; off < msg.size(); off += 16384) {
+    size_t n = std::min<size_t>(16384, msg.size() - off);
+    out.insert(out.end(), {0x16, 0x03, 0x01});
+    u16(out, n);
+    out.insert(out.end(), msg.begin() + off, msg.begin() + off + n);
+  }
+  return out;
+}
+
+// Issue 9 item 2: a ClientHello over 16 KiB used to be "unresolved" (allowed by default).
+TEST_F(InlineInspectorTest, OversizeHelloIsDecidedByItsSniOnceSeen) {
+  auto hello = paddedHello("www.casino.example", 40000, true);
+  std::span<const uint8_t> h(hello);
+  feed(tcpPacket("10.0.0.5", "192.0.2.90", 47000, 443, 0, 0, tcp_flags::kSyn));
+  NfqVerdict v = kPass;
+  size_t off = 0;
+  for (; off < hello.size() && v == kPass; off += 1400) {
+    v = feed(tcpPacket("10.0.0.5", "192.0.2.90", 47000, 443, 1 + uint32_t(off), 1, tcp_flags::kAck,
+                       h.subspan(off, std::min<size_t>(1400, hello.size() - off))));
+  }
+  EXPECT_EQ(v, kBlockMark);
+  EXPECT_EQ(off, 1400u);  // the SNI is in the first segment
+  EXPECT_EQ(inspector_->counters().tls_oversize.load(), 1u);
+  EXPECT_EQ(inspector_->counters().partial_hello_by_sni.load(), 1u);
+}
+
+TEST_F(InlineInspectorTest, OversizeHelloWithoutSniInTheWindowTakesUnresolvedDestination) {
+  auto hello = paddedHello("www.example.org", 40000, false);
+  std::span<const uint8_t> h(hello);
+  for (const char* client : {"10.0.0.9", "10.0.0.5"}) {  // strict-inline: block; kids: allow
+    feed(tcpPacket(client, "192.0.2.91", 47001, 443, 0, 0, tcp_flags::kSyn));
+    NfqVerdict v = kPass;
+    for (size_t off = 0; off < hello.size() && v == kPass; off += 1400) {
+      v = feed(tcpPacket(client, "192.0.2.91", 47001, 443, 1 + uint32_t(off), 1, tcp_flags::kAck,
+                         h.subspan(off, std::min<size_t>(1400, hello.size() - off))));
+    }
+    EXPECT_EQ(v, std::string_view(client) == "10.0.0.9" ? kBlockMark : kAllowMark) << client;
+  }
+  EXPECT_EQ(inspector_->counters().partial_hello_unresolved.load(), 2u);
+}
+
+TEST_F(InlineInspectorTest, HelloWithARecordVersionAbove0304IsStillDecided) {
+  auto hello = clientHello("www.casino.example");
+  hello[1] = 0x03;
+  hello[2] = 0x05;
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.92", 47002, 443, 1, 1, tcp_flags::kAck, hello)),
+            kBlockMark);
+  hello[1] = 0x7f;
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.92", 47003, 443, 1, 1, tcp_flags::kAck, hello)),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().tls_blocked.load(), 2u);
+}
+
+// Issue 9 item 3: 256 idle connections that sent "\x16\x03\x01" used to take every buffer of
+// the worker's pool, and every other client's hello then failed open.
+TEST_F(InlineInspectorTest, OneClientsIdleFlowsDoNotMakeAnotherClientsHelloPass) {
+  options_.reassembly_buffers = 256;
+  options_.reassembly_buffers_per_client = 32;
+  makeInspector();
+  const std::vector<uint8_t> start = {0x16, 0x03, 0x01};
+  for (uint16_t i = 0; i < 300; ++i) {
+    feed(tcpPacket("10.0.0.66", "192.0.2.93", uint16_t(20000 + i), 443, 0, 0, tcp_flags::kSyn));
+    EXPECT_EQ(feed(tcpPacket("10.0.0.66", "192.0.2.93", uint16_t(20000 + i), 443, 1, 1,
+                             tcp_flags::kAck, start)),
+              kPass);
+  }
+  EXPECT_EQ(inspector_->flows().buffersHeldBy(ip("10.0.0.66")), 32u);
+  EXPECT_EQ(inspector_->flows().buffersFree(), 256u - 32u);
+  EXPECT_EQ(inspector_->counters().overload_fail_open.load(), 0u);
+  // Another client's blocked hello in two segments (it needs a buffer): blocked.
+  auto hello = clientHello("www.casino.example");
+  std::span<const uint8_t> h(hello);
+  feed(tcpPacket("10.0.0.5", "192.0.2.94", 47004, 443, 0, 0, tcp_flags::kSyn));
+  EXPECT_EQ(
+      feed(tcpPacket("10.0.0.5", "192.0.2.94", 47004, 443, 1, 1, tcp_flags::kAck, h.first(20))),
+      kPass);
+  EXPECT_EQ(
+      feed(tcpPacket("10.0.0.5", "192.0.2.94", 47004, 443, 21, 1, tcp_flags::kAck, h.subspan(20))),
+      kBlockMark);
+  // The attacker's own new flow is still inspected: it takes the attacker's oldest buffer.
+  feed(tcpPacket("10.0.0.66", "192.0.2.94", 47005, 443, 0, 0, tcp_flags::kSyn));
+  EXPECT_EQ(
+      feed(tcpPacket("10.0.0.66", "192.0.2.94", 47005, 443, 1, 1, tcp_flags::kAck, h.first(20))),
+      kPass);
+  EXPECT_EQ(
+      feed(tcpPacket("10.0.0.66", "192.0.2.94", 47005, 443, 21, 1, tcp_flags::kAck, h.subspan(20))),
+      kBlockMark);
+  // An evicted flow is decided at its next packet by its group's unresolved_destination
+  // (kids: allow), counted.
+  EXPECT_EQ(feed(tcpPacket("10.0.0.66", "192.0.2.93", 20000, 443, 4, 1, tcp_flags::kAck)),
+            kAllowMark);
+  EXPECT_EQ(inspector_->counters().buffer_evicted.load(), 1u);
+}
+
+TEST_F(InlineInspectorTest, SweepTakesBackBuffersOfFlowsUndecidedTooLong) {
+  const size_t free_before = inspector_->flows().buffersFree();
+  const std::vector<uint8_t> start = {0x16, 0x03, 0x01};
+  for (uint16_t i = 0; i < 10; ++i) {
+    feed(tcpPacket("10.0.0.9", "192.0.2.95", uint16_t(21000 + i), 443, 0, 0, tcp_flags::kSyn));
+    feed(tcpPacket("10.0.0.9", "192.0.2.95", uint16_t(21000 + i), 443, 1, 1, tcp_flags::kAck,
+                   start));
+  }
+  EXPECT_EQ(inspector_->flows().buffersFree(), free_before - 10);
+  advance(options_.undecided_timeout_ms);
+  for (size_t i = 0; i < inspector_->flows().capacity() / options_.sweep_slots + 1; ++i) {
+    inspector_->onIdle(mono_ms_);
+  }
+  EXPECT_EQ(inspector_->flows().buffersFree(), free_before);
+  // Their next packet: strict-inline's unresolved_destination (block).
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.95", 21000, 443, 4, 1, tcp_flags::kAck)),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().buffer_aged.load(), 1u);
 }
 
 TEST_F(InlineInspectorTest, OtherUdpIsOffloadedAtOnceAndIcmpPasses) {

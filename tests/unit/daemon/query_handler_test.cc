@@ -148,6 +148,55 @@ TEST(QueryHandlerTest, RewriteForwardsTheTargetAndAnswersCnamePlusAddress) {
   EXPECT_EQ(rn.view(), "safe.search.test");
 }
 
+// RFC 8482: ANY is not forwarded (its answer can be huge: an amplification tool); the client
+// gets one HINFO "RFC8482" record with its own ID, question and EDNS.
+TEST(QueryHandlerTest, AnyIsAnsweredWithTheMinimalRfc8482Hinfo) {
+  FixedPolicy policy;
+  ProxyCounters counters;
+  QueryHandler h(AnswerSettings{}, nullptr, counters);
+  Query q("example.org", dns_type::kAny);
+  std::array<uint8_t, 1500> out{};
+  QueryPlan plan = h.plan(policy, q.bytes, q.q, ClientInfo{}, 0, out);
+  ASSERT_EQ(plan.action, QueryAction::kAnswered);
+  EXPECT_EQ(counters.any_minimal.load(), 1u);
+  EXPECT_EQ(counters.allowed.load(), 1u);  // still decided (and logged) like any query
+  NameBuffer qn, rn;
+  DnsResponseView v(std::span(out.data(), plan.answer_length), qn);
+  ASSERT_EQ(v.status(), DnsParseStatus::kOk);
+  EXPECT_EQ(v.header().id, 77);
+  EXPECT_EQ(v.header().rcode(), dns_rcode::kNoError);
+  EXPECT_EQ(v.header().ancount, 1);
+  EXPECT_EQ(v.header().arcount, 1);  // the client's OPT is answered with ours
+  EXPECT_EQ(v.question().qtype, dns_type::kAny);
+  auto rec = v.next(rn);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rn.view(), "example.org");
+  EXPECT_EQ(rec->type, dns_type::kHinfo);
+  EXPECT_EQ(std::string(rec->rdata.begin(), rec->rdata.end()), std::string("\x07RFC8482\x00", 9));
+}
+
+TEST(QueryHandlerTest, AnyForABlockedNameGetsTheBlockAnswer) {
+  FixedPolicy policy;
+  ProxyCounters counters;
+  QueryHandler h(AnswerSettings{}, nullptr, counters);
+  Query q("blocked.test", dns_type::kAny);
+  std::array<uint8_t, 1500> out{};
+  QueryPlan plan = h.plan(policy, q.bytes, q.q, ClientInfo{}, 0, out);
+  ASSERT_EQ(plan.action, QueryAction::kAnswered);
+  EXPECT_EQ(out[3] & 0x0f, dns_rcode::kNxDomain);
+  EXPECT_EQ(counters.any_minimal.load(), 0u);
+}
+
+TEST(QueryHandlerTest, AnyForARewrittenNameIsNotForwarded) {
+  FixedPolicy policy;
+  ProxyCounters counters;
+  QueryHandler h(AnswerSettings{}, nullptr, counters);
+  Query q("search.test", dns_type::kAny);
+  std::array<uint8_t, 1500> out{};
+  EXPECT_EQ(h.plan(policy, q.bytes, q.q, ClientInfo{}, 0, out).action, QueryAction::kAnswered);
+  EXPECT_EQ(counters.any_minimal.load(), 1u);
+}
+
 TEST(SocketAddressTest, ParsesV4V6AndDefaultPort) {
   auto a = SocketAddress::parse("127.0.0.1:5353");
   ASSERT_TRUE(a);

@@ -297,8 +297,60 @@ TEST(TlsClientHelloTest, NonHandshakeStartIsNotTls) {
             TlsParseStatus::kNotTls);
   Bytes sslv2 = {0x80, 0x2e, 0x01, 0x00, 0x02};
   EXPECT_EQ(parseTlsClientHello(sslv2, scratch, ch), TlsParseStatus::kNotTls);
-  Bytes bad_version = {22, 0x7f, 0x01};
-  EXPECT_EQ(parseTlsClientHello(bad_version, scratch, ch), TlsParseStatus::kNotTls);
+}
+
+// Issue 9 item 2: RFC 8446 §5.1 — legacy_record_version "MUST be ignored for all purposes";
+// servers that follow it (Go, rustls) complete the handshake, so the hello must be read.
+TEST(TlsClientHelloTest, RecordVersionIsIgnoredAsServersIgnoreIt) {
+  std::array<uint8_t, kMaxClientHelloLength> scratch;
+  for (uint16_t version : {0x0305, 0x037f, 0x7f01, 0x0000, 0x0a0a}) {
+    Bytes stream = records(clientHelloMessage(standardExtensions()), 1000);
+    for (size_t pos = 0; pos < stream.size();
+         pos += 5 + ((stream[pos + 3] << 8) | stream[pos + 4])) {
+      stream[pos + 1] = static_cast<uint8_t>(version >> 8);  // every record of the hello
+      stream[pos + 2] = static_cast<uint8_t>(version);
+    }
+    TlsClientHello ch;
+    ASSERT_EQ(parseTlsClientHello(stream, scratch, ch), TlsParseStatus::kComplete) << version;
+    EXPECT_EQ(ch.sni, "www.example.com");
+    EXPECT_EQ(ch.record_version, version);
+  }
+}
+
+// A ClientHello over 16 KiB (a padding extension), spread over records: servers accept it
+// (OpenSSL up to 128 KiB), so its SNI is read from the prefix that fits.
+TEST(TlsClientHelloTest, OversizeHelloShowsItsSniFromThePrefix) {
+  Bytes sni_first = sniExtension("www.casino.example");
+  append(sni_first, extension(21, Bytes(30000, 0)));
+  Bytes stream = records(clientHelloMessage(sni_first));
+  std::array<uint8_t, kMaxClientHelloLength> scratch;
+  TlsClientHello ch;
+  EXPECT_EQ(parseTlsClientHello(stream, scratch, ch), TlsParseStatus::kTooLarge);
+  const auto window = std::span<const uint8_t>(stream).first(16384);
+  ASSERT_EQ(scanTlsClientHelloPrefix(window, scratch, ch), TlsParseStatus::kComplete);
+  EXPECT_TRUE(ch.has_sni);
+  EXPECT_EQ(ch.sni, "www.casino.example");
+  EXPECT_FALSE(ch.extensions_complete);
+  // Only the first bytes so far (the SNI is not in them yet): wait.
+  EXPECT_EQ(scanTlsClientHelloPrefix(std::span<const uint8_t>(stream).first(600), scratch, ch),
+            TlsParseStatus::kNeedMore);
+  // SNI after the padding: never in the window.
+  Bytes sni_last = extension(21, Bytes(30000, 0));
+  append(sni_last, sniExtension("www.casino.example"));
+  Bytes late = records(clientHelloMessage(sni_last));
+  EXPECT_EQ(scanTlsClientHelloPrefix(std::span<const uint8_t>(late).first(16384), scratch, ch),
+            TlsParseStatus::kNeedMore);
+  EXPECT_FALSE(ch.has_sni);
+  // What is there must still be valid: a bad server_name in the prefix is malformed.
+  Bytes bad = extension(tls_ext::kServerName, {0, 3, 0, 0, 0});
+  append(bad, extension(21, Bytes(30000, 0)));
+  Bytes broken = records(clientHelloMessage(bad));
+  EXPECT_EQ(scanTlsClientHelloPrefix(std::span<const uint8_t>(broken).first(16384), scratch, ch),
+            TlsParseStatus::kMalformed);
+  // A whole hello scans like a parse.
+  Bytes whole = records(clientHelloMessage(standardExtensions()));
+  ASSERT_EQ(scanTlsClientHelloPrefix(whole, scratch, ch), TlsParseStatus::kComplete);
+  EXPECT_TRUE(ch.extensions_complete);
 }
 
 TEST(TlsClientHelloTest, ServerHelloIsNotAClientHello) {

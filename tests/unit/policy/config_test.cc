@@ -23,6 +23,8 @@ TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(cfg->daemon.state_dir, "/var/lib/safegate");
   EXPECT_EQ(cfg->daemon.database.path, "/var/lib/safegate/incidents.sqlite");
   EXPECT_EQ(cfg->daemon.control.mode, 0660u);
+  EXPECT_EQ(cfg->daemon.control.admin_group, "");
+  EXPECT_EQ(cfg->daemon.control.max_exception_minutes, 10080);
   ASSERT_EQ(cfg->groups.size(), 1u);
   EXPECT_EQ(cfg->groups[0].name, "unknown");
   EXPECT_EQ(cfg->groups[0].profile, "strict");
@@ -59,6 +61,23 @@ fail_open = false
   EXPECT_EQ(cfg->daemon.inline_mode.queues, (std::vector<uint16_t>{3, 4}));
   EXPECT_FALSE(cfg->daemon.inline_mode.fail_open);
   EXPECT_FALSE(cfg->groups[0].fail_open);  // groups inherit inline.fail_open
+}
+
+TEST(ConfigTest, ControlRolesAndExceptionBoundAreReadAndRangeChecked) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", R"(
+[control]
+admin_group = "sg-admin"
+max_exception_minutes = 120
+)"),
+                        sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  EXPECT_EQ(cfg->daemon.control.admin_group, "sg-admin");
+  EXPECT_EQ(cfg->daemon.control.max_exception_minutes, 120);
+  DiagnosticSink bad;
+  EXPECT_FALSE(loadConfig(dir.write("bad.toml", "[control]\nmax_exception_minutes = 0\n"), bad));
+  EXPECT_NE(bad.toString().find("max_exception_minutes"), std::string::npos) << bad.toString();
 }
 
 TEST(ConfigTest, ReportsEveryErrorInOneRunWithLocationsAndSuggestions) {

@@ -31,6 +31,26 @@ TEST(ExamplesTest, EveryShippedExampleLoadsAndCompiles) {
   EXPECT_GE(n, 4u) << "home, primary-school, secondary-school, default";
 }
 
+// Issue 9 item 2: an oversize or stalled ClientHello, or one without SNI, takes the group's
+// unresolved_destination — the shipped children's groups must not allow there.
+TEST(ExamplesTest, ChildGroupsDoNotAllowUnresolvedDestinations) {
+  size_t children = 0;
+  for (const auto& e : fs::directory_iterator(testing::sourceDir() / "examples")) {
+    const fs::path cfg = e.path() / "safegate.toml";
+    if (!fs::exists(cfg)) continue;
+    DiagnosticSink sink;
+    auto loaded = PolicyEngine::load(cfg, sink);
+    ASSERT_TRUE(loaded) << cfg << "\n" << sink.toString();
+    for (size_t i = 0; i < loaded->snapshot->groupCount(); ++i) {
+      const GroupSettings& g = loaded->snapshot->group(static_cast<uint16_t>(i));
+      if (g.profile != "under-9" && g.profile != "9-12" && g.profile != "13-17") continue;
+      ++children;
+      EXPECT_NE(g.unresolved_destination, UnresolvedMode::kAllow) << cfg << " group " << g.name;
+    }
+  }
+  EXPECT_GE(children, 7u);
+}
+
 TEST(ExamplesTest, HomeExampleBlocksForTheYoungChildAndNotForTheParent) {
   DiagnosticSink sink;
   auto loaded = PolicyEngine::load(testing::sourceDir() / "examples/home/safegate.toml", sink);
