@@ -90,7 +90,61 @@ struct RandomPool {
     used += 2;
     return v;
   }
+  uint64_t u64() noexcept {
+    return (uint64_t{u16()} << 48) | (uint64_t{u16()} << 32) | (uint64_t{u16()} << 16) | u16();
+  }
 };
+
+// Length of the uncompressed wire name at `offset` (labels and the root byte), 0 if it is not
+// one. Queries carry their question name uncompressed (a pointer could only point into the
+// header, which the parser rejects).
+size_t wireNameLength(std::span<const uint8_t> msg, size_t offset) {
+  size_t at = offset;
+  while (at < msg.size()) {
+    const uint8_t label = msg[at];
+    if (label == 0) return at + 1 - offset;
+    if (label > 63) return 0;
+    at += 1 + label;
+  }
+  return 0;
+}
+
+bool isAsciiLetter(uint8_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// 0x20 (draft-vixie-dnsext-dns0x20): every letter of the wire name gets a random case, one
+// random bit each. Label length bytes are at most 63, below 'A', so only name text changes.
+void randomizeCase(std::span<uint8_t> wire_name, RandomPool& rnd) {
+  uint64_t bits = 0;
+  int left = 0;
+  for (uint8_t& c : wire_name) {
+    if (!isAsciiLetter(c)) continue;
+    if (left == 0) {
+      bits = rnd.u64();
+      left = 64;
+    }
+    c = (bits & 1) ? static_cast<uint8_t>(c | 0x20) : static_cast<uint8_t>(c & ~0x20);
+    bits >>= 1;
+    --left;
+  }
+}
+
+// Puts the client's own spelling of the question name into an answer to it (whose question
+// may carry another client's case, or the random case sent upstream): same name ignoring
+// case, so the length and every compression pointer into it stay valid.
+void giveClientItsCase(std::span<uint8_t> answer, std::span<const uint8_t> query,
+                       const DnsQuery& q) {
+  const size_t length = wireNameLength(query, kDnsHeaderSize);
+  if (length == 0 || q.question_end < kDnsHeaderSize + length ||
+      answer.size() < kDnsHeaderSize + length) {
+    return;
+  }
+  uint8_t* a = answer.data() + kDnsHeaderSize;
+  const uint8_t* c = query.data() + kDnsHeaderSize;
+  for (size_t i = 0; i < length; ++i) {
+    if ((a[i] | 0x20) != (c[i] | 0x20)) return;  // not the same name: leave it alone
+  }
+  std::memcpy(a, c, length);
+}
 
 [[maybe_unused]] Status setNonBlocking(int fd) {
   int flags = fcntl(fd, F_GETFL, 0);
@@ -210,6 +264,7 @@ struct DnsProxy::Worker {
     uint8_t upstream = 0;         // index into options.upstreams
     uint8_t attempts = 0;         // upstreams tried so far
     uint16_t socket = kNoSocket;  // index into `sockets` while a query is out
+    uint8_t qname_length = 0;     // wire length of the name in `query` at offset 12
     int64_t deadline_ms = 0;
     uint64_t hash = 0;
     int32_t bucket_next = -1;
@@ -523,6 +578,7 @@ struct DnsProxy::Worker {
     size_t cached = cache.lookup(key, now_wall, scratch);
     if (cached > 0) {
       bump(counters.cache_hits);
+      if (!rewrite) giveClientItsCase(std::span(scratch.data(), cached), msg, q);
       size_t n =
           handler.finish(*policy, msg, q, client, rewrite ? upstream_name : std::string_view(),
                          std::span(scratch.data(), cached), now_wall, out_span);
@@ -616,6 +672,8 @@ struct DnsProxy::Worker {
         std::memcpy(f.query, msg.data(), msg.size());  // EDNS and options passed through
         f.query_length = static_cast<uint16_t>(msg.size());
       }
+      f.qname_length = static_cast<uint8_t>(
+          wireNameLength(std::span<const uint8_t>(f.query, f.query_length), kDnsHeaderSize));
       int32_t& head = buckets[h & (kFlightBuckets - 1)];
       f.bucket_next = head;
       head = fi;
@@ -655,6 +713,10 @@ struct DnsProxy::Worker {
       id_to_flight[id] = fi;
       f.query[0] = static_cast<uint8_t>(id >> 8);
       f.query[1] = static_cast<uint8_t>(id);
+      // A fresh case pattern per attempt, like the fresh ID: 1 bit more per letter to guess.
+      if (opts.randomize_case) {
+        randomizeCase(std::span(f.query + kDnsHeaderSize, f.qname_length), rnd);
+      }
       releaseSocket(f);
       f.socket = active[f.upstream * kSocketsPerUpstream + rnd.u16() % kSocketsPerUpstream];
       ++sockets[f.socket].pending;
@@ -786,7 +848,8 @@ struct DnsProxy::Worker {
     const int32_t fi = id_to_flight[id];
     if (fi < 0 || flights[fi].socket != socket ||
         !responseMatchesQuestion(resp, id, flights[fi].key().name, flights[fi].qtype,
-                                 flights[fi].qclass)) {
+                                 flights[fi].qclass) ||
+        (opts.randomize_case && !repeatsSentCase(resp, flights[fi]))) {
       // Late, spoofed or mismatched (RFC 5452 §9.1): ignore and keep waiting for the real one.
       bump(counters.upstream_bad_answers);
       return;
@@ -808,19 +871,30 @@ struct DnsProxy::Worker {
     }
     preferred_upstream = f.upstream;
     cache.insert(f.key(), resp, now_wall);
+    // A copy each waiter's own question case is written into (the cache keeps the original).
+    std::span<uint8_t> answer(scratch.data(), resp.size());
+    std::memcpy(answer.data(), resp.data(), resp.size());
     for (int32_t w = f.first_waiter; w >= 0; w = waiters[w].next) {
       const Waiter& wt = waiters[w];
       DnsQuery q;
       NameBuffer name;
       std::span<const uint8_t> msg(wt.query, wt.query_length);
       if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk || policy == nullptr) continue;
+      if (!wt.rewrite) giveClientItsCase(answer, msg, q);
       Outgoing* o = reserveOutgoing(wt.listen_fd, wt.peer, wt.peer_length);
       size_t len = handler.finish(*policy, msg, q, clientOf(wt.peer),
-                                  wt.rewrite ? f.key().name : std::string_view(), resp, now_wall,
+                                  wt.rewrite ? f.key().name : std::string_view(), answer, now_wall,
                                   std::span(o->data, kMaxMessage));
       commitOutgoing(o, len, q);
     }
     unlinkFlight(fi);
+  }
+
+  // 0x20: the answer's question name is byte for byte the one sent (same case pattern).
+  static bool repeatsSentCase(std::span<const uint8_t> resp, const Flight& f) {
+    const size_t end = kDnsHeaderSize + f.qname_length;
+    return f.qname_length > 0 && resp.size() >= end &&
+           std::memcmp(resp.data() + kDnsHeaderSize, f.query + kDnsHeaderSize, f.qname_length) == 0;
   }
 
   static constexpr uint64_t kKindMask = 0xff00'0000'0000'0000ull;

@@ -357,6 +357,11 @@ const KeyDef kKeys[] = {
      {},
      0,
      86400},
+    {"dns.randomize_case", K::kBoolean, "false", R,
+     "0x20 case randomisation: the name asked upstream over UDP gets random letter case, and an "
+     "answer whose question does not repeat it byte for byte is dropped (upstream_bad_answers). "
+     "Clients get their own case back. Only for upstreams that echo the question exactly (most "
+     "resolvers do); with one that does not, every query times out."},
     {"dns.allow_from", K::kStringList,
      "[\"127.0.0.0/8\", \"10.0.0.0/8\", \"172.16.0.0/12\", \"192.168.0.0/16\", "
      "\"169.254.0.0/16\", \"::1/128\", \"fc00::/7\", \"fe80::/10\"]",

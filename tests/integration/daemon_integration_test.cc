@@ -440,6 +440,59 @@ TEST_F(SafegatedTest, UpstreamSourcePortsRotateWithoutLosingAnswersInFlight) {
   EXPECT_EQ(dnsCounter("upstream_bad_answers"), 0);
 }
 
+// Issue 9 item 7: with dns.randomize_case (0x20) the name goes upstream in random letter case,
+// each client gets its own spelling back (also from the cache, whose key ignores case).
+TEST_F(SafegatedTest, RandomizedCaseGoesUpstreamAndClientsKeepTheirOwnCase) {
+  ScriptedUpstream upstream;
+  ASSERT_TRUE(upstream.start());
+  upstream_port_ = upstream.port();
+  workers_ = 1;  // one cache, so the second spelling is a cache hit
+  dns_extra_ = "randomize_case = true\n";
+  writeConfig(goodConfig());
+  startDaemon();
+  const std::string names[] = {"abcdefghijklmnopqrst.test", "uvwxyzabcdefghijklmn.test",
+                               "opqrstuvwxyzabcdefgh.test"};
+  for (const auto& n : names) EXPECT_EQ(dig(n + " +short"), "192.0.2.99\n");
+  const auto seen = upstream.seen();
+  ASSERT_EQ(seen.size(), 3u);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    std::string lower = seen[i].name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(lower, names[i]);
+    // 24 letters each: all lower case by chance once in 2^24.
+    EXPECT_NE(seen[i].name, names[i]) << "sent upstream without random case";
+  }
+  // The client's spelling comes back in the question and the answer's owner name.
+  std::string out = dig("MiXeD.CaSe.test A");
+  EXPECT_NE(out.find(";MiXeD.CaSe.test.\t"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nMiXeD.CaSe.test.\t"), std::string::npos) << out;
+  // Another spelling is a cache hit (nothing new upstream) and gets its own spelling back.
+  const long hits = dnsCounter("cache_hits");
+  out = dig("mixed.case.TEST A");
+  EXPECT_NE(out.find("\nmixed.case.TEST.\t"), std::string::npos) << out;
+  EXPECT_EQ(dnsCounter("cache_hits"), hits + 1);
+  EXPECT_EQ(upstream.seen().size(), 4u);
+  EXPECT_EQ(dnsCounter("upstream_bad_answers"), 0);
+}
+
+// Issue 9 item 7: with 0x20 on, an answer whose question does not repeat the case that was
+// sent (as a forger who did not see the query would write it) is dropped and counted; the
+// client gets SERVFAIL once the attempts time out, never the forged address.
+TEST_F(SafegatedTest, RandomizedCaseDropsAnAnswerInAnotherCase) {
+  ScriptedUpstream upstream;
+  ASSERT_TRUE(upstream.start());
+  upstream.swap_case = true;
+  upstream_port_ = upstream.port();
+  dns_extra_ = "randomize_case = true\n";
+  writeConfig(goodConfig());
+  startDaemon();
+  std::string out = dig("+time=5 forged.test A");
+  EXPECT_NE(out.find("status: SERVFAIL"), std::string::npos) << out;
+  EXPECT_EQ(out.find("192.0.2.99"), std::string::npos) << out;
+  EXPECT_GE(dnsCounter("upstream_bad_answers"), 2) << "one per attempt";
+  EXPECT_EQ(dnsCounter("upstream_answers"), 0);
+}
+
 TEST_F(SafegatedTest, IncidentsAreStoredWithTheRightFields) {
   startDaemon();
   dig("casino.test A");
