@@ -304,6 +304,8 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   po.allow_from = settings_.dns.allow_from;
   po.rate_limit.qps = static_cast<uint32_t>(settings_.dns.rate_limit_qps);
   po.rate_limit.burst = static_cast<uint32_t>(settings_.dns.rate_limit_burst);
+  po.upstream_port_rotation_seconds = settings_.dns.upstream_port_rotation_seconds;
+  po.randomize_case = settings_.dns.randomize_case;
   po.answers.block_ttl_seconds = static_cast<uint32_t>(settings_.dns.block_ttl_seconds);
   if (settings_.block_page.ipv4) po.answers.block_page_v4 = *settings_.block_page.ipv4;
   if (settings_.block_page.ipv6) po.answers.block_page_v6 = *settings_.block_page.ipv6;

@@ -32,6 +32,7 @@ constexpr size_t kMaxWaiters = 4096;       // clients waiting for them per worke
 constexpr size_t kMaxQueryBytes = 512;     // client queries we keep while waiting
 constexpr size_t kSocketsPerUpstream = 4;  // random source ports per upstream per worker
 constexpr size_t kFlightBuckets = 4096;    // power of two
+constexpr uint16_t kNoSocket = 0xffff;     // Flight::socket when no query of it is out
 
 int64_t monotonicMs() {
   timespec ts;
@@ -89,7 +90,61 @@ struct RandomPool {
     used += 2;
     return v;
   }
+  uint64_t u64() noexcept {
+    return (uint64_t{u16()} << 48) | (uint64_t{u16()} << 32) | (uint64_t{u16()} << 16) | u16();
+  }
 };
+
+// Length of the uncompressed wire name at `offset` (labels and the root byte), 0 if it is not
+// one. Queries carry their question name uncompressed (a pointer could only point into the
+// header, which the parser rejects).
+size_t wireNameLength(std::span<const uint8_t> msg, size_t offset) {
+  size_t at = offset;
+  while (at < msg.size()) {
+    const uint8_t label = msg[at];
+    if (label == 0) return at + 1 - offset;
+    if (label > 63) return 0;
+    at += 1 + label;
+  }
+  return 0;
+}
+
+bool isAsciiLetter(uint8_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// 0x20 (draft-vixie-dnsext-dns0x20): every letter of the wire name gets a random case, one
+// random bit each. Label length bytes are at most 63, below 'A', so only name text changes.
+void randomizeCase(std::span<uint8_t> wire_name, RandomPool& rnd) {
+  uint64_t bits = 0;
+  int left = 0;
+  for (uint8_t& c : wire_name) {
+    if (!isAsciiLetter(c)) continue;
+    if (left == 0) {
+      bits = rnd.u64();
+      left = 64;
+    }
+    c = (bits & 1) ? static_cast<uint8_t>(c | 0x20) : static_cast<uint8_t>(c & ~0x20);
+    bits >>= 1;
+    --left;
+  }
+}
+
+// Puts the client's own spelling of the question name into an answer to it (whose question
+// may carry another client's case, or the random case sent upstream): same name ignoring
+// case, so the length and every compression pointer into it stay valid.
+void giveClientItsCase(std::span<uint8_t> answer, std::span<const uint8_t> query,
+                       const DnsQuery& q) {
+  const size_t length = wireNameLength(query, kDnsHeaderSize);
+  if (length == 0 || q.question_end < kDnsHeaderSize + length ||
+      answer.size() < kDnsHeaderSize + length) {
+    return;
+  }
+  uint8_t* a = answer.data() + kDnsHeaderSize;
+  const uint8_t* c = query.data() + kDnsHeaderSize;
+  for (size_t i = 0; i < length; ++i) {
+    if ((a[i] | 0x20) != (c[i] | 0x20)) return;  // not the same name: leave it alone
+  }
+  std::memcpy(a, c, length);
+}
 
 [[maybe_unused]] Status setNonBlocking(int fd) {
   int flags = fcntl(fd, F_GETFL, 0);
@@ -206,9 +261,10 @@ struct DnsProxy::Worker {
     bool in_use = false;
     bool collapsible = true;
     uint16_t id = 0;
-    uint8_t upstream = 0;  // index into options.upstreams
-    uint8_t attempts = 0;  // upstreams tried so far
-    uint16_t socket = 0;   // index into upstream_fds
+    uint8_t upstream = 0;         // index into options.upstreams
+    uint8_t attempts = 0;         // upstreams tried so far
+    uint16_t socket = kNoSocket;  // index into `sockets` while a query is out
+    uint8_t qname_length = 0;     // wire length of the name in `query` at offset 12
     int64_t deadline_ms = 0;
     uint64_t hash = 0;
     int32_t bucket_next = -1;
@@ -267,20 +323,91 @@ struct DnsProxy::Worker {
   }
   ~Worker() {
     for (int fd : listen_fds) close(fd);
-    for (int fd : upstream_fds) close(fd);
+    for (const UpstreamSocket& u : sockets) {
+      if (u.fd >= 0) close(u.fd);
+    }
     if (epoll_fd >= 0) close(epoll_fd);
   }
 
+  // --- upstream sockets ----------------------------------------------------------------------
+  // `active` holds kSocketsPerUpstream slots per upstream, where new queries go. Rotation
+  // replaces them with new sockets on new random ports and retires the old ones: a retired
+  // socket is still read, and closed when the last query sent on it is answered or has moved
+  // on (timeout, retry), so no answer in flight is lost.
+
+  // Called after setupEpoll (every socket is registered as it opens).
   Status openUpstreams() {
+    sockets.reserve(opts.upstreams.size() * kSocketsPerUpstream * 4);
+    free_slots.reserve(sockets.capacity());
     for (size_t u = 0; u < opts.upstreams.size(); ++u) {
       for (size_t k = 0; k < kSocketsPerUpstream; ++k) {
-        auto fd = openUpstreamSocket(opts.upstreams[u], rnd);
-        if (!fd) return fd.status();
-        upstream_fds.push_back(*fd);
-        upstream_of_socket.push_back(static_cast<uint8_t>(u));
+        auto slot = openSlot(u);
+        if (!slot) return slot.status();
+        active.push_back(*slot);
       }
     }
+    if (opts.upstream_port_rotation_seconds > 0) {
+      next_rotation_ms = monotonicMs() + int64_t{opts.upstream_port_rotation_seconds} * 1000;
+    }
     return Status::ok();
+  }
+
+  Result<uint16_t> openSlot(size_t upstream) {
+    auto fd = openUpstreamSocket(opts.upstreams[upstream], rnd);
+    if (!fd) return fd.status();
+    uint16_t slot;
+    if (!free_slots.empty()) {
+      slot = free_slots.back();
+      free_slots.pop_back();
+    } else if (sockets.size() < kNoSocket) {
+      slot = static_cast<uint16_t>(sockets.size());
+      sockets.emplace_back();
+    } else {
+      close(*fd);
+      return Status::unavailable("too many upstream sockets in use");
+    }
+    sockets[slot] = UpstreamSocket{*fd, static_cast<uint8_t>(upstream), false, 0};
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kUpstreamTag | slot;
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, *fd, &ev) != 0) {
+      int e = errno;
+      closeSlot(slot);
+      return Status::fromErrno("epoll_ctl upstream socket", e);
+    }
+    return slot;
+  }
+
+  void closeSlot(uint16_t slot) {
+    UpstreamSocket& u = sockets[slot];
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, u.fd, nullptr);
+    close(u.fd);
+    u = UpstreamSocket{};
+    free_slots.push_back(slot);
+  }
+
+  // The flight's query no longer waits on its socket (answered, given up, or sent again).
+  void releaseSocket(Flight& f) {
+    if (f.socket == kNoSocket) return;
+    UpstreamSocket& u = sockets[f.socket];
+    if (--u.pending == 0 && u.retired) closeSlot(f.socket);
+    f.socket = kNoSocket;
+  }
+
+  void rotateUpstreamSockets(int64_t now_mono) {
+    next_rotation_ms = now_mono + int64_t{opts.upstream_port_rotation_seconds} * 1000;
+    for (uint16_t& slot : active) {
+      auto fresh = openSlot(sockets[slot].upstream);
+      if (!fresh) {
+        bump(counters.upstream_errors);  // keep the old port until the next rotation
+        continue;
+      }
+      const uint16_t old = slot;
+      slot = *fresh;
+      sockets[old].retired = true;
+      if (sockets[old].pending == 0) closeSlot(old);
+      bump(counters.upstream_ports_rotated);
+    }
   }
 
   Status setupEpoll(int stop_fd) {
@@ -297,8 +424,6 @@ struct DnsProxy::Worker {
     };
     Status s = add(stop_fd, kStopTag);
     for (size_t i = 0; s && i < listen_fds.size(); ++i) s = add(listen_fds[i], kListenTag | i);
-    for (size_t i = 0; s && i < upstream_fds.size(); ++i)
-      s = add(upstream_fds[i], kUpstreamTag | i);
     return s;
   }
 
@@ -322,6 +447,10 @@ struct DnsProxy::Worker {
       }
       if (in_flight.load(std::memory_order_relaxed) > 0 && monotonicMs() >= next_deadline_ms) {
         expireFlights();
+      }
+      // After the events: a socket closed here can have no event left in this batch.
+      if (next_rotation_ms > 0 && monotonicMs() >= next_rotation_ms) {
+        rotateUpstreamSockets(monotonicMs());
       }
       flushOutgoing();
     }
@@ -449,6 +578,7 @@ struct DnsProxy::Worker {
     size_t cached = cache.lookup(key, now_wall, scratch);
     if (cached > 0) {
       bump(counters.cache_hits);
+      if (!rewrite) giveClientItsCase(std::span(scratch.data(), cached), msg, q);
       size_t n =
           handler.finish(*policy, msg, q, client, rewrite ? upstream_name : std::string_view(),
                          std::span(scratch.data(), cached), now_wall, out_span);
@@ -492,6 +622,7 @@ struct DnsProxy::Worker {
     while (*link >= 0 && *link != index) link = &flights[*link].bucket_next;
     if (*link == index) *link = f.bucket_next;
     if (id_to_flight[f.id] == index) id_to_flight[f.id] = -1;
+    releaseSocket(f);
     for (int32_t w = f.first_waiter; w >= 0;) {
       int32_t next = waiters[w].next;
       free_waiters.push_back(w);
@@ -541,6 +672,8 @@ struct DnsProxy::Worker {
         std::memcpy(f.query, msg.data(), msg.size());  // EDNS and options passed through
         f.query_length = static_cast<uint16_t>(msg.size());
       }
+      f.qname_length = static_cast<uint8_t>(
+          wireNameLength(std::span<const uint8_t>(f.query, f.query_length), kDnsHeaderSize));
       int32_t& head = buckets[h & (kFlightBuckets - 1)];
       f.bucket_next = head;
       head = fi;
@@ -570,7 +703,6 @@ struct DnsProxy::Worker {
   // Sends (or re-sends) flight `fi` to its current upstream with a fresh random ID and socket.
   bool sendUpstream(int32_t fi, int64_t now_mono) {
     Flight& f = flights[fi];
-    const size_t sockets = kSocketsPerUpstream;
     while (f.attempts < opts.upstreams.size() * 2) {
       if (id_to_flight[f.id] == fi) id_to_flight[f.id] = -1;
       uint16_t id;
@@ -581,12 +713,18 @@ struct DnsProxy::Worker {
       id_to_flight[id] = fi;
       f.query[0] = static_cast<uint8_t>(id >> 8);
       f.query[1] = static_cast<uint8_t>(id);
-      f.socket = static_cast<uint16_t>(f.upstream * sockets + rnd.u16() % sockets);
+      // A fresh case pattern per attempt, like the fresh ID: 1 bit more per letter to guess.
+      if (opts.randomize_case) {
+        randomizeCase(std::span(f.query + kDnsHeaderSize, f.qname_length), rnd);
+      }
+      releaseSocket(f);
+      f.socket = active[f.upstream * kSocketsPerUpstream + rnd.u16() % kSocketsPerUpstream];
+      ++sockets[f.socket].pending;
       ++f.attempts;
       f.deadline_ms = now_mono + opts.upstream_timeout_ms;
       if (in_flight.load(std::memory_order_relaxed) == 1 || f.deadline_ms < next_deadline_ms)
         next_deadline_ms = f.deadline_ms;
-      if (::send(upstream_fds[f.socket], f.query, f.query_length, 0) ==
+      if (::send(sockets[f.socket].fd, f.query, f.query_length, 0) ==
           static_cast<ssize_t>(f.query_length)) {
         return true;
       }
@@ -681,7 +819,8 @@ struct DnsProxy::Worker {
       msgs[i].msg_hdr.msg_iov = &iovs[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
     }
-    int n = recvmmsg(upstream_fds[socket], msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (sockets[socket].fd < 0) return;  // closed by an answer earlier in this event batch
+    int n = recvmmsg(sockets[socket].fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
       // ECONNREFUSED: the upstream's port is closed (ICMP). The flights time out and move on.
       if (errno != EAGAIN && errno != EINTR) bump(counters.upstream_errors);
@@ -709,7 +848,8 @@ struct DnsProxy::Worker {
     const int32_t fi = id_to_flight[id];
     if (fi < 0 || flights[fi].socket != socket ||
         !responseMatchesQuestion(resp, id, flights[fi].key().name, flights[fi].qtype,
-                                 flights[fi].qclass)) {
+                                 flights[fi].qclass) ||
+        (opts.randomize_case && !repeatsSentCase(resp, flights[fi]))) {
       // Late, spoofed or mismatched (RFC 5452 §9.1): ignore and keep waiting for the real one.
       bump(counters.upstream_bad_answers);
       return;
@@ -731,19 +871,30 @@ struct DnsProxy::Worker {
     }
     preferred_upstream = f.upstream;
     cache.insert(f.key(), resp, now_wall);
+    // A copy each waiter's own question case is written into (the cache keeps the original).
+    std::span<uint8_t> answer(scratch.data(), resp.size());
+    std::memcpy(answer.data(), resp.data(), resp.size());
     for (int32_t w = f.first_waiter; w >= 0; w = waiters[w].next) {
       const Waiter& wt = waiters[w];
       DnsQuery q;
       NameBuffer name;
       std::span<const uint8_t> msg(wt.query, wt.query_length);
       if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk || policy == nullptr) continue;
+      if (!wt.rewrite) giveClientItsCase(answer, msg, q);
       Outgoing* o = reserveOutgoing(wt.listen_fd, wt.peer, wt.peer_length);
       size_t len = handler.finish(*policy, msg, q, clientOf(wt.peer),
-                                  wt.rewrite ? f.key().name : std::string_view(), resp, now_wall,
+                                  wt.rewrite ? f.key().name : std::string_view(), answer, now_wall,
                                   std::span(o->data, kMaxMessage));
       commitOutgoing(o, len, q);
     }
     unlinkFlight(fi);
+  }
+
+  // 0x20: the answer's question name is byte for byte the one sent (same case pattern).
+  static bool repeatsSentCase(std::span<const uint8_t> resp, const Flight& f) {
+    const size_t end = kDnsHeaderSize + f.qname_length;
+    return f.qname_length > 0 && resp.size() >= end &&
+           std::memcmp(resp.data() + kDnsHeaderSize, f.query + kDnsHeaderSize, f.qname_length) == 0;
   }
 
   static constexpr uint64_t kKindMask = 0xff00'0000'0000'0000ull;
@@ -761,8 +912,16 @@ struct DnsProxy::Worker {
   ClientRateLimiter limiter;
   RandomPool rnd;
   std::vector<int> listen_fds;
-  std::vector<int> upstream_fds;
-  std::vector<uint8_t> upstream_of_socket;
+  struct UpstreamSocket {
+    int fd = -1;
+    uint8_t upstream = 0;  // index into options.upstreams
+    bool retired = false;  // replaced by rotation: closed when `pending` reaches 0
+    uint32_t pending = 0;  // flights whose current query went out on this socket
+  };
+  std::vector<UpstreamSocket> sockets;  // slots; indices are stable (epoll tags, Flight::socket)
+  std::vector<uint16_t> free_slots;
+  std::vector<uint16_t> active;  // kSocketsPerUpstream slots per upstream for new queries
+  int64_t next_rotation_ms = 0;  // 0: rotation off
   int epoll_fd = -1;
   std::thread thread;
 
@@ -871,8 +1030,8 @@ Status DnsProxy::start() {
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, per_worker_cache));
   Status s = bindListeners();
   for (auto& w : workers_) {
-    if (s) s = w->openUpstreams();
     if (s) s = w->setupEpoll(stop_event_fd_);
+    if (s) s = w->openUpstreams();
   }
   if (!s) {
     workers_.clear();

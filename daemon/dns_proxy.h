@@ -10,7 +10,10 @@
 //
 // Forwarding (RFC 5452): every upstream query gets a random ID (getrandom) and goes out on one
 // of several sockets bound to random source ports and connected to the upstream, so the kernel
-// drops datagrams from other sources; answers must match ID, name, type and class. Identical
+// drops datagrams from other sources; answers must match ID, name, type and class. The sockets
+// are replaced by new ones on new ports every options.upstream_port_rotation_seconds (an old
+// one is read until its last query is done), and with options.randomize_case the name goes out
+// in random letter case (0x20) that the answer must repeat exactly. Identical
 // questions in flight are sent once and answered to every waiting client. An upstream that
 // times out or answers SERVFAIL/REFUSED is replaced by the next; when all fail the clients get
 // SERVFAIL. Truncated upstream answers are passed to UDP clients with TC set, so they retry over
@@ -78,6 +81,13 @@ struct ProxyOptions {
   // Per client address and UDP worker; qps 0 = off. Over the limit: REFUSED.
   RateLimitSettings rate_limit;
   size_t rate_limit_entries = 4096;  // clients tracked per worker (fixed memory)
+  // Forgery resistance (RFC 5452, docs/security.md). Each UDP worker replaces its upstream
+  // sockets with new ones on new random ports this often (0 = never); a replaced socket is
+  // still read until every query sent on it is answered or timed out, then closed.
+  int upstream_port_rotation_seconds = 60;
+  // 0x20: random letter case in the name sent upstream over UDP; the answer must repeat it
+  // byte for byte or it is dropped as a bad answer.
+  bool randomize_case = false;
 };
 
 struct ProxyStats {

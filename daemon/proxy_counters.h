@@ -38,7 +38,8 @@ namespace safegate {
   X(acl_refused)   /* UDP queries dropped, TCP connections closed: source not in dns.allow_from */ \
   X(rate_limited)  /* UDP queries over the client's rate limit: answered REFUSED */ \
   X(upstream_truncated_reads) /* upstream datagram larger than our buffer (MSG_TRUNC): TC to the clients */ \
-  X(any_minimal)   /* qtype ANY answered with the RFC 8482 HINFO, not forwarded */
+  X(any_minimal)   /* qtype ANY answered with the RFC 8482 HINFO, not forwarded */ \
+  X(upstream_ports_rotated) /* UDP upstream sockets replaced by one on a new random port */
 // clang-format on
 
 struct ProxyCounters {

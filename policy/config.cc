@@ -331,6 +331,9 @@ class ModelBuilder {
     }
     d.dns.rate_limit_qps = static_cast<int>(dns.integer("rate_limit_qps"));
     d.dns.rate_limit_burst = static_cast<int>(dns.integer("rate_limit_burst"));
+    d.dns.upstream_port_rotation_seconds =
+        static_cast<int>(dns.integer("upstream_port_rotation_seconds"));
+    d.dns.randomize_case = dns.boolean("randomize_case");
     Section db = top.sub("database");
     d.database.path = resolveAgainst(d.state_dir, db.str("path"));
     d.database.retention_days = static_cast<int>(db.integer("retention_days"));

@@ -49,6 +49,8 @@ struct DnsSettings {
   std::vector<Cidr> allow_from;  // validated; never empty
   int rate_limit_qps = 200;      // 0 = off
   int rate_limit_burst = 400;
+  int upstream_port_rotation_seconds = 60;  // 0 = off
+  bool randomize_case = false;              // 0x20
 };
 
 struct DatabaseSettings {

@@ -345,6 +345,23 @@ const KeyDef kKeys[] = {
      {},
      1,
      64},
+    {"dns.upstream_port_rotation_seconds",
+     K::kInteger,
+     "60",
+     R,
+     "Each DNS worker replaces its UDP upstream sockets with new ones on new random source "
+     "ports this often (RFC 5452), so an off-path spoofer cannot learn the ports once and keep "
+     "them; a replaced socket is still read until every query sent on it is answered or timed "
+     "out. Counted as upstream_ports_rotated. 0 keeps the first ports for the process lifetime.",
+     nullptr,
+     {},
+     0,
+     86400},
+    {"dns.randomize_case", K::kBoolean, "false", R,
+     "0x20 case randomisation: the name asked upstream over UDP gets random letter case, and an "
+     "answer whose question does not repeat it byte for byte is dropped (upstream_bad_answers). "
+     "Clients get their own case back. Only for upstreams that echo the question exactly (most "
+     "resolvers do); with one that does not, every query times out."},
     {"dns.allow_from", K::kStringList,
      "[\"127.0.0.0/8\", \"10.0.0.0/8\", \"172.16.0.0/12\", \"192.168.0.0/16\", "
      "\"169.254.0.0/16\", \"::1/128\", \"fc00::/7\", \"fe80::/10\"]",

@@ -6,15 +6,19 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/child_process.h"
 #include "tests/support/shared_data.h"
@@ -44,6 +48,114 @@ std::string env(const char* name) {
   const char* v = getenv(name);
   return v ? v : "";
 }
+
+// An upstream written for the forgery-resistance tests: it records the source port and the
+// question name exactly as sent (letter case kept) of every UDP query, and answers each with
+// one A record 192.0.2.99 — after 1.5 s for names starting "slow", and with the question's
+// letter case swapped when swap_case is set (what an answer forged without seeing the query,
+// or an upstream that does not keep case, looks like to 0x20).
+class ScriptedUpstream {
+ public:
+  struct Seen {
+    uint16_t source_port;
+    std::string name;
+  };
+  std::atomic<bool> swap_case{false};
+
+  ~ScriptedUpstream() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) close(fd_);
+  }
+  bool start() {
+    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return false;
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+    return true;
+  }
+  int port() const { return port_; }
+  std::vector<Seen> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  struct Pending {
+    std::chrono::steady_clock::time_point due;
+    sockaddr_in peer;
+    std::vector<uint8_t> answer;
+  };
+
+  void serve() {
+    std::vector<Pending> pending;
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) == 1) receiveOne(pending);
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = pending.begin(); it != pending.end();) {
+        if (it->due > now) {
+          ++it;
+          continue;
+        }
+        sendto(fd_, it->answer.data(), it->answer.size(), 0,
+               reinterpret_cast<const sockaddr*>(&it->peer), sizeof(it->peer));
+        it = pending.erase(it);
+      }
+    }
+  }
+
+  void receiveOne(std::vector<Pending>& pending) {
+    uint8_t q[4096];
+    sockaddr_in peer{};
+    socklen_t peer_len = sizeof(peer);
+    ssize_t n = recvfrom(fd_, q, sizeof(q), 0, reinterpret_cast<sockaddr*>(&peer), &peer_len);
+    if (n < 17) return;
+    std::string name;
+    size_t off = 12;
+    while (off < static_cast<size_t>(n) && q[off] != 0 && q[off] <= 63) {
+      if (!name.empty()) name += '.';
+      name.append(reinterpret_cast<const char*>(q + off + 1), q[off]);
+      off += 1 + q[off];
+    }
+    const size_t question_end = off + 5;
+    if (question_end > static_cast<size_t>(n)) return;
+    {
+      std::lock_guard lock(mu_);
+      seen_.push_back({ntohs(peer.sin_port), name});
+    }
+    std::vector<uint8_t> r(q, q + question_end);
+    r[2] = static_cast<uint8_t>(0x80 | (q[2] & 0x01));  // QR, RD copied
+    r[3] = 0x80;                                        // RA, NOERROR
+    r[6] = 0, r[7] = 1;                                 // one answer
+    r[8] = r[9] = r[10] = r[11] = 0;                    // no authority, no additional
+    if (swap_case) {
+      for (size_t i = 12; i < question_end - 4; ++i) {
+        if (std::isalpha(r[i])) r[i] ^= 0x20;
+      }
+    }
+    const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 99};
+    r.insert(r.end(), std::begin(rr), std::end(rr));
+    const bool slow = name.size() >= 4 && strncasecmp(name.c_str(), "slow", 4) == 0;
+    pending.push_back(
+        {std::chrono::steady_clock::now() + std::chrono::milliseconds(slow ? 1500 : 0), peer,
+         std::move(r)});
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<Seen> seen_;
+};
 
 constexpr const char* kZone = R"(allowed.test A 192.0.2.10
 allowed.test AAAA 2001:db8::10
@@ -95,7 +207,8 @@ class SafegatedTest : public ::testing::Test {
            "\"\n"
            "[dns]\nlisten = [\"127.0.0.1:5353\"]\nupstreams = [\"127.0.0.1:" +
            std::to_string(upstream_port_) +
-           "\"]\nupstream_timeout_ms = 300\nworkers = 2\nblock_ttl_seconds = 10\n" + dns_extra_ +
+           "\"]\nupstream_timeout_ms = " + std::to_string(upstream_timeout_ms_) +
+           "\nworkers = " + std::to_string(workers_) + "\nblock_ttl_seconds = 10\n" + dns_extra_ +
            "[database]\nbatch_ms = 50\nqueue_capacity = 100000\n"
            "[policy]\ndefault_group = \"kids\"\n"
            "[[lists]]\nname = \"gambling\"\ncategory = \"gambling\"\nsources = [\"gambling.txt\"]\n"
@@ -152,6 +265,8 @@ class SafegatedTest : public ::testing::Test {
 
   TempDir dir_;
   std::string dns_extra_;  // more [dns] keys for goodConfig()
+  int upstream_timeout_ms_ = 300;
+  int workers_ = 2;
   std::string safegated_, responder_bin_;
   ChildProcess responder_, daemon_;
   int upstream_port_ = 0, dns_port_ = 0;
@@ -287,6 +402,95 @@ TEST_F(SafegatedTest, UpstreamAnswerBiggerThanTheReadBufferBecomesTcNotAHalfMess
   out = dig("+bufsize=16384 huge.test A");
   EXPECT_NE(out.find("ANSWER: 300"), std::string::npos) << out;
   EXPECT_EQ(dnsCounter("upstream_truncated_reads"), 2);
+}
+
+// Issue 9 item 7: the UDP upstream sockets move to new random source ports every
+// dns.upstream_port_rotation_seconds, and a query sent on a socket that is then replaced is
+// still answered (the old socket is read until its last query is answered). The old code kept
+// its 8 ports (2 workers x 4) for the process lifetime.
+TEST_F(SafegatedTest, UpstreamSourcePortsRotateWithoutLosingAnswersInFlight) {
+  ScriptedUpstream upstream;
+  ASSERT_TRUE(upstream.start());
+  upstream_port_ = upstream.port();
+  upstream_timeout_ms_ = 3000;  // longer than the 1.5 s the "slow" answer takes
+  dns_extra_ = "upstream_port_rotation_seconds = 1\n";
+  writeConfig(goodConfig());
+  startDaemon();
+  const long rotated_before = dnsCounter("upstream_ports_rotated");
+  std::string slow_answer;
+  std::thread slow([&] { slow_answer = dig("+time=4 slow.test +short"); });
+  // Other names, spread over 3 s, so both workers ask from ports of several generations.
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_EQ(dig("name" + std::to_string(i) + ".test +short"), "192.0.2.99\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  slow.join();
+  // Answered on the port it was sent from although the sockets were replaced meanwhile (at
+  // least one rotation per worker happened while it waited: every second, 1.5 s of waiting).
+  EXPECT_EQ(slow_answer, "192.0.2.99\n");
+  EXPECT_GE(dnsCounter("upstream_ports_rotated") - rotated_before, 8);
+  std::set<uint16_t> ports;
+  int slow_queries = 0;
+  for (const auto& s : upstream.seen()) {
+    ports.insert(s.source_port);
+    if (s.name == "slow.test") ++slow_queries;
+  }
+  EXPECT_EQ(slow_queries, 1) << "the slow answer was lost and the query was sent again";
+  EXPECT_GT(ports.size(), 8u) << "the source ports never changed";
+  EXPECT_EQ(dnsCounter("upstream_bad_answers"), 0);
+}
+
+// Issue 9 item 7: with dns.randomize_case (0x20) the name goes upstream in random letter case,
+// each client gets its own spelling back (also from the cache, whose key ignores case).
+TEST_F(SafegatedTest, RandomizedCaseGoesUpstreamAndClientsKeepTheirOwnCase) {
+  ScriptedUpstream upstream;
+  ASSERT_TRUE(upstream.start());
+  upstream_port_ = upstream.port();
+  workers_ = 1;  // one cache, so the second spelling is a cache hit
+  dns_extra_ = "randomize_case = true\n";
+  writeConfig(goodConfig());
+  startDaemon();
+  const std::string names[] = {"abcdefghijklmnopqrst.test", "uvwxyzabcdefghijklmn.test",
+                               "opqrstuvwxyzabcdefgh.test"};
+  for (const auto& n : names) EXPECT_EQ(dig(n + " +short"), "192.0.2.99\n");
+  const auto seen = upstream.seen();
+  ASSERT_EQ(seen.size(), 3u);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    std::string lower = seen[i].name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(lower, names[i]);
+    // 24 letters each: all lower case by chance once in 2^24.
+    EXPECT_NE(seen[i].name, names[i]) << "sent upstream without random case";
+  }
+  // The client's spelling comes back in the question and the answer's owner name.
+  std::string out = dig("MiXeD.CaSe.test A");
+  EXPECT_NE(out.find(";MiXeD.CaSe.test.\t"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nMiXeD.CaSe.test.\t"), std::string::npos) << out;
+  // Another spelling is a cache hit (nothing new upstream) and gets its own spelling back.
+  const long hits = dnsCounter("cache_hits");
+  out = dig("mixed.case.TEST A");
+  EXPECT_NE(out.find("\nmixed.case.TEST.\t"), std::string::npos) << out;
+  EXPECT_EQ(dnsCounter("cache_hits"), hits + 1);
+  EXPECT_EQ(upstream.seen().size(), 4u);
+  EXPECT_EQ(dnsCounter("upstream_bad_answers"), 0);
+}
+
+// Issue 9 item 7: with 0x20 on, an answer whose question does not repeat the case that was
+// sent (as a forger who did not see the query would write it) is dropped and counted; the
+// client gets SERVFAIL once the attempts time out, never the forged address.
+TEST_F(SafegatedTest, RandomizedCaseDropsAnAnswerInAnotherCase) {
+  ScriptedUpstream upstream;
+  ASSERT_TRUE(upstream.start());
+  upstream.swap_case = true;
+  upstream_port_ = upstream.port();
+  dns_extra_ = "randomize_case = true\n";
+  writeConfig(goodConfig());
+  startDaemon();
+  std::string out = dig("+time=5 forged.test A");
+  EXPECT_NE(out.find("status: SERVFAIL"), std::string::npos) << out;
+  EXPECT_EQ(out.find("192.0.2.99"), std::string::npos) << out;
+  EXPECT_GE(dnsCounter("upstream_bad_answers"), 2) << "one per attempt";
+  EXPECT_EQ(dnsCounter("upstream_answers"), 0);
 }
 
 TEST_F(SafegatedTest, IncidentsAreStoredWithTheRightFields) {
