@@ -1,10 +1,10 @@
 #include "common/outbox_store.h"
 
-#include <sys/random.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+
+#include "common/random.h"
 
 namespace safegate {
 namespace {
@@ -38,15 +38,7 @@ constexpr std::string_view kColumns =
 
 Result<std::string> newIdempotencyKey() {
   uint8_t bytes[16];
-  size_t filled = 0;
-  while (filled < sizeof bytes) {
-    ssize_t r = getrandom(bytes + filled, sizeof bytes - filled, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Status::fromErrno("getrandom", errno);
-    }
-    filled += static_cast<size_t>(r);
-  }
+  if (Status s = fillRandom(bytes); !s) return s;
   std::string key;
   key.reserve(32);
   for (uint8_t b : bytes) {

@@ -1,10 +1,10 @@
 #include "common/siphash.h"
 
-#include <sys/random.h>
-
 #include <bit>
 #include <cerrno>
 #include <cstring>
+
+#include "common/random.h"
 
 namespace safegate {
 namespace {
@@ -57,15 +57,7 @@ uint64_t sipHash24(std::span<const uint8_t> m, uint64_t k0, uint64_t k1) noexcep
 
 Result<SipHashKey> SipHashKey::random() {
   uint8_t bytes[16];
-  size_t filled = 0;
-  while (filled < sizeof bytes) {
-    ssize_t r = getrandom(bytes + filled, sizeof bytes - filled, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Status::fromErrno("getrandom for a hash key", errno);
-    }
-    filled += static_cast<size_t>(r);
-  }
+  if (Status s = fillRandom(bytes); !s) return Status(s.code(), "hash key: " + s.message());
   SipHashKey key;
   std::memcpy(&key.k0, bytes, 8);
   std::memcpy(&key.k1, bytes + 8, 8);

@@ -7,7 +7,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include <cstring>
 
 #include "common/clock.h"
+#include "common/random.h"
 #include "common/thread_name.h"
 #include "filters/dns_message.h"
 #include "filters/dns_tcp_stream.h"
@@ -48,11 +48,12 @@ IpAddress clientAddress(const sockaddr_storage& ss) {
   return IpAddress::v6(std::span<const uint8_t, 16>(a.s6_addr, 16));
 }
 
-uint16_t randomId() {
-  uint16_t id = 0;
-  while (getrandom(&id, sizeof(id), 0) != static_cast<ssize_t>(sizeof(id))) {
-  }
-  return id;
+// A fresh upstream query ID (RFC 5452 §9.2). getrandom cannot fail once the pool is seeded;
+// if it ever did, the query fails rather than go out with a guessable ID.
+Result<uint16_t> randomId() {
+  uint8_t b[2];
+  if (Status s = fillRandom(b); !s) return s;
+  return static_cast<uint16_t>((b[0] << 8) | b[1]);
 }
 
 // Waits until `fd` is ready for `events`, the deadline passes or stop_fd is written.
@@ -607,7 +608,9 @@ void DnsTcpServer::queryThread(size_t index) {
         bump(counters.forwarded);
         for (size_t attempt = 0; attempt < options_.upstreams.size() && got == 0; ++attempt) {
           if (stopping_) return;
-          const uint16_t id = randomId();  // RFC 5452 §9.2
+          Result<uint16_t> fresh_id = randomId();
+          if (!fresh_id) break;  // answered SERVFAIL below, like an unreachable upstream
+          const uint16_t id = *fresh_id;
           upstream_query[0] = static_cast<uint8_t>(id >> 8);
           upstream_query[1] = static_cast<uint8_t>(id);
           upstream_framed[0] = static_cast<uint8_t>(qlen >> 8);

@@ -3,12 +3,13 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "common/random.h"
 
 namespace safegate {
 
@@ -49,13 +50,7 @@ Result<Pseudonymizer> Pseudonymizer::loadOrCreate(const std::filesystem::path& s
   }
   if (errno != ENOENT) return Status::fromErrno("open " + path, errno);
   // First start: create with O_EXCL so two starting daemons cannot write different secrets.
-  size_t filled = 0;
-  while (filled < p.key_.size()) {
-    ssize_t r = ::getrandom(p.key_.data() + filled, p.key_.size() - filled, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return Status::fromErrno("getrandom", errno);
-    filled += static_cast<size_t>(r);
-  }
+  if (Status s = fillRandom(p.key_); !s) return s;
   fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (errno == EEXIST) return loadOrCreate(secret_file);

@@ -1,7 +1,6 @@
 #include "daemon/safe_search_answers.h"
 
 #include <poll.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <chrono>
 
 #include "common/fd.h"
+#include "common/random.h"
 #include "common/thread_name.h"
 #include "daemon/query_handler.h"
 #include "filters/dns_message.h"
@@ -60,8 +60,9 @@ std::span<const uint8_t> SafeSearchAnswers::find(std::string_view target,
 
 Result<std::vector<uint8_t>> queryUpstreamOnce(const SocketAddress& upstream, std::string_view name,
                                                uint16_t qtype, int timeout_ms) {
-  uint16_t id = 0;
-  if (getrandom(&id, sizeof id, 0) != sizeof id) return Status::fromErrno("getrandom", errno);
+  uint8_t id_bytes[2];
+  if (Status s = fillRandom(id_bytes); !s) return s;
+  const uint16_t id = static_cast<uint16_t>((id_bytes[0] << 8) | id_bytes[1]);
   uint8_t query[512];
   const size_t qlen = buildDnsQuery(id, name, qtype, 1232, false, query);
   if (qlen == 0) return Status::invalid("cannot build a query for \"" + std::string(name) + "\"");
