@@ -7,15 +7,17 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
+#include "common/random.h"
 #include "common/thread_name.h"
 #include "daemon/dns_cache.h"
 #include "daemon/dns_tcp_server.h"
@@ -78,11 +80,11 @@ struct RandomPool {
   size_t used = bytes.size();
   uint16_t u16() noexcept {
     if (used + 2 > bytes.size()) {
-      size_t filled = 0;
-      while (filled < bytes.size()) {
-        ssize_t r = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
-        if (r <= 0) break;
-        filled += static_cast<size_t>(r);
+      // Query IDs and source ports must not be guessable (RFC 5452); a kernel that cannot give
+      // random bytes leaves nothing safe to send, so stop loudly rather than reuse old ones.
+      if (Status s = fillRandom(bytes); !s) {
+        std::fprintf(stderr, "safegated: fatal: %s\n", s.toString().c_str());
+        std::abort();
       }
       used = 0;
     }
@@ -754,14 +756,23 @@ struct DnsProxy::Worker {
     commitOutgoing(o, buildServfail(msg, q, std::span(o->data, kMaxMessage)), q);
   }
 
-  // Header and question with TC set, to every client waiting for flight `fi`; nothing cached.
-  void answerTruncated(int32_t fi) {
+  // Calls fn(waiter, its query, the parsed query) for each client waiting for flight `fi`.
+  // A waiter's query parsed when it was stored; one that somehow no longer does is skipped.
+  template <typename Fn>
+  void forEachWaiter(int32_t fi, Fn&& fn) {
     for (int32_t w = flights[fi].first_waiter; w >= 0; w = waiters[w].next) {
       const Waiter& wt = waiters[w];
       DnsQuery q;
       NameBuffer name;
       std::span<const uint8_t> msg(wt.query, wt.query_length);
       if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) continue;
+      fn(wt, msg, q);
+    }
+  }
+
+  // Header and question with TC set, to every client waiting for flight `fi`; nothing cached.
+  void answerTruncated(int32_t fi) {
+    forEachWaiter(fi, [&](const Waiter& wt, std::span<const uint8_t> msg, const DnsQuery& q) {
       Outgoing* o = reserveOutgoing(wt.listen_fd, wt.peer, wt.peer_length);
       std::span<uint8_t> out(o->data, kMaxMessage);
       size_t n = buildServfail(msg, q, out);  // header + question (+ OPT), then made NOERROR+TC
@@ -771,19 +782,14 @@ struct DnsProxy::Worker {
         bump(counters.truncated_passed);
       }
       commitOutgoing(o, n, q);
-    }
+    });
     unlinkFlight(fi);
   }
 
   void failFlight(int32_t fi) {
-    for (int32_t w = flights[fi].first_waiter; w >= 0; w = waiters[w].next) {
-      const Waiter& wt = waiters[w];
-      DnsQuery q;
-      NameBuffer name;
-      std::span<const uint8_t> msg(wt.query, wt.query_length);
-      if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) continue;
+    forEachWaiter(fi, [&](const Waiter& wt, std::span<const uint8_t> msg, const DnsQuery& q) {
       answerServfail(wt.listen_fd, msg, q, wt.peer, wt.peer_length);
-    }
+    });
     unlinkFlight(fi);
   }
 
@@ -874,19 +880,15 @@ struct DnsProxy::Worker {
     // A copy each waiter's own question case is written into (the cache keeps the original).
     std::span<uint8_t> answer(scratch.data(), resp.size());
     std::memcpy(answer.data(), resp.data(), resp.size());
-    for (int32_t w = f.first_waiter; w >= 0; w = waiters[w].next) {
-      const Waiter& wt = waiters[w];
-      DnsQuery q;
-      NameBuffer name;
-      std::span<const uint8_t> msg(wt.query, wt.query_length);
-      if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk || policy == nullptr) continue;
+    forEachWaiter(fi, [&](const Waiter& wt, std::span<const uint8_t> msg, const DnsQuery& q) {
+      if (policy == nullptr) return;
       if (!wt.rewrite) giveClientItsCase(answer, msg, q);
       Outgoing* o = reserveOutgoing(wt.listen_fd, wt.peer, wt.peer_length);
       size_t len = handler.finish(*policy, msg, q, clientOf(wt.peer),
                                   wt.rewrite ? f.key().name : std::string_view(), answer, now_wall,
                                   std::span(o->data, kMaxMessage));
       commitOutgoing(o, len, q);
-    }
+    });
     unlinkFlight(fi);
   }
 
