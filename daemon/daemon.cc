@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include "common/utc_time.h"
@@ -114,53 +115,27 @@ std::shared_ptr<const LiveAnswerSettings> liveAnswers(const policy::DaemonSettin
   return a;
 }
 
-std::string joined(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
-// Keys marked `restart` in policy/config_schema.cc, as text for comparison: a reload that
-// changes one applies everything else and says which ones wait for a restart.
-const std::vector<
-    std::pair<const char*, std::function<std::string(const policy::DaemonSettings&)>>>&
-restartOnlyKeys() {
-  using S = policy::DaemonSettings;
-  static const std::vector<std::pair<const char*, std::function<std::string(const S&)>>> keys = {
-      {"daemon.state_dir", [](const S& s) { return s.state_dir.string(); }},
-      {"dns.listen", [](const S& s) { return joined(s.dns.listen); }},
-      {"dns.upstreams", [](const S& s) { return joined(s.dns.upstreams); }},
-      {"dns.upstream_timeout_ms",
-       [](const S& s) { return std::to_string(s.dns.upstream_timeout_ms); }},
-      {"dns.cache_entries", [](const S& s) { return std::to_string(s.dns.cache_entries); }},
-      {"dns.workers", [](const S& s) { return std::to_string(s.dns.workers); }},
-      {"dns.tcp", [](const S& s) { return std::to_string(s.dns.tcp); }},
-      {"database.path", [](const S& s) { return s.database.path.string(); }},
-      {"database.queue_capacity",
-       [](const S& s) { return std::to_string(s.database.queue_capacity); }},
-      {"database.batch_ms", [](const S& s) { return std::to_string(s.database.batch_ms); }},
-      {"privacy.secret_file", [](const S& s) { return s.privacy.secret_file.string(); }},
-      {"control.socket", [](const S& s) { return s.control.socket.string(); }},
-      {"control.group", [](const S& s) { return s.control.group; }},
-      {"block_page.url", [](const S& s) { return s.block_page.url; }},
-      {"inline.enabled", [](const S& s) { return std::to_string(s.inline_mode.enabled); }},
-      {"outbox.path", [](const S& s) { return s.outbox.path.string(); }},
-      {"hotline.enabled", [](const S& s) { return std::to_string(s.hotline.enabled); }},
-      {"alerts", [](const S& s) { return std::to_string(s.alerts.size()); }},
-  };
-  return keys;
-}
-
 }  // namespace
 
-void Daemon::applyLiveSettings(const policy::DaemonSettings& next,
+void Daemon::applyLiveSettings(const policy::Config& config,
                                std::vector<std::string>& diagnostics) {
-  for (const auto& [key, value] : restartOnlyKeys()) {
-    if (value(configured_) != value(next)) {
-      diagnostics.push_back(options_.config_file.string() + ": warning: " + key +
-                            " changed; it takes effect at the next restart");
-    }
+  // Every key the schema marks restart-only, compared as the files give it (a key that appears
+  // or disappears in either counts as changed).
+  const auto& before = configured_restart_values_;
+  const auto& after = config.restart_only_values;
+  std::set<std::string> changed;
+  for (const auto& [key, value] : before) {
+    auto it = after.find(key);
+    if (it == after.end() || it->second != value) changed.insert(key);
   }
+  for (const auto& [key, value] : after) {
+    if (!before.contains(key)) changed.insert(key);
+  }
+  for (const auto& key : changed) {
+    diagnostics.push_back(options_.config_file.string() + ": warning: " + key +
+                          " changed; it takes effect at the next restart");
+  }
+  const policy::DaemonSettings& next = config.daemon;
   settings_.dns.block_ttl_seconds = next.dns.block_ttl_seconds;
   settings_.block_page.ipv4 = next.block_page.ipv4;
   settings_.block_page.ipv6 = next.block_page.ipv6;
@@ -196,7 +171,7 @@ Status Daemon::startUp(DiagnosticSink& diags) {
     return Status::invalid("configuration has errors");
   }
   settings_ = loaded->config.daemon;
-  configured_ = loaded->config.daemon;
+  configured_restart_values_ = loaded->config.restart_only_values;
   snapshot_ = loaded->snapshot;
   answers_ = liveAnswers(settings_);
   if (!options_.listen_override.empty()) settings_.dns.listen = options_.listen_override;
@@ -363,7 +338,7 @@ Status Daemon::reload(std::vector<std::string>& diagnostics, bool allow_empty_po
     }
   }
   snapshot_ = loaded->snapshot;
-  applyLiveSettings(loaded->config.daemon, diagnostics);
+  applyLiveSettings(loaded->config, diagnostics);
   publishView();
   ++reloads_;
   if (Status saved = savePolicySummary(policySummaryPath(), filtering); !saved) {

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,16 +69,16 @@ class Daemon {
   void publishView();
   // Reload: the keys marked `live` take effect (answers, incident store); a warning for each
   // restart-only key that changed. Under mutex_.
-  void applyLiveSettings(const policy::DaemonSettings& next, std::vector<std::string>& diagnostics);
+  void applyLiveSettings(const policy::Config& config, std::vector<std::string>& diagnostics);
   nlohmann::json statusJson();
   nlohmann::json statsJson();
 
   DaemonOptions options_;
   std::mutex mutex_;  // serialises reload and exception edits
   policy::DaemonSettings settings_;
-  // The [daemon]-side settings exactly as the config file gave them at start (before command
-  // line overrides): a reload compares its restart-only keys against these to warn.
-  policy::DaemonSettings configured_;
+  // The restart-only keys as the config files gave them at start (before command line
+  // overrides): a reload compares against these to warn about each one it cannot apply.
+  std::map<std::string, std::string> configured_restart_values_;
   std::shared_ptr<const LiveAnswerSettings> answers_;  // published with each view
   policy::PolicySnapshotPtr snapshot_;
   policy::ExceptionTablePtr exceptions_;

@@ -392,6 +392,12 @@ class ModelBuilder {
       d.inline_mode.fail_closed_queues.push_back(queue);
     }
     d.inline_mode.max_packets_per_flow = static_cast<int>(il.integer("max_packets_per_flow"));
+    if (il.node("max_packets_per_flow")) {
+      sink_.warning(il.at("max_packets_per_flow"),
+                    "inline.max_packets_per_flow is no longer used and can be removed: undecided "
+                    "flows are bounded by inline.undecided_timeout_ms and "
+                    "inline.max_client_hello_bytes");
+    }
     d.inline_mode.max_client_hello_bytes = static_cast<int>(il.integer("max_client_hello_bytes"));
     d.inline_mode.undecided_timeout_ms = static_cast<int>(il.integer("undecided_timeout_ms"));
     d.inline_mode.reassembly_buffers = static_cast<int>(il.integer("reassembly_buffers"));
@@ -750,6 +756,58 @@ class ModelBuilder {
 
 }  // namespace
 
+namespace {
+
+std::string tomlText(const toml::node& n) {
+  std::ostringstream os;
+  n.visit([&](const auto& v) { os << v; });
+  return os.str();
+}
+
+// Adds the value of every key matching the schema pattern `rest` under `t` (whose concrete
+// path is `prefix`) to `out`; an absent key counts as its schema default.
+void collectValues(const toml::table* t, std::string_view pattern, std::string_view rest,
+                   const std::string& prefix, std::map<std::string, std::string>& out) {
+  const size_t dot = rest.find('.');
+  std::string_view segment = rest.substr(0, dot);
+  const bool array = segment.ends_with("[]");
+  if (array) segment.remove_suffix(2);
+  const std::string here =
+      prefix.empty() ? std::string(segment) : prefix + "." + std::string(segment);
+  const toml::node* n = t ? t->get(segment) : nullptr;
+  if (array) {
+    const toml::array* a = n ? n->as_array() : nullptr;
+    if (!a || dot == std::string_view::npos) return;
+    for (size_t i = 0; i < a->size(); ++i) {
+      collectValues(a->get(i)->as_table(), pattern, rest.substr(dot + 1),
+                    here + "[" + std::to_string(i) + "]", out);
+    }
+  } else if (dot != std::string_view::npos) {
+    collectValues(n ? n->as_table() : nullptr, pattern, rest.substr(dot + 1), here, out);
+  } else if (n) {
+    out[here] = tomlText(*n);
+  } else if (const toml::node* d = schemaDefault(pattern)) {
+    out[here] = tomlText(*d);
+  } else {
+    out[here] = "";
+  }
+}
+
+// See Config::restart_only_values.
+std::map<std::string, std::string> restartOnlyValues(const toml::table& root) {
+  std::map<std::string, std::string> out;
+  for (const KeyDef& d : schemaKeys()) {
+    if (d.reload != Reload::kRestart || d.type == KeyType::kTable ||
+        d.type == KeyType::kTableArray || d.path.find('*') != std::string_view::npos) {
+      continue;
+    }
+    collectValues(&root, d.path, d.path, "", out);
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Config> loadConfig(const std::filesystem::path& file, DiagnosticSink& sink) {
   const size_t errors_before = sink.errorCount();
   Config cfg;
@@ -762,6 +820,7 @@ Result<Config> loadConfig(const std::filesystem::path& file, DiagnosticSink& sin
   if (!root) return Status::invalid("cannot load " + file.string());
   validateAgainstSchema(*root, sink);
   ModelBuilder(sink, cfg).build(*root);
+  cfg.restart_only_values = restartOnlyValues(*root);
   const size_t errors = sink.errorCount() - errors_before;
   if (errors > 0) {
     return Status::invalid(std::to_string(errors) + " error" + (errors == 1 ? "" : "s") + " in " +

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -246,6 +247,10 @@ struct Config {
   std::vector<ScheduleSpec> schedules;
   std::vector<GroupSpec> groups;  // the default group is always present
   std::vector<ClientSpec> clients;
+  // Every key the schema marks restart-only, by concrete path ("dns.listen",
+  // "alerts[0].url"), to its value as TOML text (the schema default when absent): a reload
+  // compares these to name each one that changed and will wait for a restart.
+  std::map<std::string, std::string> restart_only_values;
 };
 
 // Reads and validates `file` (and its includes). Every diagnostic goes to `sink`; the result

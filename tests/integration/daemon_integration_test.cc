@@ -658,13 +658,18 @@ TEST_F(SafegatedTest, ReloadAppliesEveryLiveDaemonKey) {
   r = controlRequest(control_, R"({"v":1,"id":2,"cmd":"status"})");
   EXPECT_NE(r.find("\"retention_days\":7"), std::string::npos) << r;
 
-  // A restart-only key that changed is named, and the rest still applies.
-  replace("workers = 2", "workers = 1");
+  // Each restart-only key that changed is named (every key the schema marks `restart`, not a
+  // hand-kept list: dns.rate_limit_qps was missing from one), one written out with its default
+  // value is not a change, and the live keys still apply.
+  replace("workers = 2", "workers = 1\nrate_limit_qps = 500\nrandomize_case = false");
   replace("block_ttl_seconds = 42", "block_ttl_seconds = 43");
   writeConfig(flipped);
   r = controlRequest(control_, R"({"v":1,"id":3,"cmd":"reload"})");
   EXPECT_NE(r.find("dns.workers changed; it takes effect at the next restart"), std::string::npos)
       << r;
+  EXPECT_NE(r.find("dns.rate_limit_qps changed"), std::string::npos) << r;
+  EXPECT_EQ(r.find("dns.randomize_case"), std::string::npos) << r;
+  EXPECT_EQ(r.find("block_ttl_seconds changed"), std::string::npos) << r;
   EXPECT_NE(dig("casino.test +noall +answer").find("43\tIN\tA"), std::string::npos);
 }
 

@@ -181,7 +181,6 @@ url = "http://10.77.1.1/blocked"
 enabled = true
 queues = [0, 1]
 fail_closed_queues = [2]
-max_packets_per_flow = 8
 
 [policy]
 default_group = "kids"

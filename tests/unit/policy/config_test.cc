@@ -80,6 +80,49 @@ max_exception_minutes = 120
   EXPECT_NE(bad.toString().find("max_exception_minutes"), std::string::npos) << bad.toString();
 }
 
+// A reload names each restart-only key that changed by comparing these; they come from the
+// schema's `restart` marks, so a new restart-only key cannot be forgotten.
+TEST(ConfigTest, RestartOnlyValuesCoverEverySchemaKeyMarkedRestart) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", R"(
+[dns]
+listen = ["127.0.0.1:53"]
+block_ttl_seconds = 5
+workers = 2
+[[alerts]]
+name = "district"
+kind = "syslog"
+syslog_address = "collector.example:6514"
+)"),
+                        sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  const auto& v = cfg->restart_only_values;
+  EXPECT_EQ(v.at("dns.listen"), "[ '127.0.0.1:53' ]");
+  EXPECT_EQ(v.at("dns.workers"), "2");
+  EXPECT_EQ(v.at("dns.rate_limit_qps"), "200");  // absent: its default
+  EXPECT_EQ(v.at("alerts[0].syslog_address"), "'collector.example:6514'");
+  EXPECT_FALSE(v.contains("dns.block_ttl_seconds"));  // live
+  for (const KeyDef& d : schemaKeys()) {
+    if (d.reload != Reload::kRestart || d.type == KeyType::kTable ||
+        d.type == KeyType::kTableArray || d.path.find('[') != std::string_view::npos) {
+      continue;
+    }
+    EXPECT_TRUE(v.contains(std::string(d.path))) << d.path;
+  }
+}
+
+TEST(ConfigTest, UnusedMaxPacketsPerFlowIsAcceptedWithAWarning) {
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", "[inline]\nmax_packets_per_flow = 8\n"), sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  EXPECT_EQ(sink.warningCount(), 1u);
+  EXPECT_NE(sink.toString().find("c.toml:2:24: warning: inline.max_packets_per_flow is no longer"),
+            std::string::npos)
+      << sink.toString();
+}
+
 TEST(ConfigTest, ReportsEveryErrorInOneRunWithLocationsAndSuggestions) {
   testing::TempDir dir;
   DiagnosticSink sink;
