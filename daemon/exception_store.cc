@@ -156,6 +156,10 @@ ExceptionStore::Loaded ExceptionStore::load(int64_t now, DiagnosticSink& diags) 
     } catch (const nlohmann::json::parse_error& e) {
       at = e.byte > 0 ? e.byte - 1 : 0;
       what = e.what();
+    } catch (const nlohmann::json::exception& e) {
+      // Not only syntax: a number too large for any type is out_of_range (found by the
+      // exception_store fuzzer; it escaped and ended the daemon).
+      what = e.what();
     }
     diags.error(locate(path_, text, at), "exceptions file is not valid JSON: " + what);
     damaged = true;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "common/read_file.h"
 #include "policy/config_schema.h"
 #include "policy/suggest.h"
 
@@ -20,6 +21,9 @@ namespace safegate::policy {
 namespace {
 
 namespace fs = std::filesystem;
+
+constexpr size_t kMaxConfigFileBytes = 16 << 20;  // a config file, not a list: lists are read
+                                                  // by filters/list_reader
 
 SourceLocation where(const toml::source_region& src) {
   SourceLocation loc;
@@ -192,14 +196,15 @@ class TreeLoader {
         return std::nullopt;
       }
     }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
+    // Not an ifstream: reading a directory (`include = ["conf.d"]`) made its buffer throw.
+    Result<std::string> read = readWholeFile(file, kMaxConfigFileBytes);
+    if (!read) {
       sink_.error(included_from.known() ? included_from : SourceLocation{file.string(), 0, 0},
-                  (included_from.known() ? "include: " : "") + std::string("cannot read \"") +
-                      file.string() + "\"");
+                  (included_from.known() ? "include: " : "") + std::string("cannot read ") +
+                      read.status().message());
       return std::nullopt;
     }
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string& text = *read;
     files_.push_back(canonical);
     toml::table root;
     try {

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <iterator>
+#include <filesystem>
 #include <sstream>
+
+#include "common/read_file.h"
 
 namespace safegate::policy {
 
@@ -37,6 +38,9 @@ LocalTime localTimeFromDays(int32_t z, int minute_of_day) noexcept {
 }
 
 namespace {
+
+// The largest zone file in tzdata is a few KiB; this only stops a pathological path.
+constexpr size_t kMaxZoneFileBytes = 1 << 20;
 
 int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -200,11 +204,23 @@ Result<TimeZone> TimeZone::load(std::string_view name, std::string_view zoneinfo
     return Status::invalid("\"" + std::string(name) + "\" is not an IANA time zone name");
   }
   const std::string path = std::string(zoneinfo_dir) + "/" + std::string(name);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Status::notFound("unknown time zone \"" + std::string(name) + "\" (no " + path + ")");
+  // "Europe" names a directory of zones, not a zone (found by the config_loader fuzzer: it
+  // used to throw out of the stream buffer and take the daemon down).
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Status::invalid("\"" + std::string(name) + "\" is a region, not a time zone (" + path +
+                           " is a directory); name a zone in it, e.g. \"" + std::string(name) +
+                           "/...\"");
   }
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<std::string> read = readWholeFile(path, kMaxZoneFileBytes);
+  if (!read) {
+    if (read.status().code() == StatusCode::kNotFound) {
+      return Status::notFound("unknown time zone \"" + std::string(name) + "\" (no " + path + ")");
+    }
+    return Status(read.status().code(),
+                  "time zone \"" + std::string(name) + "\": " + read.status().message());
+  }
+  const std::string& data = *read;
   auto bad = [&](std::string_view why) {
     return Status::invalid(path + ": not a valid TZif file (" + std::string(why) + ")");
   };

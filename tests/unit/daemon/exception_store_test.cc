@@ -147,6 +147,21 @@ TEST(ExceptionStoreTest, InvalidJsonIsReportedWithLineAndColumnAndKeptAside) {
   EXPECT_NE(readFile(loaded.moved_aside).find("\"id\": }"), std::string::npos);
 }
 
+// A number no JSON type can hold is out_of_range, not a parse_error: it escaped the handler
+// and ended the daemon at start (found by the exception_store fuzzer).
+TEST(ExceptionStoreTest, NumberTooLargeForAnyTypeIsReportedAndKeptAside) {
+  TempDir dir;
+  const auto path =
+      dir.write("exceptions.json", "{\"version\": 1, \"next_id\": 1e99999, \"exceptions\": []}\n");
+  DiagnosticSink diags;
+  auto loaded = ExceptionStore(path).load(kNow, diags);
+  EXPECT_TRUE(loaded.table->empty());
+  ASSERT_TRUE(diags.hasErrors());
+  EXPECT_NE(diags.all()[0].toString().find("not valid JSON"), std::string::npos)
+      << diags.all()[0].toString();
+  EXPECT_FALSE(loaded.moved_aside.empty());
+}
+
 TEST(ExceptionStoreTest, InvalidEntriesAreDroppedWithTheirReasonAndTheRestKept) {
   TempDir dir;
   const auto path = dir.write("exceptions.json", R"({"version": 1, "next_id": 9, "exceptions": [

@@ -199,6 +199,22 @@ TEST(ConfigTest, IncludesAreRelativeToTheIncludingFileAndMergeArrays) {
   EXPECT_EQ(cfg->files.size(), 2u);
 }
 
+// An include naming a directory is reported; reading it used to throw (EISDIR from the
+// stream buffer) and take `safegatectl check-config` or a reloading daemon down.
+TEST(ConfigTest, IncludeOfADirectoryAndARegionTimeZoneAreErrorsNotCrashes) {
+  testing::TempDir dir;
+  std::filesystem::create_directory(dir.path() / "conf.d");
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("main.toml", "include = [\"conf.d\"]\n"), sink);
+  EXPECT_FALSE(cfg);
+  EXPECT_NE(sink.toString().find("include: cannot read"), std::string::npos) << sink.toString();
+  EXPECT_NE(sink.toString().find("is a directory"), std::string::npos) << sink.toString();
+  DiagnosticSink tz;
+  EXPECT_FALSE(loadConfig(dir.write("tz.toml", "[policy]\ntime_zone = \"Europe\"\n"), tz));
+  EXPECT_NE(tz.toString().find("tz.toml:2:13: error: policy.time_zone:"), std::string::npos)
+      << tz.toString();
+}
+
 TEST(ConfigTest, IncludeCycleIsReported) {
   testing::TempDir dir;
   dir.write("a.toml", "include = [\"b.toml\"]\n");

@@ -37,6 +37,16 @@ TEST(TimeZoneTest, UnknownZoneIsAnError) {
   EXPECT_FALSE(TimeZone::load("../etc/passwd"));
 }
 
+// A region directory is not a zone: it used to throw out of the stream buffer reading it and
+// end the process (found by the config_loader fuzzer with time_zone = "Europe").
+TEST(TimeZoneTest, RegionDirectoryIsAClearErrorNotACrash) {
+  auto tz = TimeZone::load("Europe");
+  ASSERT_FALSE(tz);
+  EXPECT_NE(tz.status().message().find("\"Europe\" is a region, not a time zone"),
+            std::string::npos)
+      << tz.status().message();
+}
+
 TEST(TimeZoneTest, LocalTimeHasWeekdayAndMinute) {
   const LocalTime t = TimeZone::utc().toLocal(utc(2026, 11, 23, 21, 30));  // a Monday
   EXPECT_EQ(t.weekday, 0);
