@@ -6,13 +6,15 @@
 // next alert that passes, so nothing is hidden, only folded), and a batching window
 // (batch_seconds: alerts inside it become one webhook body or one e-mail, at most 500 each;
 // syslog sends one message per alert, as collectors expect). onAlert() only appends in memory;
-// flush(), called once a second by the daemon's main loop, writes everything due to the outbox
-// in one transaction — never an fsync per alert on the incident writer's thread. Alerts name the
-// device when a [[clients]] entry names it, otherwise its pseudonym — never its address — and never
-// the name of a licensed (child-abuse / terrorism) list entry: those say only the category.
+// flush(), called about once a second by the outbox delivery thread (its producer hook, at that
+// thread's low CPU priority), writes everything due to the outbox in one transaction — never an
+// fsync per alert on the incident writer's thread. Alerts name the device when a [[clients]] entry
+// names it, otherwise its pseudonym — never its address — and never the name of a licensed
+// (child-abuse / terrorism) list entry: those say only the category.
 //
-// Thread-safety: onAlert() is called by the incident writer thread, flush() by the daemon's
-// main loop; both take one mutex and do no network I/O (flush() writes the outbox file).
+// Thread-safety: onAlert() is called by the incident writer thread, flush() by the delivery
+// thread (and once more by the main thread at shutdown, after it stopped); both take one mutex and
+// do no network I/O (flush() writes the outbox file).
 #pragma once
 
 #include <cstdint>

@@ -302,6 +302,15 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   auto outbox = startOutbox(settings_, SystemClock::instance());
   if (!outbox) return outbox.status();
   outbox_ = std::move(outbox.value());
+  if (alerts_ && outbox_) {
+    // Batches whose window closed are rendered and committed (one fsync) on the delivery
+    // thread at its low priority, not on the main loop that shares the DNS workers' CPU.
+    outbox_->setProducer([router = alerts_.get()] {
+      const uint64_t before = router->stats().messages;
+      router->flush();
+      return router->stats().messages != before;
+    });
+  }
 
   ControlServerOptions co;
   co.socket_path = settings_.control.socket;
@@ -636,7 +645,7 @@ int Daemon::run() {
         }
       }
     }
-    if (alerts_) alerts_->flush();  // batches whose window closed go to the outbox
+    if (alerts_ && !outbox_) alerts_->flush();  // normally the delivery thread's producer
     auto now = std::chrono::steady_clock::now();
     if (now - last_neighbours >= std::chrono::seconds(5)) {
       (void)neighbours_->refresh();

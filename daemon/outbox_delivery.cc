@@ -219,6 +219,20 @@ Result<int> OutboxDelivery::deliverDue() {
   return attempted;
 }
 
+void OutboxDelivery::setProducer(std::function<bool()> produce) {
+  std::lock_guard<std::mutex> lock(mu_);
+  produce_ = std::move(produce);
+}
+
+bool OutboxDelivery::runProducer() {
+  std::function<bool()> produce;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    produce = produce_;
+  }
+  return produce && produce();
+}
+
 void OutboxDelivery::run() {
   setThreadName("sg-outbox");
   // Delivery is never in a hurry (seconds count, not microseconds) and its TLS handshakes and
@@ -227,6 +241,7 @@ void OutboxDelivery::run() {
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
   int64_t last_purge = 0;
   for (;;) {
+    (void)runProducer();
     auto pass = deliverDue();
     if (!pass) {
       logWarning("outbox", "delivery pass failed", {{"error", pass.status().toString()}});
@@ -257,6 +272,7 @@ void OutboxDelivery::run() {
         }
       }
       waited += slice;
+      if (runProducer()) break;
       auto now_version = store_->dataVersion();
       if (version && now_version && now_version.value() != version.value()) break;
     }

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -100,6 +101,11 @@ class OutboxDelivery {
   void stop();
   // Something was queued: look now rather than at the next due time.
   void wake();
+  // Work that renders messages into the outbox (the alert router's flush), run on this
+  // thread — at its low CPU priority, off the daemon's main loop — before every pass and at
+  // least every change_poll_ms. Returns true when it queued something (a pass follows at once).
+  // May be set before or after start().
+  void setProducer(std::function<bool()> produce);
 
   // One pass in the caller's thread (tests): expires, delivers what is due, returns how many
   // messages were attempted.
@@ -109,6 +115,7 @@ class OutboxDelivery {
 
  private:
   void run();
+  bool runProducer();
   Status openStore();
   // Attempts one message and records the outcome in the store.
   Status attempt(const OutboxMessage& m);
@@ -129,6 +136,7 @@ class OutboxDelivery {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool woken_ = false;
+  std::function<bool()> produce_;  // under mu_
   OutboxDeliveryStats stats_;
 };
 
