@@ -104,9 +104,10 @@ void AlertRouter::onAlert(const AlertNotice& notice) {
   }
 }
 
-void AlertRouter::flush(bool force) {
+bool AlertRouter::flush(bool force) {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t now = clock_.unixMs();
+  const uint64_t messages_before = stats_.messages;
   if (stats_.dropped > logged_dropped_) {
     logWarning("alerts", "alerts dropped while the outbox could not take them",
                {{"dropped", static_cast<unsigned long>(stats_.dropped - logged_dropped_)}});
@@ -123,6 +124,7 @@ void AlertRouter::flush(bool force) {
       enqueue(r, now);
     }
   }
+  return stats_.messages != messages_before;
 }
 
 AlertRouterStats AlertRouter::stats() const {

@@ -57,7 +57,8 @@ class AlertRouter {
   void onAlert(const AlertNotice& notice);
   // Queues every batch whose window has closed (batch_seconds = 0: everything pending; all of
   // them with `force`, at shutdown).
-  void flush(bool force = false);
+  // Returns whether it queued any message (the delivery thread then delivers at once).
+  bool flush(bool force = false);
 
   // Queues each destination's daily digest once its local time has come (once per local day;
   // the idempotency key "digest:<destination>:<date>" keeps a restart from sending it twice).

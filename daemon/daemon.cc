@@ -305,11 +305,7 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   if (alerts_ && outbox_) {
     // Batches whose window closed are rendered and committed (one fsync) on the delivery
     // thread at its low priority, not on the main loop that shares the DNS workers' CPU.
-    outbox_->setProducer([router = alerts_.get()] {
-      const uint64_t before = router->stats().messages;
-      router->flush();
-      return router->stats().messages != before;
-    });
+    outbox_->setProducer([router = alerts_.get()] { return router->flush(); });
   }
 
   ControlServerOptions co;
