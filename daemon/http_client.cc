@@ -308,6 +308,12 @@ Status MailClient::send(const MailMessage& message) {
     failure_ = rc == CURLE_USE_SSL_FAILED ? HttpFailure::kTls : classify(rc);
     std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
     if (rc == CURLE_USE_SSL_FAILED) detail = "the server does not offer STARTTLS: " + detail;
+    if (rc == CURLE_LOGIN_DENIED) {
+      detail =
+          "the server refused the user name or password (alerts[].username, "
+          "password_file): " +
+          detail;
+    }
     return failureStatus(failure_, options_.url, detail);
   }
   failure_ = HttpFailure::kNone;

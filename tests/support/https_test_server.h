@@ -104,14 +104,18 @@ class HttpsTestServer : public LoopbackServer {
   std::vector<nlohmann::json> requests() const { return records(); }
 };
 
-// tests/support/smtp_test_server.py (aiosmtpd): STARTTLS required, or SMTPS.
+// tests/support/smtp_test_server.py (aiosmtpd): STARTTLS required, or SMTPS; with
+// `auth` ("user:password") AUTH is required too.
 class SmtpTestServer : public LoopbackServer {
  public:
-  bool start(const TestPki& pki, bool smtps) {
-    return LoopbackServer::start("smtp_test_server.py",
-                                 {"--cert", pki.path("server.pem"), "--key", pki.path("server.key"),
-                                  smtps ? "--smtps" : "--starttls"},
-                                 freshLog(pki, "smtp"));
+  bool start(const TestPki& pki, bool smtps, const std::string& auth = {}) {
+    std::vector<std::string> args = {"--cert", pki.path("server.pem"), "--key",
+                                     pki.path("server.key"), smtps ? "--smtps" : "--starttls"};
+    if (!auth.empty()) {
+      args.push_back("--auth");
+      args.push_back(auth);
+    }
+    return LoopbackServer::start("smtp_test_server.py", args, freshLog(pki, "smtp"));
   }
 };
 

@@ -76,6 +76,29 @@ TEST_F(OutboxTransportsTest, MailOverSmtpsArrives) {
   EXPECT_EQ(got[0]["rcpt_tos"].size(), 2u);
 }
 
+// alerts[].username / password_file: AUTH after STARTTLS; a wrong password sends nothing and
+// says why.
+TEST_F(OutboxTransportsTest, MailAuthenticatesAfterStartTlsAndAWrongPasswordSendsNothing) {
+  SmtpTestServer server;
+  ASSERT_TRUE(server.start(*pki_, /*smtps=*/false, "safegate:s3cret"));
+  MailClientOptions o = mailTo(server, false);
+  o.username = "safegate";
+  o.password = "wrong";
+  Status refused =
+      MailClient(o).send({"alerts@school.example", {"dsl@school.example"}, mail("wrong password")});
+  EXPECT_FALSE(refused.isOk());
+  EXPECT_NE(refused.message().find("refused the user name or password"), std::string::npos)
+      << refused.toString();
+  EXPECT_TRUE(server.records().empty());
+  o.password = "s3cret";
+  Status s = MailClient(o).send({"alerts@school.example", {"dsl@school.example"}, mail("auth")});
+  ASSERT_TRUE(s.isOk()) << s.toString();
+  auto got = server.records();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]["auth_user"], "safegate");
+  EXPECT_EQ(got[0]["tls"], true);
+}
+
 TEST_F(OutboxTransportsTest, MailToAnUntrustedServerSendsNothing) {
   SmtpTestServer server;
   ASSERT_TRUE(server.start(*pki_, /*smtps=*/false));
