@@ -82,6 +82,21 @@ TEST_F(SafegatectlTest, CheckConfigPrintsEveryDiagnosticWithLocationAndFails) {
       << r.out;
 }
 
+// A valid config whose list has lines safegate skips still passes, and says which lines and
+// why (file:line), as explain does — an administrator should not learn it from a miss.
+TEST_F(SafegatectlTest, CheckConfigShowsSkippedListLinesAndStillPasses) {
+  const fs::path list = dir_.write("l.txt", "good.example\nbad name\n||x.example/*\n");
+  const fs::path cfg = dir_.write(
+      "c.toml", "[[lists]]\nname = \"l\"\ncategory = \"gambling\"\nsources = [\"l.txt\"]\n");
+  const CommandResult r = runSafegatectl("check-config '" + cfg.string() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find(list.string() + ":2: warning: skipped \"bad name\""), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(list.string() + ":3: warning: skipped \"||x.example/*\""), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(": ok ("), std::string::npos) << r.out;
+}
+
 TEST_F(SafegatectlTest, ExplainJsonHasTheContractFieldsForNamesFromStdin) {
   dir_.write("adult.txt", "0.0.0.0 adult.example\n");
   const fs::path cfg = dir_.write("c.toml", R"([[lists]]
