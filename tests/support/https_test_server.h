@@ -92,10 +92,16 @@ class LoopbackServer {
 // ("server", or "wrong" for a certificate naming another host).
 class HttpsTestServer : public LoopbackServer {
  public:
-  bool start(const TestPki& pki, const std::string& cert, bool plain = false) {
+  // `files_dir`: served under /files, /gzip, /gzip-truncated and /redirect (list downloads).
+  bool start(const TestPki& pki, const std::string& cert, bool plain = false,
+             const std::string& files_dir = {}) {
     std::vector<std::string> args = {"--cert", pki.path(cert + ".pem"), "--key",
                                      pki.path(cert + ".key")};
     if (plain) args.push_back("--plain");
+    if (!files_dir.empty()) {
+      args.push_back("--files");
+      args.push_back(files_dir);
+    }
     return LoopbackServer::start("https_test_server.py", args, freshLog(pki, "https-" + cert));
   }
   std::string url(const std::string& path, bool plain = false) const {

@@ -20,7 +20,16 @@ Paths (anything else: 404):
                         receiver commits before it answers), then answers 200 after SECONDS
   /big/BYTES            200 with a body of BYTES bytes
   /echo                 200 with the request as JSON
+With --files DIR (list subscription tests; the test writes DIR/NAME between requests):
+  /files/NAME           DIR/NAME, with ETag (its SHA-256) and Last-Modified; 304 when the
+                        request's If-None-Match names the current ETag; 404 when absent
+  /gzip/NAME            the same, gzip-encoded when the client accepts gzip
+  /gzip-truncated/NAME  a gzip body cut in half (Content-Length says so: a truncated download)
+  /redirect/N/NAME      302 to /redirect/N-1/NAME, and at N = 0 to /files/NAME
 """
+import gzip
+import hashlib
+import os
 import argparse
 import json
 import ssl
@@ -100,6 +109,30 @@ class Handler(BaseHTTPRequestHandler):
             code, out = 200, b"x" * int(parts[1])
         elif parts[0] == "echo":
             code, out = 200, json.dumps(record).encode()
+        elif parts[0] in ("files", "gzip", "gzip-truncated") and len(parts) == 2 \
+                and self.server.files_dir:
+            path = os.path.join(self.server.files_dir, os.path.basename(parts[1]))
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    data = f.read()
+                etag = '"' + hashlib.sha256(data).hexdigest() + '"'
+                extra = {"ETag": etag, "Last-Modified": self.date_time_string(
+                    int(os.path.getmtime(path)))}
+                if self.headers.get("If-None-Match") == etag:
+                    code, out = 304, b""
+                elif parts[0] == "files":
+                    code, out = 200, data
+                elif "gzip" not in (self.headers.get("Accept-Encoding") or ""):
+                    code, out = 200, data
+                else:
+                    code, out = 200, gzip.compress(data)
+                    extra["Content-Encoding"] = "gzip"
+                    if parts[0] == "gzip-truncated":
+                        out = out[:len(out) // 2]
+        elif parts[0] == "redirect" and len(parts) == 3:
+            n = int(parts[1])
+            target = f"/redirect/{n - 1}/{parts[2]}" if n > 0 else f"/files/{parts[2]}"
+            code, out, extra = 302, b"", {"Location": target}
         if 200 <= code < 300 and key is not None:
             with lock:
                 seen_keys.add(key)
@@ -117,11 +150,13 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--bind", default="127.0.0.1")
     ap.add_argument("--plain", action="store_true", help="plain HTTP (for the refusal test)")
+    ap.add_argument("--files", help="directory served under /files, /gzip, /redirect")
     args = ap.parse_args()
 
     server = ThreadingHTTPServer((args.bind, 0), Handler)
     server.daemon_threads = True
     server.log_path = args.log
+    server.files_dir = args.files
     if not args.plain:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
