@@ -37,7 +37,8 @@ std::string recordText(const ListRecord& r) {
                       {"last_success_unix_ms", r.last_success_unix_ms},
                       {"last_attempt_unix_ms", r.last_attempt_unix_ms},
                       {"last_error", r.last_error},
-                      {"next_refresh_unix_ms", r.next_refresh_unix_ms}};
+                      {"next_refresh_unix_ms", r.next_refresh_unix_ms},
+                      {"copy_sha256", r.copy_sha256}};
   if (r.good) j["good"] = versionJson(*r.good);
   nlohmann::json q = nlohmann::json::array();
   for (const auto& e : r.quarantined) {
@@ -86,6 +87,7 @@ Result<std::optional<ListRecord>> ListStore::load(const std::string& name) const
     r.last_attempt_unix_ms = j.value("last_attempt_unix_ms", int64_t{0});
     r.last_error = j.value("last_error", "");
     r.next_refresh_unix_ms = j.value("next_refresh_unix_ms", int64_t{0});
+    r.copy_sha256 = j.value("copy_sha256", "");
     if (j.contains("good") && j["good"].is_object()) r.good = versionFrom(j["good"]);
     if (j.contains("quarantined") && j["quarantined"].is_array()) {
       for (const auto& e : j["quarantined"]) {
@@ -101,7 +103,7 @@ Result<std::optional<ListRecord>> ListStore::load(const std::string& name) const
     const char* why = nullptr;
     if (!copy) {
       why = "its last good copy is missing";
-    } else if (sha256Hex(*copy) != r.good->sha256) {
+    } else if (sha256Hex(*copy) != r.copy_sha256) {
       why = "its last good copy does not match the recorded SHA-256";
     }
     if (why) {

@@ -8,7 +8,7 @@
 //                     entries quarantined by the over-blocking guard
 //
 // Both are replaced atomically (common/atomic_file.h); the copy is written before the record,
-// and a record's sha256 must match its copy, so a crash between the two is detected at load
+// and a record's copy_sha256 must match its copy, so a crash between the two is detected at load
 // and the older pair is not mixed with the newer. Names are the config's list names and must
 // be safe file names ([A-Za-z0-9._-], not starting with a dot).
 //
@@ -30,7 +30,8 @@ namespace safegate {
 struct ListRecord {
   std::string name;
   std::string url;
-  std::optional<ListVersion> good;  // the copy in force; absent until a first success
+  std::optional<ListVersion> good;  // the download in force; absent until a first success
+  std::string copy_sha256;          // of NAME.list as kept (the download minus quarantined lines)
   uint64_t entries = 0;             // of the good copy, after quarantine
   int64_t last_success_unix_ms = 0;
   int64_t last_attempt_unix_ms = 0;

@@ -21,6 +21,7 @@ ListRecord record(const std::string& name, const std::string& text) {
   v.bytes = text.size();
   v.fetched_unix_ms = 1'800'000'000'000;
   r.good = v;
+  r.copy_sha256 = v.sha256;
   r.entries = 2;
   r.last_success_unix_ms = v.fetched_unix_ms;
   r.last_attempt_unix_ms = v.fetched_unix_ms;

@@ -1,0 +1,122 @@
+// ListSubscriber against a real HTTPS server on 127.0.0.1: what is in force changes only when a
+// new version downloaded whole and passed the gate; every failure keeps the last good copy and
+// says why.
+#include "daemon/list_subscriber.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/support/https_test_server.h"
+
+namespace safegate {
+namespace {
+
+using testing::HttpsTestServer;
+using testing::TestPki;
+
+constexpr int64_t kNow = int64_t{1'800'000'000} * 1000;
+constexpr int64_t kDay = int64_t{86'400'000};
+
+class ListSubscriberTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    pki_ = new TestPki(dir_->path());
+    ASSERT_TRUE(pki_->ok());
+    std::filesystem::create_directory(dir_->path() / "files");
+    server_ = new HttpsTestServer();
+    ASSERT_TRUE(server_->start(*pki_, "server", false, (dir_->path() / "files").string()));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete pki_;
+    delete dir_;
+  }
+  void SetUp() override { protected_.add("www.ox.ac.uk"); }
+  static void publish(const std::string& name, const std::string& text) {
+    std::ofstream(dir_->path() / "files" / name, std::ios::binary | std::ios::trunc) << text;
+  }
+  static std::string names(int n, const std::string& extra = {}) {
+    std::string s = "# list\n" + extra;
+    for (int i = 0; i < n; ++i) s += "site" + std::to_string(i) + ".example\n";
+    return s;
+  }
+  SubscriptionSpec spec(const std::string& name, const std::string& path) {
+    SubscriptionSpec s;
+    s.name = name;
+    s.url = server_->url(path);
+    s.update_interval_ms = kDay;
+    return s;
+  }
+  RefreshResult refresh(const SubscriptionSpec& s, int64_t now = kNow) {
+    HttpClient client(listClientOptions(pki_->caFile(), 1 << 20, 3000));
+    return ListSubscriber(store_, protected_).refresh(client, s, now);
+  }
+  std::string copy(const std::string& name) {
+    std::ifstream in(store_.copyPath(name));
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }
+
+  testing::TempDir state_;
+  ListStore store_{state_.path() / "lists"};
+  ProtectedNames protected_;
+  static inline testing::TempDir* dir_ = nullptr;
+  static inline TestPki* pki_ = nullptr;
+  static inline HttpsTestServer* server_ = nullptr;
+};
+
+TEST_F(ListSubscriberTest, NewVersionIsKeptAndAnUnchangedOneCostsA304) {
+  publish("one.txt", names(100));
+  auto first = refresh(spec("one", "/files/one.txt"));
+  EXPECT_EQ(first.outcome, RefreshOutcome::kUpdated) << first.record.last_error;
+  EXPECT_EQ(copy("one"), names(100));
+  EXPECT_EQ(first.record.entries, 100u);
+  EXPECT_EQ(first.record.next_refresh_unix_ms, kNow + kDay);
+  auto second = refresh(spec("one", "/files/one.txt"), kNow + kDay);
+  EXPECT_EQ(second.outcome, RefreshOutcome::kUnchanged) << second.record.last_error;
+  EXPECT_EQ(second.record.last_success_unix_ms, kNow + kDay);
+  EXPECT_EQ(second.record.next_refresh_unix_ms, kNow + 2 * kDay);
+}
+
+TEST_F(ListSubscriberTest, FailedDownloadsKeepTheLastGoodCopyAndRetrySooner) {
+  publish("two.txt", names(100));
+  ASSERT_EQ(refresh(spec("two", "/files/two.txt")).outcome, RefreshOutcome::kUpdated);
+  for (const char* path : {"/files/gone.txt", "/status/500", "/gzip-truncated/two.txt"}) {
+    publish("two.txt", names(150));  // a newer version exists, but this download fails
+    auto r = refresh(spec("two", path), kNow + 1000);
+    EXPECT_EQ(r.outcome, RefreshOutcome::kFailed) << path;
+    EXPECT_FALSE(r.record.last_error.empty()) << path;
+    EXPECT_EQ(r.record.next_refresh_unix_ms, kNow + 1000 + 30 * 60 * 1000) << path;
+    EXPECT_EQ(copy("two"), names(100)) << path;
+  }
+  auto record = store_.load("two");
+  ASSERT_TRUE(record.isOk() && record->has_value());
+  EXPECT_TRUE((*record)->good.has_value());
+}
+
+TEST_F(ListSubscriberTest, AVersionThatShrankPastTheGateIsRefused) {
+  publish("three.txt", names(1000));
+  ASSERT_EQ(refresh(spec("three", "/files/three.txt")).outcome, RefreshOutcome::kUpdated);
+  publish("three.txt", names(300));  // the host published a third of the list
+  auto r = refresh(spec("three", "/files/three.txt"), kNow + kDay);
+  EXPECT_EQ(r.outcome, RefreshOutcome::kRefused);
+  EXPECT_NE(r.record.last_error.find("300 entries against 1000"), std::string::npos)
+      << r.record.last_error;
+  EXPECT_EQ(copy("three"), names(1000));
+  EXPECT_EQ(r.record.entries, 1000u);
+}
+
+TEST_F(ListSubscriberTest, EntriesThatWouldBlockAProtectedSiteAreQuarantinedNotApplied) {
+  publish("four.txt", names(50, "ac.uk\n"));
+  auto r = refresh(spec("four", "/files/four.txt"));
+  ASSERT_EQ(r.outcome, RefreshOutcome::kUpdated) << r.record.last_error;
+  ASSERT_EQ(r.record.quarantined.size(), 1u);
+  EXPECT_EQ(r.record.quarantined[0].name, "ac.uk");
+  EXPECT_EQ(r.record.quarantined[0].protects, "www.ox.ac.uk");
+  EXPECT_EQ(copy("four"), names(50));  // the line is gone from what compiles
+  EXPECT_EQ(r.record.entries, 50u);
+}
+
+}  // namespace
+}  // namespace safegate
