@@ -442,7 +442,36 @@ class ModelBuilder {
     const std::string shown = "lists[" + std::to_string(cfg_.lists.size()) + "]";
     checkCategory(l.category, s.at("category"), shown + ".category");
     for (const auto& [src, loc] : s.stringsAt("sources")) {
-      l.sources.push_back(resolveAgainst(sourceDirOf(loc), src));
+      if (src.starts_with("https://")) {
+        if (l.subscription) {
+          sink_.error(loc, shown +
+                               ".sources: one https:// subscription per list; define "
+                               "another list for \"" +
+                               src + "\"");
+          continue;
+        }
+        if (l.name.starts_with(".")) {
+          sink_.error(s.at("name"), shown +
+                                        ".name: a subscribed list's name is a file name "
+                                        "under state_dir/lists and must not start with '.'");
+        }
+        ListSubscriptionSpec sub;
+        sub.url = src;
+        sub.copy = cfg_.daemon.state_dir / "lists" / (l.name + ".list");
+        sub.update_interval_hours = s.integer("update_interval_hours");
+        sub.max_bytes = s.integer("max_bytes");
+        sub.timeout_seconds = s.integer("timeout_seconds");
+        sub.sha256 = s.str("sha256");
+        sub.ca_file = s.str("ca_file");
+        sub.min_entries = s.integer("min_entries");
+        sub.max_shrink_percent = s.integer("max_shrink_percent");
+        sub.max_skipped_percent = s.integer("max_skipped_percent");
+        l.subscription = std::move(sub);
+      } else if (src.starts_with("file://")) {
+        l.sources.push_back(resolveAgainst(sourceDirOf(loc), src.substr(7)));
+      } else {
+        l.sources.push_back(resolveAgainst(sourceDirOf(loc), src));
+      }
     }
     if (!l.name.empty() && !list_names_.insert(l.name).second) {
       sink_.error(s.at("name"), shown + ".name: duplicate list name \"" + l.name + "\"");

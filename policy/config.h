@@ -163,11 +163,27 @@ struct DaemonSettings {
 
 // ---- policy model ----
 
+// An https:// source of a list: downloaded in the background (daemon/list_subscriber.h) and
+// compiled from its kept copy.
+struct ListSubscriptionSpec {
+  std::string url;
+  std::filesystem::path copy;  // state_dir/lists/NAME.list
+  int64_t update_interval_hours = 24;
+  int64_t max_bytes = 256 << 20;
+  int64_t timeout_seconds = 120;
+  std::string sha256;
+  std::string ca_file;
+  int64_t min_entries = 1;
+  int64_t max_shrink_percent = 50;
+  int64_t max_skipped_percent = 10;
+};
+
 struct ListSpec {
   std::string name;
   std::string category;
   ListFormat format = ListFormat::kAuto;
-  std::vector<std::filesystem::path> sources;  // absolute
+  std::vector<std::filesystem::path> sources;  // absolute (file:// URLs resolved)
+  std::optional<ListSubscriptionSpec> subscription;
   bool enabled = true;
   SourceLocation where;
 };

@@ -193,6 +193,27 @@ std::string checkNonEmpty(std::string_view s) {
   return s.empty() ? std::string("must not be empty") : std::string();
 }
 std::string validateNonEmpty(const toml::node& n) { return forEachString(n, checkNonEmpty); }
+std::string checkListSource(std::string_view s) {
+  if (s.empty()) return "must not be empty";
+  if (s.starts_with("http://")) {
+    return "\"" + std::string(s) +
+           "\": plain http:// lists can be altered on the way; use https://";
+  }
+  if (s.find("://") != std::string_view::npos && !s.starts_with("https://") &&
+      !s.starts_with("file://")) {
+    return "\"" + std::string(s) + "\": only https:// and file:// URLs, or a file path";
+  }
+  return {};
+}
+std::string validateListSources(const toml::node& n) { return forEachString(n, checkListSource); }
+std::string checkSha256OrEmpty(std::string_view s) {
+  if (s.empty()) return {};
+  if (s.size() != 64 || s.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return "must be 64 lower-case hex digits (sha256sum's output)";
+  }
+  return {};
+}
+std::string validateSha256(const toml::node& n) { return forEachString(n, checkSha256OrEmpty); }
 
 std::string checkIdentifier(std::string_view s) {
   if (s.empty()) return "must not be empty";
@@ -653,7 +674,75 @@ const KeyDef kKeys[] = {
      "press, sex-education, health) make it an allow list.",
      validateNonEmpty},
     {"lists[].sources", K::kStringList, "", L,
-     "List files (relative to the config file that names them).", validateNonEmpty},
+     "List files (relative to the config file that names them), file:// URLs, and at most one "
+     "https:// URL per list: a subscription, downloaded in the background and kept under "
+     "state_dir/lists/NAME.list (docs/lists.md, \"Subscriptions\"); until its first download "
+     "succeeds the subscription contributes no entries.",
+     validateListSources},
+    {"lists[].update_interval_hours",
+     K::kInteger,
+     "24",
+     L,
+     "How often a subscription is checked (a conditional request: an unchanged list costs a "
+     "304). After a failure it is retried within 30 minutes.",
+     nullptr,
+     {},
+     1,
+     720},
+    {"lists[].max_bytes",
+     K::kInteger,
+     "268435456",
+     L,
+     "Largest download accepted (after decoding gzip); a larger one fails and the last good "
+     "copy stays in force.",
+     nullptr,
+     {},
+     1024,
+     1073741824},
+    {"lists[].timeout_seconds",
+     K::kInteger,
+     "120",
+     L,
+     "Time allowed for one download.",
+     nullptr,
+     {},
+     5,
+     3600},
+    {"lists[].sha256", K::kString, "\"\"", L,
+     "Pin the subscription's exact content (for lists published with a digest); another "
+     "digest is refused.",
+     validateSha256},
+    {"lists[].ca_file", K::kString, "\"\"", L,
+     "PEM bundle to verify the list host against; \"\" = the system store."},
+    {"lists[].min_entries",
+     K::kInteger,
+     "1",
+     L,
+     "A downloaded version with fewer entries is refused (the last good copy stays).",
+     nullptr,
+     {},
+     1,
+     INT64_MAX},
+    {"lists[].max_shrink_percent",
+     K::kInteger,
+     "50",
+     L,
+     "A downloaded version that lost more than this share of the entries of the version held "
+     "is refused.",
+     nullptr,
+     {},
+     0,
+     100},
+    {"lists[].max_skipped_percent",
+     K::kInteger,
+     "10",
+     L,
+     "A downloaded version with more than this share of unusable lines is refused (an HTML "
+     "error page, a changed format).",
+     nullptr,
+     {},
+     0,
+     100},
     {"lists[].format", K::kString, "\"auto\"", L,
      "File format: domains (one per line, covers subdomains), hosts, wildcard (*.name), "
      "dnsmasq (server=/name/), adblock (||name^, @@ exceptions, $important), or auto "

@@ -132,7 +132,20 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
                                  spec.category + "\"");
       continue;
     }
-    for (const auto& path : spec.sources) {
+    std::vector<std::filesystem::path> paths = spec.sources;
+    if (spec.subscription) {
+      // The kept copy of the download (daemon/list_store.h); never the network from here.
+      std::error_code ec;
+      if (std::filesystem::exists(spec.subscription->copy, ec)) {
+        paths.push_back(spec.subscription->copy);
+      } else {
+        sink.warning(spec.where, "lists[" + std::to_string(li) + "] \"" + spec.name +
+                                     "\": " + spec.subscription->url +
+                                     " not downloaded yet; it adds no entries until its first "
+                                     "download succeeds");
+      }
+    }
+    for (const auto& path : paths) {
       if (s.list_sources_.size() >= 0xffff) {
         sink.error(spec.where, "too many list files (at most 65535)");
         break;

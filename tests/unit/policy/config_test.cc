@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "policy/config_schema.h"
+#include "policy/policy_engine.h"
 #include "policy/suggest.h"
 #include "tests/support/shared_data.h"
 
@@ -121,6 +122,58 @@ TEST(ConfigTest, UnusedMaxPacketsPerFlowIsAcceptedWithAWarning) {
   EXPECT_NE(sink.toString().find("c.toml:2:24: warning: inline.max_packets_per_flow is no longer"),
             std::string::npos)
       << sink.toString();
+}
+
+// Issue 12: an https:// source is a subscription compiled from its kept copy under
+// state_dir/lists; a file:// URL is a file; plain http:// and a second subscription per list
+// are errors; before the first download the list compiles empty, with a warning.
+TEST(ConfigTest, HttpsSourcesAreSubscriptionsCompiledFromTheirKeptCopy) {
+  testing::TempDir dir;
+  dir.write("local.txt", "local.example\n");
+  const std::string state = (dir.path() / "state").string();
+  const auto path = dir.write("c.toml", "[daemon]\nstate_dir = \"" + state +
+                                            "\"\n[[lists]]\nname = \"ut1-adult\"\n"
+                                            "category = \"pornography\"\nsources = [\"file://" +
+                                            (dir.path() / "local.txt").string() +
+                                            "\", \"https://lists.example/adult.txt\"]\n"
+                                            "update_interval_hours = 6\nmax_shrink_percent = 20\n");
+  DiagnosticSink sink;
+  auto cfg = loadConfig(path, sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  const ListSpec& l = cfg->lists.at(0);
+  ASSERT_EQ(l.sources.size(), 1u);
+  EXPECT_EQ(l.sources[0], dir.path() / "local.txt");
+  ASSERT_TRUE(l.subscription);
+  EXPECT_EQ(l.subscription->url, "https://lists.example/adult.txt");
+  EXPECT_EQ(l.subscription->copy, dir.path() / "state" / "lists" / "ut1-adult.list");
+  EXPECT_EQ(l.subscription->update_interval_hours, 6);
+  EXPECT_EQ(l.subscription->max_shrink_percent, 20);
+  EXPECT_EQ(l.subscription->max_bytes, 268435456);
+
+  DiagnosticSink before;
+  auto empty = PolicySnapshot::compile(*cfg, before);
+  ASSERT_TRUE(empty) << before.toString();
+  EXPECT_EQ((*empty)->stats().list_entries, 1u);
+  EXPECT_NE(before.toString().find("not downloaded yet"), std::string::npos) << before.toString();
+
+  std::filesystem::create_directories(dir.path() / "state" / "lists");
+  dir.write("state/lists/ut1-adult.list", "a.example\nb.example\n");
+  DiagnosticSink after;
+  auto full = PolicySnapshot::compile(*cfg, after);
+  ASSERT_TRUE(full) << after.toString();
+  EXPECT_EQ((*full)->stats().list_entries, 3u);
+  EXPECT_EQ(after.warningCount(), 0u) << after.toString();
+
+  DiagnosticSink bad;
+  EXPECT_FALSE(loadConfig(dir.write("bad.toml",
+                                    "[[lists]]\nname = \"x\"\ncategory = "
+                                    "\"gambling\"\nsources = [\"http://a/b.txt\", "
+                                    "\"https://a/1\", \"https://a/2\"]\n"),
+                          bad));
+  EXPECT_NE(bad.toString().find("plain http:// lists can be altered"), std::string::npos)
+      << bad.toString();
+  EXPECT_NE(bad.toString().find("one https:// subscription per list"), std::string::npos)
+      << bad.toString();
 }
 
 TEST(ConfigTest, ReportsEveryErrorInOneRunWithLocationsAndSuggestions) {
