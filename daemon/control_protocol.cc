@@ -29,7 +29,7 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
 
 bool controlCommandReadsOnly(std::string_view command) {
   for (std::string_view read_only :
-       {"status", "stats", "explain", "incidents", "exceptions.list"}) {
+       {"status", "stats", "explain", "incidents", "exceptions.list", "lists"}) {
     if (command == read_only) return true;
   }
   return false;

@@ -152,12 +152,55 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
 }
 
 Daemon::~Daemon() {
+  if (lists_) lists_->stop();
   if (outbox_) outbox_->stop();
   if (control_) control_->stop();
   if (inline_) inline_->stop();
   if (proxy_) proxy_->stop();
   if (incidents_) incidents_->stop();
 }
+
+namespace {
+
+std::vector<Subscription> subscriptionsOf(const policy::Config& config) {
+  std::vector<Subscription> out;
+  for (const auto& l : config.lists) {
+    if (!l.enabled || !l.subscription) continue;
+    const auto& s = *l.subscription;
+    Subscription sub;
+    sub.spec.name = l.name;
+    sub.spec.url = s.url;
+    sub.spec.format = l.format;
+    sub.spec.sha256 = s.sha256;
+    sub.spec.update_interval_ms = s.update_interval_hours * 3600 * 1000;
+    sub.spec.gate.min_entries = static_cast<size_t>(s.min_entries);
+    sub.spec.gate.max_shrink_percent = static_cast<unsigned>(s.max_shrink_percent);
+    sub.spec.gate.max_skipped_percent = static_cast<unsigned>(s.max_skipped_percent);
+    sub.http = listClientOptions(s.ca_file, static_cast<uint64_t>(s.max_bytes),
+                                 static_cast<int>(s.timeout_seconds * 1000));
+    out.push_back(std::move(sub));
+  }
+  return out;
+}
+
+nlohmann::json listRecordJson(const ListRecord& r) {
+  nlohmann::json j = {{"name", r.name},
+                      {"url", r.url},
+                      {"entries", r.entries},
+                      {"last_success_unix_ms", r.last_success_unix_ms},
+                      {"last_attempt_unix_ms", r.last_attempt_unix_ms},
+                      {"last_error", r.last_error},
+                      {"next_refresh_unix_ms", r.next_refresh_unix_ms}};
+  j["version"] = !r.good ? "" : !r.good->etag.empty() ? r.good->etag : r.good->last_modified;
+  nlohmann::json q = nlohmann::json::array();
+  for (const auto& e : r.quarantined) {
+    q.push_back({{"line", e.line}, {"name", e.name}, {"protects", e.protects}});
+  }
+  j["quarantined"] = std::move(q);
+  return j;
+}
+
+}  // namespace
 
 void Daemon::publishView() {
   holder_.publish(std::make_shared<CompiledPolicyView>(snapshot_, exceptions_, answers_));
@@ -297,6 +340,14 @@ Status Daemon::startUp(DiagnosticSink& diags) {
     inline_ = std::move(*engine);
   }
 
+  // List subscriptions: refreshed in the background; the policy above compiled from the copies
+  // already kept, so start-up never waits for the network.
+  lists_ = std::make_unique<ListRefresher>(settings_.state_dir / "lists", ProtectedNames(),
+                                           SystemClock::instance(),
+                                           [this] { lists_updated_.store(true); });
+  lists_->setSubscriptions(subscriptionsOf(loaded->config));
+  lists_->start();
+
   // Outbound messages (hotline reports): the delivery thread starts only when a destination
   // is configured; a bad token file stops the start with the reason.
   auto outbox = startOutbox(settings_, SystemClock::instance());
@@ -344,6 +395,7 @@ Status Daemon::reload(std::vector<std::string>& diagnostics, bool allow_empty_po
   }
   snapshot_ = loaded->snapshot;
   applyLiveSettings(loaded->config, diagnostics);
+  if (lists_) lists_->setSubscriptions(subscriptionsOf(loaded->config));
   publishView();
   ++reloads_;
   if (Status saved = savePolicySummary(policySummaryPath(), filtering); !saved) {
@@ -462,6 +514,13 @@ std::string Daemon::handleControl(const ControlRequest& req) {
   const nlohmann::json& a = req.args;
   if (cmd == "status") return controlOk(req.id, statusJson());
   if (cmd == "stats") return controlOk(req.id, statsJson());
+  if (cmd == "lists") {
+    nlohmann::json rows = nlohmann::json::array();
+    if (lists_) {
+      for (const auto& r : lists_->records()) rows.push_back(listRecordJson(r));
+    }
+    return controlOk(req.id, {{"lists", std::move(rows)}});
+  }
   if (cmd == "reload") {
     std::vector<std::string> diags;
     const bool allow_empty = a.contains("allow_empty_policy") &&
@@ -641,6 +700,13 @@ int Daemon::run() {
         }
       }
     }
+    if (lists_updated_.exchange(false)) {
+      std::vector<std::string> d;
+      Status r = reload(d);
+      for (const auto& line : d) fprintf(stderr, "%s\n", line.c_str());
+      fprintf(stderr, "safegated: reload after a list update %s\n",
+              r ? "applied" : r.message().c_str());
+    }
     if (alerts_ && !outbox_) alerts_->flush();  // normally the delivery thread's producer
     auto now = std::chrono::steady_clock::now();
     if (now - last_neighbours >= std::chrono::seconds(5)) {
@@ -664,6 +730,7 @@ int Daemon::run() {
     }
   }
   notifySystemd("STOPPING=1");
+  if (lists_) lists_->stop();
   if (outbox_) outbox_->stop();
   control_->stop();
   if (inline_) inline_->stop();

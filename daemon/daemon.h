@@ -33,6 +33,7 @@
 #include "daemon/exception_store.h"
 #include "daemon/incident_store.h"
 #include "daemon/inline_engine.h"
+#include "daemon/list_refresher.h"
 #include "daemon/neighbour_table.h"
 #include "daemon/outbox_delivery.h"
 #include "daemon/resolved_addresses.h"
@@ -93,6 +94,8 @@ class Daemon {
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<OutboxDelivery> outbox_;  // when a destination is configured (docs/outbox.md)
   std::unique_ptr<AlertRouter> alerts_;     // [[alerts]] (docs/alerts.md)
+  std::unique_ptr<ListRefresher> lists_;    // https:// list subscriptions (docs/lists.md)
+  std::atomic<bool> lists_updated_{false};  // set by the refresher; the main loop reloads
   std::chrono::steady_clock::time_point started_;
   // Written once the control thread is already serving (status may come in that instant).
   std::atomic<double> startup_seconds_{0};

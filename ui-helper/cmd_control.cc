@@ -253,6 +253,29 @@ void registerControlCommands(CLI::App& app) {
     if (!r.is_null()) printObject(*o, r);
   });
 
+  CLI::App* lists = app.add_subcommand(
+      "lists",
+      "Show each subscribed list: source, version, entries, last success and error, "
+      "next refresh, quarantined entries");
+  addCommon(lists, *o, true);
+  lists->callback([o] {
+    json r = call(*o, {{"cmd", "lists"}});
+    if (r.is_null()) return;
+    json rows = json::array();
+    for (const auto& l : r.value("lists", json::array())) {
+      json row = l;
+      for (const char* k : {"last_success_unix_ms", "next_refresh_unix_ms"}) {
+        const int64_t ms = l.value(k, int64_t{0});
+        row[std::string(k).substr(0, std::string(k).size() - 11)] = ms ? isoTime(ms) : "";
+      }
+      if (!o->json) row["quarantined"] = l.value("quarantined", json::array()).size();
+      rows.push_back(std::move(row));
+    }
+    printRows(*o, rows,
+              {"name", "url", "version", "entries", "last_success", "last_error", "next_refresh",
+               "quarantined"});
+  });
+
   CLI::App* stats = app.add_subcommand("stats", "Show counters (queries, blocks, drops, DB)");
   addCommon(stats, *o, true);
   stats->callback([o] {

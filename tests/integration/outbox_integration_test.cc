@@ -195,5 +195,50 @@ TEST_F(OutboxIntegrationTest, AlertingIncidentFromARealDigReachesTheLeadsSignedW
   EXPECT_EQ(body.find("127.0.0.1"), std::string::npos) << body;
 }
 
+// Issue 12: a list subscribed over HTTPS. The daemon is ready before the download (start-up
+// never waits for the network), downloads in the background, keeps the copy under
+// state_dir/lists, reloads, and a real dig is then blocked; `safegatectl lists` shows it.
+TEST_F(OutboxIntegrationTest, SubscribedListIsDownloadedKeptAndEnforced) {
+  std::filesystem::create_directory(dir_.path() / "files");
+  dir_.write("files/gambling.txt", "# a subscribed list\ncasino.test\npoker.test\n");
+  HttpsTestServer lists;
+  ASSERT_TRUE(lists.start(*pki_, "server", false, (dir_.path() / "files").string()));
+  const auto cfg =
+      dir_.write("safegate.toml",
+                 "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
+                     "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
+                     "[policy]\ndefault_group = \"kids\"\n"
+                     "[[lists]]\nname = \"gambling\"\ncategory = \"gambling\"\nsources = [\"" +
+                     lists.url("/files/gambling.txt") + "\"]\nca_file = \"" + pki_->caFile() +
+                     "\"\n[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n");
+  ASSERT_TRUE(daemon_.start({safegated_, "--config", cfg.string()}, log().string()));
+  auto line = daemon_.waitForLine("safegated: ready", 15000);
+  ASSERT_TRUE(line) << testing::readFile(log());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) << *line;
+  // Readiness: the daemon logs the reload that follows the first download (bounded wait).
+  for (int i = 0; i < 750; ++i) {
+    if (testing::readFile(log()).find("reload after a list update applied") != std::string::npos) {
+      break;
+    }
+    usleep(20'000);
+  }
+  ASSERT_NE(testing::readFile(log()).find("reload after a list update applied"), std::string::npos)
+      << testing::readFile(log());
+  const std::string answer =
+      run("dig @127.0.0.1 -p " + std::string(m[1]) + " +time=3 +tries=1 poker.test 2>&1");
+  EXPECT_NE(answer.find("NXDOMAIN"), std::string::npos) << answer;
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() / "state/lists/gambling.list"));
+
+  const std::string shown = run(ctl_ + " lists --json --socket '" +
+                                (dir_.path() / "state/control.sock").string() + "' 2>&1");
+  auto row = nlohmann::json::parse(shown, nullptr, false);
+  ASSERT_TRUE(row.is_object()) << shown;
+  EXPECT_EQ(row["name"], "gambling");
+  EXPECT_EQ(row["entries"], 2);
+  EXPECT_EQ(row["last_error"], "");
+  EXPECT_FALSE(row["version"].get<std::string>().empty()) << shown;
+}
+
 }  // namespace
 }  // namespace safegate

@@ -1,0 +1,60 @@
+// ListRefresher: the background thread that keeps subscribed lists current (issue 12). It
+// refreshes each subscription when its record says it is due (daemon/list_subscriber.h),
+// at the lowest CPU priority, and calls `on_update` after a version was kept, so the daemon
+// reloads the policy from the kept copies. Start-up never waits for it: the policy compiles
+// from what state_dir/lists already holds.
+//
+// Thread-safety: start(), stop(), setSubscriptions() and records() from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "daemon/http_client.h"
+#include "daemon/list_store.h"
+#include "daemon/list_subscriber.h"
+
+namespace safegate {
+
+struct Subscription {
+  SubscriptionSpec spec;
+  HttpClientOptions http;
+};
+
+class ListRefresher {
+ public:
+  ListRefresher(std::filesystem::path store_dir, ProtectedNames protected_names, const Clock& clock,
+                std::function<void()> on_update);
+  ~ListRefresher();
+  ListRefresher(const ListRefresher&) = delete;
+  ListRefresher& operator=(const ListRefresher&) = delete;
+
+  void start();
+  void stop();
+  // The subscriptions of the config now in force (after a reload); looked at again at once.
+  void setSubscriptions(std::vector<Subscription> subscriptions);
+  // One record per subscription (what `safegatectl lists` shows); a list never tried yet has
+  // a record with only its name and URL.
+  std::vector<ListRecord> records() const;
+
+ private:
+  void run();
+
+  ListStore store_;
+  ProtectedNames protected_;
+  const Clock& clock_;
+  std::function<void()> on_update_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Subscription> subscriptions_;  // under mu_
+  bool changed_ = false;                     // under mu_
+  bool stopping_ = false;                    // under mu_
+};
+
+}  // namespace safegate
