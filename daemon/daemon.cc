@@ -21,6 +21,7 @@
 #include "daemon/exception_request.h"
 #include "daemon/outbox_service.h"
 #include "daemon/policy_guard.h"
+#include "daemon/protected_names_data.h"
 #include "filters/domain_name.h"
 
 namespace safegate {
@@ -342,7 +343,7 @@ Status Daemon::startUp(DiagnosticSink& diags) {
 
   // List subscriptions: refreshed in the background; the policy above compiled from the copies
   // already kept, so start-up never waits for the network.
-  lists_ = std::make_unique<ListRefresher>(settings_.state_dir / "lists", ProtectedNames(),
+  lists_ = std::make_unique<ListRefresher>(settings_.state_dir / "lists", shippedProtectedNames(),
                                            SystemClock::instance(),
                                            [this] { lists_updated_.store(true); });
   lists_->setSubscriptions(subscriptionsOf(loaded->config));

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "daemon/protected_names_data.h"
 #include "filters/domain_name.h"
 #include "tests/support/shared_data.h"
 
@@ -102,6 +103,16 @@ TEST(ListGateTest, RealAdultListAgainstRealProtectedNames) {
   EXPECT_EQ(l->stats.entries, before - q.size());
   std::printf("quarantined %zu of %zu entries, e.g. %s (protects %s)\n", q.size(), before,
               q.front().name.c_str(), q.front().protects.c_str());
+}
+
+// The names compiled into safegated: the top sites and universities, each with its parents.
+TEST(ListGateTest, ShippedProtectedNamesCoverTopSitesAndUniversities) {
+  const ProtectedNames p = shippedProtectedNames();
+  EXPECT_GT(p.size(), 10'000u);
+  EXPECT_TRUE(p.blocks("wikipedia.org", DomainMatchKind::kSubtree));
+  EXPECT_TRUE(p.blocks("abdn.ac.uk", DomainMatchKind::kExact));
+  EXPECT_TRUE(p.blocks("ac.uk", DomainMatchKind::kSubtree));
+  EXPECT_FALSE(p.blocks("casino.example", DomainMatchKind::kSubtree));
 }
 
 }  // namespace
