@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/logger.h"
 #include "common/utc_time.h"
 #include "daemon/exception_request.h"
 #include "daemon/outbox_service.h"
@@ -173,6 +174,15 @@ std::vector<Subscription> subscriptionsOf(const policy::Config& config) {
     sub.spec.url = s.url;
     sub.spec.format = l.format;
     sub.spec.sha256 = s.sha256;
+    if (!s.public_key.empty()) {
+      auto key = parseMinisignPublicKey(s.public_key);
+      if (!key) {  // the config check makes this unreachable; never fetch unverified
+        Logger::global().error(
+            "lists", "list \"" + l.name + "\": " + key.status().message() + "; not refreshed");
+        continue;
+      }
+      sub.spec.public_key = *key;
+    }
     sub.spec.update_interval_ms = s.update_interval_hours * 3600 * 1000;
     sub.spec.gate.min_entries = static_cast<size_t>(s.min_entries);
     sub.spec.gate.max_shrink_percent = static_cast<unsigned>(s.max_shrink_percent);
@@ -193,6 +203,8 @@ nlohmann::json listRecordJson(const ListRecord& r) {
                       {"last_error", r.last_error},
                       {"next_refresh_unix_ms", r.next_refresh_unix_ms}};
   j["version"] = !r.good ? "" : !r.good->etag.empty() ? r.good->etag : r.good->last_modified;
+  j["signed_by"] = r.good ? r.good->signed_by : "";
+  j["signed_comment"] = r.good ? r.good->signed_comment : "";
   nlohmann::json q = nlohmann::json::array();
   for (const auto& e : r.quarantined) {
     q.push_back({{"line", e.line}, {"name", e.name}, {"protects", e.protects}});

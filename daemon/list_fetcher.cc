@@ -22,9 +22,6 @@ std::string sha256Hex(std::string_view data) {
   return hex;
 }
 
-namespace {
-
-// Decodes a gzip body (RFC 1952, members concatenated allowed), at most `max_bytes` of output.
 // zlib checks each member's CRC-32 and length trailer: a body cut short never decodes to a
 // "list" (libcurl's own decoding returned the part it had when a gzip stream ended early).
 Result<std::string> gunzip(std::string_view in, size_t max_bytes, const std::string& url) {
@@ -63,6 +60,34 @@ Result<std::string> gunzip(std::string_view in, size_t max_bytes, const std::str
   inflateEnd(&zs);
   if (!error) return error;
   return out;
+}
+
+std::string signatureUrl(const std::string& url) {
+  const size_t end = url.find_first_of("?#");
+  if (end == std::string::npos) return url + ".minisig";
+  return url.substr(0, end) + ".minisig" + url.substr(end);
+}
+
+namespace {
+
+// Downloads the signature of a list and verifies it over `body`; fills the version's signer.
+Status checkSignature(HttpClient& client, const ListFetchRequest& request, std::string_view body,
+                      ListVersion& version) {
+  HttpRequest req;
+  req.method = "GET";
+  req.url = signatureUrl(request.url);
+  auto response = client.perform(req);
+  if (!response) return response.status();
+  if (response->status != 200) {
+    return Status::unavailable("signature " + req.url + ": HTTP " +
+                               std::to_string(response->status) +
+                               " (lists[].public_key requires a signed list)");
+  }
+  auto comment = verifyMinisign(*request.public_key, body, response->body);
+  if (!comment) return Status::invalid("signature " + req.url + ": " + comment.status().message());
+  version.signed_by = minisignKeyIdHex(request.public_key->key_id);
+  version.signed_comment = std::move(*comment);
+  return Status();
 }
 
 }  // namespace
@@ -122,6 +147,12 @@ Result<ListFetchResult> fetchList(HttpClient& client, const ListFetchRequest& re
   if (!request.sha256.empty() && request.sha256 != out.version.sha256) {
     return Status::invalid(request.url + ": content SHA-256 is " + out.version.sha256 +
                            ", expected " + request.sha256 + " (lists[].sha256)");
+  }
+  if (request.public_key) {
+    if (Status signature = checkSignature(client, request, response->body, out.version);
+        !signature) {
+      return signature;
+    }
   }
   out.body = std::move(response->body);
   return out;

@@ -16,7 +16,9 @@ nlohmann::json versionJson(const ListVersion& v) {
           {"last_modified", v.last_modified},
           {"sha256", v.sha256},
           {"bytes", v.bytes},
-          {"fetched_unix_ms", v.fetched_unix_ms}};
+          {"fetched_unix_ms", v.fetched_unix_ms},
+          {"signed_by", v.signed_by},
+          {"signed_comment", v.signed_comment}};
 }
 
 ListVersion versionFrom(const nlohmann::json& j) {
@@ -26,6 +28,8 @@ ListVersion versionFrom(const nlohmann::json& j) {
   v.sha256 = j.value("sha256", "");
   v.bytes = j.value("bytes", uint64_t{0});
   v.fetched_unix_ms = j.value("fetched_unix_ms", int64_t{0});
+  v.signed_by = j.value("signed_by", "");
+  v.signed_comment = j.value("signed_comment", "");
   return v;
 }
 

@@ -54,7 +54,11 @@ RefreshResult ListSubscriber::refresh(HttpClient& client, const SubscriptionSpec
   r.last_attempt_unix_ms = now_unix_ms;
   // A different URL is a different list: nothing held applies to it.
   const bool same_source = held && held->has_value() && (**held).url == spec.url;
-  const ListVersion* condition = same_source && r.good ? &*r.good : nullptr;
+  // A copy that is not signed by the key now required is downloaded again, not kept on a 304.
+  const bool signed_as_required =
+      !spec.public_key ||
+      (r.good && r.good->signed_by == minisignKeyIdHex(spec.public_key->key_id));
+  const ListVersion* condition = same_source && r.good && signed_as_required ? &*r.good : nullptr;
 
   auto fail = [&](RefreshOutcome outcome, std::string why) {
     result.outcome = outcome;
@@ -64,11 +68,17 @@ RefreshResult ListSubscriber::refresh(HttpClient& client, const SubscriptionSpec
     return result;
   };
 
-  auto fetched = fetchList(client, {spec.url, spec.sha256, condition}, now_unix_ms);
+  auto fetched = fetchList(
+      client, {spec.url, spec.sha256, condition, spec.public_key ? &*spec.public_key : nullptr},
+      now_unix_ms);
   if (!fetched) return fail(RefreshOutcome::kFailed, fetched.status().message());
   if (fetched->not_modified || (condition && fetched->version.sha256 == condition->sha256)) {
     result.outcome = RefreshOutcome::kUnchanged;
     r.good->fetched_unix_ms = now_unix_ms;
+    if (!fetched->not_modified) {  // the same content, perhaps signed again
+      r.good->signed_by = fetched->version.signed_by;
+      r.good->signed_comment = fetched->version.signed_comment;
+    }
     r.last_success_unix_ms = now_unix_ms;
     r.last_error.clear();
     r.next_refresh_unix_ms = now_unix_ms + spec.update_interval_ms;

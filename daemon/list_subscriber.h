@@ -6,7 +6,8 @@
 //   kUpdated    a new version passed; its copy (minus quarantined entries) is in
 //               state_dir/lists/NAME.list and the policy should be reloaded
 //   kUnchanged  304, or the same content again
-//   kFailed     the download failed (HTTP error, timeout, TLS, size, truncated, digest)
+//   kFailed     the download failed (HTTP error, timeout, TLS, size, truncated, digest,
+//               signature missing or not matching)
 //   kRefused    it downloaded but failed the gate (too few entries, shrank, mostly unusable)
 //
 // Next refresh: update_interval after a success, sooner (at most 30 minutes) after a failure.
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "daemon/http_client.h"
@@ -27,7 +29,8 @@ struct SubscriptionSpec {
   std::string name;  // the list's name in the config; a safe file name
   std::string url;
   ListFormat format = ListFormat::kAuto;
-  std::string sha256;  // pinned digest, "" = none
+  std::string sha256;                           // pinned digest, "" = none
+  std::optional<MinisignPublicKey> public_key;  // a signature by this key is required
   int64_t update_interval_ms = int64_t{24} * 3600 * 1000;
   ListGateOptions gate;
 };

@@ -462,6 +462,7 @@ class ModelBuilder {
         sub.max_bytes = s.integer("max_bytes");
         sub.timeout_seconds = s.integer("timeout_seconds");
         sub.sha256 = s.str("sha256");
+        sub.public_key = s.str("public_key");
         sub.ca_file = s.str("ca_file");
         sub.min_entries = s.integer("min_entries");
         sub.max_shrink_percent = s.integer("max_shrink_percent");

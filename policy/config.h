@@ -172,6 +172,7 @@ struct ListSubscriptionSpec {
   int64_t max_bytes = 256 << 20;
   int64_t timeout_seconds = 120;
   std::string sha256;
+  std::string public_key;  // minisign "RW..." or ""
   std::string ca_file;
   int64_t min_entries = 1;
   int64_t max_shrink_percent = 50;

@@ -214,6 +214,24 @@ std::string checkSha256OrEmpty(std::string_view s) {
   return {};
 }
 std::string validateSha256(const toml::node& n) { return forEachString(n, checkSha256OrEmpty); }
+// 56 base64 characters whose first two bytes are "Ed" ("RW" and then one of Q R S T): every
+// such string decodes to a key, which the daemon does (daemon/list_signature.h).
+std::string checkMinisignKeyOrEmpty(std::string_view s) {
+  if (s.empty()) return {};
+  const bool base64 =
+      s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") ==
+      std::string_view::npos;
+  if (s.size() != 56 || !base64 || !s.starts_with("RW") ||
+      std::string_view("QRST").find(s[2]) == std::string_view::npos) {
+    return "\"" + std::string(s) +
+           "\" is not a minisign public key (56 base64 characters starting \"RW\", the second "
+           "line of minisign.pub)";
+  }
+  return {};
+}
+std::string validateMinisignKey(const toml::node& n) {
+  return forEachString(n, checkMinisignKeyOrEmpty);
+}
 
 std::string checkIdentifier(std::string_view s) {
   if (s.empty()) return "must not be empty";
@@ -712,6 +730,10 @@ const KeyDef kKeys[] = {
      "Pin the subscription's exact content (for lists published with a digest); another "
      "digest is refused.",
      validateSha256},
+    {"lists[].public_key", K::kString, "\"\"", L,
+     "The publisher's minisign public key (\"RW...\"): every download must come with a "
+     "signature by it at the list's URL + \".minisig\", or it is refused.",
+     validateMinisignKey},
     {"lists[].ca_file", K::kString, "\"\"", L,
      "PEM bundle to verify the list host against; \"\" = the system store."},
     {"lists[].min_entries",

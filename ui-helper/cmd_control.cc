@@ -272,8 +272,8 @@ void registerControlCommands(CLI::App& app) {
       rows.push_back(std::move(row));
     }
     printRows(*o, rows,
-              {"name", "url", "version", "entries", "last_success", "last_error", "next_refresh",
-               "quarantined"});
+              {"name", "url", "version", "signed_by", "entries", "last_success", "last_error",
+               "next_refresh", "quarantined"});
   });
 
   CLI::App* stats = app.add_subcommand("stats", "Show counters (queries, blocks, drops, DB)");

@@ -7,13 +7,16 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <map>
 #include <regex>
+#include <sstream>
 #include <string>
 
 #include "common/outbox_store.h"
 #include "daemon/outbox_delivery.h"
 #include "tests/integration/child_process.h"
 #include "tests/support/https_test_server.h"
+#include "tests/support/minisign_vectors.h"
 #include "tests/support/shared_data.h"
 
 namespace safegate {
@@ -238,6 +241,66 @@ TEST_F(OutboxIntegrationTest, SubscribedListIsDownloadedKeptAndEnforced) {
   EXPECT_EQ(row["entries"], 2);
   EXPECT_EQ(row["last_error"], "");
   EXPECT_FALSE(row["version"].get<std::string>().empty()) << shown;
+}
+
+// lists[].public_key through the real daemon: the signed list is enforced; a list altered after
+// signing is not, and `safegatectl lists` says why and by whom the other is signed.
+TEST_F(OutboxIntegrationTest, OnlyListsWithAGoodSignatureAreEnforced) {
+  namespace mv = testing::minisign;
+  std::filesystem::create_directory(dir_.path() / "files");
+  dir_.write("files/signed.txt", std::string(mv::kList));
+  dir_.write("files/signed.txt.minisig", std::string(mv::kSignatureA));
+  dir_.write("files/tampered.txt", std::string(mv::kList) + "tampered.test\n");
+  dir_.write("files/tampered.txt.minisig", std::string(mv::kSignatureA));
+  HttpsTestServer lists;
+  ASSERT_TRUE(lists.start(*pki_, "server", false, (dir_.path() / "files").string()));
+  auto list = [&](const std::string& name, const std::string& category) {
+    return "[[lists]]\nname = \"" + name + "\"\ncategory = \"" + category + "\"\nsources = [\"" +
+           lists.url("/files/" + name + ".txt") + "\"]\nca_file = \"" + pki_->caFile() +
+           "\"\npublic_key = \"" + std::string(mv::kPublicKeyA) + "\"\n";
+  };
+  const auto cfg = dir_.write(
+      "safegate.toml", "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
+                           "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
+                           "[policy]\ndefault_group = \"kids\"\n" +
+                           list("signed", "gambling") + list("tampered", "pornography") +
+                           "[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n");
+  ASSERT_TRUE(daemon_.start({safegated_, "--config", cfg.string()}, log().string()));
+  auto line = daemon_.waitForLine("safegated: ready", 15000);
+  ASSERT_TRUE(line) << testing::readFile(log());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) << *line;
+  // Readiness: both lists are tried in one pass, then the daemon reloads (bounded wait).
+  for (int i = 0; i < 750; ++i) {
+    if (testing::readFile(log()).find("reload after a list update applied") != std::string::npos) {
+      break;
+    }
+    usleep(20'000);
+  }
+  ASSERT_NE(testing::readFile(log()).find("reload after a list update applied"), std::string::npos)
+      << testing::readFile(log());
+  const std::string dig = "dig @127.0.0.1 -p " + std::string(m[1]) + " +time=3 +tries=1 ";
+  EXPECT_NE(run(dig + "signed-two.example 2>&1").find("NXDOMAIN"), std::string::npos);
+  EXPECT_EQ(run(dig + "tampered.test 2>&1").find("NXDOMAIN"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "state/lists/tampered.list"));
+
+  const std::string shown = run(ctl_ + " lists --json --socket '" +
+                                (dir_.path() / "state/control.sock").string() + "' 2>&1");
+  std::map<std::string, nlohmann::json> rows;
+  std::istringstream in(shown);
+  for (std::string row; std::getline(in, row);) {
+    auto j = nlohmann::json::parse(row, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << shown;
+    rows[j["name"]] = j;
+  }
+  ASSERT_EQ(rows.size(), 2u) << shown;
+  EXPECT_EQ(rows["signed"]["signed_by"], "636FCDFC1415EF43");
+  EXPECT_EQ(rows["signed"]["entries"], 3);
+  EXPECT_NE(
+      rows["tampered"]["last_error"].get<std::string>().find("signature does not match the list"),
+      std::string::npos)
+      << shown;
+  EXPECT_EQ(rows["tampered"]["entries"], 0);
 }
 
 }  // namespace

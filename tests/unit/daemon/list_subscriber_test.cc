@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "tests/support/https_test_server.h"
+#include "tests/support/minisign_vectors.h"
 
 namespace safegate {
 namespace {
@@ -116,6 +117,80 @@ TEST_F(ListSubscriberTest, EntriesThatWouldBlockAProtectedSiteAreQuarantinedNotA
   EXPECT_EQ(r.record.quarantined[0].protects, "www.ox.ac.uk");
   EXPECT_EQ(copy("four"), names(50));  // the line is gone from what compiles
   EXPECT_EQ(r.record.entries, 50u);
+}
+
+namespace mv = testing::minisign;
+
+TEST_F(ListSubscriberTest, ASignedListIsKeptWithItsSignerAndTrustedComment) {
+  publish("signed.txt", std::string(mv::kList));
+  publish("signed.txt.minisig", std::string(mv::kSignatureA));
+  auto s = spec("signed", "/files/signed.txt");
+  s.public_key = *parseMinisignPublicKey(mv::kPublicKeyA);
+  auto r = refresh(s);
+  ASSERT_EQ(r.outcome, RefreshOutcome::kUpdated) << r.record.last_error;
+  ASSERT_TRUE(r.record.good);
+  EXPECT_EQ(r.record.good->signed_by, "636FCDFC1415EF43");
+  EXPECT_EQ(r.record.good->signed_comment, "timestamp:1796000000\tfile:list.txt\thashed");
+  EXPECT_EQ(copy("signed"), mv::kList);
+  // The record survives a reload from disk, signer included, and a 304 keeps it.
+  auto loaded = store_.load("signed");
+  ASSERT_TRUE(loaded && loaded->has_value());
+  EXPECT_EQ((**loaded).good->signed_by, "636FCDFC1415EF43");
+  EXPECT_EQ(refresh(s, kNow + kDay).outcome, RefreshOutcome::kUnchanged);
+}
+
+TEST_F(ListSubscriberTest, MissingWrongKeyAndBadSignaturesKeepTheLastGoodCopy) {
+  publish("guarded.txt", std::string(mv::kList));
+  publish("guarded.txt.minisig", std::string(mv::kLegacySignatureA));
+  auto s = spec("guarded", "/files/guarded.txt");
+  s.public_key = *parseMinisignPublicKey(mv::kPublicKeyA);
+  ASSERT_EQ(refresh(s).outcome, RefreshOutcome::kUpdated);
+
+  struct Case {
+    std::string list, signature, expect;
+  } cases[] = {
+      // the list was altered after signing: a name added
+      {std::string(mv::kList) + "wikipedia.org\n", std::string(mv::kSignatureA),
+       "signature does not match the list"},
+      // signed, but by another key
+      {std::string(mv::kList) + "\n", std::string(mv::kSignatureB), "key ID 01E0D6DA16B09D4D"},
+      // the server returns an error page where the signature should be
+      {std::string(mv::kList) + "\n\n", "<html>oops</html>", "not minisign's format"},
+  };
+  int64_t now = kNow;
+  for (const auto& c : cases) {
+    now += kDay;
+    publish("guarded.txt", c.list);
+    publish("guarded.txt.minisig", c.signature);
+    auto r = refresh(s, now);
+    EXPECT_EQ(r.outcome, RefreshOutcome::kFailed) << c.expect;
+    EXPECT_NE(r.record.last_error.find(c.expect), std::string::npos) << r.record.last_error;
+    EXPECT_NE(r.record.last_error.find("guarded.txt.minisig"), std::string::npos);
+    EXPECT_EQ(copy("guarded"), mv::kList);  // still the signed version
+  }
+  // No signature published at all.
+  std::filesystem::remove(dir_->path() / "files" / "guarded.txt.minisig");
+  publish("guarded.txt", names(10));
+  auto r = refresh(s, now + kDay);
+  EXPECT_EQ(r.outcome, RefreshOutcome::kFailed);
+  EXPECT_NE(r.record.last_error.find("HTTP 404"), std::string::npos) << r.record.last_error;
+  EXPECT_EQ(copy("guarded"), mv::kList);
+}
+
+TEST_F(ListSubscriberTest, AnUnsignedCopyIsDownloadedAgainOnceAKeyIsRequired) {
+  publish("later.txt", std::string(mv::kList));
+  auto s = spec("later", "/files/later.txt");
+  ASSERT_EQ(refresh(s).outcome, RefreshOutcome::kUpdated);  // unsigned subscription
+  // The operator adds public_key: the held copy is not signed, so no 304 may keep it; without
+  // a signature the refresh fails, with one it is the same content, now signed.
+  s.public_key = *parseMinisignPublicKey(mv::kPublicKeyA);
+  auto unsigned_again = refresh(s, kNow + kDay);
+  EXPECT_EQ(unsigned_again.outcome, RefreshOutcome::kFailed);
+  publish("later.txt.minisig", std::string(mv::kSignatureA));
+  auto r = refresh(s, kNow + 2 * kDay);
+  ASSERT_NE(r.outcome, RefreshOutcome::kFailed) << r.record.last_error;
+  ASSERT_TRUE(r.record.good);
+  EXPECT_EQ(r.record.good->signed_by, "636FCDFC1415EF43");
 }
 
 }  // namespace

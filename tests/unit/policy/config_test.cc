@@ -176,6 +176,31 @@ TEST(ConfigTest, HttpsSourcesAreSubscriptionsCompiledFromTheirKeptCopy) {
       << bad.toString();
 }
 
+// A minisign key is checked for its shape at load, so the daemon can always decode it.
+TEST(ConfigTest, ListPublicKeyIsAMinisignKeyOrAnErrorWithWhere) {
+  testing::TempDir dir;
+  const std::string good = "RWRD7xUU/M1vYzs1SBzftAh24K4WWT/Z+vhMDhNp/ciIWB7QUz88e28o";
+  auto config = [&](const std::string& key) {
+    return "[[lists]]\nname = \"signed\"\ncategory = \"gambling\"\nsources = "
+           "[\"https://lists.example/g.txt\"]\npublic_key = \"" +
+           key + "\"\n";
+  };
+  DiagnosticSink ok;
+  auto cfg = loadConfig(dir.write("ok.toml", config(good)), ok);
+  ASSERT_TRUE(cfg) << ok.toString();
+  EXPECT_EQ(cfg->lists.at(0).subscription->public_key, good);
+  for (const char* bad : {"RWRD7xUU", "untrusted comment: minisign public key 636FCDFC1415EF43",
+                          // right length, but the algorithm bytes are not "Ed"
+                          "RWAD7xUU/M1vYzs1SBzftAh24K4WWT/Z+vhMDhNp/ciIWB7QUz88e28o",
+                          "QWRD7xUU/M1vYzs1SBzftAh24K4WWT/Z+vhMDhNp/ciIWB7QUz88e28o"}) {
+    DiagnosticSink sink;
+    EXPECT_FALSE(loadConfig(dir.write("bad.toml", config(bad)), sink)) << bad;
+    EXPECT_NE(sink.toString().find("bad.toml:5:"), std::string::npos) << sink.toString();
+    EXPECT_NE(sink.toString().find("is not a minisign public key"), std::string::npos)
+        << sink.toString();
+  }
+}
+
 TEST(ConfigTest, ReportsEveryErrorInOneRunWithLocationsAndSuggestions) {
   testing::TempDir dir;
   DiagnosticSink sink;
