@@ -84,7 +84,7 @@ Result<std::optional<ListRecord>> ListStore::load(const std::string& name) const
   }
   ListRecord r;
   try {
-    r.name = j.value("name", name);
+    r.name = name;  // the file's name, whatever the record says (it names the files written)
     r.url = j.value("url", "");
     r.entries = j.value("entries", uint64_t{0});
     r.last_success_unix_ms = j.value("last_success_unix_ms", int64_t{0});
