@@ -551,6 +551,49 @@ class LineParser {
     return true;
   }
 
+  // AdGuard's DNS engine (urlfilter) matches a name as the URL "http://" + name when the
+  // pattern starts with "||", "http://", "https://", "://" or "*://", or is "/label." (only
+  // letters, digits, '.' and '-' inside); every other pattern against the bare name. A trailing
+  // "/*" is a separator ("||example.org/*" is "||example.org^"). Rewrites `p` to the pattern
+  // over the bare name that matches the same names: since "://" and the "/" before the name
+  // occur once in that URL, "://x", "*://x", "http://x" and "/x." all become "|x". False, with
+  // `why`, for what can never match a name: a path, port or query after the name, https://.
+  static bool urlPatternOverName(std::string_view p, std::string& out, std::string& why) {
+    out.assign(p);
+    if (out.size() > 2 && out.ends_with("/*")) out.replace(out.size() - 2, 2, "^");
+    std::string_view rest = out;
+    bool url_form = true;
+    if (startsWith(rest, "||")) {
+      rest.remove_prefix(2);
+    } else if (startsWith(rest, "https://")) {
+      why =
+          "an https:// URL rule; AdGuard's DNS engine matches a name as an http:// URL, so it "
+          "never applies";
+      return false;
+    } else if (startsWith(rest, "http://")) {
+      rest.remove_prefix(7);
+    } else if (startsWith(rest, "://")) {
+      rest.remove_prefix(3);
+    } else if (startsWith(rest, "*://")) {
+      rest.remove_prefix(4);
+    } else if (rest.size() > 3 && rest.front() == '/' && rest.back() == '.' &&
+               std::all_of(rest.begin() + 1, rest.end() - 1, [](char c) {
+                 return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '-';
+               })) {
+      rest.remove_prefix(1);
+    } else {
+      url_form = false;
+    }
+    if (!url_form) return true;  // a pattern over the bare name (checked by patternToRegex)
+    if (rest.find_first_of("/:?=&") != std::string_view::npos) {
+      why = "a URL rule (path, port or query); DNS sees only names";
+      return false;
+    }
+    out = (startsWith(out, "||") ? "||" : "|") + std::string(rest);
+    return true;
+  }
+
   // Converts an adblock host pattern (without @@, modifiers) into an RE2 regex over the
   // canonical name. Returns false with `why` when the pattern cannot match a DNS name.
   static bool patternToRegex(std::string_view p, std::string& regex, std::string& why) {
@@ -671,7 +714,7 @@ class LineParser {
         skip(line, "empty regular expression");
         return;
       }
-    } else if (body.empty() || body == "*" || body == "||*^" || body == "|*") {
+    } else if (body.empty() || body == "*" || body == "*^" || body == "||*^" || body == "|*") {
       // Every name: meaningful with modifiers ("*$denyallow=com|net", "$dnstype=AAAA").
       if (!has_mods) {
         skip(line, "a rule without a pattern or modifiers would match every name");
@@ -680,6 +723,12 @@ class LineParser {
       rule.target = AdblockRule::Target::kPattern;
       rule.regex.clear();
     } else {
+      std::string rewritten;
+      if (!urlPatternOverName(body, rewritten, why)) {
+        skip(line, why);
+        return;
+      }
+      body = rewritten;
       // Name-shaped patterns become DomainSet entries; the rest RE2 patterns.
       std::string_view core = body;
       std::optional<DomainMatchKind> kind;

@@ -198,6 +198,80 @@ TEST(ListMatcherTest, RegexAndWildcardRulesMatchNames) {
   EXPECT_EQ(m->stats().pattern_rules, 3u);
 }
 
+// Issue 12: URL-shaped rules match names as AdGuard's DNS engine (urlfilter) does — it tests
+// "http://" + name for patterns starting "||", "http://", "://", "*://" or shaped "/label.", and
+// the bare name otherwise; a trailing "/*" is a separator. Expected rows follow from applying
+// urlfilter's pattern-to-regex rules to those two strings.
+TEST(ListMatcherTest, UrlShapedRulesMatchNamesAsAdGuardsDnsEngineDoes) {
+  struct Row {
+    const char* rule;
+    const char* name;
+    bool blocked;
+  } rows[] = {
+      {"||example.org/*", "example.org", true},
+      {"||example.org/*", "www.example.org", true},
+      {"||example.org/*", "example.org.uk", false},
+      {"||example.org/*", "notexample.org", false},
+      {"://example.org", "example.org", true},
+      {"://example.org", "example.org.evil.test", true},  // a prefix of the URL's host part
+      {"://example.org", "example.organic", true},
+      {"://example.org", "www.example.org", false},
+      {"://104.154.", "104.154.1.2", true},
+      {"://104.154.", "1104.154.1.2", false},
+      {"://104.154.", "10.104.154.1", false},
+      {"/sub.", "sub.example.org", true},
+      {"/sub.", "www.sub.example.org", false},
+      {"/sub.", "subway.example", false},
+      {"ample.org|", "example.org", true},
+      {"ample.org|", "ample.org", true},
+      {"ample.org|", "www.sample.org", true},
+      {"ample.org|", "example.org.uk", false},
+      {"*://example.org^", "example.org", true},
+      {"*://example.org^", "www.example.org", false},
+      {"http://tracker.example^", "tracker.example", true},
+      {"http://tracker.example^", "a.tracker.example", false},
+      {"*^$denyallow=example.org", "anything.test", true},
+      {"*^$denyallow=example.org", "example.org", false},
+      {"*^$denyallow=example.org", "www.example.org", false},
+      {"*$denyallow=example.org|example.net", "www.example.net", false},
+      {"*$denyallow=example.org|example.net", "example.com", true},
+  };
+  ListReadOptions adblock;  // one rule alone is not enough to detect the format
+  adblock.format = ListFormat::kAdblock;
+  for (const Row& row : rows) {
+    DiagnosticSink sink;
+    auto m = compileText(std::string(row.rule) + "\n", sink, adblock);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(sink.all().size(), 0u) << row.rule << ": " << sink.toString();
+    EXPECT_EQ(verdict(*m, row.name), row.blocked ? ListVerdict::kBlocked : ListVerdict::kNone)
+        << row.rule << " vs " << row.name;
+  }
+}
+
+TEST(ListMatcherTest, UrlRulesThatCanNeverMatchANameAreSkippedWithTheReason) {
+  struct Row {
+    const char* rule;
+    const char* why;
+  } rows[] = {
+      {"||example.org/ads/banner.gif", "a URL rule (path, port or query)"},
+      {"||example.org:8080^", "a URL rule (path, port or query)"},
+      {"://example.org/?q=1", "a URL rule (path, port or query)"},
+      {"https://example.org^", "an https:// URL rule"},
+      {"|http://example.org", "a URL rule"},
+  };
+  ListReadOptions adblock;
+  adblock.format = ListFormat::kAdblock;
+  for (const Row& row : rows) {
+    DiagnosticSink sink;
+    auto m = compileText(std::string(row.rule) + "\n", sink, adblock);
+    ASSERT_TRUE(m);
+    EXPECT_NE(sink.toString().find("rules.txt:1"), std::string::npos) << sink.toString();
+    EXPECT_NE(sink.toString().find(row.why), std::string::npos)
+        << row.rule << ": " << sink.toString();
+    EXPECT_EQ(verdict(*m, "example.org"), ListVerdict::kNone) << row.rule;
+  }
+}
+
 TEST(ListMatcherTest, ReportsARegexRe2RejectsWithItsLine) {
   DiagnosticSink sink;
   auto m = compileText("||ok.com^\n/(unclosed/\n", sink);
