@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
+#include <sstream>
 
+#include "policy/config.h"
 #include "policy/config_schema.h"
 #include "policy/policy_engine.h"
 #include "tests/support/shared_data.h"
@@ -73,6 +76,41 @@ TEST(ExamplesTest, HomeExampleBlocksForTheYoungChildAndNotForTheParent) {
   // Universities stay reachable through the bundled education list.
   f.name = "www.ox.ac.uk";
   EXPECT_EQ(loaded->snapshot->decide(f).reason, DecisionReason::kAllowList);
+}
+
+// Issue 12: examples/subscriptions.toml ships commented out (nothing is downloaded unless the
+// operator chooses); with every block uncommented it must load — valid keys, categories and
+// https:// URLs, unique names — and cover the UKSIC categories that have an open list.
+TEST(ExamplesTest, SubscriptionsExampleLoadsWithEveryBlockUncommented) {
+  const std::string text = testing::readFile(testing::sourceDir() / "examples/subscriptions.toml");
+  std::istringstream in(text);
+  std::string uncommented;
+  size_t blocks = 0;
+  for (std::string line; std::getline(in, line);) {
+    EXPECT_TRUE(line.empty() || line.starts_with("#")) << "active line in the example: " << line;
+    if (line.starts_with("# ")) {
+      uncommented += line.substr(2) + "\n";
+      if (line == "# [[lists]]") ++blocks;
+    }
+  }
+  testing::TempDir dir;
+  const fs::path cfg =
+      dir.write("safegate.toml", "[daemon]\nstate_dir = \"" + (dir.path() / "state").string() +
+                                     "\"\n" + uncommented);
+  DiagnosticSink sink;
+  auto loaded = loadConfig(cfg, sink);
+  ASSERT_TRUE(loaded) << sink.toString();
+  EXPECT_EQ(sink.errorCount(), 0u) << sink.toString();
+  EXPECT_EQ(loaded->lists.size(), blocks);
+  std::set<std::string> categories;
+  for (const auto& l : loaded->lists) {
+    EXPECT_TRUE(l.subscription) << l.name;
+    categories.insert(l.category);
+  }
+  for (const char* c : {"pornography", "gambling", "malware", "drugs", "piracy", "violence",
+                        "extremism", "circumvention", "unsafe-search"}) {
+    EXPECT_TRUE(categories.contains(c)) << c;
+  }
 }
 
 TEST(ConfigReferenceTest, CommittedReferenceIsGeneratedFromTheSchema) {
