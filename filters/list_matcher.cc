@@ -96,6 +96,9 @@ struct ListMatcher::Impl {
     std::vector<uint32_t> group_rules;                   // rule indices
     std::vector<uint32_t> modified_patterns;             // rule indices, file order
     std::shared_ptr<const RegexRuleSet> plain_patterns;  // value = rule index
+    // URL rules, consulted only for a query with a URL: the same split.
+    std::vector<uint32_t> modified_url_patterns;
+    std::shared_ptr<const RegexRuleSet> plain_url_patterns;
   };
 
   std::vector<ListSourceInfo> sources;
@@ -184,6 +187,18 @@ struct ListMatcher::Impl {
       if (!fits(r, q) || !accept(r)) continue;
       if (r.match_all || (r.own_regex && r.own_regex->match(q.name))) return &r;
     }
+    if (q.url.empty()) return nullptr;
+    if (t.plain_url_patterns) {
+      if (auto m = t.plain_url_patterns->match(q.url)) {
+        const Rule& r = rules[m->value];
+        if (accept(r)) return &r;
+      }
+    }
+    for (uint32_t idx : t.modified_url_patterns) {
+      const Rule& r = rules[idx];
+      if (!fits(r, q) || !accept(r)) continue;
+      if (r.own_regex && r.own_regex->match(q.url)) return &r;
+    }
     return nullptr;
   }
 
@@ -264,11 +279,18 @@ Result<std::unique_ptr<ListMatcher>> ListMatcher::compile(std::vector<ParsedList
   // Name rules, grouped by (tier, name, kind); pattern rules per tier.
   std::array<std::vector<uint32_t>, kTierCount> name_rules;
   std::array<std::vector<uint32_t>, kTierCount> plain_pattern_rules;
+  std::array<std::vector<uint32_t>, kTierCount> plain_url_rules;
   for (uint32_t i = 0; i < impl.rules.size(); ++i) {
     Impl::Rule& r = impl.rules[i];
     const Tier tier = tierOf(r.rule);
     if (r.rule.target == AdblockRule::Target::kName) {
       name_rules[tier].push_back(i);
+      continue;
+    }
+    if (r.rule.target == AdblockRule::Target::kUrl) {
+      ++stats.url_rules;
+      (r.has_conditions ? impl.tiers[tier].modified_url_patterns : plain_url_rules[tier])
+          .push_back(i);
       continue;
     }
     ++stats.pattern_rules;
@@ -290,6 +312,51 @@ Result<std::unique_ptr<ListMatcher>> ListMatcher::compile(std::vector<ParsedList
   RegexRuleSetOptions regex_options;
   regex_options.target = RegexTarget::kHostName;
   regex_options.reject_severity = Severity::kWarning;
+  RegexRuleSetOptions url_options = regex_options;
+  url_options.target = RegexTarget::kUrl;
+  // One set of rules (`ids`, all with a pattern) in one RE2 set; nullptr when none compiled.
+  auto buildSet = [&](const std::vector<uint32_t>& ids,
+                      const RegexRuleSetOptions& options) -> std::shared_ptr<const RegexRuleSet> {
+    if (ids.empty()) return nullptr;
+    RegexRuleSet::Builder b(options);
+    for (uint32_t idx : ids) {
+      const Impl::Rule& r = impl.rules[idx];
+      if (!b.add(r.rule.regex, sourceOf(r), idx, diagnostics)) ++stats.rejected_patterns;
+    }
+    auto built = b.build(diagnostics);
+    if (!built) {
+      stats.rejected_patterns += ids.size();
+      diagnostics.error(SourceLocation{}, "pattern rules dropped: " + built.status().message());
+      return nullptr;
+    }
+    return *built;
+  };
+  // Rules with conditions each get their own regex (the set-wide DFA probe has nothing to find
+  // in one pattern); a rule whose pattern RE2 refuses is dropped from `ids`.
+  auto buildEach = [&](std::vector<uint32_t>& ids, const RegexRuleSetOptions& options) {
+    RegexRuleSetOptions single = options;
+    single.probe = false;
+    for (auto it = ids.begin(); it != ids.end();) {
+      Impl::Rule& r = impl.rules[*it];
+      if (r.match_all) {
+        ++it;
+        continue;
+      }
+      RegexRuleSet::Builder b(single);
+      bool ok = b.add(r.rule.regex, sourceOf(r), *it, diagnostics);
+      if (ok) {
+        auto built = b.build(diagnostics);
+        ok = built.isOk();
+        if (ok) r.own_regex = *built;
+      }
+      if (!ok) {
+        ++stats.rejected_patterns;
+        it = ids.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
 
   for (int tier = 0; tier < kTierCount; ++tier) {
     Impl::TierRules& t = impl.tiers[tier];
@@ -317,43 +384,10 @@ Result<std::unique_ptr<ListMatcher>> ListMatcher::compile(std::vector<ParsedList
     }
     t.names = names.build();
 
-    if (!plain_pattern_rules[tier].empty()) {
-      RegexRuleSet::Builder b(regex_options);
-      for (uint32_t idx : plain_pattern_rules[tier]) {
-        const Impl::Rule& r = impl.rules[idx];
-        if (!b.add(r.rule.regex, sourceOf(r), idx, diagnostics)) ++stats.rejected_patterns;
-      }
-      auto built = b.build(diagnostics);
-      if (built) {
-        t.plain_patterns = *built;
-      } else {
-        stats.rejected_patterns += plain_pattern_rules[tier].size();
-        diagnostics.error(SourceLocation{}, "pattern rules dropped: " + built.status().message());
-      }
-    }
-    for (auto it = t.modified_patterns.begin(); it != t.modified_patterns.end();) {
-      Impl::Rule& r = impl.rules[*it];
-      if (r.match_all) {
-        ++it;
-        continue;
-      }
-      // One pattern: the set-wide DFA probe has nothing to find.
-      RegexRuleSetOptions single = regex_options;
-      single.probe = false;
-      RegexRuleSet::Builder b(single);
-      bool ok = b.add(r.rule.regex, sourceOf(r), *it, diagnostics);
-      if (ok) {
-        auto built = b.build(diagnostics);
-        ok = built.isOk();
-        if (ok) r.own_regex = *built;
-      }
-      if (!ok) {
-        ++stats.rejected_patterns;
-        it = t.modified_patterns.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    t.plain_patterns = buildSet(plain_pattern_rules[tier], regex_options);
+    buildEach(t.modified_patterns, regex_options);
+    t.plain_url_patterns = buildSet(plain_url_rules[tier], url_options);
+    buildEach(t.modified_url_patterns, url_options);
   }
   return m;
 }
@@ -466,7 +500,8 @@ size_t ListMatcher::memoryBytes() const {
   for (const Impl::TierRules& t : impl_->tiers) {
     bytes += t.names.memoryBytes() + t.groups.capacity() * sizeof(Impl::Group) +
              t.group_rules.capacity() * sizeof(uint32_t) +
-             t.modified_patterns.capacity() * sizeof(uint32_t);
+             t.modified_patterns.capacity() * sizeof(uint32_t) +
+             t.modified_url_patterns.capacity() * sizeof(uint32_t);
   }
   for (const Impl::Rule& r : impl_->rules) {
     bytes += sizeof(Impl::Rule) + r.rule.text.capacity() + r.rule.name.capacity() +

@@ -45,6 +45,9 @@ struct ListQuery {
   std::optional<IpAddress> client;          // for $client with addresses
   std::string_view client_name;             // for $client with names
   std::span<const std::string_view> ctags;  // for $ctag
+  // For a plain-HTTP request, its URL "http://" + name + path-and-query; URL rules (rules with
+  // a path, AdblockRule::Target::kUrl) are consulted only when it is set. Empty for DNS.
+  std::string_view url;
 };
 
 enum class ListVerdict : uint8_t { kNone, kBlocked, kAllowed, kRewrite };
@@ -87,7 +90,8 @@ struct ListSourceInfo {
 struct ListMatcherStats {
   size_t name_entries = 0;       // plain names in the DomainSets
   size_t rules = 0;              // rules with patterns or modifiers
-  size_t pattern_rules = 0;      // of which RE2 patterns
+  size_t pattern_rules = 0;      // of which RE2 patterns over the name
+  size_t url_rules = 0;          // of which RE2 patterns over a plain-HTTP URL
   size_t badfiltered = 0;        // rules disabled by $badfilter
   size_t rejected_patterns = 0;  // patterns RE2 refused (reported with file:line)
 };

@@ -556,9 +556,11 @@ class LineParser {
   // letters, digits, '.' and '-' inside); every other pattern against the bare name. A trailing
   // "/*" is a separator ("||example.org/*" is "||example.org^"). Rewrites `p` to the pattern
   // over the bare name that matches the same names: since "://" and the "/" before the name
-  // occur once in that URL, "://x", "*://x", "http://x" and "/x." all become "|x". False, with
-  // `why`, for what can never match a name: a path, port or query after the name, https://.
-  static bool urlPatternOverName(std::string_view p, std::string& out, std::string& why) {
+  // occur once in that URL, "://x", "*://x", "http://x" and "/x." all become "|x". kUrlOnly for
+  // a path, port or query, which no name matches (a rule for plain-HTTP URLs); kNever, with
+  // `why`, for https://.
+  enum class UrlShape : uint8_t { kName, kUrlOnly, kNever };
+  static UrlShape urlPatternOverName(std::string_view p, std::string& out, std::string& why) {
     out.assign(p);
     if (out.size() > 2 && out.ends_with("/*")) out.replace(out.size() - 2, 2, "^");
     std::string_view rest = out;
@@ -567,9 +569,9 @@ class LineParser {
       rest.remove_prefix(2);
     } else if (startsWith(rest, "https://")) {
       why =
-          "an https:// URL rule; AdGuard's DNS engine matches a name as an http:// URL, so it "
-          "never applies";
-      return false;
+          "an https:// URL rule; AdGuard's DNS engine matches a name as an http:// URL and "
+          "inline inspection sees only plain-HTTP URLs, so it never applies";
+      return UrlShape::kNever;
     } else if (startsWith(rest, "http://")) {
       rest.remove_prefix(7);
     } else if (startsWith(rest, "://")) {
@@ -585,13 +587,45 @@ class LineParser {
     } else {
       url_form = false;
     }
-    if (!url_form) return true;  // a pattern over the bare name (checked by patternToRegex)
-    if (rest.find_first_of("/:?=&") != std::string_view::npos) {
-      why = "a URL rule (path, port or query); DNS sees only names";
-      return false;
-    }
+    // A path, port or query never matches a name: the rule is for plain-HTTP URLs only.
+    if (rest.find_first_of("/:?=&") != std::string_view::npos) return UrlShape::kUrlOnly;
+    if (!url_form) return UrlShape::kName;  // over the bare name (checked by patternToRegex)
     out = (startsWith(out, "||") ? "||" : "|") + std::string(rest);
-    return true;
+    return UrlShape::kName;
+  }
+
+  // An adblock pattern as an RE2 regex over a request URL, as AdGuard's urlfilter builds it
+  // (rules/simple_regex.go): "||" = scheme and any subdomains, "|" = start or end, "^" = a
+  // separator (anything but a letter, digit or one of "_-.%") or the end, "*" = anything;
+  // the rest literal. `p` has had a trailing "/*" turned into "^" already.
+  static std::string patternToUrlRegex(std::string_view p) {
+    std::string re;
+    if (startsWith(p, "||")) {
+      re = "^(?:http|https|ws|wss)://(?:[a-z0-9_.-]+\\.)?";
+      p.remove_prefix(2);
+    } else if (startsWith(p, "|")) {
+      re = "^";
+      p.remove_prefix(1);
+    }
+    bool end_anchor = false;
+    if (!p.empty() && p.back() == '|') {
+      end_anchor = true;
+      p.remove_suffix(1);
+    }
+    for (char c : p) {
+      if (c == '*') {
+        re += ".*";
+      } else if (c == '^') {
+        re += "(?:[^ a-zA-Z0-9.%_-]|$)";
+      } else if (std::string_view(".+?${}()[]/\\|").find(c) != std::string_view::npos) {
+        re += '\\';
+        re += c;
+      } else {
+        re += c;
+      }
+    }
+    if (end_anchor) re += '$';
+    return re;
   }
 
   // Converts an adblock host pattern (without @@, modifiers) into an RE2 regex over the
@@ -724,8 +758,20 @@ class LineParser {
       rule.regex.clear();
     } else {
       std::string rewritten;
-      if (!urlPatternOverName(body, rewritten, why)) {
+      const UrlShape shape = urlPatternOverName(body, rewritten, why);
+      if (shape == UrlShape::kNever) {
         skip(line, why);
+        return;
+      }
+      if (shape == UrlShape::kUrlOnly) {
+        if (rule.has_dnsrewrite) {
+          skip(line, "$dnsrewrite on a URL rule (path, port or query): no DNS answer to rewrite");
+          return;
+        }
+        rule.target = AdblockRule::Target::kUrl;
+        rule.regex = patternToUrlRegex(rewritten);
+        out_.rules.push_back(std::move(rule));
+        ++out_.stats.entries;
         return;
       }
       body = rewritten;

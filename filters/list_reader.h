@@ -74,14 +74,18 @@ struct DnsRewrite {
 
 // One adblock-syntax rule that is not a plain name, or that carries modifiers.
 struct AdblockRule {
-  enum class Target : uint8_t { kName, kPattern };
+  // kUrl: a rule with a path, port or query ("||example.org/page.html"), which no name can
+  // match; its `regex` is over the URL "http://host/path?query" of a plain-HTTP request, as
+  // AdGuard matches URL requests, and the DNS path never consults it.
+  enum class Target : uint8_t { kName, kPattern, kUrl };
 
   uint32_t line = 0;
   RuleAction action = RuleAction::kBlock;
   Target target = Target::kName;
   DomainMatchKind kind = DomainMatchKind::kSubtree;  // for kName
   std::string name;                                  // canonical, for kName
-  std::string regex;  // RE2 syntax over the canonical name, for kPattern ("" = every name)
+  std::string regex;  // RE2 over the canonical name for kPattern ("" = every name), over the
+                      // URL for kUrl
 
   bool important = false;
   bool badfilter = false;

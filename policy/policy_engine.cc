@@ -557,11 +557,22 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
       h.suffix[cat] = suffix;
     }
   });
+  // A plain-HTTP request is also matched by URL rules (rules with a path): its URL as AdGuard
+  // forms it, "http://" + host + path-and-query. Per-thread buffer: it only grows.
+  std::string_view url;
+  if (facts.protocol == Protocol::kHttp && !rule_matchers_.empty()) {
+    thread_local std::string url_buffer;
+    url_buffer.assign("http://");
+    url_buffer.append(name);
+    url_buffer.append(facts.http_path.empty() ? std::string_view("/") : facts.http_path);
+    url = url_buffer;
+  }
   for (const auto& pm : rule_matchers_) {
     ListQuery q;
     q.name = name;
     q.qtype = facts.dns_type;
     q.client = facts.client;
+    q.url = url;
     const ListMatch m = pm.matcher->match(q);
     int8_t level = kNone;
     if (m.verdict == ListVerdict::kBlocked) level = m.important ? kImportantBlock : kBlockHit;

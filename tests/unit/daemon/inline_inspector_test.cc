@@ -52,9 +52,16 @@ class InlineInspectorTest : public ::testing::Test {
   void SetUp() override {
     dir_.write("gambling.txt", "casino.example\nbet.example\nexample.com\n");
     dir_.write("doh.txt", "doh.example\n192.0.2.53\n2001:db8:53::/48\n");
+    dir_.write("pages.txt", "||pages.example/casino/*\n");
     dir_.write("safegate.toml", R"(
 [policy]
 default_group = "kids"
+
+[[lists]]
+name = "gambling-pages"
+category = "gambling"
+format = "adblock"
+sources = ["pages.txt"]
 
 [[lists]]
 name = "gambling"
@@ -206,6 +213,19 @@ TEST_F(InlineInspectorTest, RedirectsBlockedHttpToBlockPageAndResetsServer) {
   EXPECT_NE(redirect.find("Location: http://10.0.0.1/blocked?host=casino.example"),
             std::string::npos);
   EXPECT_EQ(inspector_->counters().http_redirects.load(), 1u);
+}
+
+// Issue 12: a list entry with a path blocks that page of a plain-HTTP site, not the site.
+TEST_F(InlineInspectorTest, UrlRuleWithAPathBlocksThatPageOnly) {
+  auto get = [&](uint16_t port, const std::string& path) {
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: pages.example\r\n\r\n";
+    std::span<const uint8_t> body(reinterpret_cast<const uint8_t*>(req.data()), req.size());
+    feed(tcpPacket("10.0.0.5", "192.0.2.21", port, 80, 7, 0, tcp_flags::kSyn));
+    return feed(tcpPacket("10.0.0.5", "192.0.2.21", port, 80, 8, 500, tcp_flags::kAck, body));
+  };
+  EXPECT_EQ(get(40020, "/casino/roulette.html?seat=3"), kBlockMark);
+  EXPECT_EQ(get(40021, "/homework/maths.html"), kAllowMark);
+  EXPECT_EQ(get(40022, "/casino"), kBlockMark);  // "^" matches the end of the URL
 }
 
 TEST_F(InlineInspectorTest, AmbiguousHttpIsBlockedWhenEitherHostIsBlocked) {

@@ -248,19 +248,65 @@ TEST(ListMatcherTest, UrlShapedRulesMatchNamesAsAdGuardsDnsEngineDoes) {
   }
 }
 
-TEST(ListMatcherTest, UrlRulesThatCanNeverMatchANameAreSkippedWithTheReason) {
+// Rules with a path, port or query match no name; they are kept as URL rules and match the URL
+// of a plain-HTTP request ("http://" + host + path), as AdGuard matches URL requests — page-level
+// entries are how IWF-style lists work. https:// rules never apply (inline sees plain HTTP).
+TEST(ListMatcherTest, UrlRulesMatchPlainHttpUrlsNeverNames) {
+  ListReadOptions adblock;
+  adblock.format = ListFormat::kAdblock;
+  DiagnosticSink sink;
+  auto m = compileText(
+      "||example.org/ads/banner.gif\n"
+      "||example.org:8080^\n"
+      "://pages.example/?q=1\n"
+      "|http://exact.example/private/\n"
+      "/forum/thread-*.html|\n"
+      "@@||example.org/ads/banner.gif?allowed\n"
+      "||example.net/x$client=10.0.0.7\n",
+      sink, adblock);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(sink.all().size(), 0u) << sink.toString();
+  EXPECT_EQ(m->stats().url_rules, 7u);
+  auto url = [&](std::string_view host, std::string_view url, const char* client = "10.0.0.1") {
+    ListQuery q;
+    q.name = host;
+    q.url = url;
+    q.qtype = 0;
+    q.client = *IpAddress::parse(client);
+    return m->match(q).verdict;
+  };
+  // No name matches any of them (the DNS path and an HTTP request's host alone).
+  for (const char* name : {"example.org", "pages.example", "exact.example", "example.net"}) {
+    EXPECT_EQ(verdict(*m, name), ListVerdict::kNone) << name;
+  }
+  EXPECT_EQ(url("example.org", "http://example.org/ads/banner.gif"), ListVerdict::kBlocked);
+  EXPECT_EQ(url("cdn.example.org", "http://cdn.example.org/ads/banner.gif"), ListVerdict::kBlocked);
+  EXPECT_EQ(url("example.org", "http://example.org/ads/banner.gif?allowed"), ListVerdict::kAllowed);
+  EXPECT_EQ(url("example.org", "http://example.org/news.html"), ListVerdict::kNone);
+  EXPECT_EQ(url("notexample.org", "http://notexample.org/ads/banner.gif"), ListVerdict::kNone);
+  EXPECT_EQ(url("example.org", "http://example.org:8080/"), ListVerdict::kBlocked);
+  EXPECT_EQ(url("pages.example", "http://pages.example/?q=1"), ListVerdict::kBlocked);
+  EXPECT_EQ(url("exact.example", "http://exact.example/private/a"), ListVerdict::kBlocked);
+  EXPECT_EQ(url("exact.example", "http://exact.example/public/"), ListVerdict::kNone);
+  EXPECT_EQ(url("board.test", "http://board.test/forum/thread-42.html"), ListVerdict::kBlocked);
+  EXPECT_EQ(url("board.test", "http://board.test/forum/thread-42.html?x"), ListVerdict::kNone);
+  EXPECT_EQ(url("EXAMPLE.org", "http://EXAMPLE.org/ADS/banner.gif"), ListVerdict::kBlocked);
+  // Modifiers still apply: $client limits the URL rule to that client.
+  EXPECT_EQ(url("example.net", "http://example.net/x", "10.0.0.7"), ListVerdict::kBlocked);
+  EXPECT_EQ(url("example.net", "http://example.net/x", "10.0.0.8"), ListVerdict::kNone);
+}
+
+TEST(ListMatcherTest, HttpsRulesAndRewritesOnUrlRulesAreSkippedWithTheReason) {
+  ListReadOptions adblock;
+  adblock.format = ListFormat::kAdblock;
   struct Row {
     const char* rule;
     const char* why;
   } rows[] = {
-      {"||example.org/ads/banner.gif", "a URL rule (path, port or query)"},
-      {"||example.org:8080^", "a URL rule (path, port or query)"},
-      {"://example.org/?q=1", "a URL rule (path, port or query)"},
       {"https://example.org^", "an https:// URL rule"},
-      {"|http://example.org", "a URL rule"},
+      {"https://example.org/page", "an https:// URL rule"},
+      {"||example.org/x$dnsrewrite=1.2.3.4", "$dnsrewrite on a URL rule"},
   };
-  ListReadOptions adblock;
-  adblock.format = ListFormat::kAdblock;
   for (const Row& row : rows) {
     DiagnosticSink sink;
     auto m = compileText(std::string(row.rule) + "\n", sink, adblock);
@@ -268,7 +314,7 @@ TEST(ListMatcherTest, UrlRulesThatCanNeverMatchANameAreSkippedWithTheReason) {
     EXPECT_NE(sink.toString().find("rules.txt:1"), std::string::npos) << sink.toString();
     EXPECT_NE(sink.toString().find(row.why), std::string::npos)
         << row.rule << ": " << sink.toString();
-    EXPECT_EQ(verdict(*m, "example.org"), ListVerdict::kNone) << row.rule;
+    EXPECT_EQ(m->stats().rules, 0u) << row.rule;
   }
 }
 

@@ -223,7 +223,7 @@ TEST(ListReaderTest, SkipsRulesThatDnsCannotApply) {
   auto l = parse(
       "example.com##.banner\n"
       "||a.com^$third-party\n"
-      "||b.com/path^\n"
+      "https://b.com/path^\n"
       "||c.com^$dnsrewrite=noerror;A;1.2.3.4\n"
       "||d.com^$dnsrewrite=NOERROR;MX;mail.d.com\n"
       "||e.com^$dnstype=BOGUS\n"
@@ -235,7 +235,7 @@ TEST(ListReaderTest, SkipsRulesThatDnsCannotApply) {
   EXPECT_EQ(l.stats.skipped, 8u);
   EXPECT_TRUE(hasWarningAtLine(sink, 1, "cosmetic"));
   EXPECT_TRUE(hasWarningAtLine(sink, 2, "unsupported modifier $third-party"));
-  EXPECT_TRUE(hasWarningAtLine(sink, 3, "URL"));
+  EXPECT_TRUE(hasWarningAtLine(sink, 3, "https:// URL rule"));
   EXPECT_TRUE(hasWarningAtLine(sink, 4, "upper case"));
   EXPECT_TRUE(hasWarningAtLine(sink, 5, "not supported"));
   EXPECT_TRUE(hasWarningAtLine(sink, 6, "unknown DNS type"));

@@ -98,6 +98,8 @@ TEST_P(ScenarioTest, DecisionsMatchExpectations) {
                      : proto == "quic" ? Protocol::kQuic
                                        : Protocol::kDns;
     facts.name = *canonical;
+    const std::string path = t["path"].value_or(std::string());  // plain HTTP only
+    facts.http_path = path;
     facts.unix_time_seconds = parseUtc(t["at"].value_or(std::string("2026-11-23T12:00:00Z")));
     const Decision d = loaded->snapshot->decide(facts, table.get());
     const std::string where = file.filename().string() + " step " + std::to_string(i) + " (" + raw +

@@ -85,14 +85,14 @@ TEST_F(SafegatectlTest, CheckConfigPrintsEveryDiagnosticWithLocationAndFails) {
 // A valid config whose list has lines safegate skips still passes, and says which lines and
 // why (file:line), as explain does — an administrator should not learn it from a miss.
 TEST_F(SafegatectlTest, CheckConfigShowsSkippedListLinesAndStillPasses) {
-  const fs::path list = dir_.write("l.txt", "good.example\nbad name\n||x.example/ads.gif\n");
+  const fs::path list = dir_.write("l.txt", "good.example\nbad name\nhttps://x.example/ads.gif\n");
   const fs::path cfg = dir_.write(
       "c.toml", "[[lists]]\nname = \"l\"\ncategory = \"gambling\"\nsources = [\"l.txt\"]\n");
   const CommandResult r = runSafegatectl("check-config '" + cfg.string() + "'");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find(list.string() + ":2: warning: skipped \"bad name\""), std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find(list.string() + ":3: warning: skipped \"||x.example/ads.gif\""),
+  EXPECT_NE(r.out.find(list.string() + ":3: warning: skipped \"https://x.example/ads.gif\""),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find(": ok ("), std::string::npos) << r.out;
