@@ -63,9 +63,14 @@ Result<std::string> gunzip(std::string_view in, size_t max_bytes, const std::str
 }
 
 std::string signatureUrl(const std::string& url) {
-  const size_t end = url.find_first_of("?#");
-  if (end == std::string::npos) return url + ".minisig";
-  return url.substr(0, end) + ".minisig" + url.substr(end);
+  size_t end = url.find_first_of("?#");
+  if (end == std::string::npos) end = url.size();
+  // A URL without a path ("https://host") names the site's root: "/.minisig", not "host.minisig".
+  const size_t scheme = url.find("://");
+  const size_t authority = scheme == std::string::npos ? 0 : scheme + 3;
+  const size_t slash = url.find('/', authority);
+  const std::string suffix = slash == std::string::npos || slash > end ? "/.minisig" : ".minisig";
+  return url.substr(0, end) + suffix + url.substr(end);
 }
 
 namespace {
@@ -76,7 +81,11 @@ Status checkSignature(HttpClient& client, const ListFetchRequest& request, std::
   HttpRequest req;
   req.method = "GET";
   req.url = signatureUrl(request.url);
-  auto response = client.perform(req);
+  // The signature is a few lines: its own client, capped far below the list's max_bytes.
+  HttpClientOptions options = client.options();
+  options.max_response_bytes = kMaxMinisignFileBytes;
+  HttpClient signature_client(options);
+  auto response = signature_client.perform(req);
   if (!response) return response.status();
   if (response->status != 200) {
     return Status::unavailable("signature " + req.url + ": HTTP " +

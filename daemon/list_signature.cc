@@ -52,10 +52,15 @@ std::string_view trimBlanks(std::string_view s) {
   return s;
 }
 
-// The lines of `text` without their ends; a last line without '\n' counts.
-std::vector<std::string_view> splitLines(std::string_view text) {
+// The lines of `text` without their ends; a last line without '\n' counts. At most
+// `max_lines`: the rest stays in the last one (what is read is bounded, whatever was sent).
+std::vector<std::string_view> splitLines(std::string_view text, size_t max_lines = 8) {
   std::vector<std::string_view> lines;
   while (!text.empty()) {
+    if (lines.size() + 1 == max_lines) {
+      lines.push_back(text);
+      break;
+    }
     const size_t nl = text.find('\n');
     lines.push_back(trimLineEnd(text.substr(0, nl)));
     if (nl == std::string_view::npos) break;
@@ -93,8 +98,8 @@ std::optional<std::string> blake2b512(std::string_view data) {
   return std::string(reinterpret_cast<const char*>(digest), length);
 }
 
-Status notMinisign(std::string_view why) {
-  return Status::invalid("signature file is not minisign's format: " + std::string(why));
+Status notMinisign(const std::string& why) {
+  return Status::invalid("signature file is not minisign's format: " + why);
 }
 
 }  // namespace
@@ -134,6 +139,9 @@ Result<MinisignPublicKey> parseMinisignPublicKey(std::string_view text) {
 
 Result<std::string> verifyMinisign(const MinisignPublicKey& key, std::string_view data,
                                    std::string_view signature_file) {
+  if (signature_file.size() > kMaxMinisignFileBytes) {
+    return notMinisign("larger than " + std::to_string(kMaxMinisignFileBytes) + " bytes");
+  }
   const std::vector<std::string_view> lines = splitLines(signature_file);
   if (lines.size() < 4) return notMinisign("fewer than 4 lines");
   if (!lines[0].starts_with(kUntrusted)) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,6 +35,10 @@ Result<MinisignPublicKey> parseMinisignPublicKey(std::string_view text);
 
 // The key ID as minisign shows it (16 upper-case hex digits).
 std::string minisignKeyIdHex(const std::array<uint8_t, 8>& key_id);
+
+// A .minisig file is four short lines; anything bigger is refused before it is read (the
+// download of the signature is capped at this size as well).
+inline constexpr size_t kMaxMinisignFileBytes = 16 * 1024;
 
 // Verifies `signature_file` (the .minisig text) over `data`. Returns the trusted comment.
 // Errors say why: not minisign's format (and which line), another key ID, the signature does

@@ -92,8 +92,9 @@ RefreshResult ListSubscriber::refresh(HttpClient& client, const SubscriptionSpec
   options.max_reported_warnings = 0;  // counted; the gate judges the share
   ParsedList parsed = parseListText(fetched->body, spec.url, options, sink);
   std::vector<QuarantinedEntry> quarantined = quarantineProtected(parsed, protected_);
+  // The shrink gate compares with any good copy of the same source, signed or not.
   const std::optional<size_t> held_entries =
-      condition ? std::optional<size_t>(r.entries) : std::nullopt;
+      same_source && r.good ? std::optional<size_t>(r.entries) : std::nullopt;
   if (Status gate = checkListGate(spec.gate, parsed.stats, held_entries); !gate) {
     return fail(RefreshOutcome::kRefused,
                 "new version refused: " + gate.message() + "; the last good copy stays in force");

@@ -151,5 +151,14 @@ TEST_F(ListFetcherTest, ServerWithAnotherCasCertificateGetsNoTrust) {
   EXPECT_EQ(client.failure(), HttpFailure::kTls);
 }
 
+TEST(ListFetcherUrlTest, SignatureUrlIsNextToTheListEvenWithAQueryOrAtTheRoot) {
+  EXPECT_EQ(signatureUrl("https://l.example/a/list.txt"), "https://l.example/a/list.txt.minisig");
+  EXPECT_EQ(signatureUrl("https://l.example/list.txt?v=2"),
+            "https://l.example/list.txt.minisig?v=2");
+  EXPECT_EQ(signatureUrl("https://l.example/list#x"), "https://l.example/list.minisig#x");
+  EXPECT_EQ(signatureUrl("https://l.example"), "https://l.example/.minisig");
+  EXPECT_EQ(signatureUrl("https://l.example?x=1"), "https://l.example/.minisig?x=1");
+}
+
 }  // namespace
 }  // namespace safegate

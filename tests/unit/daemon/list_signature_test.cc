@@ -116,6 +116,10 @@ TEST(ListSignatureTest, FilesThatAreNotMinisignsFormatSayWhichLine) {
         << r.status().message();
     EXPECT_NE(r.status().message().find(c.expect), std::string::npos) << r.status().message();
   }
+  // Bounded whatever is sent: a megabyte of empty lines is refused before it is split.
+  auto big = verifyMinisign(keyA(), mv::kList, sig + std::string(1 << 20, '\n'));
+  ASSERT_FALSE(big.isOk());
+  EXPECT_NE(big.status().message().find("larger than 16384 bytes"), std::string::npos);
   // Trailing empty lines are fine.
   EXPECT_TRUE(verifyMinisign(keyA(), mv::kList, sig + "\n\n").isOk());
 }

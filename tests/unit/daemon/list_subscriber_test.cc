@@ -156,6 +156,9 @@ TEST_F(ListSubscriberTest, MissingWrongKeyAndBadSignaturesKeepTheLastGoodCopy) {
       {std::string(mv::kList) + "\n", std::string(mv::kSignatureB), "key ID 01E0D6DA16B09D4D"},
       // the server returns an error page where the signature should be
       {std::string(mv::kList) + "\n\n", "<html>oops</html>", "not minisign's format"},
+      // a hostile server streams an endless "signature": cut off at 16 KiB, not read whole
+      {std::string(mv::kList) + "\n\n\n", std::string(1 << 20, '\n'),
+       "response larger than 16384 bytes"},
   };
   int64_t now = kNow;
   for (const auto& c : cases) {
