@@ -1,6 +1,8 @@
 #include "filters/http_request.h"
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 namespace safegate {
 namespace {
@@ -406,6 +408,65 @@ HttpParseStatus parseHttpRequest(std::span<const uint8_t> stream, HttpRequest& o
     return HttpParseStatus::kMalformed;
   }
   return out.ambiguity != 0 ? HttpParseStatus::kAmbiguous : HttpParseStatus::kComplete;
+}
+
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool unreserved(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+}  // namespace
+
+std::string_view normalizeHttpPath(std::string_view path, std::string& out) {
+  const size_t query = path.find('?');
+  const std::string_view p = path.substr(0, query);
+  // Decode unreserved %XX and read '\\' as '/'.
+  std::string decoded;
+  decoded.reserve(p.size());
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '%' && i + 2 < p.size()) {
+      const int hi = hexValue(p[i + 1]), lo = hexValue(p[i + 2]);
+      if (hi >= 0 && lo >= 0 && unreserved(static_cast<char>(hi * 16 + lo))) {
+        decoded += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    decoded += p[i] == '\\' ? '/' : p[i];
+  }
+  // Segments without empty, "." and ".." (which removes the one before it).
+  std::vector<std::string_view> segments;
+  std::string_view rest = decoded;
+  bool trailing_slash = false;
+  while (!rest.empty()) {
+    const size_t slash = rest.find('/');
+    const std::string_view seg = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    const bool last = slash == std::string_view::npos || rest.empty();
+    if (seg == "..") {
+      if (!segments.empty()) segments.pop_back();
+    } else if (!seg.empty() && seg != ".") {
+      segments.push_back(seg);
+    }
+    if (last) trailing_slash = slash != std::string_view::npos || seg == "." || seg == "..";
+  }
+  out.clear();
+  for (std::string_view seg : segments) {
+    out += '/';
+    out += seg;
+  }
+  if (out.empty() || trailing_slash) out += '/';
+  if (query != std::string_view::npos) out += path.substr(query);
+  return out;
 }
 
 }  // namespace safegate

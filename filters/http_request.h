@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace safegate {
@@ -94,6 +95,13 @@ struct HttpRequest {
 // are filled in (e.g. method/target once the request line is complete) so a caller may block
 // early, but must never allow before kComplete.
 HttpParseStatus parseHttpRequest(std::span<const uint8_t> stream, HttpRequest& out) noexcept;
+
+// The path-and-query of a request as a server would resolve it, for matching URL rules that a
+// child could otherwise dodge by spelling the path differently (RFC 3986 §6.2.2): percent-
+// encoded unreserved characters decoded ("%65" -> "e"), dot segments removed (§5.2.4: "/a/./b",
+// "/a/x/../b" -> "/a/b"), empty segments collapsed ("//a" -> "/a") and '\\' read as '/' (as
+// some servers do). The query (from '?') is kept as sent. Writes into `out`; returns it.
+std::string_view normalizeHttpPath(std::string_view path, std::string& out);
 
 // Case-insensitive ASCII host comparison ignoring one trailing dot ("Example.com." ==
 // "example.com"), as used for the mismatch check.

@@ -587,8 +587,20 @@ class LineParser {
     } else {
       url_form = false;
     }
-    // A path, port or query never matches a name: the rule is for plain-HTTP URLs only.
-    if (rest.find_first_of("/:?=&") != std::string_view::npos) return UrlShape::kUrlOnly;
+    // A port: the URL safegate matches is "http://" + host + path, without one (AdGuard's
+    // DNS engine never sees one either), so the rule could never apply.
+    std::string_view host_part = rest;  // from after any "|scheme://" to the first '/'
+    if (startsWith(host_part, "|")) host_part.remove_prefix(1);
+    if (const size_t scheme = host_part.find("://"); scheme != std::string_view::npos) {
+      host_part.remove_prefix(scheme + 3);
+    }
+    host_part = host_part.substr(0, host_part.find('/'));
+    if (host_part.find(':') != std::string_view::npos) {
+      why = "a port in a URL rule; safegate matches URLs without the port, so it never applies";
+      return UrlShape::kNever;
+    }
+    // A path or query never matches a name: the rule is for plain-HTTP URLs only.
+    if (rest.find_first_of("/?=&") != std::string_view::npos) return UrlShape::kUrlOnly;
     if (!url_form) return UrlShape::kName;  // over the bare name (checked by patternToRegex)
     out = (startsWith(out, "||") ? "||" : "|") + std::string(rest);
     return UrlShape::kName;
@@ -764,6 +776,12 @@ class LineParser {
         return;
       }
       if (shape == UrlShape::kUrlOnly) {
+        if (rule.action == RuleAction::kAllow) {
+          skip(line,
+               "an @@ URL rule (an exception for one page): inline inspection sees the first "
+               "request of a connection only, so allowing it would open the whole connection");
+          return;
+        }
         if (rule.has_dnsrewrite) {
           skip(line, "$dnsrewrite on a URL rule (path, port or query): no DNS answer to rewrite");
           return;

@@ -130,9 +130,12 @@ bool RegexRuleSet::Builder::add(std::string_view pattern, SourceLocation where, 
   }
   // A pattern that matches the empty string and an unrelated name matches everything (e.g.
   // "a*" or "x|"), which would block every request: refuse it rather than guess intent.
-  if (RE2::PartialMatch("", *re) && RE2::PartialMatch("safegate-probe-zq9.invalid", *re)) {
-    return reject("pattern matches every " + std::string(targetNoun(options_.target)));
-  }
+  // A URL pattern that matches the root of an unrelated site ("/", "*/*", "|http://") does too.
+  const bool every =
+      options_.target == RegexTarget::kUrl
+          ? RE2::PartialMatch("http://safegate-probe-zq9.invalid/", *re)
+          : RE2::PartialMatch("", *re) && RE2::PartialMatch("safegate-probe-zq9.invalid", *re);
+  if (every) return reject("pattern matches every " + std::string(targetNoun(options_.target)));
   impl_->rules.push_back(RegexRule{std::string(pattern), std::move(where), value});
   return true;
 }

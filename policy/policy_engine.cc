@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "filters/domain_name.h"
+#include "filters/http_request.h"
 #include "filters/list_matcher.h"
 #include "filters/list_reader.h"
 #include "policy/safe_search.h"
@@ -559,13 +560,16 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
   });
   // A plain-HTTP request is also matched by URL rules (rules with a path): its URL as AdGuard
   // forms it, "http://" + host + path-and-query. Per-thread buffer: it only grows.
-  std::string_view url;
+  // The path is also matched as a server resolves it (normalizeHttpPath: "%65", "/./", "//"),
+  // so a child cannot spell a blocked page differently. Per-thread buffers: they only grow.
+  std::string_view url, normalized_url;
   if (facts.protocol == Protocol::kHttp && !rule_matchers_.empty()) {
-    thread_local std::string url_buffer;
-    url_buffer.assign("http://");
-    url_buffer.append(name);
-    url_buffer.append(facts.http_path.empty() ? std::string_view("/") : facts.http_path);
+    thread_local std::string url_buffer, path_buffer, normalized_buffer;
+    const std::string_view path = facts.http_path.empty() ? std::string_view("/") : facts.http_path;
+    url_buffer.assign("http://").append(name).append(path);
     url = url_buffer;
+    normalized_buffer.assign("http://").append(name).append(normalizeHttpPath(path, path_buffer));
+    if (normalized_buffer != url_buffer) normalized_url = normalized_buffer;
   }
   for (const auto& pm : rule_matchers_) {
     ListQuery q;
@@ -573,7 +577,11 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
     q.qtype = facts.dns_type;
     q.client = facts.client;
     q.url = url;
-    const ListMatch m = pm.matcher->match(q);
+    ListMatch m = pm.matcher->match(q);
+    if (!m && !normalized_url.empty()) {
+      q.url = normalized_url;
+      m = pm.matcher->match(q);
+    }
     int8_t level = kNone;
     if (m.verdict == ListVerdict::kBlocked) level = m.important ? kImportantBlock : kBlockHit;
     if (m.verdict == ListVerdict::kAllowed) level = m.important ? kImportantAllow : kAllowHit;

@@ -283,6 +283,33 @@ TEST(HttpRequestTest, HostComparisonIgnoresCaseAndOneTrailingDot) {
   EXPECT_FALSE(httpHostsEqual("example.com..", "example.com"));
 }
 
+// URL rules match the path as a server resolves it, so these spellings of one page are one.
+TEST(HttpRequestTest, NormalizedPathDecodesUnreservedAndRemovesDotSegments) {
+  struct Row {
+    const char* in;
+    const char* out;
+  } rows[] = {
+      {"/gallery/explicit/1.jpg", "/gallery/explicit/1.jpg"},
+      {"/gallery/%65xplicit/1.jpg", "/gallery/explicit/1.jpg"},
+      {"/gallery/%45XPLICIT/", "/gallery/EXPLICIT/"},
+      {"/a/./b", "/a/b"},
+      {"/a/x/../b", "/a/b"},
+      {"/../../etc", "/etc"},
+      {"//a///b", "/a/b"},
+      {"/a\\b", "/a/b"},
+      {"/a/b/.", "/a/b/"},
+      {"/a/b/..", "/a/"},
+      {"/a/%2e%2E/b", "/b"},  // encoded dots are unreserved: decoded, then a dot segment
+      {"/a%2Fb", "/a%2Fb"},   // an encoded slash is reserved: kept
+      {"/a%zz%4", "/a%zz%4"},
+      {"/p?q=/../x&%65", "/p?q=/../x&%65"},  // the query is kept as sent
+      {"", "/"},
+      {"/", "/"},
+  };
+  std::string out;
+  for (const Row& r : rows) EXPECT_EQ(normalizeHttpPath(r.in, out), r.out) << r.in;
+}
+
 TEST(HttpRequestTest, StatusNames) {
   EXPECT_EQ(httpParseStatusName(HttpParseStatus::kAmbiguous), "ambiguous");
   EXPECT_EQ(httpParseStatusName(HttpParseStatus::kNotHttp), "not-http");
