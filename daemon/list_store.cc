@@ -1,6 +1,8 @@
 #include "daemon/list_store.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "common/atomic_file.h"
 #include "common/read_file.h"
@@ -21,13 +23,33 @@ nlohmann::json versionJson(const ListVersion& v) {
           {"signed_comment", v.signed_comment}};
 }
 
+// An integer field of a record (absent = 0). A float, a string or a number beyond T is refused:
+// converting it would be undefined behaviour (the list_download fuzz target sent "version":
+// 1.9e21, which nlohmann reads as a double and value<int>() cast out of range).
+struct BadField {
+  const char* key;
+};
+template <typename T>
+T intValue(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return T{0};
+  if (it->is_number_unsigned()) {
+    const auto v = it->template get<uint64_t>();
+    if (std::in_range<T>(v)) return static_cast<T>(v);
+  } else if (it->is_number_integer()) {
+    const auto v = it->template get<int64_t>();
+    if (std::in_range<T>(v)) return static_cast<T>(v);
+  }
+  throw BadField{key};
+}
+
 ListVersion versionFrom(const nlohmann::json& j) {
   ListVersion v;
   v.etag = j.value("etag", "");
   v.last_modified = j.value("last_modified", "");
   v.sha256 = j.value("sha256", "");
-  v.bytes = j.value("bytes", uint64_t{0});
-  v.fetched_unix_ms = j.value("fetched_unix_ms", int64_t{0});
+  v.bytes = intValue<uint64_t>(j, "bytes");
+  v.fetched_unix_ms = intValue<int64_t>(j, "fetched_unix_ms");
   v.signed_by = j.value("signed_by", "");
   v.signed_comment = j.value("signed_comment", "");
   return v;
@@ -79,28 +101,34 @@ Result<std::optional<ListRecord>> ListStore::load(const std::string& name) const
     return text.status();
   }
   nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != 1) {
+  const auto not_a_record = [&] {
     return Status::invalid(recordPath(name).string() + ": not a list record this version reads");
-  }
+  };
+  if (j.is_discarded() || !j.is_object()) return not_a_record();
   ListRecord r;
   try {
+    if (intValue<int64_t>(j, "version") != 1) return not_a_record();
     r.name = name;  // the file's name, whatever the record says (it names the files written)
     r.url = j.value("url", "");
-    r.entries = j.value("entries", uint64_t{0});
-    r.last_success_unix_ms = j.value("last_success_unix_ms", int64_t{0});
-    r.last_attempt_unix_ms = j.value("last_attempt_unix_ms", int64_t{0});
+    r.entries = intValue<uint64_t>(j, "entries");
+    r.last_success_unix_ms = intValue<int64_t>(j, "last_success_unix_ms");
+    r.last_attempt_unix_ms = intValue<int64_t>(j, "last_attempt_unix_ms");
     r.last_error = j.value("last_error", "");
-    r.next_refresh_unix_ms = j.value("next_refresh_unix_ms", int64_t{0});
+    r.next_refresh_unix_ms = intValue<int64_t>(j, "next_refresh_unix_ms");
     r.copy_sha256 = j.value("copy_sha256", "");
     if (j.contains("good") && j["good"].is_object()) r.good = versionFrom(j["good"]);
     if (j.contains("quarantined") && j["quarantined"].is_array()) {
       for (const auto& e : j["quarantined"]) {
+        if (!e.is_object()) throw BadField{"quarantined"};
         r.quarantined.push_back(
-            {e.value("line", uint32_t{0}), e.value("name", ""), e.value("protects", "")});
+            {intValue<uint32_t>(e, "line"), e.value("name", ""), e.value("protects", "")});
       }
     }
   } catch (const nlohmann::json::exception& e) {
     return Status::invalid(recordPath(name).string() + ": " + e.what());
+  } catch (const BadField& bad) {
+    return Status::invalid(recordPath(name).string() + ": \"" + bad.key +
+                           "\" is not an integer in range");
   }
   if (r.good) {
     auto copy = readWholeFile(copyPath(name), kMaxListBytes);

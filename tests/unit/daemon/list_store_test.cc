@@ -83,6 +83,21 @@ TEST(ListStoreTest, UnsafeNamesAndDamagedRecordsAreErrors) {
   EXPECT_FALSE(r.isOk());
   dir.write("future.json", "{\"version\": 2}");
   EXPECT_FALSE(store.load("future").isOk());
+  // Numbers that are not integers in range are errors naming the field, never converted
+  // (a double cast to an integer out of range is undefined behaviour; found by fuzzing).
+  for (const char* bad :
+       {"{\"version\": 1888888888888880000140}", "{\"version\": 1.5}",
+        "{\"version\": 1, \"entries\": -3}", "{\"version\": 1, \"next_refresh_unix_ms\": 1e300}",
+        "{\"version\": 1, \"good\": {\"bytes\": \"12\"}}",
+        "{\"version\": 1, \"quarantined\": [{\"line\": 4294967296}]}",
+        "{\"version\": 1, \"quarantined\": [7]}"}) {
+    dir.write("odd.json", bad);
+    auto odd = store.load("odd");
+    ASSERT_FALSE(odd.isOk()) << bad;
+    EXPECT_NE(odd.status().message().find("odd.json"), std::string::npos) << bad;
+  }
+  dir.write("fine.json", "{\"version\": 1, \"entries\": 18446744073709551615}");
+  EXPECT_TRUE(store.load("fine").isOk());  // the largest uint64 is a valid count
   // A record is the list its file is named after, whatever name it holds: the name is what
   // the next save writes under (noticed writing the list_download fuzz target).
   dir.write("mine.json", "{\"version\": 1, \"name\": \"../elsewhere\", \"entries\": 3}");
