@@ -114,6 +114,7 @@ bool AlertRouter::flush(bool force) {
     logged_dropped_ = stats_.dropped;
   }
   for (Route& r : routes_) {
+    if (!r.list_notices.empty()) enqueueListNotices(r, now);
     if (r.batch.empty()) continue;
     // Syslog has no batches: each alert is its own message at the next flush.
     const int64_t window_ms = r.settings.kind == policy::AlertKind::kSyslog
@@ -151,15 +152,8 @@ void AlertRouter::sendDueDigests() {
       stats_.last_error = "digest: " + groups.status().message();
       continue;  // tried again at the next call
     }
-    if (!outbox_) {
-      auto store = OutboxStore::open(outbox_path_, outbox_options_);
-      if (!store) {
-        ++stats_.enqueue_errors;
-        stats_.last_error = store.status().message();
-        continue;
-      }
-      outbox_ = std::make_unique<OutboxStore>(std::move(store.value()));
-    }
+    OutboxStore* store = outbox();
+    if (!store) continue;
     const std::string key = "digest:" + s.name + ":" + date;
     std::vector<OutboxNewMessage> messages;
     const auto payloads = renderDigest(r, groups.value(), date, key, now);
@@ -167,7 +161,7 @@ void AlertRouter::sendDueDigests() {
       messages.push_back(
           {"digest", s.name, key + (i ? ":" + std::to_string(i) : ""), payloads[i], 0});
     }
-    auto stored = outbox_->enqueueAll(messages, now);
+    auto stored = store->enqueueAll(messages, now);
     if (!stored || stored->refused_count > 0) {
       ++stats_.enqueue_errors;
       stats_.last_error = stored ? stored->refused.message() : stored.status().message();
@@ -261,16 +255,63 @@ std::vector<std::string> AlertRouter::renderDigest(const Route& r,
   return {};
 }
 
-void AlertRouter::enqueue(Route& r, int64_t now_ms) {
+OutboxStore* AlertRouter::outbox() {
   if (!outbox_) {
     auto store = OutboxStore::open(outbox_path_, outbox_options_);
     if (!store) {
       ++stats_.enqueue_errors;
       stats_.last_error = store.status().message();
-      return;  // the batch stays; the next flush tries again
+      return nullptr;  // what was to be queued stays; the next call tries again
     }
     outbox_ = std::make_unique<OutboxStore>(std::move(store.value()));
   }
+  return outbox_.get();
+}
+
+void AlertRouter::onListNotice(const ListNotice& notice) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Route& r : routes_) {
+    if (!r.settings.list_notices) continue;
+    // Bounded like alerts: the refresher sends a few a day; a backlog means the outbox is down.
+    if (r.list_notices.size() >= kMaxPendingPerRoute) {
+      ++stats_.dropped;
+      continue;
+    }
+    r.list_notices.push_back(notice);
+  }
+}
+
+void AlertRouter::enqueueListNotices(Route& r, int64_t now_ms) {
+  OutboxStore* store = outbox();
+  if (!store) return;
+  std::vector<OutboxNewMessage> messages;
+  for (const ListNotice& n : r.list_notices) {
+    auto key = newIdempotencyKey();
+    if (!key) {
+      ++stats_.enqueue_errors;
+      return;
+    }
+    messages.push_back(
+        {"list", r.settings.name, key.value(), renderListNotice(r, n, now_ms, key.value()), 0});
+  }
+  auto stored = store->enqueueAll(messages, now_ms);
+  if (!stored) {
+    ++stats_.enqueue_errors;
+    stats_.last_error = stored.status().message();
+    return;  // kept for the next flush
+  }
+  stats_.list_notices += stored->ids.size();
+  stats_.messages += stored->ids.size();
+  if (stored->refused_count > 0) {
+    stats_.enqueue_errors += stored->refused_count;
+    stats_.last_error = stored->refused.message();
+  }
+  r.list_notices.clear();
+}
+
+void AlertRouter::enqueue(Route& r, int64_t now_ms) {
+  OutboxStore* store = outbox();
+  if (!store) return;  // the batch stays; the next flush tries again
   std::vector<OutboxNewMessage> messages;
   if (r.settings.kind == policy::AlertKind::kSyslog) {
     for (const Pending& p : r.batch) {
@@ -294,7 +335,7 @@ void AlertRouter::enqueue(Route& r, int64_t now_ms) {
   }
   // One transaction for the whole flush: the outbox runs synchronous=FULL, and one fsync per
   // alert would cost a flood of alerts far more than it needs.
-  auto stored = outbox_->enqueueAll(messages, now_ms);
+  auto stored = store->enqueueAll(messages, now_ms);
   if (!stored) {
     ++stats_.enqueue_errors;
     stats_.last_error = stored.status().message();
@@ -384,6 +425,106 @@ std::string AlertRouter::renderSyslog(const Pending& p) const {
   return formatRfc5424(severity, p.notice.unix_ms, hostname_, "alert", "safegate@32473", params,
                        p.notice.category + " " + (p.notice.blocked ? "blocked" : "allowed") +
                            " for " + p.notice.device + " (" + p.notice.group + ")");
+}
+
+std::string AlertRouter::renderListNotice(const Route& r, const ListNotice& n, int64_t now_ms,
+                                          const std::string& key) const {
+  // One sentence for people (e-mail subject, syslog message) and what it means for filtering.
+  std::string headline, meaning;
+  switch (n.kind) {
+    case ListNotice::Kind::kFailed:
+      headline = "list \"" + n.list + "\" could not be updated";
+      break;
+    case ListNotice::Kind::kRefused:
+      headline = "list \"" + n.list + "\" was refused by the sanity gate";
+      break;
+    case ListNotice::Kind::kQuarantined:
+      headline = "list \"" + n.list + "\": " + std::to_string(n.quarantined.size()) +
+                 (n.quarantined.size() == 1 ? " entry" : " entries") + " quarantined";
+      break;
+    case ListNotice::Kind::kRecovered: headline = "list \"" + n.list + "\" is current again"; break;
+  }
+  if (n.kind == ListNotice::Kind::kFailed || n.kind == ListNotice::Kind::kRefused) {
+    meaning = n.has_good_copy
+                  ? "The last good copy (" + std::to_string(n.entries) + " entries, downloaded " +
+                        isoMs(n.last_success_unix_ms) + ") stays in force."
+                  : "No copy has been downloaded yet: this list blocks nothing "
+                    "until a download succeeds.";
+  } else if (n.kind == ListNotice::Kind::kQuarantined) {
+    meaning =
+        "The new version is in force without these entries: each would have blocked a name "
+        "of the shipped protected lists (top sites, universities). Check the list's source.";
+  } else {
+    meaning = "In force: " + std::to_string(n.entries) + " entries.";
+  }
+  constexpr size_t kMaxQuarantinedShown = 50;
+  const std::string_view event = listNoticeKindName(n.kind);
+  switch (r.settings.kind) {
+    case policy::AlertKind::kWebhook: {
+      nlohmann::json body{{"type", "safegate.list"},
+                          {"version", 1},
+                          {"gateway", hostname_},
+                          {"deployment_id", deployment_id_},
+                          {"sent_at", isoMs(now_ms)},
+                          {"time", isoMs(n.unix_ms)},
+                          {"list", n.list},
+                          {"event", event},
+                          {"in_force", n.has_good_copy},
+                          {"entries", n.entries}};
+      if (n.has_good_copy) body["last_success"] = isoMs(n.last_success_unix_ms);
+      if (!n.error.empty()) body["error"] = n.error;
+      if (!n.quarantined.empty()) {
+        nlohmann::json q = nlohmann::json::array();
+        for (size_t i = 0; i < n.quarantined.size() && i < kMaxQuarantinedShown; ++i) {
+          const QuarantinedEntry& e = n.quarantined[i];
+          q.push_back({{"line", e.line}, {"entry", e.name}, {"protects", e.protects}});
+        }
+        body["quarantined"] = std::move(q);
+        body["quarantined_count"] = n.quarantined.size();
+      }
+      return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    case policy::AlertKind::kEmail: {
+      std::string to;
+      for (const auto& t : r.settings.to) to += (to.empty() ? "" : ", ") + headerSafe(t);
+      std::string m = "From: safegate <" + headerSafe(r.settings.from) + ">\r\nTo: " + to +
+                      "\r\nSubject: [safegate] " + headerSafe(headline) +
+                      "\r\nDate: " + formatUtc(now_ms / 1000, "%a, %d %b %Y %H:%M:%S +0000") +
+                      "\r\nMessage-ID: <" + headerSafe(key) + "@safegate." + headerSafe(hostname_) +
+                      ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
+      m += "safegate on " + hostname_;
+      if (!deployment_id_.empty()) m += " (" + deployment_id_ + ")";
+      m += ", " + isoMs(n.unix_ms) + ": " + headline + ".\r\n";
+      if (!n.error.empty()) m += "\r\nWhy: " + n.error + "\r\n";
+      m += "\r\n" + meaning + "\r\n";
+      for (size_t i = 0; i < n.quarantined.size() && i < kMaxQuarantinedShown; ++i) {
+        const QuarantinedEntry& e = n.quarantined[i];
+        m += "  line " + std::to_string(e.line) + ": " + e.name + " (would block " + e.protects +
+             ")\r\n";
+      }
+      if (n.quarantined.size() > kMaxQuarantinedShown) {
+        m += "  ... and " + std::to_string(n.quarantined.size() - kMaxQuarantinedShown) +
+             " more\r\n";
+      }
+      m += "\r\n`safegatectl lists` on the gateway shows every list's state.\r\n";
+      return m;
+    }
+    case policy::AlertKind::kSyslog: {
+      std::vector<SyslogField> params = {{"list", n.list},
+                                         {"event", std::string(event)},
+                                         {"in_force", n.has_good_copy ? "true" : "false"},
+                                         {"entries", std::to_string(n.entries)}};
+      if (!n.error.empty()) params.push_back({"error", n.error});
+      if (!n.quarantined.empty()) {
+        params.push_back({"quarantined", std::to_string(n.quarantined.size())});
+      }
+      if (!deployment_id_.empty()) params.push_back({"deployment", deployment_id_});
+      return formatRfc5424(n.kind == ListNotice::Kind::kRecovered ? 5 : 4, n.unix_ms, hostname_,
+                           "list", "safegate@32473", params, headline);
+    }
+  }
+  return {};
 }
 
 }  // namespace safegate

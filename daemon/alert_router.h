@@ -30,6 +30,7 @@
 #include "common/outbox_store.h"
 #include "daemon/alert_digest.h"
 #include "daemon/incident_store.h"
+#include "daemon/list_store.h"
 #include "policy/config.h"
 #include "policy/time_zone.h"
 
@@ -40,8 +41,9 @@ struct AlertRouterStats {
   uint64_t suppressed = 0;  // folded into a later alert by a rate limit
   uint64_t messages = 0;    // outbox messages queued
   uint64_t enqueue_errors = 0;
-  uint64_t dropped = 0;  // more than the per-destination backlog held between flushes
-  uint64_t digests = 0;  // daily digests queued
+  uint64_t dropped = 0;       // more than the per-destination backlog held between flushes
+  uint64_t digests = 0;       // daily digests queued
+  uint64_t list_notices = 0;  // list notices queued (one per destination)
   std::string last_error;
 };
 
@@ -55,6 +57,10 @@ class AlertRouter {
               std::filesystem::path incident_db = {});
 
   void onAlert(const AlertNotice& notice);
+  // A subscribed list's health changed (daemon/list_refresher.h): for every destination with
+  // list_notices on, one message at the next flush (no batching, no rate limit: the refresher
+  // already sends a failure at most once a day). Called by the list refresher thread.
+  void onListNotice(const ListNotice& notice);
   // Queues every batch whose window has closed (batch_seconds = 0: everything pending; all of
   // them with `force`, at shutdown).
   // Returns whether it queued any message (the delivery thread then delivers at once).
@@ -75,6 +81,7 @@ class AlertRouter {
   struct Route {
     policy::AlertSettings settings;
     std::vector<Pending> batch;
+    std::vector<ListNotice> list_notices;
     int64_t batch_started_ms = 0;
     struct Window {
       int64_t started_ms = 0;
@@ -86,10 +93,15 @@ class AlertRouter {
 
   bool matches(const policy::AlertSettings& s, const AlertNotice& n) const;
   void enqueue(Route& r, int64_t now_ms);
+  void enqueueListNotices(Route& r, int64_t now_ms);
+  // The outbox, opened on first use; nullptr (error counted) when it cannot be opened.
+  OutboxStore* outbox();
   std::string renderWebhook(std::span<const Pending> batch, int64_t now_ms) const;
   std::string renderEmail(const Route& r, std::span<const Pending> batch, int64_t now_ms,
                           const std::string& key) const;
   std::string renderSyslog(const Pending& p) const;
+  std::string renderListNotice(const Route& r, const ListNotice& n, int64_t now_ms,
+                               const std::string& key) const;
   std::vector<std::string> renderDigest(const Route& r, const std::vector<GroupDigest>& groups,
                                         const std::string& date, const std::string& key,
                                         int64_t now_ms) const;

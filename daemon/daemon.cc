@@ -358,6 +358,10 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   lists_ = std::make_unique<ListRefresher>(settings_.state_dir / "lists", shippedProtectedNames(),
                                            SystemClock::instance(),
                                            [this] { lists_updated_.store(true); });
+  if (alerts_) {
+    lists_->setNoticeSink(
+        [router = alerts_.get()](const ListNotice& n) { router->onListNotice(n); });
+  }
   lists_->setSubscriptions(subscriptionsOf(loaded->config));
   lists_->start();
 
@@ -515,9 +519,10 @@ nlohmann::json Daemon::statsJson() {
   }
   if (alerts_) {
     const AlertRouterStats a = alerts_->stats();
-    j["alerts"] = {{"alerts", a.alerts},     {"suppressed", a.suppressed},
-                   {"messages", a.messages}, {"enqueue_errors", a.enqueue_errors},
-                   {"dropped", a.dropped},   {"last_error", a.last_error}};
+    j["alerts"] = {{"alerts", a.alerts},        {"suppressed", a.suppressed},
+                   {"messages", a.messages},    {"enqueue_errors", a.enqueue_errors},
+                   {"dropped", a.dropped},      {"list_notices", a.list_notices},
+                   {"last_error", a.last_error}};
   }
   return j;
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "common/logger.h"
 #include "common/thread_name.h"
@@ -65,6 +66,57 @@ std::vector<ListRecord> ListRefresher::records() const {
   return out;
 }
 
+std::vector<ListNotice> ListNoticeTracker::after(const ListRecord* before,
+                                                 const RefreshResult& result, int64_t now_ms) {
+  // A list failing the same way all week is one notice a day, not one per retry.
+  constexpr int64_t kRepeatFailureMs = int64_t{24} * 3600 * 1000;
+  const ListRecord& r = result.record;
+  const bool was_failing = before && !before->last_error.empty();
+  auto notice = [&](ListNotice::Kind kind) {
+    ListNotice n;
+    n.unix_ms = now_ms;
+    n.kind = kind;
+    n.list = r.name;
+    n.has_good_copy = r.good.has_value();
+    n.entries = r.entries;
+    n.last_success_unix_ms = r.last_success_unix_ms;
+    return n;
+  };
+  switch (result.outcome) {
+    case RefreshOutcome::kFailed:
+    case RefreshOutcome::kRefused: {
+      auto it = failure_noticed_ms_.find(r.name);
+      if (was_failing && it != failure_noticed_ms_.end() &&
+          now_ms - it->second < kRepeatFailureMs) {
+        return {};
+      }
+      failure_noticed_ms_[r.name] = now_ms;
+      ListNotice n = notice(result.outcome == RefreshOutcome::kFailed ? ListNotice::Kind::kFailed
+                                                                      : ListNotice::Kind::kRefused);
+      n.error = r.last_error;
+      return {n};
+    }
+    case RefreshOutcome::kUpdated:
+    case RefreshOutcome::kUnchanged: {
+      failure_noticed_ms_.erase(r.name);
+      std::vector<ListNotice> out;
+      if (was_failing) out.push_back(notice(ListNotice::Kind::kRecovered));
+      if (result.outcome != RefreshOutcome::kUpdated || r.quarantined.empty()) return out;
+      auto names = [](const std::vector<QuarantinedEntry>& q) {
+        std::set<std::string> out;
+        for (const auto& e : q) out.insert(e.name);
+        return out;
+      };
+      if (before && names(before->quarantined) == names(r.quarantined)) return out;
+      ListNotice n = notice(ListNotice::Kind::kQuarantined);
+      n.quarantined = r.quarantined;
+      out.push_back(std::move(n));
+      return out;
+    }
+  }
+  return {};
+}
+
 void ListRefresher::run() {
   setThreadName("sg-lists");
   // Downloads and parsing are never urgent: lowest CPU priority for this thread only.
@@ -94,6 +146,9 @@ void ListRefresher::run() {
       }
       HttpClient client(s.http);
       RefreshResult r = ListSubscriber(store_, protected_).refresh(client, s.spec, now);
+      for (const ListNotice& n : notices_.after(same_url ? &**held : nullptr, r, now)) {
+        if (on_notice_) on_notice_(n);
+      }
       if (r.outcome == RefreshOutcome::kUpdated) {
         updated = true;
         logInfo("lists", "list updated",

@@ -162,4 +162,14 @@ Status ListStore::saveRecord(const ListRecord& record) const {
   return writeFileAtomically(recordPath(record.name), recordText(record), 0640);
 }
 
+std::string_view listNoticeKindName(ListNotice::Kind k) {
+  switch (k) {
+    case ListNotice::Kind::kFailed: return "failed";
+    case ListNotice::Kind::kRefused: return "refused";
+    case ListNotice::Kind::kQuarantined: return "quarantined";
+    case ListNotice::Kind::kRecovered: return "recovered";
+  }
+  return "unknown";
+}
+
 }  // namespace safegate

@@ -40,6 +40,27 @@ struct ListRecord {
   std::vector<QuarantinedEntry> quarantined;  // of the good copy
 };
 
+// A change in a subscription's health worth telling a person (docs/alerts.md "List notices"):
+// produced by the refresher (daemon/list_refresher.h), sent by the alert router to every
+// destination with list_notices on. It carries no browsing data.
+struct ListNotice {
+  enum class Kind : uint8_t {
+    kFailed,       // could not be downloaded (or verified); the last good copy stays
+    kRefused,      // downloaded but failed the sanity gate; the last good copy stays
+    kQuarantined,  // a new version is in force, minus entries that would block protected names
+    kRecovered,    // current again after a failure or refusal
+  };
+  int64_t unix_ms = 0;
+  Kind kind = Kind::kFailed;
+  std::string list;
+  std::string error;           // why (kFailed, kRefused)
+  bool has_good_copy = false;  // a version is in force (else the list adds no entries)
+  uint64_t entries = 0;        // of the version in force
+  int64_t last_success_unix_ms = 0;
+  std::vector<QuarantinedEntry> quarantined;  // kQuarantined
+};
+std::string_view listNoticeKindName(ListNotice::Kind k);
+
 class ListStore {
  public:
   explicit ListStore(std::filesystem::path dir) : dir_(std::move(dir)) {}

@@ -897,6 +897,10 @@ const KeyDef kKeys[] = {
      "Which incidents: alert-block (blocked) and/or alert-allow (allowed but alerting)."},
     {"alerts[].categories", K::kStringList, "[]", R, "Only these categories; empty = all."},
     {"alerts[].groups", K::kStringList, "[]", R, "Only these groups; empty = all."},
+    {"alerts[].list_notices", K::kBoolean, "true", R,
+     "Also send list notices: a subscribed list that cannot be refreshed or is refused by the "
+     "sanity gate (the last good copy stays), recovers, or has entries quarantined. "
+     "actions = [] with this on sends list notices only (for the IT contact)."},
     {"alerts[].digest_time", K::kString, "\"\"", R,
      "Daily digest at this local time (\"07:30\", policy.time_zone): per group the day's alerts "
      "and blocks by category, top blocked names and a red-amber-green status; empty = none.",

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -15,11 +16,43 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace safegate::testing {
+
+// Waits until the file at `path` contains `needle` (a daemon's log line, with stderr to that
+// file): woken by inotify on every write, never a sleep. Returns whether it appeared in time.
+inline bool waitForFileText(const std::string& path, const std::string& needle,
+                            int timeout_ms = 15000) {
+  auto contains = [&] {
+    std::ifstream in(path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    return text.find(needle) != std::string::npos;
+  };
+  const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) return contains();
+  const bool watching = inotify_add_watch(fd, path.c_str(), IN_MODIFY) >= 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  bool found = false;
+  // The watch is in place before the first look, so no write between them is missed.
+  while (!(found = contains())) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0 || !watching) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    char events[4096];
+    while (read(fd, events, sizeof events) > 0) {
+    }
+  }
+  close(fd);
+  return found;
+}
 
 class ChildProcess {
  public:

@@ -62,6 +62,18 @@ class OutboxIntegrationTest : public ::testing::Test {
     return daemon_.waitForLine("safegated: ready", 15000).has_value();
   }
   std::filesystem::path log() const { return dir_.path() / "safegated.log"; }
+  // Starts the daemon on `cfg` and waits for the reload that follows its first list download
+  // (readiness from the log, woken by inotify). Returns the DNS port, "" on failure.
+  std::string startAndWaitForListUpdate(const std::filesystem::path& cfg) {
+    if (!daemon_.start({safegated_, "--config", cfg.string()}, log().string())) return "";
+    auto line = daemon_.waitForLine("safegated: ready", 15000);
+    std::smatch m;
+    if (!line || !std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) {
+      return "";
+    }
+    if (!testing::waitForFileText(log(), "reload after a list update applied")) return "";
+    return m[1];
+  }
   std::string report(const std::filesystem::path& cfg) {
     return run(ctl_ + " report http://bad.test/page --category child-abuse --json --config '" +
                cfg.string() + "' 2>&1");
@@ -214,22 +226,9 @@ TEST_F(OutboxIntegrationTest, SubscribedListIsDownloadedKeptAndEnforced) {
                      "[[lists]]\nname = \"gambling\"\ncategory = \"gambling\"\nsources = [\"" +
                      lists.url("/files/gambling.txt") + "\"]\nca_file = \"" + pki_->caFile() +
                      "\"\n[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n");
-  ASSERT_TRUE(daemon_.start({safegated_, "--config", cfg.string()}, log().string()));
-  auto line = daemon_.waitForLine("safegated: ready", 15000);
-  ASSERT_TRUE(line) << testing::readFile(log());
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) << *line;
-  // Readiness: the daemon logs the reload that follows the first download (bounded wait).
-  for (int i = 0; i < 750; ++i) {
-    if (testing::readFile(log()).find("reload after a list update applied") != std::string::npos) {
-      break;
-    }
-    usleep(20'000);
-  }
-  ASSERT_NE(testing::readFile(log()).find("reload after a list update applied"), std::string::npos)
-      << testing::readFile(log());
-  const std::string answer =
-      run("dig @127.0.0.1 -p " + std::string(m[1]) + " +time=3 +tries=1 poker.test 2>&1");
+  const std::string port = startAndWaitForListUpdate(cfg);
+  ASSERT_FALSE(port.empty()) << testing::readFile(log());
+  const std::string answer = run("dig @127.0.0.1 -p " + port + " +time=3 +tries=1 poker.test 2>&1");
   EXPECT_NE(answer.find("NXDOMAIN"), std::string::npos) << answer;
   EXPECT_TRUE(std::filesystem::exists(dir_.path() / "state/lists/gambling.list"));
 
@@ -241,6 +240,37 @@ TEST_F(OutboxIntegrationTest, SubscribedListIsDownloadedKeptAndEnforced) {
   EXPECT_EQ(row["entries"], 2);
   EXPECT_EQ(row["last_error"], "");
   EXPECT_FALSE(row["version"].get<std::string>().empty()) << shown;
+}
+
+// A subscription that cannot be downloaded is told to the IT contact's webhook (a list
+// notice, docs/alerts.md) — the destination takes no incident alerts (actions = []).
+TEST_F(OutboxIntegrationTest, AListThatCannotBeDownloadedIsToldToTheAlertDestination) {
+  std::filesystem::create_directory(dir_.path() / "files");
+  HttpsTestServer lists;
+  ASSERT_TRUE(lists.start(*pki_, "server", false, (dir_.path() / "files").string()));
+  const auto cfg = dir_.write(
+      "safegate.toml",
+      "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
+          "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
+          "[[lists]]\nname = \"gambling\"\ncategory = \"gambling\"\nsources = [\"" +
+          lists.url("/files/missing.txt") + "\"]\nca_file = \"" + pki_->caFile() +
+          "\"\n[[alerts]]\nname = \"it\"\nkind = \"webhook\"\nurl = \"" + server_.url("/ok") +
+          "\"\nca_file = \"" + pki_->caFile() + "\"\nactions = []\n");
+  ASSERT_TRUE(startDaemon(cfg)) << testing::readFile(log());
+  std::vector<nlohmann::json> got;
+  for (int i = 0; i < 1500 && got.empty(); ++i) {
+    for (const auto& r : server_.requests()) {
+      if (r["path"] == "/ok") got.push_back(r);
+    }
+    if (got.empty()) usleep(20'000);
+  }
+  ASSERT_EQ(got.size(), 1u) << testing::readFile(log());
+  auto j = nlohmann::json::parse(got[0]["body"].get<std::string>());
+  EXPECT_EQ(j["type"], "safegate.list");
+  EXPECT_EQ(j["list"], "gambling");
+  EXPECT_EQ(j["event"], "failed");
+  EXPECT_EQ(j["in_force"], false);
+  EXPECT_NE(j["error"].get<std::string>().find("404"), std::string::npos) << j.dump();
 }
 
 // lists[].public_key through the real daemon: the signed list is enforced; a list altered after
@@ -265,21 +295,10 @@ TEST_F(OutboxIntegrationTest, OnlyListsWithAGoodSignatureAreEnforced) {
                            "[policy]\ndefault_group = \"kids\"\n" +
                            list("signed", "gambling") + list("tampered", "pornography") +
                            "[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n");
-  ASSERT_TRUE(daemon_.start({safegated_, "--config", cfg.string()}, log().string()));
-  auto line = daemon_.waitForLine("safegated: ready", 15000);
-  ASSERT_TRUE(line) << testing::readFile(log());
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) << *line;
-  // Readiness: both lists are tried in one pass, then the daemon reloads (bounded wait).
-  for (int i = 0; i < 750; ++i) {
-    if (testing::readFile(log()).find("reload after a list update applied") != std::string::npos) {
-      break;
-    }
-    usleep(20'000);
-  }
-  ASSERT_NE(testing::readFile(log()).find("reload after a list update applied"), std::string::npos)
-      << testing::readFile(log());
-  const std::string dig = "dig @127.0.0.1 -p " + std::string(m[1]) + " +time=3 +tries=1 ";
+  // Both lists are tried in one pass, then the daemon reloads.
+  const std::string port = startAndWaitForListUpdate(cfg);
+  ASSERT_FALSE(port.empty()) << testing::readFile(log());
+  const std::string dig = "dig @127.0.0.1 -p " + port + " +time=3 +tries=1 ";
   EXPECT_NE(run(dig + "signed-two.example 2>&1").find("NXDOMAIN"), std::string::npos);
   EXPECT_EQ(run(dig + "tampered.test 2>&1").find("NXDOMAIN"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "state/lists/tampered.list"));

@@ -167,6 +167,98 @@ TEST_F(AlertRouterTest, SyslogSendsEachAlertAsItsOwnRfc5424Message) {
   EXPECT_NE(q[0].payload.find("device=\"Sam's tablet\""), std::string::npos);
 }
 
+TEST_F(AlertRouterTest, ListNoticesGoAtTheNextFlushToEveryDestinationThatWantsThem) {
+  auto hook = route("it", policy::AlertKind::kWebhook);
+  hook.batch_seconds = 3600;  // list notices do not wait for a batch window
+  auto mail = route("it-mail", policy::AlertKind::kEmail);
+  auto log = route("district", policy::AlertKind::kSyslog);
+  auto lead = route("lead", policy::AlertKind::kEmail);
+  lead.list_notices = false;  // the safeguarding lead gets incidents only
+  AlertRouter r = router({hook, mail, log, lead});
+  ListNotice n;
+  n.unix_ms = int64_t{1'700'000'000} * 1000;
+  n.kind = ListNotice::Kind::kFailed;
+  n.list = "adult";
+  n.error = "HTTP 404 Not Found";
+  n.has_good_copy = true;
+  n.entries = 4200;
+  n.last_success_unix_ms = n.unix_ms - 86'400'000;
+  r.onListNotice(n);
+  r.flush();
+  auto q = queued();
+  ASSERT_EQ(q.size(), 3u);
+  EXPECT_EQ(r.stats().list_notices, 3u);
+  for (const auto& m : q) {
+    EXPECT_EQ(m.kind, "list");
+    EXPECT_NE(m.destination, "lead");
+  }
+  auto body = nlohmann::json::parse(q[0].payload);
+  EXPECT_EQ(body["type"], "safegate.list");
+  EXPECT_EQ(body["list"], "adult");
+  EXPECT_EQ(body["event"], "failed");
+  EXPECT_EQ(body["error"], "HTTP 404 Not Found");
+  EXPECT_EQ(body["in_force"], true);
+  EXPECT_EQ(body["entries"], 4200);
+  EXPECT_EQ(body["last_success"], "2023-11-13T22:13:20Z");
+  const std::string& m = q[1].payload;
+  EXPECT_NE(m.find("Subject: [safegate] list \"adult\" could not be updated\r\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("Why: HTTP 404 Not Found"), std::string::npos) << m;
+  EXPECT_NE(m.find("The last good copy (4200 entries, downloaded 2023-11-13T22:13:20Z) stays in "
+                   "force."),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(q[2].payload.rfind("<108>1 ", 0), 0u) << q[2].payload;  // warning
+  EXPECT_NE(q[2].payload.find("event=\"failed\""), std::string::npos) << q[2].payload;
+
+  // A list never downloaded says that it blocks nothing; a recovery is a notice, not a warning.
+  n.has_good_copy = false;
+  n.kind = ListNotice::Kind::kRefused;
+  n.error = "2 entries; at least 1000 are required";
+  r.onListNotice(n);
+  ListNotice back = n;
+  back.kind = ListNotice::Kind::kRecovered;
+  back.has_good_copy = true;
+  back.error.clear();
+  r.onListNotice(back);
+  r.flush();
+  q = queued();
+  ASSERT_EQ(q.size(), 9u);
+  // Per destination in order: the webhook's two, the e-mail's two, syslog's two.
+  EXPECT_EQ(nlohmann::json::parse(q[3].payload)["event"], "refused");
+  EXPECT_EQ(nlohmann::json::parse(q[4].payload)["event"], "recovered");
+  EXPECT_NE(q[5].payload.find("Subject: [safegate] list \"adult\" was refused by the sanity gate"),
+            std::string::npos)
+      << q[5].payload;
+  EXPECT_NE(q[5].payload.find("this list blocks nothing until a download succeeds"),
+            std::string::npos)
+      << q[5].payload;
+  EXPECT_EQ(q[8].payload.rfind("<109>1 ", 0), 0u) << q[8].payload;  // notice
+}
+
+TEST_F(AlertRouterTest, QuarantinedEntriesAreListedWithTheNameTheyWouldHaveBlocked) {
+  AlertRouter r = router({route("it", policy::AlertKind::kWebhook)});
+  ListNotice n;
+  n.kind = ListNotice::Kind::kQuarantined;
+  n.list = "adult";
+  n.has_good_copy = true;
+  n.entries = 99;
+  for (uint32_t i = 0; i < 60; ++i) {
+    n.quarantined.push_back({i + 1, "ac.uk", "www.ox.ac.uk"});
+  }
+  r.onListNotice(n);
+  r.flush();
+  auto q = queued();
+  ASSERT_EQ(q.size(), 1u);
+  auto body = nlohmann::json::parse(q[0].payload);
+  EXPECT_EQ(body["event"], "quarantined");
+  EXPECT_EQ(body["quarantined_count"], 60);
+  ASSERT_EQ(body["quarantined"].size(), 50u);  // bounded; the count says how many
+  EXPECT_EQ(body["quarantined"][0]["entry"], "ac.uk");
+  EXPECT_EQ(body["quarantined"][0]["protects"], "www.ox.ac.uk");
+}
+
 TEST_F(AlertRouterTest, FullOutboxIsCountedAndTheAlertIsNotLostSilently) {
   OutboxOptions small;
   small.max_messages = 1;
