@@ -1,6 +1,7 @@
 #include "filters/http_request.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -429,41 +430,47 @@ bool unreserved(char c) {
 std::string_view normalizeHttpPath(std::string_view path, std::string& out) {
   const size_t query = path.find('?');
   const std::string_view p = path.substr(0, query);
-  // Decode unreserved %XX and read '\\' as '/'.
-  std::string decoded;
-  decoded.reserve(p.size());
+  // Decode unreserved %XX and read '\\' as '/', behind a leading '/': every segment then has a
+  // slash before it in `out`, which lets the pass below work in place (no allocation once
+  // `out` has grown: the policy calls this per plain-HTTP decision).
+  out.clear();
+  out += '/';
   for (size_t i = 0; i < p.size(); ++i) {
     if (p[i] == '%' && i + 2 < p.size()) {
       const int hi = hexValue(p[i + 1]), lo = hexValue(p[i + 2]);
       if (hi >= 0 && lo >= 0 && unreserved(static_cast<char>(hi * 16 + lo))) {
-        decoded += static_cast<char>(hi * 16 + lo);
+        out += static_cast<char>(hi * 16 + lo);
         i += 2;
         continue;
       }
     }
-    decoded += p[i] == '\\' ? '/' : p[i];
+    out += p[i] == '\\' ? '/' : p[i];
   }
-  // Segments without empty, "." and ".." (which removes the one before it).
-  std::vector<std::string_view> segments;
-  std::string_view rest = decoded;
+  // Keep segments but empty ones, "." and ".." (which removes the one kept before it), as
+  // "/seg", compacted to the front of `out`. The write position w never passes the slash
+  // before the segment being read, so a segment is read before anything overwrites it.
+  const size_t n = out.size();
+  size_t w = 0;
   bool trailing_slash = false;
-  while (!rest.empty()) {
-    const size_t slash = rest.find('/');
-    const std::string_view seg = rest.substr(0, slash);
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-    const bool last = slash == std::string_view::npos || rest.empty();
-    if (seg == "..") {
-      if (!segments.empty()) segments.pop_back();
-    } else if (!seg.empty() && seg != ".") {
-      segments.push_back(seg);
+  for (size_t r = 1; r < n;) {
+    const size_t slash = out.find('/', r);
+    const size_t end = slash == std::string::npos ? n : slash;
+    const std::string_view seg(out.data() + r, end - r);
+    const bool dot = seg == ".", dotdot = seg == "..";
+    if (slash == std::string::npos || slash + 1 == n) {
+      trailing_slash = slash != std::string::npos || dot || dotdot;
     }
-    if (last) trailing_slash = slash != std::string_view::npos || seg == "." || seg == "..";
+    if (dotdot) {
+      while (w > 0 && out[--w] != '/') {
+      }
+    } else if (!seg.empty() && !dot) {
+      out[w++] = '/';
+      std::memmove(out.data() + w, seg.data(), seg.size());
+      w += seg.size();
+    }
+    r = end + 1;
   }
-  out.clear();
-  for (std::string_view seg : segments) {
-    out += '/';
-    out += seg;
-  }
+  out.resize(w);
   if (out.empty() || trailing_slash) out += '/';
   if (query != std::string_view::npos) out += path.substr(query);
   return out;

@@ -559,7 +559,7 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
     }
   });
   // A plain-HTTP request is also matched by URL rules (rules with a path): its URL as AdGuard
-  // forms it, "http://" + host + path-and-query. Per-thread buffer: it only grows.
+  // forms it, "http://" + host + path-and-query.
   // The path is also matched as a server resolves it (normalizeHttpPath: "%65", "/./", "//"),
   // so a child cannot spell a blocked page differently. Per-thread buffers: they only grow.
   std::string_view url, normalized_url;

@@ -305,9 +305,62 @@ TEST(HttpRequestTest, NormalizedPathDecodesUnreservedAndRemovesDotSegments) {
       {"/p?q=/../x&%65", "/p?q=/../x&%65"},  // the query is kept as sent
       {"", "/"},
       {"/", "/"},
+      {"a/b", "/a/b"},
+      {"/..", "/"},
+      {"/a/b/../../..", "/"},
+      {"/aa/bbb/../c", "/aa/c"},
+      {"/abc/../x/", "/x/"},
   };
   std::string out;
   for (const Row& r : rows) EXPECT_EQ(normalizeHttpPath(r.in, out), r.out) << r.in;
+}
+
+// The in-place pass against a plain one that keeps a vector of segments, on every path of up
+// to six characters over an alphabet that makes dot segments, empty segments and escapes.
+TEST(HttpRequestTest, NormalizedPathInPlaceAgreesWithASegmentListOnEveryShortPath) {
+  auto reference = [](std::string_view path) {
+    const size_t query = path.find('?');
+    std::string decoded;
+    for (char c : path.substr(0, query)) decoded += c == '\\' ? '/' : c;
+    for (size_t i; (i = decoded.find("%2e")) != std::string::npos;) decoded.replace(i, 3, ".");
+    std::vector<std::string> segments;
+    size_t start = 0;
+    bool trailing = false;
+    while (start < decoded.size()) {
+      const size_t slash = decoded.find('/', start);
+      const std::string seg = decoded.substr(start, slash - start);
+      const bool last = slash == std::string::npos || slash + 1 == decoded.size();
+      if (seg == "..") {
+        if (!segments.empty()) segments.pop_back();
+      } else if (!seg.empty() && seg != ".") {
+        segments.push_back(seg);
+      }
+      if (last) trailing = slash != std::string::npos || seg == "." || seg == "..";
+      start = slash == std::string::npos ? decoded.size() : slash + 1;
+    }
+    std::string out;
+    for (const auto& seg : segments) out += "/" + seg;
+    if (out.empty() || trailing) out += '/';
+    if (query != std::string_view::npos) out += path.substr(query);
+    return out;
+  };
+  const std::string_view alphabet[] = {"a", "/", ".", "\\", "%2e", "?"};
+  std::string out;
+  size_t checked = 0;
+  std::vector<size_t> digits;
+  for (size_t len = 0; len <= 6; ++len) {
+    digits.assign(len, 0);
+    for (;;) {
+      std::string path;
+      for (size_t d : digits) path += alphabet[d];
+      ASSERT_EQ(normalizeHttpPath(path, out), reference(path)) << path;
+      ++checked;
+      size_t k = 0;
+      while (k < len && ++digits[k] == std::size(alphabet)) digits[k++] = 0;
+      if (k == len) break;
+    }
+  }
+  EXPECT_EQ(checked, 55'987u);  // 6^0 + ... + 6^6
 }
 
 TEST(HttpRequestTest, StatusNames) {
