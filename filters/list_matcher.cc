@@ -176,30 +176,28 @@ struct ListMatcher::Impl {
       }
     }
     matched_name = {};
-    if (t.plain_patterns) {
-      if (auto m = t.plain_patterns->match(q.name)) {
-        const Rule& r = rules[m->value];
-        if (accept(r)) return &r;
+    // Patterns over one subject: the name, then (plain HTTP) the URL; match-all rules are only
+    // ever name rules (the reader refuses them as URL rules).
+    auto fromPatterns = [&](const RegexRuleSet* plain, const std::vector<uint32_t>& modified,
+                            std::string_view subject) -> const Rule* {
+      if (plain) {
+        if (auto m = plain->match(subject)) {
+          const Rule& r = rules[m->value];
+          if (accept(r)) return &r;
+        }
       }
-    }
-    for (uint32_t idx : t.modified_patterns) {
-      const Rule& r = rules[idx];
-      if (!fits(r, q) || !accept(r)) continue;
-      if (r.match_all || (r.own_regex && r.own_regex->match(q.name))) return &r;
+      for (uint32_t idx : modified) {
+        const Rule& r = rules[idx];
+        if (!fits(r, q) || !accept(r)) continue;
+        if (r.match_all || (r.own_regex && r.own_regex->match(subject))) return &r;
+      }
+      return nullptr;
+    };
+    if (const Rule* r = fromPatterns(t.plain_patterns.get(), t.modified_patterns, q.name)) {
+      return r;
     }
     if (q.url.empty()) return nullptr;
-    if (t.plain_url_patterns) {
-      if (auto m = t.plain_url_patterns->match(q.url)) {
-        const Rule& r = rules[m->value];
-        if (accept(r)) return &r;
-      }
-    }
-    for (uint32_t idx : t.modified_url_patterns) {
-      const Rule& r = rules[idx];
-      if (!fits(r, q) || !accept(r)) continue;
-      if (r.own_regex && r.own_regex->match(q.url)) return &r;
-    }
-    return nullptr;
+    return fromPatterns(t.plain_url_patterns.get(), t.modified_url_patterns, q.url);
   }
 
   // True when an `@@...$dnsrewrite` exception switches off `rewrite` for this query.

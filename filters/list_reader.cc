@@ -606,25 +606,41 @@ class LineParser {
     return UrlShape::kName;
   }
 
+  // The anchors of an adblock pattern: "||" (the domain or a subdomain of it), "|" (the
+  // start) and a trailing "|" (the end); `body` is what lies between them.
+  struct Anchors {
+    enum Start : uint8_t { kNone, kDomain, kStart } start = kNone;
+    bool end = false;
+    std::string_view body;
+  };
+  static Anchors splitAnchors(std::string_view p) {
+    Anchors a;
+    if (startsWith(p, "||")) {
+      a.start = Anchors::kDomain;
+      p.remove_prefix(2);
+    } else if (startsWith(p, "|")) {
+      a.start = Anchors::kStart;
+      p.remove_prefix(1);
+    }
+    if (!p.empty() && p.back() == '|') {
+      a.end = true;
+      p.remove_suffix(1);
+    }
+    a.body = p;
+    return a;
+  }
+
   // An adblock pattern as an RE2 regex over a request URL, as AdGuard's urlfilter builds it
   // (rules/simple_regex.go): "||" = scheme and any subdomains, "|" = start or end, "^" = a
   // separator (anything but a letter, digit or one of "_-.%") or the end, "*" = anything;
   // the rest literal. `p` has had a trailing "/*" turned into "^" already.
   static std::string patternToUrlRegex(std::string_view p) {
-    std::string re;
-    if (startsWith(p, "||")) {
-      re = "^(?:http|https|ws|wss)://(?:[a-z0-9_.-]+\\.)?";
-      p.remove_prefix(2);
-    } else if (startsWith(p, "|")) {
-      re = "^";
-      p.remove_prefix(1);
-    }
-    bool end_anchor = false;
-    if (!p.empty() && p.back() == '|') {
-      end_anchor = true;
-      p.remove_suffix(1);
-    }
-    for (char c : p) {
+    const Anchors a = splitAnchors(p);
+    std::string re = a.start == Anchors::kDomain  ? "^(?:http|https|ws|wss)://(?:[a-z0-9_.-]+\\.)?"
+                     : a.start == Anchors::kStart ? "^"
+                                                  : "";
+    const bool end_anchor = a.end;
+    for (char c : a.body) {
       if (c == '*') {
         re += ".*";
       } else if (c == '^') {
@@ -642,20 +658,11 @@ class LineParser {
 
   // Converts an adblock host pattern (without @@, modifiers) into an RE2 regex over the
   // canonical name. Returns false with `why` when the pattern cannot match a DNS name.
-  static bool patternToRegex(std::string_view p, std::string& regex, std::string& why) {
-    regex.clear();
-    if (startsWith(p, "||")) {
-      regex = "(?:^|\\.)";
-      p.remove_prefix(2);
-    } else if (startsWith(p, "|")) {
-      regex = "^";
-      p.remove_prefix(1);
-    }
-    bool end_anchor = false;
-    if (!p.empty() && p.back() == '|') {
-      end_anchor = true;
-      p.remove_suffix(1);
-    }
+  static bool patternToRegex(std::string_view pattern, std::string& regex, std::string& why) {
+    const Anchors a = splitAnchors(pattern);
+    regex = a.start == Anchors::kDomain ? "(?:^|\\.)" : a.start == Anchors::kStart ? "^" : "";
+    std::string_view p = a.body;
+    bool end_anchor = a.end;
     if (!p.empty() && p.back() == '^') {
       end_anchor = true;
       p.remove_suffix(1);
