@@ -25,12 +25,19 @@ Status writeAll(int fd, std::string_view data) {
 }  // namespace
 
 Status writeFileAtomically(const std::filesystem::path& path, std::string_view data, mode_t mode) {
+  return writeFileAtomically(path, std::span<const std::string_view>(&data, 1), mode);
+}
+
+Status writeFileAtomically(const std::filesystem::path& path,
+                           std::span<const std::string_view> parts, mode_t mode) {
   const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
   std::string tmp_name = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
   int fd = mkostemp(tmp_name.data(), O_CLOEXEC);
   if (fd < 0) return Status::fromErrno("create temporary file in " + dir.string(), errno);
   Status s = fchmod(fd, mode) == 0 ? Status::ok() : Status::fromErrno("fchmod", errno);
-  if (s) s = writeAll(fd, data);
+  for (std::string_view data : parts) {
+    if (s) s = writeAll(fd, data);
+  }
   if (s && fsync(fd) != 0) s = Status::fromErrno("fsync " + tmp_name, errno);
   if (close(fd) != 0 && s) s = Status::fromErrno("close " + tmp_name, errno);
   if (s && ::rename(tmp_name.c_str(), path.c_str()) != 0) {

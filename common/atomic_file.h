@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <span>
 #include <string_view>
 
 #include "common/result.h"
@@ -14,5 +15,9 @@
 namespace safegate {
 
 Status writeFileAtomically(const std::filesystem::path& path, std::string_view data, mode_t mode);
+// The same for a file written in several pieces (a header and large tables) without first
+// joining them in memory.
+Status writeFileAtomically(const std::filesystem::path& path,
+                           std::span<const std::string_view> parts, mode_t mode);
 
 }  // namespace safegate

@@ -21,15 +21,25 @@
 // power-of-two table at load <= 0.7). There is no wrap-around: the table ends with spare slots
 // and an empty sentinel.
 //
+// Compiled image (issue 12): writeImage() stores a built index as a file — a 4 KiB header page
+// (magic, format version, hash key, table geometry, SHA-256 of the rest) then the slot table
+// and the multi-list runs exactly as they lie in memory — and mapImage() maps such a file
+// read-only instead of building: no list text is read, and every process or snapshot that maps
+// the same file shares its pages (the page cache) instead of each holding a private copy.
+// mapImage() checks the header, the size, the SHA-256 and the structure find() relies on (the
+// empty sentinel, runs in range), so a damaged or foreign file is an error, never a crash.
+//
 // Thread-safety: Builder single-threaded; a built NameIndex is immutable and forEachMatch()
 // may run on any number of threads. forEachMatch() is data plane: noexcept, no allocation.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string_view>
 #include <vector>
 
+#include "common/result.h"
 #include "filters/domain_name.h"
 #include "filters/domain_set.h"
 
@@ -65,7 +75,20 @@ class NameIndex {
     uint64_t key_;
   };
 
-  NameIndex() noexcept : slots_(nullptr, Unmap(0)) {}
+  NameIndex() noexcept = default;
+  NameIndex(NameIndex&&) noexcept = default;
+  NameIndex& operator=(NameIndex&&) noexcept = default;
+  NameIndex(const NameIndex&) = delete;  // refs_ may point into owned_refs_
+  NameIndex& operator=(const NameIndex&) = delete;
+
+  // The image format; a file of another version is refused (and rebuilt by its caller).
+  static constexpr uint32_t kImageVersion = 1;
+  // Writes the image atomically (temporary file, fsync, rename) with `mode`.
+  Status writeImage(const std::filesystem::path& path, unsigned mode = 0600) const;
+  // Maps an image written by writeImage(); see the header comment for what is checked.
+  static Result<NameIndex> mapImage(const std::filesystem::path& path);
+  // True when the table is a mapped image rather than built in this process.
+  bool mapped() const noexcept { return mapped_; }
 
   // Calls visit(const NameRef&, std::string_view matched_suffix) for every entry covering
   // `name`, most specific suffix first. Entries whose kind does not cover the name (an exact
@@ -108,7 +131,8 @@ class NameIndex {
   }
 
   size_t entries() const { return entries_; }
-  size_t memoryBytes() const { return slot_bytes_ + refs_.capacity() * sizeof(NameRef); }
+  // Bytes of the table (mapped or built).
+  size_t memoryBytes() const { return slot_count_ * sizeof(Slot) + ref_count_ * sizeof(NameRef); }
 
  private:
   // A slot holds its only NameRef inline (the common case: one list names the name); when
@@ -120,6 +144,7 @@ class NameIndex {
     NameRef inline_ref;
   };
   static_assert(sizeof(Slot) == 16);
+  static_assert(sizeof(NameRef) == 8);  // no padding: images are written as they lie in memory
 
   template <typename Probe, typename Visit>
   static void visitOne(const NameRef& r, const Probe& p, Visit& visit) noexcept {
@@ -143,22 +168,28 @@ class NameIndex {
     }
   }
 
-  // The slot table lives in its own anonymous mapping with MADV_HUGEPAGE: a 1M-entry table
-  // is ~24 MiB, and with 4 KiB pages nearly every probe also misses the TLB (measured: the
-  // page walk, not the cache miss, dominated decide()).
-  struct Unmap {
-    Unmap() noexcept {}
-    explicit Unmap(size_t b) noexcept : bytes(b) {}
-    size_t bytes;
-    void operator()(Slot* p) const noexcept;
+  // The memory the table lives in: for a built index its own anonymous mapping with
+  // MADV_HUGEPAGE (a 1M-entry table is ~24 MiB, and with 4 KiB pages nearly every probe also
+  // misses the TLB — measured: the page walk, not the cache miss, dominated decide()); for an
+  // image, the read-only mapping of the file.
+  struct Region {
+    void* addr = nullptr;
+    size_t bytes = 0;
+    Region(void* a, size_t b) noexcept : addr(a), bytes(b) {}
+    Region(const Region&) = delete;
+    Region& operator=(const Region&) = delete;
+    ~Region();
   };
-  std::unique_ptr<Slot[], Unmap> slots_;
-  size_t slot_count_ = 0;  // home_range_ + overflow slots + the empty sentinel
-  size_t slot_bytes_ = 0;
-  std::vector<NameRef> refs_;
+  std::shared_ptr<const Region> region_;
+  const Slot* slots_ = nullptr;
+  size_t slot_count_ = 0;            // home_range_ + overflow slots + the empty sentinel
+  std::vector<NameRef> owned_refs_;  // a built index's runs (an image's are in region_)
+  const NameRef* refs_ = nullptr;
+  size_t ref_count_ = 0;
   size_t home_range_ = 0;
   size_t entries_ = 0;
   uint64_t key_ = 0;
+  bool mapped_ = false;
 };
 
 }  // namespace safegate::policy
