@@ -47,10 +47,11 @@ inline uint64_t foldLabel(uint64_t parent, uint64_t label) noexcept {
 
 inline uint64_t finish(uint64_t h) noexcept { return h == 0 ? 1 : h; }
 
-// Fingerprints of every suffix of `name`: fps[i] is the suffix starting at label i.
-inline size_t suffixFingerprints(std::string_view name, uint64_t key,
-                                 std::array<uint16_t, kMaxLabels>& starts,
-                                 std::array<uint64_t, kMaxLabels>& fps) noexcept {
+}  // namespace
+
+size_t domainSuffixFingerprints(std::string_view name, uint64_t key,
+                                std::array<uint16_t, kMaxLabels>& starts,
+                                std::array<uint64_t, kMaxLabels>& fps) noexcept {
   const size_t n = labelStarts(name, starts);
   uint64_t h = key;
   size_t end = name.size();
@@ -63,12 +64,10 @@ inline size_t suffixFingerprints(std::string_view name, uint64_t key,
   return n;
 }
 
-}  // namespace
-
 uint64_t domainFingerprint(std::string_view canonical_name, uint64_t key) noexcept {
   std::array<uint16_t, kMaxLabels> starts;
   std::array<uint64_t, kMaxLabels> fps;
-  const size_t n = suffixFingerprints(canonical_name, key, starts, fps);
+  const size_t n = domainSuffixFingerprints(canonical_name, key, starts, fps);
   return n == 0 ? 0 : fps[0];
 }
 
@@ -77,7 +76,7 @@ namespace {
 uint64_t fingerprintAndLabels(std::string_view name, uint64_t key, size_t& labels) noexcept {
   std::array<uint16_t, kMaxLabels> starts;
   std::array<uint64_t, kMaxLabels> fps;
-  labels = suffixFingerprints(name, key, starts, fps);
+  labels = domainSuffixFingerprints(name, key, starts, fps);
   return labels == 0 ? 0 : fps[0];
 }
 }  // namespace
@@ -154,7 +153,7 @@ size_t DomainSet::findAll(std::string_view name, std::span<Match> out) const noe
   if (entries_ == 0 || out.empty()) return 0;
   std::array<uint16_t, kMaxLabels> starts;
   std::array<uint64_t, kMaxLabels> fps;
-  const size_t n = suffixFingerprints(name, key_, starts, fps);
+  const size_t n = domainSuffixFingerprints(name, key_, starts, fps);
   if (n == 0) return 0;
   std::array<uint32_t, kMaxLabels> homes;
   for (size_t i = 0; i < n; ++i) {

@@ -27,12 +27,15 @@
 // views the caller's query string.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
+
+#include "filters/domain_name.h"
 
 namespace safegate {
 
@@ -128,5 +131,13 @@ class DomainSet {
 
 // The fingerprint hash over one canonical name, exposed for tests and benchmarks.
 uint64_t domainFingerprint(std::string_view canonical_name, uint64_t key) noexcept;
+
+// The fingerprints of every suffix of a canonical name in one right-to-left pass (each label
+// hashed once): fps[i] is the fingerprint of the suffix that starts at byte starts[i], label i
+// (fps[0] is the whole name's, as domainFingerprint()). Never 0. Returns the label count, 0
+// for an empty name or one of more than kMaxLabels labels. Data plane: noexcept, no allocation.
+size_t domainSuffixFingerprints(std::string_view canonical_name, uint64_t key,
+                                std::array<uint16_t, kMaxLabels>& starts,
+                                std::array<uint64_t, kMaxLabels>& fps) noexcept;
 
 }  // namespace safegate

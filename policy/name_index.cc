@@ -24,8 +24,12 @@ NameIndex::Builder::Builder() {
 
 void NameIndex::Builder::add(std::string_view name, DomainMatchKind kind, uint16_t list,
                              uint32_t line, uint8_t flags) {
-  uint64_t fp = domainFingerprint(name, key_);
-  if (fp == 0) fp = 1;
+  std::array<uint16_t, kMaxLabels> starts;
+  std::array<uint64_t, kMaxLabels> fps;
+  const size_t labels = domainSuffixFingerprints(name, key_, starts, fps);
+  if (labels == 0) return;  // empty or over-long: never produced by normalizeDomain()
+  const uint64_t fp = fps[0];
+  label_counts_[labels >> 6] |= uint64_t{1} << (labels & 63);
   pending_.push_back(Pending{fp, NameRef{list, static_cast<uint8_t>(kind), flags, line}});
 }
 
@@ -50,7 +54,8 @@ struct ImageHeader {
   uint64_t slot_count;
   uint64_t ref_count;
   uint64_t entries;
-  uint8_t sha256[32];  // of the header page with this field zero, then slots, then refs
+  uint8_t sha256[32];        // of the header page with this field zero, then slots, then refs
+  uint64_t label_counts[2];  // bit k: some entry has k labels
 };
 static_assert(sizeof(ImageHeader) <= kImageHeaderPage);
 
@@ -70,6 +75,8 @@ bool imageDigest(std::span<const std::string_view> parts, uint8_t out[32]) {
 NameIndex NameIndex::Builder::build() {
   NameIndex idx;
   idx.key_ = key_;
+  idx.label_counts_[0] = label_counts_[0];
+  idx.label_counts_[1] = label_counts_[1];
   if (pending_.empty()) return idx;
   std::stable_sort(pending_.begin(), pending_.end(), [](const Pending& a, const Pending& b) {
     return a.fingerprint < b.fingerprint;
@@ -140,6 +147,8 @@ Status NameIndex::writeImage(const std::filesystem::path& path, unsigned mode) c
   h.slot_count = slot_count_;
   h.ref_count = ref_count_;
   h.entries = entries_;
+  h.label_counts[0] = label_counts_[0];
+  h.label_counts[1] = label_counts_[1];
   std::memcpy(header.data(), &h, sizeof h);
   std::string_view parts[] = {header,
                               {reinterpret_cast<const char*>(slots_), slot_count_ * sizeof(Slot)},
@@ -252,6 +261,8 @@ Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
   idx.home_range_ = h.home_range;
   idx.entries_ = h.entries;
   idx.key_ = h.key;
+  idx.label_counts_[0] = h.label_counts[0];
+  idx.label_counts_[1] = h.label_counts[1];
   idx.mapped_ = true;
   return idx;
 }

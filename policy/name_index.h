@@ -33,6 +33,7 @@
 // may run on any number of threads. forEachMatch() is data plane: noexcept, no allocation.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -71,6 +72,7 @@ class NameIndex {
       uint64_t fingerprint;
       NameRef ref;
     };
+    uint64_t label_counts_[2] = {0, 0};
     std::vector<Pending> pending_;
     uint64_t key_;
   };
@@ -94,39 +96,33 @@ class NameIndex {
   // `name`, most specific suffix first. Entries whose kind does not cover the name (an exact
   // entry of a parent, a subdomains-only entry of the name itself) are skipped.
   //
-  // The home slots of all suffixes are prefetched before the first probe, so the cache misses
-  // of a 3-5 label name overlap instead of adding up (the table of a 1M-entry policy is far
-  // larger than the cache).
+  // Every suffix's fingerprint comes from one right-to-left pass (each label hashed once, as
+  // DomainSet does); suffixes with a label count no entry has are not probed; the home slots
+  // of the rest are prefetched before the first probe, so the cache misses of a 3-5 label
+  // name overlap instead of adding up (the table of a 1M-entry policy is far larger than the
+  // cache).
   template <typename Visit>
   void forEachMatch(std::string_view name, Visit&& visit) const noexcept {
     if (slot_count_ == 0) return;
-    constexpr size_t kBatch = 16;
-    struct Probe {
-      uint64_t fp;
-      std::string_view suffix;
-      bool whole;
-    };
-    Probe probes[kBatch];
-    SuffixWalk w(name);
-    while (!w.done()) {
-      size_t n = 0;
-      for (; !w.done() && n < kBatch; w.next()) {
-        uint64_t fp = domainFingerprint(w.suffix(), key_);
-        if (fp == 0) fp = 1;
-        probes[n++] = Probe{fp, w.suffix(), w.depth() == 0};
-        __builtin_prefetch(&slots_[home(fp)]);
+    std::array<uint16_t, kMaxLabels> starts;
+    std::array<uint64_t, kMaxLabels> fps;
+    const size_t n = domainSuffixFingerprints(name, key_, starts, fps);
+    // Suffixes whose label count no entry has (the bare TLD, for most lists) are not probed.
+    for (size_t i = 0; i < n; ++i) {
+      if (hasLabelCount(n - i)) __builtin_prefetch(&slots_[home(fps[i])]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (!hasLabelCount(n - i)) continue;
+      const Slot* s = find(fps[i]);
+      if (!s) continue;
+      const Probe p{name.substr(starts[i]), i == 0};
+      if (s->inline_ref.kind != kMulti) {
+        visitOne(s->inline_ref, p, visit);
+        continue;
       }
-      for (size_t i = 0; i < n; ++i) {
-        const Slot* s = find(probes[i].fp);
-        if (!s) continue;
-        if (s->inline_ref.kind != kMulti) {
-          visitOne(s->inline_ref, probes[i], visit);
-          continue;
-        }
-        const uint32_t first = s->inline_ref.line;
-        const uint32_t count = s->inline_ref.list;
-        for (uint32_t r = first; r < first + count; ++r) visitOne(refs_[r], probes[i], visit);
-      }
+      const uint32_t first = s->inline_ref.line;
+      const uint32_t count = s->inline_ref.list;
+      for (uint32_t r = first; r < first + count; ++r) visitOne(refs_[r], p, visit);
     }
   }
 
@@ -146,12 +142,21 @@ class NameIndex {
   static_assert(sizeof(Slot) == 16);
   static_assert(sizeof(NameRef) == 8);  // no padding: images are written as they lie in memory
 
-  template <typename Probe, typename Visit>
+  struct Probe {
+    std::string_view suffix;
+    bool whole;  // the suffix is the whole query name
+  };
+  template <typename Visit>
   static void visitOne(const NameRef& r, const Probe& p, Visit& visit) noexcept {
     const auto kind = static_cast<DomainMatchKind>(r.kind);
     if (kind == DomainMatchKind::kExact && !p.whole) return;
     if (kind == DomainMatchKind::kSubdomainsOnly && p.whole) return;
     visit(r, p.suffix);
+  }
+
+  // Bit k set when some entry has k labels.
+  bool hasLabelCount(size_t labels) const noexcept {
+    return labels < 128 && ((label_counts_[labels >> 6] >> (labels & 63)) & 1) != 0;
   }
 
   // Home slot: fp scaled onto [0, home_range_), monotone in fp (see the layout note above).
@@ -189,6 +194,7 @@ class NameIndex {
   size_t home_range_ = 0;
   size_t entries_ = 0;
   uint64_t key_ = 0;
+  uint64_t label_counts_[2] = {0, 0};
   bool mapped_ = false;
 };
 
