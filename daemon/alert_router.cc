@@ -303,8 +303,14 @@ void AlertRouter::enqueueListNotices(Route& r, int64_t now_ms) {
   stats_.list_notices += stored->ids.size();
   stats_.messages += stored->ids.size();
   if (stored->refused_count > 0) {
+    // Outbox full: the notice is lost, so say so where the operator looks (the list's state
+    // stays in `safegatectl lists` and the log).
     stats_.enqueue_errors += stored->refused_count;
     stats_.last_error = stored->refused.message();
+    logWarning("alerts", "list notices not queued",
+               {{"destination", r.settings.name},
+                {"messages", static_cast<unsigned long>(stored->refused_count)},
+                {"error", stored->refused.message()}});
   }
   r.list_notices.clear();
 }
@@ -496,7 +502,8 @@ std::string AlertRouter::renderListNotice(const Route& r, const ListNotice& n, i
       m += "safegate on " + hostname_;
       if (!deployment_id_.empty()) m += " (" + deployment_id_ + ")";
       m += ", " + isoMs(n.unix_ms) + ": " + headline + ".\r\n";
-      if (!n.error.empty()) m += "\r\nWhy: " + n.error + "\r\n";
+      // The error comes from a server's answer as well: no bare line breaks in the body.
+      if (!n.error.empty()) m += "\r\nWhy: " + headerSafe(n.error) + "\r\n";
       m += "\r\n" + meaning + "\r\n";
       for (size_t i = 0; i < n.quarantined.size() && i < kMaxQuarantinedShown; ++i) {
         const QuarantinedEntry& e = n.quarantined[i];

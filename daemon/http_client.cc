@@ -96,13 +96,19 @@ HttpFailure classify(CURLcode rc) {
   }
 }
 
-std::string_view redactedUrl(std::string_view url) {
-  // Never echo a query string (it may carry a token) into logs or the outbox's last error.
-  const size_t q = url.find_first_of("?#");
-  return q == std::string_view::npos ? url : url.substr(0, q);
-}
-
 }  // namespace
+
+std::string redactedUrl(std::string_view url) {
+  // Never echo a query string or user:password@ (either may carry a token) into logs, the
+  // outbox's last error or a list notice.
+  url = url.substr(0, url.find_first_of("?#"));
+  const size_t scheme = url.find("://");
+  const size_t host = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const size_t path = url.find('/', host);
+  const size_t at = url.substr(0, path).rfind('@');
+  if (at == std::string_view::npos || at < host) return std::string(url);
+  return std::string(url.substr(0, host)) + std::string(url.substr(at + 1));
+}
 
 std::string_view httpFailureName(HttpFailure f) {
   switch (f) {
@@ -160,7 +166,7 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& request,
   const bool https = startsWithNoCase(request.url, "https://");
   const bool http = startsWithNoCase(request.url, "http://");
   if (!https && !(http && options_.allow_insecure_http_for_tests)) {
-    return Status::invalid(std::string(redactedUrl(request.url)) +
+    return Status::invalid(redactedUrl(request.url) +
                            ": only https:// URLs are allowed (TLS verification is always on)");
   }
 

@@ -70,6 +70,9 @@ enum class HttpFailure : uint8_t {
 };
 
 std::string_view httpFailureName(HttpFailure f);
+// `url` without its query, fragment and user:password@, for messages people or other systems
+// see (logs, last errors, list notices): any of them may carry a token.
+std::string redactedUrl(std::string_view url);
 
 class HttpClient {
  public:

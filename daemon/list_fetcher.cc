@@ -81,6 +81,7 @@ Status checkSignature(HttpClient& client, const ListFetchRequest& request, std::
   HttpRequest req;
   req.method = "GET";
   req.url = signatureUrl(request.url);
+  const std::string shown = redactedUrl(req.url);
   // The signature is a few lines: its own client, capped far below the list's max_bytes.
   HttpClientOptions options = client.options();
   options.max_response_bytes = kMaxMinisignFileBytes;
@@ -88,12 +89,11 @@ Status checkSignature(HttpClient& client, const ListFetchRequest& request, std::
   auto response = signature_client.perform(req);
   if (!response) return response.status();
   if (response->status != 200) {
-    return Status::unavailable("signature " + req.url + ": HTTP " +
-                               std::to_string(response->status) +
+    return Status::unavailable("signature " + shown + ": HTTP " + std::to_string(response->status) +
                                " (lists[].public_key requires a signed list)");
   }
   auto comment = verifyMinisign(*request.public_key, body, response->body);
-  if (!comment) return Status::invalid("signature " + req.url + ": " + comment.status().message());
+  if (!comment) return Status::invalid("signature " + shown + ": " + comment.status().message());
   version.signed_by = minisignKeyIdHex(request.public_key->key_id);
   version.signed_comment = std::move(*comment);
   return Status();
@@ -119,6 +119,7 @@ Result<ListFetchResult> fetchList(HttpClient& client, const ListFetchRequest& re
   HttpRequest req;
   req.method = "GET";
   req.url = request.url;
+  const std::string shown = redactedUrl(request.url);
   req.headers.emplace_back("Accept-Encoding", "gzip");
   if (request.held) {
     if (!request.held->etag.empty()) req.headers.emplace_back("If-None-Match", request.held->etag);
@@ -136,26 +137,26 @@ Result<ListFetchResult> fetchList(HttpClient& client, const ListFetchRequest& re
     return out;
   }
   if (response->status != 200) {
-    return Status::unavailable(request.url + ": HTTP " + std::to_string(response->status));
+    return Status::unavailable(shown + ": HTTP " + std::to_string(response->status));
   }
   const std::string_view encoding = response->header("content-encoding");
   if (encoding == "gzip" || encoding == "x-gzip") {
-    auto decoded = gunzip(response->body, client.options().max_response_bytes, request.url);
+    auto decoded = gunzip(response->body, client.options().max_response_bytes, shown);
     if (!decoded) return decoded.status();
     response->body = std::move(*decoded);
   } else if (!encoding.empty() && encoding != "identity") {
-    return Status::invalid(request.url + ": unsupported Content-Encoding \"" +
-                           std::string(encoding) + "\"");
+    return Status::invalid(shown + ": unsupported Content-Encoding \"" + std::string(encoding) +
+                           "\"");
   }
-  if (response->body.empty()) return Status::invalid(request.url + ": empty list");
+  if (response->body.empty()) return Status::invalid(shown + ": empty list");
   out.version.etag = std::string(response->header("etag"));
   out.version.last_modified = std::string(response->header("last-modified"));
   out.version.sha256 = sha256Hex(response->body);
   out.version.bytes = response->body.size();
   out.version.fetched_unix_ms = now_unix_ms;
   if (!request.sha256.empty() && request.sha256 != out.version.sha256) {
-    return Status::invalid(request.url + ": content SHA-256 is " + out.version.sha256 +
-                           ", expected " + request.sha256 + " (lists[].sha256)");
+    return Status::invalid(shown + ": content SHA-256 is " + out.version.sha256 + ", expected " +
+                           request.sha256 + " (lists[].sha256)");
   }
   if (request.public_key) {
     if (Status signature = checkSignature(client, request, response->body, out.version);

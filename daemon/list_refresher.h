@@ -6,8 +6,9 @@
 //
 // Changes in a list's health go to `on_notice` (the alert router, docs/alerts.md): a list
 // that starts failing or is refused by the gate (again once a day while it stays so), one that
-// recovers, and a new version with a different set of quarantined entries. A refresh that fails
-// the same way as the last one is logged but not sent again within the day.
+// recovers, and a new version with a different set of quarantined entries. A list that keeps
+// failing (for the same reason or another) is logged at every attempt but told again only a
+// day after the last notice.
 //
 // Thread-safety: start(), stop(), setSubscriptions() and records() from any thread.
 #pragma once

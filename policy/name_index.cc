@@ -12,6 +12,7 @@
 #include <cstring>
 #include <new>
 #include <random>
+#include <utility>
 
 #include "common/atomic_file.h"
 
@@ -30,7 +31,26 @@ void NameIndex::Builder::add(std::string_view name, DomainMatchKind kind, uint16
   if (labels == 0) return;  // empty or over-long: never produced by normalizeDomain()
   const uint64_t fp = fps[0];
   label_counts_[labels >> 6] |= uint64_t{1} << (labels & 63);
+  list_count_ = std::max<uint32_t>(list_count_, uint32_t{list} + 1);
   pending_.push_back(Pending{fp, NameRef{list, static_cast<uint8_t>(kind), flags, line}});
+}
+
+NameIndex& NameIndex::operator=(NameIndex&& o) noexcept {
+  if (this == &o) return *this;
+  region_ = std::move(o.region_);
+  owned_refs_ = std::move(o.owned_refs_);
+  slots_ = std::exchange(o.slots_, nullptr);
+  slot_count_ = std::exchange(o.slot_count_, 0);
+  refs_ = std::exchange(o.refs_, nullptr);
+  ref_count_ = std::exchange(o.ref_count_, 0);
+  home_range_ = std::exchange(o.home_range_, 0);
+  entries_ = std::exchange(o.entries_, 0);
+  key_ = std::exchange(o.key_, 0);
+  label_counts_[0] = std::exchange(o.label_counts_[0], 0);
+  label_counts_[1] = std::exchange(o.label_counts_[1], 0);
+  list_count_ = std::exchange(o.list_count_, 0);
+  mapped_ = std::exchange(o.mapped_, false);
+  return *this;
 }
 
 NameIndex::Region::~Region() {
@@ -56,7 +76,13 @@ struct ImageHeader {
   uint64_t entries;
   uint8_t sha256[32];        // of the header page with this field zero, then slots, then refs
   uint64_t label_counts[2];  // bit k: some entry has k labels
+  // domainFingerprint("example.com", key): an image whose fingerprints another version of the
+  // hash made would map cleanly and match nothing; this refuses it instead.
+  uint64_t probe_fingerprint;
+  uint32_t list_count;
+  uint32_t reserved;
 };
+constexpr std::string_view kProbeName = "example.com";
 static_assert(sizeof(ImageHeader) <= kImageHeaderPage);
 
 // SHA-256 over the pieces of an image (OpenSSL; SHA-NI makes it ~1.5 GB/s here).
@@ -77,6 +103,7 @@ NameIndex NameIndex::Builder::build() {
   idx.key_ = key_;
   idx.label_counts_[0] = label_counts_[0];
   idx.label_counts_[1] = label_counts_[1];
+  idx.list_count_ = list_count_;
   if (pending_.empty()) return idx;
   std::stable_sort(pending_.begin(), pending_.end(), [](const Pending& a, const Pending& b) {
     return a.fingerprint < b.fingerprint;
@@ -99,10 +126,13 @@ NameIndex NameIndex::Builder::build() {
   // Round up to whole 2 MiB huge pages; the mapping starts zeroed (= every slot empty).
   constexpr size_t kHuge = size_t{2} << 20;
   const size_t bytes = (capacity * sizeof(Slot) + kHuge - 1) / kHuge * kHuge;
+  auto region = std::make_shared<Region>(nullptr, 0);  // before the mapping: nothing to leak
   void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) throw std::bad_alloc();
+  region->addr = mem;
+  region->bytes = bytes;
   if (bytes >= kHuge) ::madvise(mem, bytes, MADV_HUGEPAGE);  // best effort
-  idx.region_ = std::make_shared<const Region>(mem, bytes);
+  idx.region_ = std::move(region);
   Slot* slots = static_cast<Slot*>(mem);
   idx.slots_ = slots;
   idx.slot_count_ = capacity;
@@ -149,6 +179,8 @@ Status NameIndex::writeImage(const std::filesystem::path& path, unsigned mode) c
   h.entries = entries_;
   h.label_counts[0] = label_counts_[0];
   h.label_counts[1] = label_counts_[1];
+  h.probe_fingerprint = domainFingerprint(kProbeName, key_);
+  h.list_count = list_count_;
   std::memcpy(header.data(), &h, sizeof h);
   std::string_view parts[] = {header,
                               {reinterpret_cast<const char*>(slots_), slot_count_ * sizeof(Slot)},
@@ -162,7 +194,8 @@ Status NameIndex::writeImage(const std::filesystem::path& path, unsigned mode) c
 Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
   const std::string shown = path.string();
   auto bad = [&](const std::string& why) { return Status::invalid(shown + ": " + why); };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO put in its place must not hang the start (refused below).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Status::fromErrno("open " + shown, errno);
   struct Closer {
     int fd;
@@ -170,6 +203,7 @@ Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
   } closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Status::fromErrno("stat " + shown, errno);
+  if (!S_ISREG(st.st_mode)) return bad("not a regular file");
   const size_t size = static_cast<size_t>(st.st_size);
   // Reads exactly `n` bytes at `offset` (the file was sized above; short = it changed).
   auto readAt = [&](char* out, size_t n, size_t offset) -> Status {
@@ -209,16 +243,19 @@ Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
   if (h.slot_count > 0 && (h.home_range == 0 || h.home_range >= h.slot_count)) {
     return bad("table geometry is inconsistent");
   }
+  if (h.probe_fingerprint != domainFingerprint(kProbeName, h.key)) {
+    return bad("made with another name hash (rebuilt from the list text)");
+  }
   // One pass with read(), not through the mapping: the SHA-256, and what find() and
   // forEachMatch() rely on (an empty sentinel ends the table, every multi-list run lies inside
   // the runs). Pages of the mapping then become resident only as lookups touch them, so a
   // reload that maps a new image does not fault in all of it next to the old one.
+  constexpr size_t kChunk = size_t{1} << 20;  // a multiple of sizeof(Slot)
+  std::string chunk(kChunk, '\0');            // before the context: a throw leaks nothing
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   std::memset(header.data() + offsetof(ImageHeader, sha256), 0, sizeof h.sha256);
   bool digest_ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
                    EVP_DigestUpdate(ctx, header.data(), header.size()) == 1;
-  constexpr size_t kChunk = size_t{1} << 20;  // a multiple of sizeof(Slot)
-  std::string chunk(kChunk, '\0');
   const size_t slot_end = kImageHeaderPage + h.slot_count * sizeof(Slot);
   Slot last{};
   Status structure = Status::ok();
@@ -229,12 +266,24 @@ Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
       return r;
     }
     digest_ok = EVP_DigestUpdate(ctx, chunk.data(), n) == 1;
-    for (size_t k = 0; offset + k < slot_end && k < n; k += sizeof(Slot)) {
+    size_t k = 0;
+    for (; offset + k < slot_end && k < n; k += sizeof(Slot)) {
       std::memcpy(&last, chunk.data() + k, sizeof last);
-      if (last.fingerprint != 0 && last.inline_ref.kind == kMulti &&
-          uint64_t{last.inline_ref.line} + last.inline_ref.list > h.ref_count) {
-        structure = bad("a multi-list run lies outside the runs");
+      if (last.fingerprint == 0) continue;
+      if (last.inline_ref.kind == kMulti) {
+        if (uint64_t{last.inline_ref.line} + last.inline_ref.list > h.ref_count) {
+          structure = bad("a multi-list run lies outside the runs");
+        }
+      } else if (last.inline_ref.list >= h.list_count) {
+        structure = bad("an entry names a list beyond its list count");
       }
+    }
+    // The runs (slots and runs are 16- and 8-byte aligned from the header page on, so no
+    // entry straddles two chunks).
+    for (; k + sizeof(NameRef) <= n; k += sizeof(NameRef)) {
+      NameRef ref;
+      std::memcpy(&ref, chunk.data() + k, sizeof ref);
+      if (ref.list >= h.list_count) structure = bad("an entry names a list beyond its list count");
     }
     offset += n;
   }
@@ -249,10 +298,20 @@ Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
   if (!structure) return structure;
   if (h.slot_count > 0 && last.fingerprint != 0) return bad("table geometry is inconsistent");
 
+  auto region = std::make_shared<Region>(nullptr, 0);  // before the mapping: nothing to leak
   void* mem = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (mem == MAP_FAILED) return Status::fromErrno("mmap " + shown, errno);
+  region->addr = mem;
+  region->bytes = size;
+  // Images are only ever replaced by rename (a new inode), never written in place; a file
+  // changed between the check and the map anyway (someone's cp over it) is refused.
+  struct stat after {};
+  if (::fstat(fd, &after) != 0 || after.st_size != st.st_size ||
+      after.st_mtim.tv_sec != st.st_mtim.tv_sec || after.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
+    return bad("changed while it was being checked");
+  }
   NameIndex idx;
-  idx.region_ = std::make_shared<const Region>(mem, size);
+  idx.region_ = std::move(region);
   const char* base = static_cast<const char*>(mem);
   idx.slots_ = h.slot_count ? reinterpret_cast<const Slot*>(base + kImageHeaderPage) : nullptr;
   idx.slot_count_ = h.slot_count;
@@ -263,6 +322,7 @@ Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
   idx.key_ = h.key;
   idx.label_counts_[0] = h.label_counts[0];
   idx.label_counts_[1] = h.label_counts[1];
+  idx.list_count_ = h.list_count;
   idx.mapped_ = true;
   return idx;
 }

@@ -73,13 +73,15 @@ class NameIndex {
       NameRef ref;
     };
     uint64_t label_counts_[2] = {0, 0};
+    uint32_t list_count_ = 0;
     std::vector<Pending> pending_;
     uint64_t key_;
   };
 
   NameIndex() noexcept = default;
-  NameIndex(NameIndex&&) noexcept = default;
-  NameIndex& operator=(NameIndex&&) noexcept = default;
+  // A moved-from index is empty (it matches nothing), never a view of freed memory.
+  NameIndex(NameIndex&& o) noexcept { *this = std::move(o); }
+  NameIndex& operator=(NameIndex&& o) noexcept;
   NameIndex(const NameIndex&) = delete;  // refs_ may point into owned_refs_
   NameIndex& operator=(const NameIndex&) = delete;
 
@@ -127,6 +129,9 @@ class NameIndex {
   }
 
   size_t entries() const { return entries_; }
+  // One more than the largest NameRef::list of any entry (0 when empty): a caller that maps an
+  // image checks it against the lists it has before trusting the refs.
+  uint32_t listCount() const { return list_count_; }
   // Bytes of the table (mapped or built).
   size_t memoryBytes() const { return slot_count_ * sizeof(Slot) + ref_count_ * sizeof(NameRef); }
 
@@ -195,6 +200,7 @@ class NameIndex {
   size_t entries_ = 0;
   uint64_t key_ = 0;
   uint64_t label_counts_[2] = {0, 0};
+  uint32_t list_count_ = 0;
   bool mapped_ = false;
 };
 

@@ -87,6 +87,22 @@ TEST_F(ListFetcherTest, HttpErrorsAreErrorsThatNameTheUrlAndStatus) {
   auto broken = fetch("/status/500");
   ASSERT_FALSE(broken.isOk());
   EXPECT_NE(broken.status().message().find("HTTP 500"), std::string::npos);
+  // A token in the query never reaches the error (it goes to `safegatectl lists`, the log and
+  // list notices to alert destinations).
+  auto tokened = fetch("/files/nothing-here.txt?token=s3cret");
+  ASSERT_FALSE(tokened.isOk());
+  EXPECT_EQ(tokened.status().message().find("s3cret"), std::string::npos)
+      << tokened.status().toString();
+  EXPECT_NE(tokened.status().message().find("/files/nothing-here.txt: HTTP 404"),
+            std::string::npos);
+}
+
+TEST(ListFetcherUrlTest, UrlsInMessagesLoseTheirQueryFragmentAndCredentials) {
+  EXPECT_EQ(redactedUrl("https://lists.example/a.txt?key=1#x"), "https://lists.example/a.txt");
+  EXPECT_EQ(redactedUrl("https://user:pw@lists.example/a.txt"), "https://lists.example/a.txt");
+  EXPECT_EQ(redactedUrl("https://user:pw@lists.example"), "https://lists.example");
+  EXPECT_EQ(redactedUrl("https://lists.example/p@th/a.txt"), "https://lists.example/p@th/a.txt");
+  EXPECT_EQ(redactedUrl("https://lists.example/a.txt"), "https://lists.example/a.txt");
 }
 
 TEST_F(ListFetcherTest, ListOverItsSizeCapIsRefusedWhileStreaming) {

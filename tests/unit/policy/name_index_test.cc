@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <random>
@@ -129,6 +130,13 @@ TEST(NameIndex, AnImageMapsToTheSameAnswersAsTheBuiltIndex) {
   }
   EXPECT_EQ(matches(*mapped, names[0]).size(), 2u);  // subtree + exact, not subdomains-only
   EXPECT_EQ(mapped->memoryBytes(), std::filesystem::file_size(image) - 4096);
+  EXPECT_EQ(mapped->listCount(), 12u);  // lists 0-6, 9, 10, 11: one more than the largest
+
+  // A moved-from index matches nothing (it does not view the moved mapping).
+  NameIndex taken = std::move(*mapped);
+  EXPECT_EQ(matches(taken, names[5]).size(), 1u);
+  EXPECT_TRUE(matches(*mapped, names[5]).empty());  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(mapped->entries(), 0u);                 // NOLINT(bugprone-use-after-move)
 }
 
 TEST(NameIndex, AnEmptyIndexRoundTripsThroughAnImage) {
@@ -168,7 +176,7 @@ TEST(NameIndex, DamagedOrForeignImagesAreRefusedWithTheReason) {
   std::string flipped_ref = bytes;
   flipped_ref[bytes.size() - 3] ^= 1;
   std::string flipped_header = bytes;
-  flipped_header[16] ^= 1;  // the hash key
+  flipped_header[48] ^= 1;  // the entry count
   std::string magic = bytes;
   magic[0] = 'X';
   std::string newer = bytes;
@@ -216,11 +224,24 @@ TEST(NameIndex, DamagedOrForeignImagesAreRefusedWithTheReason) {
   run[multi + 12] = '\x7f';  // the run's first index, far past the runs
   EXPECT_NE(variant("run.idx", reseal(run)).find("a multi-list run lies outside the runs"),
             std::string::npos);
+  std::string lists = bytes;
+  lists[112] = 1;  // list count 1; the entries name lists 1 and 2
+  EXPECT_NE(variant("lists.idx", reseal(lists)).find("names a list beyond its list count"),
+            std::string::npos);
+  std::string hash = bytes;
+  hash[104] ^= 1;  // the probe fingerprint: as if another version of the name hash made it
+  EXPECT_NE(variant("hash.idx", reseal(hash)).find("made with another name hash"),
+            std::string::npos);
   std::string sentinel = bytes;
   const size_t last_slot = bytes.size() - 2 * 8 - 16;  // two refs after the slots
   sentinel[last_slot] = 1;
   EXPECT_NE(variant("sentinel.idx", reseal(sentinel)).find("table geometry is inconsistent"),
             std::string::npos);
+  const auto fifo = dir.path() / "fifo.idx";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto from_fifo = NameIndex::mapImage(fifo);  // refused at once, never a hang
+  ASSERT_FALSE(from_fifo);
+  EXPECT_NE(from_fifo.status().message().find("not a regular file"), std::string::npos);
   auto missing = NameIndex::mapImage(dir.path() / "missing.idx");
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.status().message().find("missing.idx"), std::string::npos);
