@@ -26,8 +26,11 @@
 // and the multi-list runs exactly as they lie in memory — and mapImage() maps such a file
 // read-only instead of building: no list text is read, and every process or snapshot that maps
 // the same file shares its pages (the page cache) instead of each holding a private copy.
-// mapImage() checks the header, the size, the SHA-256 and the structure find() relies on (the
-// empty sentinel, runs in range), so a damaged or foreign file is an error, never a crash.
+// mapImage() checks the header, the size, the SHA-256, the name hash (a probe fingerprint, so
+// an image of another hash version is refused rather than matching nothing) and the structure
+// lookups rely on (the empty sentinel, runs in range, every entry's list below the recorded
+// list count, which the caller checks against its lists), so a damaged or foreign file is an
+// error, never a crash. Images are replaced by rename only, never written in place.
 //
 // Thread-safety: Builder single-threaded; a built NameIndex is immutable and forEachMatch()
 // may run on any number of threads. forEachMatch() is data plane: noexcept, no allocation.
