@@ -1,7 +1,6 @@
 #include "policy/name_index.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <utility>
 
 #include "common/atomic_file.h"
+#include "filters/sha256.h"
 
 namespace safegate::policy {
 
@@ -84,17 +84,6 @@ struct ImageHeader {
 };
 constexpr std::string_view kProbeName = "example.com";
 static_assert(sizeof(ImageHeader) <= kImageHeaderPage);
-
-// SHA-256 over the pieces of an image (OpenSSL; SHA-NI makes it ~1.5 GB/s here).
-bool imageDigest(std::span<const std::string_view> parts, uint8_t out[32]) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
-  for (std::string_view p : parts) ok = ok && EVP_DigestUpdate(ctx, p.data(), p.size()) == 1;
-  unsigned int n = 0;
-  ok = ok && EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 32;
-  EVP_MD_CTX_free(ctx);
-  return ok;
-}
 
 }  // namespace
 
@@ -185,7 +174,11 @@ Status NameIndex::writeImage(const std::filesystem::path& path, unsigned mode) c
   std::string_view parts[] = {header,
                               {reinterpret_cast<const char*>(slots_), slot_count_ * sizeof(Slot)},
                               {reinterpret_cast<const char*>(refs_), ref_count_ * sizeof(NameRef)}};
-  if (!imageDigest(parts, h.sha256)) return Status::internal("SHA-256 of the name index failed");
+  Sha256 digest;
+  for (std::string_view p : parts) digest.update(p);
+  const auto sum = digest.finish();
+  if (!sum) return Status::internal("SHA-256 of the name index failed");
+  std::memcpy(h.sha256, sum->data(), sizeof h.sha256);
   std::memcpy(header.data(), &h, sizeof h);
   parts[0] = header;
   return writeFileAtomically(path, parts, static_cast<mode_t>(mode));
@@ -251,21 +244,17 @@ Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
   // the runs). Pages of the mapping then become resident only as lookups touch them, so a
   // reload that maps a new image does not fault in all of it next to the old one.
   constexpr size_t kChunk = size_t{1} << 20;  // a multiple of sizeof(Slot)
-  std::string chunk(kChunk, '\0');            // before the context: a throw leaks nothing
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  std::string chunk(kChunk, '\0');
+  Sha256 digest;
   std::memset(header.data() + offsetof(ImageHeader, sha256), 0, sizeof h.sha256);
-  bool digest_ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-                   EVP_DigestUpdate(ctx, header.data(), header.size()) == 1;
+  digest.update(header);
   const size_t slot_end = kImageHeaderPage + h.slot_count * sizeof(Slot);
   Slot last{};
   Status structure = Status::ok();
-  for (size_t offset = kImageHeaderPage; digest_ok && offset < size;) {
+  for (size_t offset = kImageHeaderPage; offset < size;) {
     const size_t n = std::min(kChunk, size - offset);
-    if (Status r = readAt(chunk.data(), n, offset); !r) {
-      EVP_MD_CTX_free(ctx);
-      return r;
-    }
-    digest_ok = EVP_DigestUpdate(ctx, chunk.data(), n) == 1;
+    if (Status r = readAt(chunk.data(), n, offset); !r) return r;
+    digest.update(std::string_view(chunk.data(), n));
     size_t k = 0;
     for (; offset + k < slot_end && k < n; k += sizeof(Slot)) {
       std::memcpy(&last, chunk.data() + k, sizeof last);
@@ -287,12 +276,9 @@ Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
     }
     offset += n;
   }
-  uint8_t digest[32];
-  unsigned int digest_len = 0;
-  digest_ok = digest_ok && EVP_DigestFinal_ex(ctx, digest, &digest_len) == 1 && digest_len == 32;
-  EVP_MD_CTX_free(ctx);
-  if (!digest_ok) return Status::internal("SHA-256 of " + shown + " failed");
-  if (std::memcmp(digest, h.sha256, sizeof digest) != 0) {
+  const auto sum = digest.finish();
+  if (!sum) return Status::internal("SHA-256 of " + shown + " failed");
+  if (std::memcmp(sum->data(), h.sha256, sizeof h.sha256) != 0) {
     return bad("checksum mismatch (damaged; it is rebuilt from the list text)");
   }
   if (!structure) return structure;
