@@ -284,7 +284,8 @@ fs::path resolveAgainst(const fs::path& base, const std::string& p) {
 
 class ModelBuilder {
  public:
-  ModelBuilder(DiagnosticSink& sink, Config& cfg) : sink_(sink), cfg_(cfg) {}
+  ModelBuilder(DiagnosticSink& sink, Config& cfg, fs::path state_dir_override)
+      : sink_(sink), cfg_(cfg), state_dir_override_(std::move(state_dir_override)) {}
 
   void build(const toml::table& root) {
     Section top(&root, "");
@@ -309,7 +310,9 @@ class ModelBuilder {
   void buildDaemon(const Section& top) {
     DaemonSettings& d = cfg_.daemon;
     d.config_file = cfg_.file;
-    d.state_dir = resolveAgainst(configDir(), top.sub("daemon").str("state_dir"));
+    d.state_dir = state_dir_override_.empty()
+                      ? resolveAgainst(configDir(), top.sub("daemon").str("state_dir"))
+                      : fs::absolute(state_dir_override_).lexically_normal();
     Section dns = top.sub("dns");
     d.dns.listen = dns.strings("listen");
     d.dns.upstreams = dns.strings("upstreams");
@@ -783,6 +786,7 @@ class ModelBuilder {
 
   DiagnosticSink& sink_;
   Config& cfg_;
+  fs::path state_dir_override_;
   SourceLocation default_group_at_;
   std::set<std::string> list_names_, rule_names_, schedule_names_, group_names_;
   std::vector<std::string> schedule_list_, group_list_;
@@ -844,7 +848,8 @@ std::map<std::string, std::string> restartOnlyValues(const toml::table& root) {
 
 }  // namespace
 
-Result<Config> loadConfig(const std::filesystem::path& file, DiagnosticSink& sink) {
+Result<Config> loadConfig(const std::filesystem::path& file, DiagnosticSink& sink,
+                          const std::filesystem::path& state_dir_override) {
   const size_t errors_before = sink.errorCount();
   Config cfg;
   std::error_code ec;
@@ -855,7 +860,7 @@ Result<Config> loadConfig(const std::filesystem::path& file, DiagnosticSink& sin
   cfg.files = loader.files();
   if (!root) return Status::invalid("cannot load " + file.string());
   validateAgainstSchema(*root, sink);
-  ModelBuilder(sink, cfg).build(*root);
+  ModelBuilder(sink, cfg, state_dir_override).build(*root);
   cfg.restart_only_values = restartOnlyValues(*root);
   const size_t errors = sink.errorCount() - errors_before;
   if (errors > 0) {

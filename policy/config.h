@@ -272,8 +272,11 @@ struct Config {
 };
 
 // Reads and validates `file` (and its includes). Every diagnostic goes to `sink`; the result
-// is an error when sink has errors.
-Result<Config> loadConfig(const std::filesystem::path& file, DiagnosticSink& sink);
+// is an error when sink has errors. A non-empty `state_dir_override` (safegated --state-dir)
+// replaces [daemon] state_dir before anything is resolved against it, so the database, the
+// secret, the socket, the outbox and the subscription copies all move with it.
+Result<Config> loadConfig(const std::filesystem::path& file, DiagnosticSink& sink,
+                          const std::filesystem::path& state_dir_override = {});
 
 // A policy with the given lists only, for `safegatectl explain --list`: every list's entries
 // are blocked (category "list", or the category its name implies) and its @@ exceptions

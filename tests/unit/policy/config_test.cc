@@ -64,6 +64,32 @@ fail_open = false
   EXPECT_FALSE(cfg->groups[0].fail_open);  // groups inherit inline.fail_open
 }
 
+TEST(ConfigTest, AStateDirOverrideMovesEverythingResolvedAgainstIt) {
+  // safegated --state-dir: the subscription copies must follow it too, or the refresher
+  // downloads into one directory and the policy reads another.
+  testing::TempDir dir;
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", R"(
+[daemon]
+state_dir = "state"
+[database]
+path = "x.db"
+[[lists]]
+name = "adult"
+category = "pornography"
+sources = ["https://lists.example/adult.txt"]
+)"),
+                        sink, dir.path() / "other");
+  ASSERT_TRUE(cfg) << sink.toString();
+  const auto other = dir.path() / "other";
+  EXPECT_EQ(cfg->daemon.state_dir, other);
+  EXPECT_EQ(cfg->daemon.database.path, other / "x.db");
+  EXPECT_EQ(cfg->daemon.outbox.path.parent_path(), other);
+  EXPECT_EQ(cfg->daemon.control.socket.parent_path(), other);
+  ASSERT_TRUE(cfg->lists.at(0).subscription);
+  EXPECT_EQ(cfg->lists[0].subscription->copy, other / "lists" / "adult.list");
+}
+
 TEST(ConfigTest, ControlRolesAndExceptionBoundAreReadAndRangeChecked) {
   testing::TempDir dir;
   DiagnosticSink sink;
