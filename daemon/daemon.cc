@@ -215,13 +215,21 @@ nlohmann::json listRecordJson(const ListRecord& r) {
 
 }  // namespace
 
+policy::LoadOptions Daemon::loadOptions() const {
+  policy::LoadOptions o;
+  o.state_dir_override = options_.state_dir_override;
+  o.read_list_cache = true;
+  o.write_list_cache = true;
+  return o;
+}
+
 void Daemon::publishView() {
   holder_.publish(std::make_shared<CompiledPolicyView>(snapshot_, exceptions_, answers_));
 }
 
 Status Daemon::startUp(DiagnosticSink& diags) {
   started_ = std::chrono::steady_clock::now();
-  auto loaded = policy::PolicyEngine::load(options_.config_file, diags);
+  auto loaded = policy::PolicyEngine::load(options_.config_file, diags, loadOptions());
   if (!loaded) {
     if (!diags.hasErrors()) diags.error({}, loaded.status().message());
     return Status::invalid("configuration has errors");
@@ -234,20 +242,6 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   if (!options_.upstream_override.empty()) settings_.dns.upstreams = options_.upstream_override;
   if (!options_.control_socket_override.empty()) {
     settings_.control.socket = options_.control_socket_override;
-  }
-  if (!options_.state_dir_override.empty()) {
-    // Files the config placed under its state_dir move with it; absolute paths elsewhere stay.
-    const std::filesystem::path old_dir = settings_.state_dir;
-    const std::filesystem::path new_dir = std::filesystem::absolute(options_.state_dir_override);
-    auto rebase = [&](std::filesystem::path& p) {
-      std::filesystem::path rel = p.lexically_relative(old_dir);
-      if (!rel.empty() && *rel.begin() != "..") p = new_dir / rel;
-    };
-    rebase(settings_.database.path);
-    rebase(settings_.privacy.secret_file);
-    rebase(settings_.control.socket);
-    rebase(settings_.outbox.path);
-    settings_.state_dir = new_dir;
   }
   if (settings_.dns.upstreams.empty())
     settings_.dns.upstreams = systemResolvers("/etc/resolv.conf");
@@ -394,7 +388,7 @@ Status Daemon::startUp(DiagnosticSink& diags) {
 
 Status Daemon::reload(std::vector<std::string>& diagnostics, bool allow_empty_policy) {
   DiagnosticSink sink;
-  auto loaded = policy::PolicyEngine::load(options_.config_file, sink);
+  auto loaded = policy::PolicyEngine::load(options_.config_file, sink, loadOptions());
   for (const Diagnostic& d : sink.all()) diagnostics.push_back(d.toString());
   std::lock_guard<std::mutex> lock(mutex_);
   if (!loaded) {
@@ -465,7 +459,9 @@ nlohmann::json Daemon::statusJson() {
       j["policy"] = {{"list_entries", snapshot_->stats().list_entries},
                      {"regex_rules", snapshot_->stats().regex_rules},
                      {"groups", snapshot_->stats().groups},
-                     {"memory_bytes", snapshot_->stats().memory_bytes}};
+                     {"memory_bytes", snapshot_->stats().memory_bytes},
+                     {"names_from_cache", snapshot_->stats().names_from_cache},
+                     {"names_mapped", snapshot_->stats().names_mapped}};
     }
   }
   if (outbox_) {

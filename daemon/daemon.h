@@ -68,6 +68,8 @@ class Daemon {
     return settings_.state_dir / "policy-summary.json";
   }
   void publishView();
+  // --state-dir, and the compiled list cache under state_dir/compiled (policy/list_cache.h).
+  policy::LoadOptions loadOptions() const;
   // Reload: the keys marked `live` take effect (answers, incident store); a warning for each
   // restart-only key that changed. Under mutex_.
   void applyLiveSettings(const policy::Config& config, std::vector<std::string>& diagnostics);

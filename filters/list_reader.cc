@@ -947,8 +947,8 @@ ParsedList parseListText(std::string_view text, std::string_view source,
   return out;
 }
 
-Result<ParsedList> readListFile(const std::string& path, const ListReadOptions& options,
-                                DiagnosticSink& diagnostics) {
+Result<std::string> readListText(const std::string& path, const ListReadOptions& options,
+                                 DiagnosticSink& diagnostics) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::fromErrno("open " + path, errno);
   struct stat st {};
@@ -982,7 +982,14 @@ Result<ParsedList> readListFile(const std::string& path, const ListReadOptions& 
   }
   ::close(fd);
   text.resize(done);
-  return parseListText(text, path, options, diagnostics);
+  return text;
+}
+
+Result<ParsedList> readListFile(const std::string& path, const ListReadOptions& options,
+                                DiagnosticSink& diagnostics) {
+  auto text = readListText(path, options, diagnostics);
+  if (!text) return text.status();
+  return parseListText(*text, path, options, diagnostics);
 }
 
 }  // namespace safegate

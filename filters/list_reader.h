@@ -158,6 +158,11 @@ ListFormat detectListFormat(std::string_view text);
 ParsedList parseListText(std::string_view text, std::string_view source,
                          const ListReadOptions& options, DiagnosticSink& diagnostics);
 
+// Reads a list file whole; fails when it cannot be read or exceeds max_file_bytes (that one
+// also reported to `diagnostics`).
+Result<std::string> readListText(const std::string& path, const ListReadOptions& options,
+                                 DiagnosticSink& diagnostics);
+
 // Reads and parses a file; fails only when the file cannot be read or exceeds max_file_bytes.
 Result<ParsedList> readListFile(const std::string& path, const ListReadOptions& options,
                                 DiagnosticSink& diagnostics);

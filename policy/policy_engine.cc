@@ -10,6 +10,7 @@
 #include "filters/http_request.h"
 #include "filters/list_matcher.h"
 #include "filters/list_reader.h"
+#include "policy/list_cache.h"
 #include "policy/safe_search.h"
 
 namespace safegate::policy {
@@ -33,6 +34,34 @@ enum Level : int8_t {
 
 bool blocks(int8_t level) { return level == kBlockHit || level == kImportantBlock; }
 
+// A rule the shared name index holds: a name with no modifier but $important.
+bool isPlainNameRule(const AdblockRule& r) {
+  return r.target == AdblockRule::Target::kName && r.dnstype_include.empty() &&
+         r.dnstype_exclude.empty() && r.client_cidr_include.empty() &&
+         r.client_cidr_exclude.empty() && r.client_name_include.empty() &&
+         r.client_name_exclude.empty() && r.ctag_include.empty() && r.ctag_exclude.empty() &&
+         r.denyallow.empty() && !r.has_dnsrewrite;
+}
+
+// The lines of `list` that produced only plain names for the name index and no diagnostic:
+// what a list cache's residue leaves out (policy/list_cache.h).
+std::vector<uint32_t> plainOnlyLines(const ParsedList& list, const DiagnosticSink& diagnostics) {
+  std::unordered_set<uint32_t> keep;
+  for (const Diagnostic& d : diagnostics.all()) keep.insert(d.where.line);
+  for (const auto& r : list.rules) {
+    if (r.badfilter || !isPlainNameRule(r)) keep.insert(r.line);
+  }
+  for (const auto& a : list.addresses) keep.insert(a.line);
+  std::vector<uint32_t> lines;
+  for (const auto& e : list.names) {
+    if (!keep.count(e.line)) lines.push_back(e.line);
+  }
+  for (const auto& r : list.rules) {
+    if (!keep.count(r.line)) lines.push_back(r.line);
+  }
+  return lines;
+}
+
 bool coveredBy(std::string_view name, const std::vector<std::string>& names,
                std::string_view* matched) noexcept {
   for (const auto& n : names) {
@@ -55,7 +84,8 @@ bool PolicySnapshot::isCircumventionDestination(const IpAddress& destination) co
   return (destinationCategories(destination) >> circumvention_category_) & 1u;
 }
 
-Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, DiagnosticSink& sink) {
+Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, DiagnosticSink& sink,
+                                                  const CompileOptions& options) {
   const size_t errors_before = sink.errorCount();
   std::shared_ptr<PolicySnapshot> snap(new PolicySnapshot());
   PolicySnapshot& s = *snap;
@@ -116,14 +146,15 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
   // Lists -> one NameIndex (+ ListMatchers for pattern/modifier rules, per category).
   // Two passes: every list is read first so that a `$badfilter` rule disables the rule it names
   // in any list (as AdGuard does across lists), including plain names that go straight into the
-  // shared name index; then the surviving entries are indexed.
-  struct LoadedList {
+  // shared name index; then the surviving entries are indexed. With a list cache
+  // (policy/list_cache.h) whose entry matches the files as they are, the plain names come from
+  // its mapped image and only each file's residue is parsed.
+  struct ListFile {
+    size_t spec;  // index in config.lists
+    std::string path;
     uint8_t category;
-    uint16_t id;
-    ParsedList parsed;
   };
-  std::vector<LoadedList> loaded;
-  std::unordered_set<std::string> badfilters;
+  std::vector<ListFile> files;
   for (size_t li = 0; li < config.lists.size(); ++li) {
     const ListSpec& spec = config.lists[li];
     if (!spec.enabled) continue;
@@ -147,27 +178,86 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
       }
     }
     for (const auto& path : paths) {
-      if (s.list_sources_.size() >= 0xffff) {
+      if (files.size() >= 0xffff) {
         sink.error(spec.where, "too many list files (at most 65535)");
         break;
       }
-      const uint16_t id = static_cast<uint16_t>(s.list_sources_.size());
-      ListReadOptions options;
-      options.format = spec.format;
-      options.list_id = id;
-      auto parsed = readListFile(path.string(), options, sink);
-      if (!parsed) {
-        sink.error(spec.where,
-                   "lists[" + std::to_string(li) + "].sources: " + parsed.status().message());
-        continue;
-      }
-      s.list_sources_.push_back(ListSource{path.string(), spec.name, cat});
-      for (const auto& r : parsed->rules) {
-        if (r.badfilter) badfilters.insert(badfilterKey(r));
-      }
-      loaded.push_back(LoadedList{cat, id, std::move(*parsed)});
+      files.push_back(ListFile{li, path.string(), cat});
     }
   }
+
+  std::optional<ListCache> cache;
+  std::string cache_key;
+  std::optional<ListCache::Entry> cached;
+  auto cacheInputs = [&] {
+    std::vector<ListCacheInput> inputs;
+    for (const ListFile& f : files) {
+      const ListSpec& spec = config.lists[f.spec];
+      inputs.push_back(ListCacheInput{f.path, spec.name, spec.category, spec.format});
+    }
+    return inputs;
+  };
+  if (!options.list_cache_dir.empty() && !files.empty()) {
+    if (auto key = ListCache::keyOf(cacheInputs())) {
+      cache.emplace(options.list_cache_dir);
+      cache_key = std::move(*key);
+      auto entry = cache->load(cache_key, files.size());
+      if (entry) {
+        cached = std::move(*entry);
+      } else if (entry.status().code() != StatusCode::kNotFound) {
+        sink.warning(SourceLocation{cache->dir().string(), 0, 0},
+                     "compiled lists refused: " + entry.status().message() +
+                         "; reading the list text instead");
+      }
+    }
+  }
+  const bool from_image = cached.has_value();
+  const bool write_cache = cache && !from_image && options.write_list_cache;
+  std::vector<std::string> residues;
+  std::vector<ListFormat> formats;
+
+  struct LoadedList {
+    uint8_t category;
+    uint16_t id;
+    ParsedList parsed;
+  };
+  std::vector<LoadedList> loaded;
+  std::unordered_set<std::string> badfilters;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const ListFile& f = files[i];
+    const ListSpec& spec = config.lists[f.spec];
+    const uint16_t id = static_cast<uint16_t>(i);
+    ListReadOptions read_options;
+    read_options.format = spec.format;
+    read_options.list_id = id;
+    ParsedList parsed;
+    if (from_image) {
+      read_options.format = cached->formats[i];
+      parsed = parseListText(cached->residues[i], f.path, read_options, sink);
+      cached->residues[i] = std::string();
+    } else {
+      auto text = readListText(f.path, read_options, sink);
+      if (!text) {
+        sink.error(spec.where,
+                   "lists[" + std::to_string(f.spec) + "].sources: " + text.status().message());
+        s.list_sources_.push_back(ListSource{f.path, spec.name, f.category});
+        continue;
+      }
+      DiagnosticSink diagnostics;
+      parsed = parseListText(*text, f.path, read_options, write_cache ? diagnostics : sink);
+      if (write_cache) {
+        residues.push_back(blankLines(*text, plainOnlyLines(parsed, diagnostics)));
+        formats.push_back(parsed.format);
+        sink.append(diagnostics);
+      }
+    }
+    s.list_sources_.push_back(ListSource{f.path, spec.name, f.category});
+    for (const auto& r : parsed.rules) {
+      if (r.badfilter) badfilters.insert(badfilterKey(r));
+    }
+    loaded.push_back(LoadedList{f.category, id, std::move(parsed)});
+  }
+  const bool list_errors = sink.errorCount() > errors_before;
 
   NameIndex::Builder names;
   std::vector<ParsedList> pattern_lists[kMaxCategories];
@@ -192,13 +282,17 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
     const uint16_t id = l.id;
     ParsedList& list = l.parsed;
     const std::string path = list.path;
-    names.reserve(names.size() + list.names.size());
-    for (const auto& e : list.names) {
-      if (!badfilters.empty() && badfilters.count(badfilterKey(list, e))) continue;
-      uint8_t flags = 0;
-      if (e.action == RuleAction::kAllow) flags |= NameRef::kAllow;
-      if (e.important) flags |= NameRef::kImportant;
-      names.add(list.name(e), e.kind, id, e.line, flags);
+    // From an image, the names a residue still yields (lines kept for their warnings) are
+    // already in it.
+    if (!from_image) {
+      names.reserve(names.size() + list.names.size());
+      for (const auto& e : list.names) {
+        if (!badfilters.empty() && badfilters.count(badfilterKey(list, e))) continue;
+        uint8_t flags = 0;
+        if (e.action == RuleAction::kAllow) flags |= NameRef::kAllow;
+        if (e.important) flags |= NameRef::kImportant;
+        names.add(list.name(e), e.kind, id, e.line, flags);
+      }
     }
     // Plain names (with or without $important) go into the shared name index; rules with
     // patterns or other modifiers ($dnstype, $client, $denyallow, regexes) are kept for a
@@ -211,12 +305,8 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
     for (auto& r : list.rules) {
       if (r.badfilter) continue;
       if (!badfilters.empty() && badfilters.count(badfilterKey(r))) continue;
-      const bool plain = r.target == AdblockRule::Target::kName && r.dnstype_include.empty() &&
-                         r.dnstype_exclude.empty() && r.client_cidr_include.empty() &&
-                         r.client_cidr_exclude.empty() && r.client_name_include.empty() &&
-                         r.client_name_exclude.empty() && r.ctag_include.empty() &&
-                         r.ctag_exclude.empty() && r.denyallow.empty() && !r.has_dnsrewrite;
-      if (plain) {
+      if (isPlainNameRule(r)) {
+        if (from_image) continue;
         uint8_t flags = 0;
         if (r.action == RuleAction::kAllow) flags |= NameRef::kAllow;
         if (r.important) flags |= NameRef::kImportant;
@@ -244,8 +334,28 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
     s.stats_.pattern_rules += (*matcher)->stats().rules;
     s.rule_matchers_.push_back(PatternMatcher{static_cast<uint8_t>(c), std::move(*matcher)});
   }
-  s.stats_.list_entries = names.size();
-  s.names_ = names.build();
+  if (from_image) {
+    s.names_ = std::move(cached->names);
+  } else {
+    s.names_ = std::make_shared<const NameIndex>(names.build());
+    // Written only for lists read whole and unchanged while they were read; the stored image,
+    // mapped, replaces the private copy just built.
+    auto key_now = write_cache && !list_errors ? ListCache::keyOf(cacheInputs())
+                                               : Result<std::string>(Status::invalid("skip"));
+    if (key_now && *key_now == cache_key) {
+      auto stored = cache->store(cache_key, *s.names_, residues, formats);
+      if (stored) {
+        s.names_ = std::move(*stored);
+      } else {
+        sink.warning(SourceLocation{cache->dir().string(), 0, 0},
+                     "compiled lists not saved: " + stored.status().message() +
+                         "; the next start reads the list text again");
+      }
+    }
+  }
+  s.stats_.list_entries = s.names_->entries();
+  s.stats_.names_from_cache = from_image;
+  s.stats_.names_mapped = s.names_->mapped();
 
   // Regex rules -> one RegexRuleSet.
   RegexRuleSet::Builder regex;
@@ -411,7 +521,7 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
   s.stats_.groups = s.groups_.size();
   s.stats_.schedules = s.schedules_.size();
   s.stats_.clients = s.clients_.size();
-  s.stats_.memory_bytes = s.names_.memoryBytes() + s.list_sources_.size() * 64 +
+  s.stats_.memory_bytes = s.names_->memoryBytes() + s.list_sources_.size() * 64 +
                           s.groups_.size() * sizeof(Group) + s.safe_search_.size() * 48;
 
   if (sink.errorCount() > errors_before) {
@@ -546,7 +656,7 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
     std::string_view suffix[kMaxCategories];
   } h;
   std::memset(h.level, kNone, sizeof(h.level));
-  names_.forEachMatch(name, [&](const NameRef& r, std::string_view suffix) {
+  names_->forEachMatch(name, [&](const NameRef& r, std::string_view suffix) {
     const uint8_t cat = list_sources_[r.list].category;
     const bool allow = (r.flags & NameRef::kAllow) != 0;
     const bool important = (r.flags & NameRef::kImportant) != 0;
@@ -874,10 +984,15 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
 }
 
 Result<LoadedPolicy> PolicyEngine::load(const std::filesystem::path& config_file,
-                                        DiagnosticSink& sink) {
-  auto cfg = loadConfig(config_file, sink);
+                                        DiagnosticSink& sink, const LoadOptions& options) {
+  auto cfg = loadConfig(config_file, sink, options.state_dir_override);
   if (!cfg) return cfg.status();
-  auto snap = PolicySnapshot::compile(*cfg, sink);
+  CompileOptions compile_options;
+  if (options.read_list_cache || options.write_list_cache) {
+    compile_options.list_cache_dir = cfg->daemon.state_dir / "compiled";
+    compile_options.write_list_cache = options.write_list_cache;
+  }
+  auto snap = PolicySnapshot::compile(*cfg, sink, compile_options);
   if (!snap) return snap.status();
   return LoadedPolicy{std::move(*cfg), std::move(*snap)};
 }

@@ -92,13 +92,27 @@ struct CompileStats {
   size_t clients = 0;
   size_t memory_bytes = 0;     // approximate heap bytes of the snapshot
   size_t address_entries = 0;  // address / CIDR lines of lists (destinations, inline path)
+  // The list cache (policy/list_cache.h): names came from a cached image without reading the
+  // list text; the name index is a mapped image (read from the cache or just stored in it).
+  bool names_from_cache = false;
+  bool names_mapped = false;
+};
+
+struct CompileOptions {
+  // Compiled list images (policy/list_cache.h): used when an entry matches the list files as
+  // they are now; empty = always read the list text.
+  std::filesystem::path list_cache_dir;
+  // After reading the text, also store an entry (and remove the others): safegated only.
+  bool write_list_cache = false;
 };
 
 class PolicySnapshot {
  public:
-  // Compiles `config` (reads every list file). Every problem goes to `sink`; on any error the
-  // result is an error and nothing is half-built.
-  static Result<PolicySnapshotPtr> compile(const Config& config, DiagnosticSink& sink);
+  // Compiles `config` (reads every list file, or the list cache). Every problem goes to
+  // `sink`; on any error the result is an error and nothing is half-built. A cache that cannot
+  // be used or written is a warning: the text is read instead.
+  static Result<PolicySnapshotPtr> compile(const Config& config, DiagnosticSink& sink,
+                                           const CompileOptions& options = {});
 
   Decision decide(const RequestFacts& facts,
                   const ExceptionTable* exceptions = nullptr) const noexcept;
@@ -190,7 +204,8 @@ class PolicySnapshot {
   std::vector<std::string> category_names_;  // by category index (standard order)
   std::vector<CategoryKind> category_kinds_;
   std::vector<ListSource> list_sources_;
-  NameIndex names_;
+  std::shared_ptr<const NameIndex> names_ =
+      std::make_shared<const NameIndex>();  // shared when mapped
   struct PatternMatcher {
     uint8_t category;
     std::unique_ptr<ListMatcher> matcher;
@@ -226,9 +241,19 @@ struct LoadedPolicy {
 
 // Load + compile in one call: what safegated does on start and reload and what
 // `safegatectl check-config` / `explain` run.
+struct LoadOptions {
+  // safegated --state-dir: replaces [daemon] state_dir (policy/config.h loadConfig()).
+  std::filesystem::path state_dir_override;
+  // The list cache under state_dir/compiled (policy/list_cache.h): safegated reads and writes
+  // it; safegatectl always reads the list text.
+  bool read_list_cache = false;
+  bool write_list_cache = false;
+};
+
 class PolicyEngine {
  public:
-  static Result<LoadedPolicy> load(const std::filesystem::path& config_file, DiagnosticSink& sink);
+  static Result<LoadedPolicy> load(const std::filesystem::path& config_file, DiagnosticSink& sink,
+                                   const LoadOptions& options = {});
 };
 
 }  // namespace safegate::policy

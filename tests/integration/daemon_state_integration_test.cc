@@ -180,6 +180,38 @@ TEST_F(SafegatedStateTest, ExceptionsSurviveARestartAndCanBeRemovedAfterIt) {
   EXPECT_NE(out.find("\"id\":3"), std::string::npos) << out;
 }
 
+TEST_F(SafegatedStateTest, ARestartMapsTheCompiledListsInsteadOfReadingTheText) {
+  config_ = dir_.write("safegate.toml", config());
+  startDaemon();
+  ASSERT_NE(dig("casino.test").find("status: NXDOMAIN"), std::string::npos);
+  std::string out = ctl("status --json");
+  EXPECT_NE(out.find("\"names_from_cache\":false"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"names_mapped\":true"), std::string::npos) << out;
+  const std::filesystem::path compiled = dir_.path() / "state" / "compiled";
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(compiled)) {
+    ++entries;
+    EXPECT_TRUE(std::filesystem::exists(e.path() / "names.idx")) << e.path();
+  }
+  EXPECT_EQ(entries, 1u);
+
+  daemon_.kill(SIGTERM);
+  startDaemon();
+  out = ctl("status --json");
+  EXPECT_NE(out.find("\"names_from_cache\":true"), std::string::npos) << out;
+  EXPECT_NE(dig("casino.test").find("status: NXDOMAIN"), std::string::npos);
+  EXPECT_EQ(dig("allowed.test +short"), "192.0.2.10\n");
+
+  // --state-dir moves the cache (and every other state file) with it.
+  daemon_.kill(SIGTERM);
+  const std::filesystem::path elsewhere = dir_.path() / "elsewhere";
+  startDaemon({"--listen", "127.0.0.1:0", "--state-dir", elsewhere.string()});
+  out = ctl("status --json");
+  EXPECT_NE(out.find("\"names_from_cache\":false"), std::string::npos) << out;
+  EXPECT_TRUE(std::filesystem::exists(elsewhere / "compiled"));
+  EXPECT_NE(control_.find(elsewhere.string()), std::string::npos) << control_;
+}
+
 TEST_F(SafegatedStateTest, DamagedExceptionsFileIsReportedAndDoesNotStopTheStart) {
   config_ = dir_.write("safegate.toml", config());
   std::filesystem::create_directories(dir_.path() / "state");

@@ -1,0 +1,94 @@
+// ListCache: the compiled name index of a policy's lists, kept under state_dir/compiled so that
+// a start or reload whose lists have not changed maps it (policy/name_index.h images) instead
+// of reading and indexing millions of lines of list text again (issue 12).
+//
+// One entry per set of list files, a directory named by its key:
+//
+//   state_dir/compiled/<key>/names.idx     the NameIndex image of every plain name
+//                            residue-<i>   list file i with every line whose only product
+//                                          was plain names emptied (its newline kept)
+//                            manifest      "safegate-list-cache 1", the key, then the format
+//                                          each list file was read with
+//
+// The residue is what the name index cannot hold: pattern and modifier rules, $badfilter
+// rules, address entries, and every line that produced a warning (a skipped line, a summary),
+// at its original line number. PolicySnapshot::compile() parses the residues exactly as it
+// parses list text, ignores the plain names they still yield (the image has them) and so gets
+// the same rules, addresses and diagnostics (file:line) as from the full text.
+//
+// The key is a SHA-256 over the cache format, the list reader's semantics version and, per list
+// file in policy order, its list's name, category and configured format and the file's path,
+// device, inode, size and modification time (ns). Files are replaced by rename (a subscription
+// download, an editor, a package upgrade), which changes the inode; a file rewritten in place
+// within the same nanosecond at the same size would keep its key — compile() re-checks the
+// key after reading and stores nothing when a file changed meanwhile.
+//
+// Entries are written to a temporary directory and renamed into place, so a crash leaves a
+// whole entry or none; store() then removes the other entries (a snapshot still mapping an
+// old image keeps its pages until it lets go). A damaged entry is refused by load() with the
+// reason (the image's checksum and structure checks) and rebuilt by the next store().
+//
+// Snapshots of one process that load the same key share one mapped NameIndex, so a reload with
+// unchanged lists costs no second copy.
+//
+// Thread-safety: all functions may be called from any thread; a process should have one
+// writer per directory (safegated).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "filters/list_reader.h"
+#include "policy/name_index.h"
+
+namespace safegate::policy {
+
+// Bump when the meaning of a list line changes (list_reader.h semantics, what compile() sends
+// to the name index): every cached entry is then rebuilt from the text.
+inline constexpr uint32_t kListSemanticsVersion = 1;
+
+struct ListCacheInput {
+  std::string path;       // the list file as compile() reads it
+  std::string list_name;  // [[lists]] name
+  std::string category;
+  ListFormat format = ListFormat::kAuto;  // as configured
+};
+
+class ListCache {
+ public:
+  explicit ListCache(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // The key of `inputs` as the files are now; an error when one cannot be stat'ed (compile()
+  // then reads the text and reports it).
+  static Result<std::string> keyOf(const std::vector<ListCacheInput>& inputs);
+
+  struct Entry {
+    std::shared_ptr<const NameIndex> names;
+    std::vector<std::string> residues;  // by list file
+    std::vector<ListFormat> formats;    // the format each file was read with
+  };
+  // The entry for `key` made from `list_files` files. kNotFound when there is none (or it was
+  // removed while being read); another error, with the reason, when it is damaged.
+  Result<Entry> load(const std::string& key, size_t list_files) const;
+
+  // Writes the entry for `key` and removes every other entry. Returns the stored image, mapped
+  // (the caller drops its built copy for it).
+  Result<std::shared_ptr<const NameIndex>> store(const std::string& key, const NameIndex& names,
+                                                 const std::vector<std::string>& residues,
+                                                 const std::vector<ListFormat>& formats) const;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// `text` with the given 1-based `lines` emptied, each newline kept so that every other line
+// keeps its number. `lines` need not be sorted; numbers beyond the text are ignored.
+std::string blankLines(std::string_view text, std::vector<uint32_t> lines);
+
+}  // namespace safegate::policy
