@@ -89,32 +89,11 @@ Result<ListCache::Entry> ListCache::load(const std::string& key, size_t list_fil
   const fs::path manifest_path = entry_dir / "manifest";
   auto manifest = readWholeFile(manifest_path, 1u << 20);
   if (!manifest) return manifest.status();  // kNotFound: no entry yet
-  auto bad = [&](const std::string& why) {
-    return Status::invalid(manifest_path.string() + ": " + why);
-  };
-  // "safegate-list-cache 1\nkey K\nfiles N\nformat I NAME\n..."
-  std::vector<std::string_view> lines;
-  for (std::string_view rest = *manifest; !rest.empty();) {
-    const size_t nl = rest.find('\n');
-    if (nl == std::string_view::npos) return bad("not ended by a newline (truncated?)");
-    lines.push_back(rest.substr(0, nl));
-    rest.remove_prefix(nl + 1);
-  }
-  if (lines.size() < 3 || lines[0] != kManifestMagic) return bad("not a list cache manifest");
-  if (lines[1] != "key " + key) return bad("made for another key");
-  if (lines[2] != "files " + std::to_string(list_files) || lines.size() != 3 + list_files) {
-    return bad("made for another number of list files");
-  }
+  auto formats = parseListCacheManifest(*manifest, key, list_files);
+  if (!formats) return Status::invalid(manifest_path.string() + ": " + formats.status().message());
   Entry e;
+  e.formats = std::move(*formats);
   for (size_t i = 0; i < list_files; ++i) {
-    const std::string prefix = "format " + std::to_string(i) + " ";
-    const std::string_view line = lines[3 + i];
-    if (!line.starts_with(prefix)) return bad("line " + std::to_string(4 + i) + " is not a format");
-    auto format = parseListFormat(line.substr(prefix.size()));
-    if (!format || *format == ListFormat::kAuto) {
-      return bad("line " + std::to_string(4 + i) + ": unknown format");
-    }
-    e.formats.push_back(*format);
     auto residue = readWholeFile(entry_dir / residueName(i), kMaxResidueBytes);
     if (!residue) return residue.status();
     e.residues.push_back(std::move(*residue));
@@ -157,17 +136,14 @@ Result<std::shared_ptr<const NameIndex>> ListCache::store(
     fs::remove_all(tmp, ignored);
     return s;
   };
-  std::string manifest = std::string(kManifestMagic) + "\nkey " + key + "\nfiles " +
-                         std::to_string(residues.size()) + "\n";
   for (size_t i = 0; i < residues.size(); ++i) {
     if (Status s = writeFileAtomically(tmp / residueName(i), residues[i], 0600); !s) {
       return fail(s);
     }
-    manifest +=
-        "format " + std::to_string(i) + " " + std::string(listFormatName(formats[i])) + "\n";
   }
   if (Status s = names.writeImage(tmp / "names.idx", 0600); !s) return fail(s);
   // The manifest last: load() treats an entry without one as absent.
+  const std::string manifest = renderListCacheManifest(key, formats);
   if (Status s = writeFileAtomically(tmp / "manifest", manifest, 0600); !s) return fail(s);
   const fs::path entry_dir = dir_ / key;
   fs::remove_all(entry_dir, ec);  // a damaged entry of the same key
@@ -186,6 +162,45 @@ Result<std::shared_ptr<const NameIndex>> ListCache::store(
   auto shared = std::make_shared<const NameIndex>(std::move(*mapped));
   remember((entry_dir / "names.idx").string(), shared);
   return shared;
+}
+
+std::string renderListCacheManifest(std::string_view key, const std::vector<ListFormat>& formats) {
+  std::string out = std::string(kManifestMagic) + "\nkey " + std::string(key) + "\nfiles " +
+                    std::to_string(formats.size()) + "\n";
+  for (size_t i = 0; i < formats.size(); ++i) {
+    out += "format " + std::to_string(i) + " " + std::string(listFormatName(formats[i])) + "\n";
+  }
+  return out;
+}
+
+Result<std::vector<ListFormat>> parseListCacheManifest(std::string_view text, std::string_view key,
+                                                       size_t list_files) {
+  std::vector<std::string_view> lines;
+  for (std::string_view rest = text; !rest.empty();) {
+    const size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) return Status::invalid("not ended by a newline (truncated?)");
+    lines.push_back(rest.substr(0, nl));
+    rest.remove_prefix(nl + 1);
+  }
+  if (lines.size() < 3 || lines[0] != kManifestMagic) {
+    return Status::invalid("not a list cache manifest");
+  }
+  if (lines[1] != "key " + std::string(key)) return Status::invalid("made for another key");
+  if (lines[2] != "files " + std::to_string(list_files) || lines.size() != 3 + list_files) {
+    return Status::invalid("made for another number of list files");
+  }
+  std::vector<ListFormat> formats;
+  for (size_t i = 0; i < list_files; ++i) {
+    const std::string prefix = "format " + std::to_string(i) + " ";
+    const std::string_view line = lines[3 + i];
+    auto format = line.starts_with(prefix) ? parseListFormat(line.substr(prefix.size()))
+                                           : std::optional<ListFormat>();
+    if (!format || *format == ListFormat::kAuto) {
+      return Status::invalid("line " + std::to_string(4 + i) + ": not a list file's format");
+    }
+    formats.push_back(*format);
+  }
+  return formats;
 }
 
 std::string blankLines(std::string_view text, std::vector<uint32_t> lines) {

@@ -87,6 +87,13 @@ class ListCache {
   std::filesystem::path dir_;
 };
 
+// The manifest of an entry: "safegate-list-cache 1", "key KEY", "files N", then
+// "format I NAME" per list file (the format it was read with; never auto).
+std::string renderListCacheManifest(std::string_view key, const std::vector<ListFormat>& formats);
+// Its parser: the formats, or why the text is not the manifest of `key` with `list_files` files.
+Result<std::vector<ListFormat>> parseListCacheManifest(std::string_view text, std::string_view key,
+                                                       size_t list_files);
+
 // `text` with the given 1-based `lines` emptied, each newline kept so that every other line
 // keeps its number. `lines` need not be sorted; numbers beyond the text are ignored.
 std::string blankLines(std::string_view text, std::vector<uint32_t> lines);

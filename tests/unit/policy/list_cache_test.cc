@@ -295,6 +295,25 @@ TEST(ListCacheKey, DependsOnEveryInputAndOnTheFileBeingReplaced) {
   EXPECT_FALSE(ListCache::keyOf({{(dir.path() / "missing").string(), "l", "x", {}}}));
 }
 
+TEST(ListCacheManifest, RoundTripsAndRefusesAnythingElseWithTheReason) {
+  const std::string key(64, 'a');
+  const std::vector<ListFormat> formats = {ListFormat::kDomains, ListFormat::kAdblock};
+  const std::string text = renderListCacheManifest(key, formats);
+  auto parsed = parseListCacheManifest(text, key, 2);
+  ASSERT_TRUE(parsed) << parsed.status().toString();
+  EXPECT_EQ(*parsed, formats);
+  auto why = [&](std::string_view t, std::string_view k, size_t n) {
+    auto r = parseListCacheManifest(t, k, n);
+    return r ? std::string("accepted") : r.status().message();
+  };
+  EXPECT_EQ(why(text, std::string(64, 'b'), 2), "made for another key");
+  EXPECT_EQ(why(text, key, 3), "made for another number of list files");
+  EXPECT_EQ(why(text.substr(0, text.size() - 1), key, 2), "not ended by a newline (truncated?)");
+  EXPECT_EQ(why("", key, 0), "not a list cache manifest");
+  EXPECT_EQ(why(renderListCacheManifest(key, {ListFormat::kAuto}), key, 1),
+            "line 4: not a list file's format");
+}
+
 TEST(BlankLines, EmptiesTheNamedLinesAndKeepsEveryNewline) {
   EXPECT_EQ(blankLines("a\nb\nc\n", {2}), "a\n\nc\n");
   EXPECT_EQ(blankLines("a\nb\nc", {3, 1}), "\nb\n");
