@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "daemon/daemon.h"
@@ -16,7 +17,8 @@ void usage() {
           "                 [--state-dir DIR] [--control-socket PATH] [--allow-empty-policy]\n"
           "  --listen and --upstream replace dns.listen / dns.upstreams from the config\n"
           "  (an empty dns.upstreams uses the nameservers of /etc/resolv.conf); --state-dir\n"
-          "  replaces daemon.state_dir (database, secret and socket under it move along).\n"
+          "  replaces daemon.state_dir (every state file under it moves along: database,\n"
+          "  secret, socket, outbox, list copies, compiled lists).\n"
           "  --allow-empty-policy starts even if a group that had lists at the last run would\n"
           "  have none (refused otherwise: the mark of a truncated config).\n");
 }
@@ -41,7 +43,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--upstream") {
       options.upstream_override.push_back(value("--upstream"));
     } else if (arg == "--state-dir") {
-      options.state_dir_override = value("--state-dir");
+      // Absolute once: reloads resolve it again, whatever the working directory is then.
+      options.state_dir_override = std::filesystem::absolute(value("--state-dir"));
     } else if (arg == "--allow-empty-policy") {
       options.allow_empty_policy = true;
     } else if (arg == "--control-socket") {

@@ -310,9 +310,21 @@ class ModelBuilder {
   void buildDaemon(const Section& top) {
     DaemonSettings& d = cfg_.daemon;
     d.config_file = cfg_.file;
+    const fs::path configured = resolveAgainst(configDir(), top.sub("daemon").str("state_dir"));
     d.state_dir = state_dir_override_.empty()
-                      ? resolveAgainst(configDir(), top.sub("daemon").str("state_dir"))
+                      ? configured
                       : fs::absolute(state_dir_override_).lexically_normal();
+    // A state path: relative ones resolve against state_dir; with an override, absolute ones
+    // that lie under the configured state_dir move with it too (a test instance started with
+    // --state-dir must never write to the production database next to the real config).
+    auto statePath = [&](const std::string& p) {
+      fs::path resolved = resolveAgainst(d.state_dir, p);
+      if (!state_dir_override_.empty() && fs::path(p).is_absolute()) {
+        const fs::path rel = resolved.lexically_normal().lexically_relative(configured);
+        if (!rel.empty() && *rel.begin() != "..") resolved = d.state_dir / rel;
+      }
+      return resolved;
+    };
     Section dns = top.sub("dns");
     d.dns.listen = dns.strings("listen");
     d.dns.upstreams = dns.strings("upstreams");
@@ -343,16 +355,16 @@ class ModelBuilder {
         static_cast<int>(dns.integer("upstream_port_rotation_seconds"));
     d.dns.randomize_case = dns.boolean("randomize_case");
     Section db = top.sub("database");
-    d.database.path = resolveAgainst(d.state_dir, db.str("path"));
+    d.database.path = statePath(db.str("path"));
     d.database.retention_days = static_cast<int>(db.integer("retention_days"));
     d.database.full_query_log = db.boolean("full_query_log");
     d.database.queue_capacity = static_cast<int>(db.integer("queue_capacity"));
     d.database.batch_ms = static_cast<int>(db.integer("batch_ms"));
     Section priv = top.sub("privacy");
     d.privacy.pseudonymize_clients = priv.boolean("pseudonymize_clients");
-    d.privacy.secret_file = resolveAgainst(d.state_dir, priv.str("secret_file"));
+    d.privacy.secret_file = statePath(priv.str("secret_file"));
     Section ctl = top.sub("control");
-    d.control.socket = resolveAgainst(d.state_dir, ctl.str("socket"));
+    d.control.socket = statePath(ctl.str("socket"));
     d.control.mode = static_cast<uint32_t>(std::strtoul(ctl.str("mode").c_str(), nullptr, 8));
     d.control.group = ctl.str("group");
     d.control.admin_group = ctl.str("admin_group");
@@ -362,7 +374,7 @@ class ModelBuilder {
     d.block_page.ipv6 = IpAddress::parse(bp.str("ipv6"));
     d.block_page.url = bp.str("url");
     Section ob = top.sub("outbox");
-    d.outbox.path = resolveAgainst(d.state_dir, ob.str("path"));
+    d.outbox.path = statePath(ob.str("path"));
     d.outbox.max_messages = ob.integer("max_messages");
     d.outbox.max_age_hours = ob.integer("max_age_hours");
     d.outbox.keep_delivered_days = ob.integer("keep_delivered_days");

@@ -88,6 +88,18 @@ sources = ["https://lists.example/adult.txt"]
   EXPECT_EQ(cfg->daemon.control.socket.parent_path(), other);
   ASSERT_TRUE(cfg->lists.at(0).subscription);
   EXPECT_EQ(cfg->lists[0].subscription->copy, other / "lists" / "adult.list");
+
+  // Absolute paths under the configured state_dir move too; those elsewhere stay.
+  const auto state = dir.path() / "state";
+  DiagnosticSink sink2;
+  auto abs =
+      loadConfig(dir.write("d.toml", "[daemon]\nstate_dir = \"state\"\n[database]\npath = \"" +
+                                         (state / "db" / "x.db").string() +
+                                         "\"\n[privacy]\nsecret_file = \"/etc/sg-secret\"\n"),
+                 sink2, other);
+  ASSERT_TRUE(abs) << sink2.toString();
+  EXPECT_EQ(abs->daemon.database.path, other / "db" / "x.db");
+  EXPECT_EQ(abs->daemon.privacy.secret_file, "/etc/sg-secret");
 }
 
 TEST(ConfigTest, ControlRolesAndExceptionBoundAreReadAndRangeChecked) {
