@@ -187,6 +187,9 @@ class LineParser {
     warn(what, why);
   }
   void warn(std::string_view what, const std::string& why) {
+    if (out_.warned_lines.empty() || out_.warned_lines.back() != line_) {
+      out_.warned_lines.push_back(line_);
+    }
     if (reported_ >= options_.max_reported_warnings) {
       ++suppressed_;
       return;

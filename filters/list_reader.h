@@ -142,6 +142,8 @@ struct ParsedList {
     uint32_t line = 0;
   };
   std::vector<AddressEntry> addresses;
+  // Every line that drew a warning (reported or only counted in the summary), ascending.
+  std::vector<uint32_t> warned_lines;
   ListStats stats;
 
   std::string_view name(const NameEntry& e) const {

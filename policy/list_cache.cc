@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
@@ -18,7 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view kManifestMagic = "safegate-list-cache 1";
+constexpr std::string_view kManifestMagic = "safegate-list-cache 2";
 constexpr size_t kMaxResidueBytes = 256u << 20;  // ListReadOptions::max_file_bytes
 
 // One mapping per image per process: snapshots of the same lists share it.
@@ -52,10 +53,37 @@ void field(Sha256& h, std::string_view s) {
   h.update(s);
 }
 
-bool isKey(const std::string& name) {
-  return name.size() == 64 && std::all_of(name.begin(), name.end(), [](char c) {
+bool isHexDigest(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
+}
+
+std::string sha256Hex(std::string_view bytes) {
+  Sha256 h;
+  h.update(bytes);
+  auto sum = h.finish();
+  return sum ? Sha256::hex(*sum) : std::string();
+}
+
+std::string fileIdentity(const struct stat& st) {
+  return std::to_string(st.st_dev) + "/" + std::to_string(st.st_ino) + "/" +
+         std::to_string(st.st_mode) + "/" + std::to_string(st.st_size) + "/" +
+         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "/" +
+         std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
+}
+
+// One store() at a time per process: a reload from the control socket and one from a signal
+// or a list update may compile at once.
+std::mutex& storeMutex() {
+  static std::mutex m;
+  return m;
+}
+
+bool mappedHere(const std::string& image_path) {
+  std::lock_guard<std::mutex> lock(sharedMutex());
+  auto it = sharedImages().find(image_path);
+  return it != sharedImages().end() && !it->second.expired();
 }
 
 std::string residueName(size_t i) { return "residue-" + std::to_string(i); }
@@ -67,6 +95,8 @@ Result<std::string> ListCache::keyOf(const std::vector<ListCacheInput>& inputs) 
   field(h, kManifestMagic);
   field(h, std::to_string(NameIndex::kImageVersion));
   field(h, std::to_string(kListSemanticsVersion));
+  struct stat exe {};
+  if (::stat("/proc/self/exe", &exe) == 0) field(h, fileIdentity(exe));
   field(h, std::to_string(inputs.size()));
   for (const ListCacheInput& in : inputs) {
     struct stat st {};
@@ -75,9 +105,7 @@ Result<std::string> ListCache::keyOf(const std::vector<ListCacheInput>& inputs) 
     field(h, in.category);
     field(h, listFormatName(in.format));
     field(h, in.path);
-    field(h, std::to_string(st.st_dev) + "/" + std::to_string(st.st_ino) + "/" +
-                 std::to_string(st.st_size) + "/" + std::to_string(st.st_mtim.tv_sec) + "." +
-                 std::to_string(st.st_mtim.tv_nsec));
+    field(h, fileIdentity(st));
   }
   auto sum = h.finish();
   if (!sum) return Status::internal("SHA-256 of the list cache key failed");
@@ -88,14 +116,22 @@ Result<ListCache::Entry> ListCache::load(const std::string& key, size_t list_fil
   const fs::path entry_dir = dir_ / key;
   const fs::path manifest_path = entry_dir / "manifest";
   auto manifest = readWholeFile(manifest_path, 1u << 20);
-  if (!manifest) return manifest.status();  // kNotFound: no entry yet
-  auto formats = parseListCacheManifest(*manifest, key, list_files);
-  if (!formats) return Status::invalid(manifest_path.string() + ": " + formats.status().message());
+  if (!manifest) {
+    std::error_code ec;
+    if (!fs::is_directory(entry_dir, ec)) return Status::notFound(entry_dir.string() + ": none");
+    return manifest.status();  // kNotFound too when the entry has no manifest
+  }
+  auto files = parseListCacheManifest(*manifest, key, list_files);
+  if (!files) return Status::invalid(manifest_path.string() + ": " + files.status().message());
   Entry e;
-  e.formats = std::move(*formats);
   for (size_t i = 0; i < list_files; ++i) {
-    auto residue = readWholeFile(entry_dir / residueName(i), kMaxResidueBytes);
+    const fs::path residue_path = entry_dir / residueName(i);
+    auto residue = readWholeFile(residue_path, kMaxResidueBytes);
     if (!residue) return residue.status();
+    if (sha256Hex(*residue) != (*files)[i].residue_sha256) {
+      return Status::invalid(residue_path.string() + ": checksum mismatch (damaged or edited)");
+    }
+    e.formats.push_back((*files)[i].format);
     e.residues.push_back(std::move(*residue));
   }
   const fs::path image = entry_dir / "names.idx";
@@ -120,41 +156,51 @@ Result<ListCache::Entry> ListCache::load(const std::string& key, size_t list_fil
 Result<std::shared_ptr<const NameIndex>> ListCache::store(
     const std::string& key, const NameIndex& names, const std::vector<std::string>& residues,
     const std::vector<ListFormat>& formats) const {
-  if (!isKey(key) || residues.size() != formats.size()) {
+  if (!isHexDigest(key) || residues.size() != formats.size()) {
     return Status::invalid("list cache: bad key or residues");
   }
+  std::lock_guard<std::mutex> serial(storeMutex());
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return Status::io("create " + dir_.string() + ": " + ec.message());
   ::chmod(dir_.c_str(), 0700);
-  const fs::path tmp = dir_ / (".tmp-" + key + "-" + std::to_string(::getpid()));
-  fs::remove_all(tmp, ec);
-  fs::create_directory(tmp, ec);
-  if (ec) return Status::io("create " + tmp.string() + ": " + ec.message());
+  std::string tmp_template = (dir_ / ".tmp-XXXXXX").string();
+  if (!::mkdtemp(tmp_template.data())) {
+    return Status::fromErrno("create a directory in " + dir_.string(), errno);
+  }
+  const fs::path tmp = tmp_template;
   auto fail = [&](Status s) {
     std::error_code ignored;
     fs::remove_all(tmp, ignored);
     return s;
   };
+  std::vector<ListCacheFile> files;
   for (size_t i = 0; i < residues.size(); ++i) {
     if (Status s = writeFileAtomically(tmp / residueName(i), residues[i], 0600); !s) {
       return fail(s);
     }
+    files.push_back(ListCacheFile{formats[i], sha256Hex(residues[i])});
   }
   if (Status s = names.writeImage(tmp / "names.idx", 0600); !s) return fail(s);
   // The manifest last: load() treats an entry without one as absent.
-  const std::string manifest = renderListCacheManifest(key, formats);
+  const std::string manifest = renderListCacheManifest(key, files);
   if (Status s = writeFileAtomically(tmp / "manifest", manifest, 0600); !s) return fail(s);
   const fs::path entry_dir = dir_ / key;
   fs::remove_all(entry_dir, ec);  // a damaged entry of the same key
   if (::rename(tmp.c_str(), entry_dir.c_str()) != 0) {
     return fail(Status::fromErrno("rename to " + entry_dir.string(), errno));
   }
-  // Every other entry (and temporary directories a crash left) is garbage now.
+  // Other entries (and temporary directories a crash left) are garbage unless a snapshot of
+  // this process still maps them (a reload that is refused keeps the running policy's entry).
   std::vector<fs::path> garbage;
-  for (const auto& d : fs::directory_iterator(dir_, ec)) {
-    const std::string name = d.path().filename().string();
-    if (name != key && (isKey(name) || name.starts_with(".tmp-"))) garbage.push_back(d.path());
+  fs::directory_iterator it(dir_, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name == key) continue;
+    if (name.starts_with(".tmp-") ||
+        (isHexDigest(name) && !mappedHere((it->path() / "names.idx").string()))) {
+      garbage.push_back(it->path());
+    }
   }
   for (const auto& g : garbage) fs::remove_all(g, ec);
   auto mapped = NameIndex::mapImage(entry_dir / "names.idx");
@@ -164,17 +210,18 @@ Result<std::shared_ptr<const NameIndex>> ListCache::store(
   return shared;
 }
 
-std::string renderListCacheManifest(std::string_view key, const std::vector<ListFormat>& formats) {
+std::string renderListCacheManifest(std::string_view key, const std::vector<ListCacheFile>& files) {
   std::string out = std::string(kManifestMagic) + "\nkey " + std::string(key) + "\nfiles " +
-                    std::to_string(formats.size()) + "\n";
-  for (size_t i = 0; i < formats.size(); ++i) {
-    out += "format " + std::to_string(i) + " " + std::string(listFormatName(formats[i])) + "\n";
+                    std::to_string(files.size()) + "\n";
+  for (size_t i = 0; i < files.size(); ++i) {
+    out += "file " + std::to_string(i) + " " + std::string(listFormatName(files[i].format)) + " " +
+           files[i].residue_sha256 + "\n";
   }
   return out;
 }
 
-Result<std::vector<ListFormat>> parseListCacheManifest(std::string_view text, std::string_view key,
-                                                       size_t list_files) {
+Result<std::vector<ListCacheFile>> parseListCacheManifest(std::string_view text,
+                                                          std::string_view key, size_t list_files) {
   std::vector<std::string_view> lines;
   for (std::string_view rest = text; !rest.empty();) {
     const size_t nl = rest.find('\n');
@@ -183,24 +230,27 @@ Result<std::vector<ListFormat>> parseListCacheManifest(std::string_view text, st
     rest.remove_prefix(nl + 1);
   }
   if (lines.size() < 3 || lines[0] != kManifestMagic) {
-    return Status::invalid("not a list cache manifest");
+    return Status::invalid("not a list cache manifest of this version");
   }
   if (lines[1] != "key " + std::string(key)) return Status::invalid("made for another key");
   if (lines[2] != "files " + std::to_string(list_files) || lines.size() != 3 + list_files) {
     return Status::invalid("made for another number of list files");
   }
-  std::vector<ListFormat> formats;
+  std::vector<ListCacheFile> files;
   for (size_t i = 0; i < list_files; ++i) {
-    const std::string prefix = "format " + std::to_string(i) + " ";
-    const std::string_view line = lines[3 + i];
-    auto format = line.starts_with(prefix) ? parseListFormat(line.substr(prefix.size()))
-                                           : std::optional<ListFormat>();
-    if (!format || *format == ListFormat::kAuto) {
-      return Status::invalid("line " + std::to_string(4 + i) + ": not a list file's format");
-    }
-    formats.push_back(*format);
+    const std::string prefix = "file " + std::to_string(i) + " ";
+    std::string_view line = lines[3 + i];
+    const std::string bad = "line " + std::to_string(4 + i) + ": not a list file's entry";
+    if (!line.starts_with(prefix)) return Status::invalid(bad);
+    line.remove_prefix(prefix.size());
+    const size_t space = line.find(' ');
+    if (space == std::string_view::npos) return Status::invalid(bad);
+    auto format = parseListFormat(line.substr(0, space));
+    const std::string_view sum = line.substr(space + 1);
+    if (!format || *format == ListFormat::kAuto || !isHexDigest(sum)) return Status::invalid(bad);
+    files.push_back(ListCacheFile{*format, std::string(sum)});
   }
-  return formats;
+  return files;
 }
 
 std::string blankLines(std::string_view text, std::vector<uint32_t> lines) {
@@ -219,6 +269,7 @@ std::string blankLines(std::string_view text, std::vector<uint32_t> lines) {
     text.remove_prefix(nl + 1);
     ++number;
   }
+  out.shrink_to_fit();  // kept until the compile stores it: mostly newlines
   return out;
 }
 

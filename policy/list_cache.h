@@ -7,8 +7,9 @@
 //   state_dir/compiled/<key>/names.idx     the NameIndex image of every plain name
 //                            residue-<i>   list file i with every line whose only product
 //                                          was plain names emptied (its newline kept)
-//                            manifest      "safegate-list-cache 1", the key, then the format
-//                                          each list file was read with
+//                            manifest      "safegate-list-cache 2", the key, then per list
+//                                          file the format it was read with and the SHA-256
+//                                          of its residue
 //
 // The residue is what the name index cannot hold: pattern and modifier rules, $badfilter
 // rules, address entries, and every line that produced a warning (a skipped line, a summary),
@@ -16,17 +17,19 @@
 // parses list text, ignores the plain names they still yield (the image has them) and so gets
 // the same rules, addresses and diagnostics (file:line) as from the full text.
 //
-// The key is a SHA-256 over the cache format, the list reader's semantics version and, per list
-// file in policy order, its list's name, category and configured format and the file's path,
-// device, inode, size and modification time (ns). Files are replaced by rename (a subscription
-// download, an editor, a package upgrade), which changes the inode; a file rewritten in place
-// within the same nanosecond at the same size would keep its key — compile() re-checks the
-// key after reading and stores nothing when a file changed meanwhile.
+// The key is a SHA-256 over the cache format, the list reader's semantics version, the running
+// binary's identity (device, inode, size, mtime of /proc/self/exe: an upgrade recompiles once)
+// and, per list file in policy order, its list's name, category and configured format and the
+// file's path, device, inode, mode, size, modification and change times (ns). A replaced file
+// (a subscription download, an editor, a package upgrade) has a new inode; a chmod changes the
+// change time, so a list that became unreadable is read — and refused — again. compile()
+// re-checks the key after reading and stores nothing when a file changed meanwhile.
 //
 // Entries are written to a temporary directory and renamed into place, so a crash leaves a
-// whole entry or none; store() then removes the other entries (a snapshot still mapping an
-// old image keeps its pages until it lets go). A damaged entry is refused by load() with the
-// reason (the image's checksum and structure checks) and rebuilt by the next store().
+// whole entry or none; store() then removes the other entries that no snapshot of this process
+// maps (a removed entry's mapping would stay valid anyway). A damaged entry — image checksum or
+// structure, a residue whose SHA-256 differs from the manifest, a bad manifest — is refused by
+// load() with the reason and rebuilt by the next store().
 //
 // Snapshots of one process that load the same key share one mapped NameIndex, so a reload with
 // unchanged lists costs no second copy.
@@ -87,12 +90,18 @@ class ListCache {
   std::filesystem::path dir_;
 };
 
-// The manifest of an entry: "safegate-list-cache 1", "key KEY", "files N", then
-// "format I NAME" per list file (the format it was read with; never auto).
-std::string renderListCacheManifest(std::string_view key, const std::vector<ListFormat>& formats);
-// Its parser: the formats, or why the text is not the manifest of `key` with `list_files` files.
-Result<std::vector<ListFormat>> parseListCacheManifest(std::string_view text, std::string_view key,
-                                                       size_t list_files);
+// The manifest of an entry: "safegate-list-cache 2", "key KEY", "files N", then
+// "file I FORMAT SHA256" per list file (the format it was read with, never auto; the SHA-256
+// of its residue in lower-case hex).
+struct ListCacheFile {
+  ListFormat format = ListFormat::kDomains;
+  std::string residue_sha256;
+  friend bool operator==(const ListCacheFile&, const ListCacheFile&) = default;
+};
+std::string renderListCacheManifest(std::string_view key, const std::vector<ListCacheFile>& files);
+// Its parser: the files, or why the text is not the manifest of `key` with `list_files` files.
+Result<std::vector<ListCacheFile>> parseListCacheManifest(std::string_view text,
+                                                          std::string_view key, size_t list_files);
 
 // `text` with the given 1-based `lines` emptied, each newline kept so that every other line
 // keeps its number. `lines` need not be sorted; numbers beyond the text are ignored.

@@ -43,11 +43,10 @@ bool isPlainNameRule(const AdblockRule& r) {
          r.denyallow.empty() && !r.has_dnsrewrite;
 }
 
-// The lines of `list` that produced only plain names for the name index and no diagnostic:
-// what a list cache's residue leaves out (policy/list_cache.h).
-std::vector<uint32_t> plainOnlyLines(const ParsedList& list, const DiagnosticSink& diagnostics) {
-  std::unordered_set<uint32_t> keep;
-  for (const Diagnostic& d : diagnostics.all()) keep.insert(d.where.line);
+// The lines of `list` that produced only plain names for the name index and no warning: what
+// a list cache's residue leaves out (policy/list_cache.h).
+std::vector<uint32_t> plainOnlyLines(const ParsedList& list) {
+  std::unordered_set<uint32_t> keep(list.warned_lines.begin(), list.warned_lines.end());
   for (const auto& r : list.rules) {
     if (r.badfilter || !isPlainNameRule(r)) keep.insert(r.line);
   }
@@ -243,12 +242,10 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
         s.list_sources_.push_back(ListSource{f.path, spec.name, f.category});
         continue;
       }
-      DiagnosticSink diagnostics;
-      parsed = parseListText(*text, f.path, read_options, write_cache ? diagnostics : sink);
+      parsed = parseListText(*text, f.path, read_options, sink);
       if (write_cache) {
-        residues.push_back(blankLines(*text, plainOnlyLines(parsed, diagnostics)));
+        residues.push_back(blankLines(*text, plainOnlyLines(parsed)));
         formats.push_back(parsed.format);
-        sink.append(diagnostics);
       }
     }
     s.list_sources_.push_back(ListSource{f.path, spec.name, f.category});
@@ -257,7 +254,6 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
     }
     loaded.push_back(LoadedList{f.category, id, std::move(parsed)});
   }
-  const bool list_errors = sink.errorCount() > errors_before;
 
   NameIndex::Builder names;
   std::vector<ParsedList> pattern_lists[kMaxCategories];
@@ -337,25 +333,11 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
   if (from_image) {
     s.names_ = std::move(cached->names);
   } else {
-    s.names_ = std::make_shared<const NameIndex>(names.build());
-    // Written only for lists read whole and unchanged while they were read; the stored image,
-    // mapped, replaces the private copy just built.
-    auto key_now = write_cache && !list_errors ? ListCache::keyOf(cacheInputs())
-                                               : Result<std::string>(Status::invalid("skip"));
-    if (key_now && *key_now == cache_key) {
-      auto stored = cache->store(cache_key, *s.names_, residues, formats);
-      if (stored) {
-        s.names_ = std::move(*stored);
-      } else {
-        sink.warning(SourceLocation{cache->dir().string(), 0, 0},
-                     "compiled lists not saved: " + stored.status().message() +
-                         "; the next start reads the list text again");
-      }
-    }
+    NameIndex::Builder builder = std::move(names);  // its pending entries go with this scope
+    s.names_ = std::make_shared<const NameIndex>(builder.build());
   }
   s.stats_.list_entries = s.names_->entries();
   s.stats_.names_from_cache = from_image;
-  s.stats_.names_mapped = s.names_->mapped();
 
   // Regex rules -> one RegexRuleSet.
   RegexRuleSet::Builder regex;
@@ -529,6 +511,23 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
     return Status::invalid(std::to_string(n) + " error" + (n == 1 ? "" : "s") +
                            " compiling the policy");
   }
+  // Only a policy that compiled is stored, and only from list files that did not change while
+  // they were read; the stored image, mapped, replaces the private copy just built.
+  if (write_cache) {
+    auto key_now = ListCache::keyOf(cacheInputs());
+    if (key_now && *key_now == cache_key) {
+      auto stored = cache->store(cache_key, *s.names_, residues, formats);
+      if (stored) {
+        s.names_ = std::move(*stored);
+      } else {
+        sink.warning(SourceLocation{cache->dir().string(), 0, 0},
+                     "compiled lists not saved: " + stored.status().message() +
+                         "; the next start reads the list text again");
+      }
+    }
+    residues.clear();
+  }
+  s.stats_.names_mapped = s.names_->mapped();
   return PolicySnapshotPtr(std::move(snap));
 }
 

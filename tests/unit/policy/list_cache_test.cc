@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "filters/sha256.h"
 #include "policy/policy_engine.h"
 #include "tests/support/shared_data.h"
 
@@ -57,6 +59,12 @@ name = "kids"
 profile = "strict"
 categories = { custom = "block" }
 )TOML";
+
+std::string sha256Of(std::string_view bytes) {
+  Sha256 h;
+  h.update(bytes);
+  return Sha256::hex(*h.finish());
+}
 
 struct Probe {
   std::string name;
@@ -190,7 +198,8 @@ TEST_F(ListCacheTest, ResiduesKeepLineNumbersAndDropOnlyPlainNames) {
   EXPECT_EQ(testing::readFile(entry / "residue-2"),
             "\n0.0.0.0 good.example bad..name\n127.0.0.1 localhost\n");
   const std::string manifest = testing::readFile(entry / "manifest");
-  EXPECT_NE(manifest.find("format 0 domains\nformat 1 adblock\nformat 2 hosts\n"),
+  EXPECT_NE(manifest.find("file 0 domains " + sha256Of(testing::readFile(entry / "residue-0")) +
+                          "\nfile 1 adblock "),
             std::string::npos)
       << manifest;
 }
@@ -271,6 +280,79 @@ TEST_F(ListCacheTest, SnapshotsOfTheSameListsShareOneMapping) {
   EXPECT_FALSE(cache.load(entries().at(0).filename().string(), 2));
 }
 
+TEST_F(ListCacheTest, AnEditedResidueIsRefusedNotTrusted) {
+  const Compiled text = compile(false);
+  compile(true);
+  // An edit that drops a rule would silently unblock it if the residue were trusted.
+  const fs::path residue = entries().at(0) / "residue-1";
+  std::string edited = testing::readFile(residue);
+  edited.replace(edited.find("/^regex"), 1, "#");
+  std::ofstream(residue, std::ios::trunc) << edited;
+  const Compiled again = compile(true);
+  ASSERT_TRUE(again.snap);
+  EXPECT_FALSE(again.snap->stats().names_from_cache);
+  bool told = false;
+  for (const auto& d : again.diagnostics) {
+    told |= d.find("residue-1: checksum mismatch") != std::string::npos;
+  }
+  EXPECT_TRUE(told) << ::testing::PrintToString(again.diagnostics);
+  EXPECT_EQ(answers(*again.snap), answers(*text.snap));
+}
+
+TEST_F(ListCacheTest, AListThatBecameUnreadableIsAnErrorEvenWithACacheEntry) {
+  if (::geteuid() == 0) {
+    // root reads a mode-000 file anyway; what must hold is that a chmod changes the key.
+    const auto before = ListCache::keyOf(
+        {{(dir_.path() / "adult.txt").string(), "adult", "pornography", ListFormat::kAuto}});
+    fs::permissions(dir_.path() / "adult.txt", fs::perms::none);
+    const auto after = ListCache::keyOf(
+        {{(dir_.path() / "adult.txt").string(), "adult", "pornography", ListFormat::kAuto}});
+    ASSERT_TRUE(before && after);
+    EXPECT_NE(*before, *after);
+    return;
+  }
+  compile(true);
+  fs::permissions(dir_.path() / "adult.txt", fs::perms::none);
+  DiagnosticSink sink;
+  auto cfg = loadConfig(config_path_, sink);
+  ASSERT_TRUE(cfg);
+  CompileOptions o;
+  o.list_cache_dir = cache_dir_;
+  o.write_list_cache = true;
+  EXPECT_FALSE(PolicySnapshot::compile(*cfg, sink, o));
+  EXPECT_NE(sink.toString().find("adult.txt"), std::string::npos) << sink.toString();
+}
+
+TEST_F(ListCacheTest, ACacheThatCannotBeWrittenIsAWarningAndTheStartGoesOn) {
+  // A plain file where the cache directory should be: nothing can be created under it.
+  fs::create_directories(cache_dir_.parent_path());
+  std::ofstream(cache_dir_) << "not a directory";
+  const Compiled text = compile(false);
+  const Compiled c = compile(true);
+  ASSERT_TRUE(c.snap);
+  EXPECT_FALSE(c.snap->stats().names_mapped);
+  ASSERT_EQ(c.diagnostics.size(), text.diagnostics.size() + 1);
+  EXPECT_NE(c.diagnostics.back().find("compiled lists not saved"), std::string::npos)
+      << c.diagnostics.back();
+  EXPECT_EQ(answers(*c.snap), answers(*text.snap));
+}
+
+TEST_F(ListCacheTest, ManyWarningsAreSummarisedTheSameFromTheCache) {
+  // Beyond max_reported_warnings (1000) lines are only counted; a hosts line with one good
+  // and one bad name must keep its place in the residue so the count stays the same.
+  std::string hosts;
+  for (int i = 0; i < 1500; ++i) {
+    hosts += "0.0.0.0 ok" + std::to_string(i) + ".example bad..name" + std::to_string(i) + "\n";
+  }
+  dir_.write("hosts.txt", hosts);
+  const Compiled text = compile(false);
+  compile(true);
+  const Compiled cached = compile(true);
+  ASSERT_TRUE(cached.snap && cached.snap->stats().names_from_cache);
+  EXPECT_EQ(cached.diagnostics, text.diagnostics);
+  EXPECT_EQ(cached.snap->stats().list_entries, text.snap->stats().list_entries);
+}
+
 TEST(ListCacheKey, DependsOnEveryInputAndOnTheFileBeingReplaced) {
   testing::TempDir dir;
   const std::string path = dir.write("l.txt", "a.example\n").string();
@@ -297,11 +379,12 @@ TEST(ListCacheKey, DependsOnEveryInputAndOnTheFileBeingReplaced) {
 
 TEST(ListCacheManifest, RoundTripsAndRefusesAnythingElseWithTheReason) {
   const std::string key(64, 'a');
-  const std::vector<ListFormat> formats = {ListFormat::kDomains, ListFormat::kAdblock};
-  const std::string text = renderListCacheManifest(key, formats);
+  const std::vector<ListCacheFile> files = {{ListFormat::kDomains, std::string(64, '1')},
+                                            {ListFormat::kAdblock, std::string(64, 'f')}};
+  const std::string text = renderListCacheManifest(key, files);
   auto parsed = parseListCacheManifest(text, key, 2);
   ASSERT_TRUE(parsed) << parsed.status().toString();
-  EXPECT_EQ(*parsed, formats);
+  EXPECT_EQ(*parsed, files);
   auto why = [&](std::string_view t, std::string_view k, size_t n) {
     auto r = parseListCacheManifest(t, k, n);
     return r ? std::string("accepted") : r.status().message();
@@ -309,9 +392,11 @@ TEST(ListCacheManifest, RoundTripsAndRefusesAnythingElseWithTheReason) {
   EXPECT_EQ(why(text, std::string(64, 'b'), 2), "made for another key");
   EXPECT_EQ(why(text, key, 3), "made for another number of list files");
   EXPECT_EQ(why(text.substr(0, text.size() - 1), key, 2), "not ended by a newline (truncated?)");
-  EXPECT_EQ(why("", key, 0), "not a list cache manifest");
-  EXPECT_EQ(why(renderListCacheManifest(key, {ListFormat::kAuto}), key, 1),
-            "line 4: not a list file's format");
+  EXPECT_EQ(why("", key, 0), "not a list cache manifest of this version");
+  EXPECT_EQ(why(renderListCacheManifest(key, {{ListFormat::kAuto, std::string(64, '1')}}), key, 1),
+            "line 4: not a list file's entry");
+  EXPECT_EQ(why(renderListCacheManifest(key, {{ListFormat::kHosts, "1234"}}), key, 1),
+            "line 4: not a list file's entry");
 }
 
 TEST(BlankLines, EmptiesTheNamedLinesAndKeepsEveryNewline) {
