@@ -20,10 +20,12 @@
 #include "common/logger.h"
 #include "common/utc_time.h"
 #include "daemon/exception_request.h"
+#include "daemon/list_compiler.h"
 #include "daemon/outbox_service.h"
 #include "daemon/policy_guard.h"
 #include "daemon/protected_names_data.h"
 #include "filters/domain_name.h"
+#include "policy/list_cache.h"
 
 namespace safegate {
 
@@ -215,6 +217,20 @@ nlohmann::json listRecordJson(const ListRecord& r) {
 
 }  // namespace
 
+void Daemon::compileListsFirst() const {
+  // A bad config exits 1: the load below reports it. Anything else is worth a line.
+  Status s = compileListsInChild(options_.config_file, options_.state_dir_override);
+  if (!s && s.code() != StatusCode::kInvalidArgument) {
+    fprintf(stderr, "safegated: warning: %s; compiling the lists in the daemon\n",
+            s.message().c_str());
+  }
+}
+
+void Daemon::pruneListCache() const {
+  if (!snapshot_ || snapshot_->listCacheKey().empty()) return;
+  policy::ListCache(settings_.state_dir / "compiled").removeOthers(snapshot_->listCacheKey());
+}
+
 policy::LoadOptions Daemon::loadOptions() const {
   policy::LoadOptions o;
   o.state_dir_override = options_.state_dir_override;
@@ -229,6 +245,7 @@ void Daemon::publishView() {
 
 Status Daemon::startUp(DiagnosticSink& diags) {
   started_ = std::chrono::steady_clock::now();
+  compileListsFirst();
   auto loaded = policy::PolicyEngine::load(options_.config_file, diags, loadOptions());
   if (!loaded) {
     if (!diags.hasErrors()) diags.error({}, loaded.status().message());
@@ -255,6 +272,7 @@ Status Daemon::startUp(DiagnosticSink& diags) {
     }
   }
   publishView();
+  pruneListCache();
 
   std::error_code ec;
   std::filesystem::create_directories(settings_.state_dir, ec);
@@ -388,6 +406,7 @@ Status Daemon::startUp(DiagnosticSink& diags) {
 
 Status Daemon::reload(std::vector<std::string>& diagnostics, bool allow_empty_policy) {
   DiagnosticSink sink;
+  compileListsFirst();
   auto loaded = policy::PolicyEngine::load(options_.config_file, sink, loadOptions());
   for (const Diagnostic& d : sink.all()) diagnostics.push_back(d.toString());
   std::lock_guard<std::mutex> lock(mutex_);
@@ -408,6 +427,7 @@ Status Daemon::reload(std::vector<std::string>& diagnostics, bool allow_empty_po
   applyLiveSettings(loaded->config, diagnostics);
   if (lists_) lists_->setSubscriptions(subscriptionsOf(loaded->config));
   publishView();
+  pruneListCache();
   ++reloads_;
   if (Status saved = savePolicySummary(policySummaryPath(), filtering); !saved) {
     diagnostics.push_back("warning: " + saved.toString());

@@ -68,6 +68,10 @@ class Daemon {
     return settings_.state_dir / "policy-summary.json";
   }
   void publishView();
+  // Runs the list compiler child (daemon/list_compiler.h) before a policy load.
+  void compileListsFirst() const;
+  // Removes compiled-list entries other than the running policy's (after it is in force).
+  void pruneListCache() const;
   // --state-dir, and the compiled list cache under state_dir/compiled (policy/list_cache.h).
   policy::LoadOptions loadOptions() const;
   // Reload: the keys marked `live` take effect (answers, incident store); a warning for each

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "daemon/daemon.h"
+#include "daemon/list_compiler.h"
 
 namespace {
 
@@ -27,6 +28,7 @@ void usage() {
 
 int main(int argc, char** argv) {
   safegate::DaemonOptions options;
+  bool compile_lists = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char* name) -> const char* {
@@ -45,6 +47,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--state-dir") {
       // Absolute once: reloads resolve it again, whatever the working directory is then.
       options.state_dir_override = std::filesystem::absolute(value("--state-dir"));
+    } else if (arg == "--compile-lists") {
+      compile_lists = true;  // internal: the daemon's list compiler (daemon/list_compiler.h)
     } else if (arg == "--allow-empty-policy") {
       options.allow_empty_policy = true;
     } else if (arg == "--control-socket") {
@@ -65,6 +69,9 @@ int main(int argc, char** argv) {
   // State files (incident database, WAL, pseudonym secret) are personal data: never
   // world-readable, whatever umask the caller had (docs/privacy.md).
   umask(027);
+  if (compile_lists) {
+    return safegate::compileListsOnly(options.config_file, options.state_dir_override);
+  }
   safegate::Daemon daemon(std::move(options));
   return daemon.run();
 }

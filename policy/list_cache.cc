@@ -1,5 +1,7 @@
 #include "policy/list_cache.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <mutex>
 
 #include "common/atomic_file.h"
+#include "common/fd.h"
 #include "common/read_file.h"
 #include "filters/sha256.h"
 
@@ -80,10 +83,16 @@ std::mutex& storeMutex() {
   return m;
 }
 
-bool mappedHere(const std::string& image_path) {
-  std::lock_guard<std::mutex> lock(sharedMutex());
-  auto it = sharedImages().find(image_path);
-  return it != sharedImages().end() && !it->second.expired();
+// flock(2) on DIR/.lock: one writer at a time across processes (the daemon and its
+// --compile-lists child, two reloads' children). Released when the Fd closes.
+Result<Fd> lockDir(const fs::path& dir) {
+  const fs::path path = dir / ".lock";
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Status::fromErrno("open " + path.string(), errno);
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return Status::fromErrno("flock " + path.string(), errno);
+  }
+  return fd;
 }
 
 std::string residueName(size_t i) { return "residue-" + std::to_string(i); }
@@ -153,6 +162,23 @@ Result<ListCache::Entry> ListCache::load(const std::string& key, size_t list_fil
   return e;
 }
 
+void ListCache::removeOthers(const std::string& keep) const {
+  std::lock_guard<std::mutex> serial(storeMutex());
+  std::error_code ec;
+  if (!fs::is_directory(dir_, ec)) return;
+  auto lock = lockDir(dir_);
+  if (!lock) return;
+  std::vector<fs::path> garbage;
+  fs::directory_iterator it(dir_, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name == keep) continue;
+    // A snapshot still mapping a removed entry keeps its pages until it lets go.
+    if (name.starts_with(".tmp-") || isHexDigest(name)) garbage.push_back(it->path());
+  }
+  for (const auto& g : garbage) fs::remove_all(g, ec);
+}
+
 Result<std::shared_ptr<const NameIndex>> ListCache::store(
     const std::string& key, const NameIndex& names, const std::vector<std::string>& residues,
     const std::vector<ListFormat>& formats) const {
@@ -164,6 +190,8 @@ Result<std::shared_ptr<const NameIndex>> ListCache::store(
   fs::create_directories(dir_, ec);
   if (ec) return Status::io("create " + dir_.string() + ": " + ec.message());
   ::chmod(dir_.c_str(), 0700);
+  auto lock = lockDir(dir_);
+  if (!lock) return lock.status();
   std::string tmp_template = (dir_ / ".tmp-XXXXXX").string();
   if (!::mkdtemp(tmp_template.data())) {
     return Status::fromErrno("create a directory in " + dir_.string(), errno);
@@ -190,19 +218,6 @@ Result<std::shared_ptr<const NameIndex>> ListCache::store(
   if (::rename(tmp.c_str(), entry_dir.c_str()) != 0) {
     return fail(Status::fromErrno("rename to " + entry_dir.string(), errno));
   }
-  // Other entries (and temporary directories a crash left) are garbage unless a snapshot of
-  // this process still maps them (a reload that is refused keeps the running policy's entry).
-  std::vector<fs::path> garbage;
-  fs::directory_iterator it(dir_, ec);
-  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name == key) continue;
-    if (name.starts_with(".tmp-") ||
-        (isHexDigest(name) && !mappedHere((it->path() / "names.idx").string()))) {
-      garbage.push_back(it->path());
-    }
-  }
-  for (const auto& g : garbage) fs::remove_all(g, ec);
   auto mapped = NameIndex::mapImage(entry_dir / "names.idx");
   if (!mapped) return mapped.status();
   auto shared = std::make_shared<const NameIndex>(std::move(*mapped));

@@ -26,10 +26,12 @@
 // re-checks the key after reading and stores nothing when a file changed meanwhile.
 //
 // Entries are written to a temporary directory and renamed into place, so a crash leaves a
-// whole entry or none; store() then removes the other entries that no snapshot of this process
-// maps (a removed entry's mapping would stay valid anyway). A damaged entry — image checksum or
-// structure, a residue whose SHA-256 differs from the manifest, a bad manifest — is refused by
-// load() with the reason and rebuilt by the next store().
+// whole entry or none; writers take an flock on DIR/.lock (the daemon and its --compile-lists
+// child are two processes). store() removes nothing: the daemon calls removeOthers() with the
+// key of the policy it has just put in force, so a refused reload keeps the running one's
+// entry (a snapshot still mapping a removed entry keeps its pages until it lets go). A damaged
+// entry — image checksum or structure, a residue whose SHA-256 differs from the manifest, a bad
+// manifest — is refused by load() with the reason and rebuilt by the next store().
 //
 // Snapshots of one process that load the same key share one mapped NameIndex, so a reload with
 // unchanged lists costs no second copy.
@@ -80,11 +82,15 @@ class ListCache {
   // removed while being read); another error, with the reason, when it is damaged.
   Result<Entry> load(const std::string& key, size_t list_files) const;
 
-  // Writes the entry for `key` and removes every other entry. Returns the stored image, mapped
-  // (the caller drops its built copy for it).
+  // Writes the entry for `key`. Returns the stored image, mapped (the caller drops its built
+  // copy for it).
   Result<std::shared_ptr<const NameIndex>> store(const std::string& key, const NameIndex& names,
                                                  const std::vector<std::string>& residues,
                                                  const std::vector<ListFormat>& formats) const;
+
+  // Removes every entry but `keep`, and temporary directories a crash left. Best effort: errors are
+  // ignored (the next call tries again).
+  void removeOthers(const std::string& keep) const;
 
  private:
   std::filesystem::path dir_;

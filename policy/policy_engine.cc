@@ -332,6 +332,7 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
   }
   if (from_image) {
     s.names_ = std::move(cached->names);
+    s.list_cache_key_ = cache_key;
   } else {
     NameIndex::Builder builder = std::move(names);  // its pending entries go with this scope
     s.names_ = std::make_shared<const NameIndex>(builder.build());
@@ -519,6 +520,7 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
       auto stored = cache->store(cache_key, *s.names_, residues, formats);
       if (stored) {
         s.names_ = std::move(*stored);
+        s.list_cache_key_ = cache_key;
       } else {
         sink.warning(SourceLocation{cache->dir().string(), 0, 0},
                      "compiled lists not saved: " + stored.status().message() +

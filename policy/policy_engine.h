@@ -137,6 +137,9 @@ class PolicySnapshot {
   std::string_view clientName(const IpAddress& client,
                               const std::optional<MacAddress>& mac) const noexcept;
   const CompileStats& stats() const { return stats_; }
+  // The list cache entry this snapshot's names come from or were stored in ("" if none): the
+  // daemon keeps it and removes the others (ListCache::removeOthers).
+  const std::string& listCacheKey() const { return list_cache_key_; }
   // How much filtering each group has: list files, pattern rule sets and regex rules of the
   // categories the group does not simply allow (in any schedule), licensed lists (always
   // enforced), its own block names and a non-allow default. 0 means the group's clients are
@@ -232,6 +235,7 @@ class PolicySnapshot {
   std::string safe_search_source_ = "safe_search";
   bool bypass_enabled_ = true;
   CompileStats stats_;
+  std::string list_cache_key_;
 };
 
 struct LoadedPolicy {

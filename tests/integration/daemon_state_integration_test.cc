@@ -180,36 +180,56 @@ TEST_F(SafegatedStateTest, ExceptionsSurviveARestartAndCanBeRemovedAfterIt) {
   EXPECT_NE(out.find("\"id\":3"), std::string::npos) << out;
 }
 
-TEST_F(SafegatedStateTest, ARestartMapsTheCompiledListsInsteadOfReadingTheText) {
+TEST_F(SafegatedStateTest, ListsAreCompiledOnceAndMappedOnStartAndReload) {
+  // The daemon's `--compile-lists` child reads the list text and stores the compiled names
+  // under state_dir/compiled; the daemon itself maps them (names_from_cache) on start, on a
+  // restart and on a reload after a list changed, and keeps only the entry in force.
   config_ = dir_.write("safegate.toml", config());
+  const std::filesystem::path compiled = dir_.path() / "state" / "compiled";
+  auto entryNames = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(compiled)) {
+      if (!e.is_directory()) continue;  // .lock
+      EXPECT_TRUE(std::filesystem::exists(e.path() / "names.idx")) << e.path();
+      names.push_back(e.path().filename().string());
+    }
+    return names;
+  };
   startDaemon();
   ASSERT_NE(dig("casino.test").find("status: NXDOMAIN"), std::string::npos);
   std::string out = ctl("status --json");
-  EXPECT_NE(out.find("\"names_from_cache\":false"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"names_from_cache\":true"), std::string::npos) << out;
   EXPECT_NE(out.find("\"names_mapped\":true"), std::string::npos) << out;
-  const std::filesystem::path compiled = dir_.path() / "state" / "compiled";
-  size_t entries = 0;
-  for (const auto& e : std::filesystem::directory_iterator(compiled)) {
-    ++entries;
-    EXPECT_TRUE(std::filesystem::exists(e.path() / "names.idx")) << e.path();
-  }
-  EXPECT_EQ(entries, 1u);
+  const auto first = entryNames();
+  ASSERT_EQ(first.size(), 1u);
 
   daemon_.kill(SIGTERM);
   startDaemon();
   out = ctl("status --json");
   EXPECT_NE(out.find("\"names_from_cache\":true"), std::string::npos) << out;
+  EXPECT_EQ(entryNames(), first);
   EXPECT_NE(dig("casino.test").find("status: NXDOMAIN"), std::string::npos);
   EXPECT_EQ(dig("allowed.test +short"), "192.0.2.10\n");
+
+  // A list replaced by rename (as an editor or a download does), then a reload.
+  dir_.write("gambling.next", "casino.test\nallowed.test\n");
+  std::filesystem::rename(dir_.path() / "gambling.next", dir_.path() / "gambling.txt");
+  out = ctl("reload");
+  ASSERT_NE(out.find("rc=0"), std::string::npos) << out;
+  EXPECT_NE(dig("allowed.test").find("status: NXDOMAIN"), std::string::npos);
+  out = ctl("status --json");
+  EXPECT_NE(out.find("\"names_from_cache\":true"), std::string::npos) << out;
+  const auto second = entryNames();
+  ASSERT_EQ(second.size(), 1u) << "the previous entry is removed once the new policy is in force";
+  EXPECT_NE(second, first);
 
   // --state-dir moves the cache (and every other state file) with it.
   daemon_.kill(SIGTERM);
   const std::filesystem::path elsewhere = dir_.path() / "elsewhere";
   startDaemon({"--listen", "127.0.0.1:0", "--state-dir", elsewhere.string()});
-  out = ctl("status --json");
-  EXPECT_NE(out.find("\"names_from_cache\":false"), std::string::npos) << out;
   EXPECT_TRUE(std::filesystem::exists(elsewhere / "compiled"));
   EXPECT_NE(control_.find(elsewhere.string()), std::string::npos) << control_;
+  EXPECT_NE(dig("allowed.test").find("status: NXDOMAIN"), std::string::npos);
 }
 
 TEST_F(SafegatedStateTest, DamagedExceptionsFileIsReportedAndDoesNotStopTheStart) {
