@@ -323,7 +323,11 @@ void ControlServer::handleNext(Client& c, int64_t now_ms) {
               now_ms);
       return;
     }
-    respond(c, handler_(*req), nowMs());  // the handler may take a while (reload)
+    // The handler may take a while (a reload of big lists): the clock is read after it, so the
+    // deadline for the next request starts when the answer is written (two arguments of one
+    // call are evaluated in no set order).
+    std::string response = handler_(*req);
+    respond(c, std::move(response), nowMs());
     return;
   }
 }

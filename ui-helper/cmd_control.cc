@@ -79,6 +79,8 @@ json call(const ControlOptions& o, json request) {
     }
   }
   close(fd);
+  // One answer per request: the first line (a notice may follow before the server closes).
+  if (const size_t nl = buffer.find('\n'); nl != std::string::npos) buffer.resize(nl);
   json response = json::parse(buffer, nullptr, false);
   if (response.is_discarded() || !response.is_object()) {
     std::cerr << "safegatectl: no valid answer from " << path

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/shared_data.h"
@@ -51,6 +52,10 @@ class ControlServerTest : public ::testing::Test {
       {
         std::lock_guard<std::mutex> lock(peer_mutex_);
         last_peer_ = r.peer;
+      }
+      if (r.command == "reload") {
+        // A reload of big lists takes seconds: the handler's own duration, not a wait.
+        std::this_thread::sleep_for(std::chrono::milliseconds(slow_handler_ms_));
       }
       if (r.command == "incidents") {
         big_started_ = true;
@@ -118,6 +123,7 @@ class ControlServerTest : public ::testing::Test {
   // Far beyond a Unix socket's send buffer (about 200 KiB), small enough to build quickly under
   // ThreadSanitizer (16 MiB took over 3 s there).
   size_t big_response_bytes_ = 4 << 20;
+  int slow_handler_ms_ = 0;  // how long "reload" takes
 };
 
 TEST_F(ControlServerTest, AnswersStatusWhileAnotherClientNeverReadsItsLargeResponse) {
@@ -185,6 +191,25 @@ TEST_F(ControlServerTest, ClosesAClientThatDoesNotReadItsResponseByTheDeadline) 
   EXPECT_EQ(server_->stats().timed_out, 1u);
   // What it reads now is part of the response, then the end of the connection.
   EXPECT_TRUE(closedWithin(hog, 3000));
+}
+
+TEST_F(ControlServerTest, AHandlerSlowerThanTheDeadlineStillGetsAWholeAnswerAndANextRequest) {
+  // The deadline for the next request runs from when the answer was written, not from before
+  // the handler ran: a 5 s reload must not be followed by "request not complete" and a close.
+  ControlServerOptions o;
+  o.request_timeout_ms = 200;
+  slow_handler_ms_ = 600;
+  start(o);
+  int fd = connectClient();
+  ASSERT_TRUE(sendText(fd, "{\"v\":1,\"id\":1,\"cmd\":\"reload\"}\n"));
+  auto answer = readLine(fd, 5000);
+  ASSERT_TRUE(answer);
+  EXPECT_NE(answer->find("\"ok\":true"), std::string::npos) << *answer;
+  ASSERT_TRUE(sendText(fd, "{\"v\":1,\"id\":2,\"cmd\":\"status\"}\n"));
+  auto next = readLine(fd, 5000);
+  ASSERT_TRUE(next);
+  EXPECT_NE(next->find("\"cmd\":\"status\""), std::string::npos) << *next;
+  EXPECT_EQ(server_->stats().timed_out, 0u);
 }
 
 TEST_F(ControlServerTest, RefusesConnectionsBeyondTheCapAndAdmitsOnceOneCloses) {
