@@ -62,6 +62,14 @@ int compileListsOnly(const std::filesystem::path& config,
                      const std::filesystem::path& state_dir_override) {
   setpriority(PRIO_PROCESS, 0, 19);
   DiagnosticSink sink;
+  // Lists unchanged since the entry was stored: nothing to compile (the daemon checks the
+  // entry itself when it maps it).
+  DiagnosticSink probe;
+  if (auto config_only = policy::loadConfig(config, probe, state_dir_override);
+      config_only && policy::PolicySnapshot::listCacheCurrent(
+                         *config_only, config_only->daemon.state_dir / "compiled")) {
+    return 0;
+  }
   policy::LoadOptions options;
   options.state_dir_override = state_dir_override;
   options.read_list_cache = true;

@@ -61,6 +61,59 @@ std::vector<uint32_t> plainOnlyLines(const ParsedList& list) {
   return lines;
 }
 
+// Every enabled list's files, in the order their NameRef::list ids are given: sources, then
+// the kept copy of a subscription (daemon/list_store.h; never the network from here).
+struct ListFile {
+  size_t spec;  // index in config.lists
+  std::string path;
+  uint8_t category;
+};
+template <typename CategoryOf>
+std::vector<ListFile> listFilesOf(const Config& config, DiagnosticSink& sink,
+                                  const CategoryOf& categoryOf) {
+  std::vector<ListFile> files;
+  for (size_t li = 0; li < config.lists.size(); ++li) {
+    const ListSpec& spec = config.lists[li];
+    if (!spec.enabled) continue;
+    const uint8_t cat = categoryOf(spec.category);
+    if (cat == kNoCategory) {
+      sink.error(spec.where, "lists[" + std::to_string(li) + "].category: unknown category \"" +
+                                 spec.category + "\"");
+      continue;
+    }
+    std::vector<std::filesystem::path> paths = spec.sources;
+    if (spec.subscription) {
+      std::error_code ec;
+      if (std::filesystem::exists(spec.subscription->copy, ec)) {
+        paths.push_back(spec.subscription->copy);
+      } else {
+        sink.warning(spec.where, "lists[" + std::to_string(li) + "] \"" + spec.name +
+                                     "\": " + spec.subscription->url +
+                                     " not downloaded yet; it adds no entries until its first "
+                                     "download succeeds");
+      }
+    }
+    for (const auto& path : paths) {
+      if (files.size() >= 0xffff) {
+        sink.error(spec.where, "too many list files (at most 65535)");
+        break;
+      }
+      files.push_back(ListFile{li, path.string(), cat});
+    }
+  }
+  return files;
+}
+
+std::vector<ListCacheInput> listCacheInputs(const Config& config,
+                                            const std::vector<ListFile>& files) {
+  std::vector<ListCacheInput> inputs;
+  for (const ListFile& f : files) {
+    const ListSpec& spec = config.lists[f.spec];
+    inputs.push_back(ListCacheInput{f.path, spec.name, spec.category, spec.format});
+  }
+  return inputs;
+}
+
 bool coveredBy(std::string_view name, const std::vector<std::string>& names,
                std::string_view* matched) noexcept {
   for (const auto& n : names) {
@@ -81,6 +134,22 @@ uint32_t PolicySnapshot::destinationCategories(const IpAddress& destination) con
 bool PolicySnapshot::isCircumventionDestination(const IpAddress& destination) const noexcept {
   if (circumvention_category_ >= kMaxCategories) return false;
   return (destinationCategories(destination) >> circumvention_category_) & 1u;
+}
+
+bool PolicySnapshot::listCacheCurrent(const Config& config,
+                                      const std::filesystem::path& cache_dir) {
+  DiagnosticSink ignored;  // compile() reports the same problems
+  const auto categories = standardCategories();
+  const auto files = listFilesOf(config, ignored, [&](const std::string& name) -> uint8_t {
+    for (size_t i = 0; i < categories.size(); ++i) {
+      if (categories[i].name == name) return static_cast<uint8_t>(i);
+    }
+    return kNoCategory;
+  });
+  if (ignored.hasErrors() || files.empty()) return false;
+  auto key = ListCache::keyOf(listCacheInputs(config, files));
+  std::error_code ec;
+  return key && std::filesystem::exists(cache_dir / *key / "manifest", ec);
 }
 
 Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, DiagnosticSink& sink,
@@ -148,54 +217,13 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
   // shared name index; then the surviving entries are indexed. With a list cache
   // (policy/list_cache.h) whose entry matches the files as they are, the plain names come from
   // its mapped image and only each file's residue is parsed.
-  struct ListFile {
-    size_t spec;  // index in config.lists
-    std::string path;
-    uint8_t category;
-  };
-  std::vector<ListFile> files;
-  for (size_t li = 0; li < config.lists.size(); ++li) {
-    const ListSpec& spec = config.lists[li];
-    if (!spec.enabled) continue;
-    const uint8_t cat = categoryOf(spec.category);
-    if (cat == kNoCategory) {
-      sink.error(spec.where, "lists[" + std::to_string(li) + "].category: unknown category \"" +
-                                 spec.category + "\"");
-      continue;
-    }
-    std::vector<std::filesystem::path> paths = spec.sources;
-    if (spec.subscription) {
-      // The kept copy of the download (daemon/list_store.h); never the network from here.
-      std::error_code ec;
-      if (std::filesystem::exists(spec.subscription->copy, ec)) {
-        paths.push_back(spec.subscription->copy);
-      } else {
-        sink.warning(spec.where, "lists[" + std::to_string(li) + "] \"" + spec.name +
-                                     "\": " + spec.subscription->url +
-                                     " not downloaded yet; it adds no entries until its first "
-                                     "download succeeds");
-      }
-    }
-    for (const auto& path : paths) {
-      if (files.size() >= 0xffff) {
-        sink.error(spec.where, "too many list files (at most 65535)");
-        break;
-      }
-      files.push_back(ListFile{li, path.string(), cat});
-    }
-  }
+  const std::vector<ListFile> files = listFilesOf(config, sink, categoryOf);
 
   std::optional<ListCache> cache;
   std::string cache_key;
   std::optional<ListCache::Entry> cached;
-  auto cacheInputs = [&] {
-    std::vector<ListCacheInput> inputs;
-    for (const ListFile& f : files) {
-      const ListSpec& spec = config.lists[f.spec];
-      inputs.push_back(ListCacheInput{f.path, spec.name, spec.category, spec.format});
-    }
-    return inputs;
-  };
+  auto cacheInputs = [&] { return listCacheInputs(config, files); };
+
   if (!options.list_cache_dir.empty() && !files.empty()) {
     if (auto key = ListCache::keyOf(cacheInputs())) {
       cache.emplace(options.list_cache_dir);

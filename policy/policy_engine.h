@@ -114,6 +114,10 @@ class PolicySnapshot {
   static Result<PolicySnapshotPtr> compile(const Config& config, DiagnosticSink& sink,
                                            const CompileOptions& options = {});
 
+  // True when `cache_dir` already has the entry compile() would read for `config`'s lists as
+  // they are now (safegated --compile-lists then has nothing to do). Reads no list text.
+  static bool listCacheCurrent(const Config& config, const std::filesystem::path& cache_dir);
+
   Decision decide(const RequestFacts& facts,
                   const ExceptionTable* exceptions = nullptr) const noexcept;
 

@@ -232,6 +232,18 @@ TEST_F(ListCacheTest, AChangedListGetsANewEntryAndTheOldOneIsRemoved) {
   EXPECT_EQ(again.snap->decide(f).verdict, Verdict::kBlock);
 }
 
+TEST_F(ListCacheTest, ListCacheCurrentSaysWhetherTheListsNeedCompiling) {
+  DiagnosticSink sink;
+  auto cfg = loadConfig(config_path_, sink);
+  ASSERT_TRUE(cfg);
+  EXPECT_FALSE(PolicySnapshot::listCacheCurrent(*cfg, cache_dir_));
+  compile(true);
+  EXPECT_TRUE(PolicySnapshot::listCacheCurrent(*cfg, cache_dir_));
+  dir_.write("ads.next", std::string(kAds) + "||more-ads.example^\n");
+  fs::rename(dir_.path() / "ads.next", dir_.path() / "ads.txt");
+  EXPECT_FALSE(PolicySnapshot::listCacheCurrent(*cfg, cache_dir_));
+}
+
 TEST_F(ListCacheTest, ADamagedEntryIsReportedReadFromTheTextAndRewritten) {
   const Compiled text = compile(false);
   compile(true);
