@@ -146,6 +146,17 @@ class LineParser {
     uint32_t line_no = 0;
     size_t pos = 0;
     while (pos < text.size()) {
+      if (text[pos] == '\n') {
+        // A run of empty lines in one step: a compiled list's residue is mostly newlines
+        // (policy/list_cache.h), millions of them for a big list.
+        const size_t run_end = std::min(text.find_first_not_of('\n', pos), text.size());
+        const auto run = static_cast<uint32_t>(run_end - pos);
+        line_no += run;
+        out_.stats.lines += run;
+        out_.stats.comments += run;
+        pos = run_end;
+        continue;
+      }
       size_t end = text.find('\n', pos);
       if (end == std::string_view::npos) end = text.size();
       std::string_view raw = text.substr(pos, end - pos);
