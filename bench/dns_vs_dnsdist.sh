@@ -38,27 +38,8 @@ trap cleanup EXIT
 . "$root/bench/lib.sh"
 
 echo "== generating $entries blocked names (seed $seed) and the query mix" >&2
-awk -v seed="$seed" -v n="$entries" -v out="$work" 'BEGIN {
-  srand(seed); split("com net org info io xyz biz de uk fr", tld, " ");
-  chars = "abcdefghijklmnopqrstuvwxyz0123456789";
-  for (i = 0; i < n; i++) {
-    len = 6 + int(rand() * 10); s = "";
-    for (j = 0; j < len; j++) s = s substr(chars, 1 + int(rand() * 36), 1);
-    name = s "-" i "." tld[1 + int(rand() * 10)];
-    if (rand() < 0.2) name = "cdn" int(rand() * 9) "." name;
-    print name > (out "/blocklist.txt");
-    if (i % 33 == 0) print name > (out "/blocked_sample.txt");
-  }
-}'
-# 100,000 queries: 30 % blocked (subdomains of listed names too), 70 % allowed.
-awk -v seed="$seed" -v out="$work/queries.txt" 'BEGIN { srand(seed + 1) }
-  { b[NR] = $0 }
-  END {
-    for (i = 0; i < 100000; i++) {
-      if (rand() < 0.3) { n = b[1 + int(rand() * NR)]; if (rand() < 0.3) n = "www." n; print n " A" > out }
-      else print "allowed" int(rand() * 20000) ".example.net A" > out
-    }
-  }' "$work/blocked_sample.txt"
+generate_names "$seed" "$entries" "$work/blocklist.txt" "$work/blocked_sample.txt" 33
+generate_queries "$seed" "$work/blocked_sample.txt" "$work/queries.txt"
 echo '* A 192.0.2.1 3600' >"$work/zone.txt"
 
 up_port="$(free_port)"
@@ -161,37 +142,7 @@ fi
 # ---- safegated ----
 sg_port="$(free_port)"
 mkdir -p "$work/state"
-cat >"$work/safegate.toml" <<EOT
-[daemon]
-state_dir = "$work/state"
-[dns]
-listen = ["127.0.0.1:$sg_port"]
-upstreams = ["127.0.0.1:$up_port"]
-workers = 1
-cache_entries = 100000
-rate_limit_qps = 0  # dnsperf is one client address: no per-client limit in a throughput bench
-[database]
-batch_ms = 100
-[policy]
-default_group = "bench"
-bypass_defaults = false
-[[lists]]
-name = "bench"
-category = "gambling"
-format = "domains"
-sources = ["$work/blocklist.txt"]
-[[groups]]
-name = "bench"
-profile = "staff"
-default = "allow"
-[groups.categories]
-gambling = "block"
-[groups.safe_search]
-google = "off"
-bing = "off"
-duckduckgo = "off"
-youtube = "off"
-EOT
+bench_config "$work/state" "$sg_port" "$up_port" "$work/blocklist.txt" >"$work/safegate.toml"
 start_ns=$(date +%s%N)
 taskset -c 0 "$safegated" --config "$work/safegate.toml" >"$work/safegated.out" 2>"$work/safegated.log" &
 sg_pid=$!; pids+=($sg_pid)
