@@ -61,7 +61,6 @@ Status compileListsInChild(const std::filesystem::path& config,
 int compileListsOnly(const std::filesystem::path& config,
                      const std::filesystem::path& state_dir_override) {
   setpriority(PRIO_PROCESS, 0, 19);
-  DiagnosticSink sink;
   // Lists unchanged since the entry was stored: nothing to compile (the daemon checks the
   // entry itself when it maps it).
   DiagnosticSink probe;
@@ -70,6 +69,7 @@ int compileListsOnly(const std::filesystem::path& config,
                          *config_only, config_only->daemon.state_dir / "compiled")) {
     return 0;
   }
+  DiagnosticSink sink;
   policy::LoadOptions options;
   options.state_dir_override = state_dir_override;
   options.read_list_cache = true;

@@ -68,9 +68,13 @@ struct ListFile {
   std::string path;
   uint8_t category;
 };
-template <typename CategoryOf>
-std::vector<ListFile> listFilesOf(const Config& config, DiagnosticSink& sink,
-                                  const CategoryOf& categoryOf) {
+// A category's index in standard order (the snapshot's category_names_), kNoCategory if none.
+uint8_t categoryOf(std::string_view name) {
+  const CategoryInfo* c = findCategory(name);
+  return c ? static_cast<uint8_t>(c - standardCategories().data()) : kNoCategory;
+}
+
+std::vector<ListFile> listFilesOf(const Config& config, DiagnosticSink& sink) {
   std::vector<ListFile> files;
   for (size_t li = 0; li < config.lists.size(); ++li) {
     const ListSpec& spec = config.lists[li];
@@ -139,13 +143,7 @@ bool PolicySnapshot::isCircumventionDestination(const IpAddress& destination) co
 bool PolicySnapshot::listCacheCurrent(const Config& config,
                                       const std::filesystem::path& cache_dir) {
   DiagnosticSink ignored;  // compile() reports the same problems
-  const auto categories = standardCategories();
-  const auto files = listFilesOf(config, ignored, [&](const std::string& name) -> uint8_t {
-    for (size_t i = 0; i < categories.size(); ++i) {
-      if (categories[i].name == name) return static_cast<uint8_t>(i);
-    }
-    return kNoCategory;
-  });
+  const auto files = listFilesOf(config, ignored);
   if (ignored.hasErrors() || files.empty()) return false;
   auto key = ListCache::keyOf(listCacheInputs(config, files));
   std::error_code ec;
@@ -158,17 +156,11 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
   std::shared_ptr<PolicySnapshot> snap(new PolicySnapshot());
   PolicySnapshot& s = *snap;
 
-  // Categories in standard order.
-  std::map<std::string, uint8_t, std::less<>> category_index;
+  // Categories in standard order (categoryOf() gives the same indices).
   for (const auto& c : standardCategories()) {
-    category_index[std::string(c.name)] = static_cast<uint8_t>(s.category_names_.size());
     s.category_names_.emplace_back(c.name);
     s.category_kinds_.push_back(c.kind);
   }
-  auto categoryOf = [&](const std::string& name) -> uint8_t {
-    auto it = category_index.find(name);
-    return it == category_index.end() ? kNoCategory : it->second;
-  };
 
   // Time zones and schedules.
   std::map<std::string, uint32_t, std::less<>> tz_index;
@@ -217,7 +209,7 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
   // shared name index; then the surviving entries are indexed. With a list cache
   // (policy/list_cache.h) whose entry matches the files as they are, the plain names come from
   // its mapped image and only each file's residue is parsed.
-  const std::vector<ListFile> files = listFilesOf(config, sink, categoryOf);
+  const std::vector<ListFile> files = listFilesOf(config, sink);
 
   std::optional<ListCache> cache;
   std::string cache_key;
@@ -430,7 +422,7 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
       if (s.category_kinds_[c] == CategoryKind::kIllegal) g.actions[c] = Action::kBlock;
     }
     for (const auto& [cat, action] : preset->actions) {
-      const uint8_t c = categoryOf(std::string(cat));
+      const uint8_t c = categoryOf(cat);
       if (c != kNoCategory) g.actions[c] = action;
     }
     for (const auto& [cat, action] : spec.categories) {
