@@ -905,6 +905,21 @@ std::optional<ListFormat> parseListFormat(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+
+// Lines in `text`, counting a last line without a line break.
+size_t countLines(std::string_view text) {
+  size_t lines = 0;
+  for (const char *p = text.data(), *end = p + text.size(); p < end; ++lines) {
+    const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p));
+    if (!nl) return lines + 1;
+    p = static_cast<const char*>(nl) + 1;
+  }
+  return lines;
+}
+
+}  // namespace
+
 ListFormat detectListFormat(std::string_view text) {
   size_t hosts = 0, domains = 0, wildcard = 0, dnsmasq = 0, adblock = 0, significant = 0;
   size_t pos = 0;
@@ -951,13 +966,13 @@ ParsedList parseListText(std::string_view text, std::string_view source,
   out.path = std::string(source);
   out.list_id = options.list_id;
   out.format = options.format == ListFormat::kAuto ? detectListFormat(text) : options.format;
-  // A rough reservation from the size: real lists average 20-30 bytes per line.
-  out.names.reserve(text.size() / 24);
-  out.name_blob.reserve(text.size() / 2);
+  // Reserved for the common case, one name per line and names no longer than their lines, so
+  // a big list is never copied while it grows. Pages of the reservation that are never written
+  // are never touched, so a list of rules rather than names costs address space, not memory.
+  out.names.reserve(countLines(text));
+  out.name_blob.reserve(text.size());
   LineParser parser(source, options, diagnostics, out);
   parser.parse(text, out.format);
-  out.names.shrink_to_fit();
-  out.name_blob.shrink_to_fit();
   return out;
 }
 

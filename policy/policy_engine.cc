@@ -293,6 +293,11 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
   s.destination_addresses_.finalize();
   s.stats_.address_entries = addresses.size();
   s.circumvention_category_ = categoryOf("circumvention");
+  if (!from_image) {
+    size_t total = 0;
+    for (const LoadedList& l : loaded) total += l.parsed.names.size() + l.parsed.rules.size();
+    names.reserve(total);  // once: growing it list by list would copy every entry again
+  }
   for (LoadedList& l : loaded) {
     const uint8_t cat = l.category;
     const uint16_t id = l.id;
@@ -301,7 +306,6 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
     // From an image, the names a residue still yields (lines kept for their warnings) are
     // already in it.
     if (!from_image) {
-      names.reserve(names.size() + list.names.size());
       for (const auto& e : list.names) {
         if (!badfilters.empty() && badfilters.count(badfilterKey(list, e))) continue;
         uint8_t flags = 0;
