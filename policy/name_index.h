@@ -75,6 +75,7 @@ class NameIndex {
       uint64_t fingerprint;
       NameRef ref;
     };
+    static void sortPending(std::vector<Pending>& pending);
     uint64_t label_counts_[2] = {0, 0};
     uint32_t list_count_ = 0;
     std::vector<Pending> pending_;
