@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/policy_engine.h"
@@ -15,6 +16,26 @@
 extern char** environ;
 
 namespace safegate {
+
+std::vector<std::string> compilerEnvironment(char* const* env) {
+  constexpr std::string_view kKey = "GLIBC_TUNABLES=";
+  constexpr std::string_view kHugeTlb = "glibc.malloc.hugetlb";
+  std::vector<std::string> out;
+  bool tunables = false;
+  for (char* const* e = env; e && *e; ++e) {
+    std::string entry = *e;
+    if (entry.starts_with(kKey)) {
+      tunables = true;
+      if (entry.find(kHugeTlb) == std::string::npos) {
+        if (entry.size() > kKey.size()) entry += ':';
+        entry += std::string(kHugeTlb) + "=1";
+      }
+    }
+    out.push_back(std::move(entry));
+  }
+  if (!tunables) out.push_back(std::string(kKey) + std::string(kHugeTlb) + "=1");
+  return out;
+}
 
 Status compileListsInChild(const std::filesystem::path& config,
                            const std::filesystem::path& state_dir_override) {
@@ -38,8 +59,12 @@ Status compileListsInChild(const std::filesystem::path& config,
   for (int fd : {0, 1, 2}) {
     posix_spawn_file_actions_addopen(&files, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
   }
+  std::vector<std::string> env = compilerEnvironment(environ);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, "/proc/self/exe", &files, &attr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, "/proc/self/exe", &files, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&files);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return Status::fromErrno("start safegated --compile-lists", rc);
