@@ -14,8 +14,11 @@
 #include <tuple>
 #include <utility>
 
+// libxxhash used header-only (docs/dependencies.md): no run-time library to install.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "common/atomic_file.h"
-#include "filters/sha256.h"
 
 namespace safegate::policy {
 
@@ -75,7 +78,10 @@ struct ImageHeader {
   uint64_t slot_count;
   uint64_t ref_count;
   uint64_t entries;
-  uint8_t sha256[32];        // of the header page with this field zero, then slots, then refs
+  // XXH3-128 (canonical, big-endian) of the header page with this field zero, then the slots,
+  // then the runs; 16 bytes unused after it.
+  uint8_t checksum[16];
+  uint8_t unused[16];
   uint64_t label_counts[2];  // bit k: some entry has k labels
   // domainFingerprint("example.com", key): an image whose fingerprints another version of the
   // hash made would map cleanly and match nothing; this refuses it instead.
@@ -84,6 +90,30 @@ struct ImageHeader {
   uint32_t reserved;
 };
 constexpr std::string_view kProbeName = "example.com";
+
+// The image checksum: XXH3-128 over the parts in order. It detects damage (a torn or
+// bit-rotted file; images are written atomically, so neither should happen) at ~20 GB/s,
+// where the SHA-256 of image format 1 took 60 ms of a 0.3 s start for a 95 MiB image. It is
+// not a defence against a forger: whoever can write state_dir can write a matching sum, which
+// is why mapImage() checks the structure lookups rely on as well.
+class ImageChecksum {
+ public:
+  ImageChecksum() noexcept {
+    XXH3_INITSTATE(&state_);
+    XXH3_128bits_reset(&state_);
+  }
+  void update(std::string_view part) noexcept {
+    XXH3_128bits_update(&state_, part.data(), part.size());
+  }
+  void finish(uint8_t (&out)[16]) noexcept {
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(&state_));
+    std::memcpy(out, canonical.digest, sizeof out);
+  }
+
+ private:
+  XXH3_state_t state_;
+};
 static_assert(sizeof(ImageHeader) <= kImageHeaderPage);
 
 }  // namespace
@@ -202,11 +232,9 @@ Status NameIndex::writeImage(const std::filesystem::path& path, unsigned mode) c
   std::string_view parts[] = {header,
                               {reinterpret_cast<const char*>(slots_), slot_count_ * sizeof(Slot)},
                               {reinterpret_cast<const char*>(refs_), ref_count_ * sizeof(NameRef)}};
-  Sha256 digest;
+  ImageChecksum digest;
   for (std::string_view p : parts) digest.update(p);
-  const auto sum = digest.finish();
-  if (!sum) return Status::internal("SHA-256 of the name index failed");
-  std::memcpy(h.sha256, sum->data(), sizeof h.sha256);
+  digest.finish(h.checksum);
   std::memcpy(header.data(), &h, sizeof h);
   parts[0] = header;
   return writeFileAtomically(path, parts, static_cast<mode_t>(mode));
@@ -267,14 +295,14 @@ Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
   if (h.probe_fingerprint != domainFingerprint(kProbeName, h.key)) {
     return bad("made with another name hash (rebuilt from the list text)");
   }
-  // One pass with read(), not through the mapping: the SHA-256, and what find() and
+  // One pass with read(), not through the mapping: the checksum, and what find() and
   // forEachMatch() rely on (an empty sentinel ends the table, every multi-list run lies inside
   // the runs). Pages of the mapping then become resident only as lookups touch them, so a
   // reload that maps a new image does not fault in all of it next to the old one.
   constexpr size_t kChunk = size_t{1} << 20;  // a multiple of sizeof(Slot)
   std::string chunk(kChunk, '\0');
-  Sha256 digest;
-  std::memset(header.data() + offsetof(ImageHeader, sha256), 0, sizeof h.sha256);
+  ImageChecksum digest;
+  std::memset(header.data() + offsetof(ImageHeader, checksum), 0, sizeof h.checksum);
   digest.update(header);
   const size_t slot_end = kImageHeaderPage + h.slot_count * sizeof(Slot);
   Slot last{};
@@ -304,9 +332,9 @@ Result<NameIndex> NameIndex::mapImage(const std::filesystem::path& path) {
     }
     offset += n;
   }
-  const auto sum = digest.finish();
-  if (!sum) return Status::internal("SHA-256 of " + shown + " failed");
-  if (std::memcmp(sum->data(), h.sha256, sizeof h.sha256) != 0) {
+  uint8_t sum[sizeof h.checksum];
+  digest.finish(sum);
+  if (std::memcmp(sum, h.checksum, sizeof h.checksum) != 0) {
     return bad("checksum mismatch (damaged; it is rebuilt from the list text)");
   }
   if (!structure) return structure;

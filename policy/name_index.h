@@ -22,11 +22,11 @@
 // and an empty sentinel.
 //
 // Compiled image (issue 12): writeImage() stores a built index as a file — a 4 KiB header page
-// (magic, format version, hash key, table geometry, SHA-256 of the rest) then the slot table
-// and the multi-list runs exactly as they lie in memory — and mapImage() maps such a file
+// (magic, format version, hash key, table geometry, XXH3-128 checksum of the rest) then the slot
+// table and the multi-list runs exactly as they lie in memory — and mapImage() maps such a file
 // read-only instead of building: no list text is read, and every process or snapshot that maps
 // the same file shares its pages (the page cache) instead of each holding a private copy.
-// mapImage() checks the header, the size, the SHA-256, the name hash (a probe fingerprint, so
+// mapImage() checks the header, the size, the checksum, the name hash (a probe fingerprint, so
 // an image of another hash version is refused rather than matching nothing) and the structure
 // lookups rely on (the empty sentinel, runs in range, every entry's list below the recorded
 // list count, which the caller checks against its lists), so a damaged or foreign file is an
@@ -90,7 +90,7 @@ class NameIndex {
   NameIndex& operator=(const NameIndex&) = delete;
 
   // The image format; a file of another version is refused (and rebuilt by its caller).
-  static constexpr uint32_t kImageVersion = 1;
+  static constexpr uint32_t kImageVersion = 2;  // 2: XXH3-128 checksum (1: SHA-256)
   // Writes the image atomically (temporary file, fsync, rename) with `mode`.
   Status writeImage(const std::filesystem::path& path, unsigned mode = 0600) const;
   // Maps an image written by writeImage(); see the header comment for what is checked.

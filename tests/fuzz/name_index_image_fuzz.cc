@@ -2,11 +2,9 @@
 // in state_dir holds, NameIndex::mapImage() either refuses it with a reason or maps an index
 // whose lookups stay inside the mapping (ASan would see a probe or a run leave it).
 //
-// The input is an image. The SHA-256 would stop almost every mutation at the checksum, so when
-// the first byte is odd the target writes the correct digest into the header first ("reseals"
-// it): then the header, size and structure checks are what the fuzzer reaches.
-#include <openssl/evp.h>
-
+// The input is an image. The checksum would stop almost every mutation, so when the first byte
+// is odd the target writes the correct checksum into the header first ("reseals" it): then the
+// header, size and structure checks are what the fuzzer reaches.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -15,26 +13,12 @@
 
 #include "policy/name_index.h"
 #include "tests/fuzz/scratch_dir.h"
-
-namespace {
-
-constexpr size_t kShaAt = 56;  // magic, version, byte order and five 64-bit fields
-
-void reseal(std::string& image) {
-  if (image.size() < 4096) return;
-  std::fill(image.begin() + kShaAt, image.begin() + kShaAt + 32, '\0');
-  unsigned char digest[32];
-  unsigned int n = 0;
-  EVP_Digest(image.data(), image.size(), digest, &n, EVP_sha256(), nullptr);
-  std::copy(digest, digest + 32, image.begin() + kShaAt);
-}
-
-}  // namespace
+#include "tests/support/name_index_image.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string image(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (data[0] & 1) reseal(image);
+  if (data[0] & 1) safegate::testing::resealNameIndexImage(image);
   const auto path = fuzzScratchDir() / "names.idx";
   std::ofstream(path, std::ios::binary | std::ios::trunc) << image;
   auto idx = safegate::policy::NameIndex::mapImage(path);

@@ -1,7 +1,6 @@
 #include "policy/name_index.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -9,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/name_index_image.h"
 #include "tests/support/shared_data.h"
 
 namespace safegate::policy {
@@ -180,7 +180,9 @@ TEST(NameIndex, DamagedOrForeignImagesAreRefusedWithTheReason) {
   std::string magic = bytes;
   magic[0] = 'X';
   std::string newer = bytes;
-  newer[8] = 2;  // format version 2
+  newer[8] = 3;  // format version 3
+  std::string older = bytes;
+  older[8] = 1;  // format 1 (a SHA-256 checksum), as an earlier safegate wrote it
   std::string order = bytes;
   order[12] = 0x01, order[13] = 0x02, order[14] = 0x03, order[15] = 0x04;
   const Case cases[] = {
@@ -191,7 +193,8 @@ TEST(NameIndex, DamagedOrForeignImagesAreRefusedWithTheReason) {
       {"ref.idx", flipped_ref, "checksum mismatch"},
       {"header.idx", flipped_header, "checksum mismatch"},
       {"magic.idx", magic, "wrong magic"},
-      {"newer.idx", newer, "image format 2, this safegate reads 1"},
+      {"newer.idx", newer, "image format 3, this safegate reads 2"},
+      {"older.idx", older, "image format 1, this safegate reads 2"},
       {"order.idx", order, "other byte order"},
   };
   for (const Case& c : cases) {
@@ -206,12 +209,7 @@ TEST(NameIndex, DamagedOrForeignImagesAreRefusedWithTheReason) {
   // Damage that keeps a valid checksum (written by hand, or by a bug): the structure lookups
   // rely on is checked too, so a run or a probe can never leave the table.
   auto reseal = [](std::string b) {
-    constexpr size_t kShaAt = 56;  // magic, version, byte order, five 64-bit fields
-    std::fill(b.begin() + kShaAt, b.begin() + kShaAt + 32, '\0');
-    unsigned char digest[32];
-    unsigned int n = 0;
-    EVP_Digest(b.data(), b.size(), digest, &n, EVP_sha256(), nullptr);
-    std::copy(digest, digest + 32, b.begin() + kShaAt);
+    testing::resealNameIndexImage(b);
     return b;
   };
   EXPECT_EQ(variant("resealed.idx", reseal(bytes)), "mapped");  // the helper itself is right
