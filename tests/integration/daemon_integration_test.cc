@@ -419,10 +419,12 @@ TEST_F(SafegatedTest, UpstreamSourcePortsRotateWithoutLosingAnswersInFlight) {
   const long rotated_before = dnsCounter("upstream_ports_rotated");
   std::string slow_answer;
   std::thread slow([&] { slow_answer = dig("+time=4 slow.test +short"); });
-  // Other names, spread over 3 s, so both workers ask from ports of several generations.
-  for (int i = 0; i < 12; ++i) {
+  // Other names, spread over 3 s, so both workers ask from ports of several generations. Each
+  // query picks one of its worker's 4 ports at random: 24 of them make "more than 8 distinct
+  // ports" certain in practice (12 were not enough once under a loaded ctest -j2).
+  for (int i = 0; i < 24; ++i) {
     EXPECT_EQ(dig("name" + std::to_string(i) + ".test +short"), "192.0.2.99\n");
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    std::this_thread::sleep_for(std::chrono::milliseconds(125));
   }
   slow.join();
   // Answered on the port it was sent from although the sockets were replaced meanwhile (at
