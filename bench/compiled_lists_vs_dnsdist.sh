@@ -17,10 +17,10 @@
 # ready and after the max-qps run, peak_rss_mb (VmHWM), qps (dnsperf, 100 outstanding) and
 # NXDOMAIN answers. safegated: its list compiler alone (`--compile-lists`, what the daemon runs
 # as a child: time and that child's peak RSS; by hand and with the daemon's environment), a
-# first start (the child compiles from the text, the daemon maps the image), a restart (the image is there), then a reload with unchanged
-# lists and a reload after the list changed (the child compiles the new version), each with
-# the daemon's peak RSS up to then and its RSS after. The peers' store builds (cdb -c,
-# mdb_load) are timed too.
+# first start (the child compiles from the text, the daemon maps the image), a restart (the
+# image is there), then a reload with unchanged lists and a reload after the list changed (the
+# child compiles the new version), each with the daemon's peak RSS up to then and its RSS
+# after. The peers' store builds (cdb -c, mdb_load) are timed too.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build/release}"

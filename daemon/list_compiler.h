@@ -27,8 +27,8 @@ namespace safegate {
 std::vector<std::string> compilerEnvironment(char* const* env);
 
 // Runs `/proc/self/exe --compile-lists --config CONFIG [--state-dir DIR]` with signals
-// unblocked, stdin/stdout/stderr on /dev/null, compilerEnvironment(), and waits. OK when it exited
-// 0.
+// unblocked, stdin/stdout/stderr on /dev/null and compilerEnvironment(), and waits. OK when it
+// exited 0.
 Status compileListsInChild(const std::filesystem::path& config,
                            const std::filesystem::path& state_dir_override);
 
