@@ -20,9 +20,11 @@
 #include "common/logger.h"
 #include "common/utc_time.h"
 #include "daemon/exception_request.h"
+#include "daemon/fail_mode_rules.h"
 #include "daemon/list_compiler.h"
 #include "daemon/outbox_service.h"
 #include "daemon/policy_guard.h"
+#include "daemon/privileges.h"
 #include "daemon/protected_names_data.h"
 #include "filters/domain_name.h"
 #include "policy/list_cache.h"
@@ -243,8 +245,28 @@ void Daemon::publishView() {
   holder_.publish(std::make_shared<CompiledPolicyView>(snapshot_, exceptions_, answers_));
 }
 
+Status Daemon::dropPrivileges() const {
+  // The settings alone (no lists) decide the user and the capabilities; a config with errors
+  // is reported by the full load that follows.
+  DiagnosticSink ignored;
+  auto config = policy::loadConfig(options_.config_file, ignored, options_.state_dir_override);
+  if (!config) return Status::ok();
+  policy::DaemonSettings s = config->daemon;
+  if (!options_.listen_override.empty()) s.dns.listen = options_.listen_override;
+  if (!options_.control_socket_override.empty()) {
+    s.control.socket = options_.control_socket_override;
+  }
+  const bool commands =
+      FailModeRules::runsCommands(FailModeRules::optionsFromEnvironment(s.state_dir));
+  Status dropped = safegate::dropPrivileges(s, requiredCapabilities(s, commands));
+  if (!dropped) return Status::unavailable("dropping privileges: " + dropped.message());
+  return Status::ok();
+}
+
 Status Daemon::startUp(DiagnosticSink& diags) {
   started_ = std::chrono::steady_clock::now();
+  // Before any thread starts and before any state file is written (daemon/privileges.h).
+  if (Status s = dropPrivileges(); !s) return s;
   compileListsFirst();
   auto loaded = policy::PolicyEngine::load(options_.config_file, diags, loadOptions());
   if (!loaded) {

@@ -107,6 +107,10 @@ FailModeRules::Options FailModeRules::optionsFromEnvironment(
   return o;
 }
 
+bool FailModeRules::runsCommands(const Options& options) {
+  return usable(options.restore4) || usable(options.restore6);
+}
+
 std::unique_ptr<FailModeRules> FailModeRules::start(const Options& options,
                                                     const PolicyHolder& policy) {
   std::unique_ptr<FailModeRules> r(new FailModeRules(options, policy));

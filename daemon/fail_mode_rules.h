@@ -51,6 +51,9 @@ class FailModeRules {
   };
   // Options with the commands from the environment (see the header comment).
   static Options optionsFromEnvironment(const std::filesystem::path& state_dir);
+  // Whether either restore command runs (not "" or "none"): they need capabilities passed on
+  // (daemon/privileges.h).
+  static bool runsCommands(const Options& options);
 
   static std::unique_ptr<FailModeRules> start(const Options& options, const PolicyHolder& policy);
   ~FailModeRules();

@@ -9,6 +9,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/list_compiler.h"
+#include "daemon/privileges.h"
 
 namespace {
 
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   // world-readable, whatever umask the caller had (docs/privacy.md).
   umask(027);
   if (compile_lists) {
+    safegate::dropAllCapabilities();  // inherited ambient ones included: it only reads and writes
     return safegate::compileListsOnly(options.config_file, options.state_dir_override);
   }
   safegate::Daemon daemon(std::move(options));

@@ -325,6 +325,7 @@ class ModelBuilder {
       }
       return resolved;
     };
+    d.user = top.sub("daemon").str("user");
     Section dns = top.sub("dns");
     d.dns.listen = dns.strings("listen");
     d.dns.upstreams = dns.strings("upstreams");

@@ -151,6 +151,7 @@ struct AlertSettings {
 struct DaemonSettings {
   std::filesystem::path config_file;
   std::filesystem::path state_dir;
+  std::string user;  // run as this user after start-up (daemon/privileges.h); "" = stay
   DnsSettings dns;
   DatabaseSettings database;
   PrivacySettings privacy;

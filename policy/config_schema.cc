@@ -289,6 +289,12 @@ const KeyDef kKeys[] = {
      "not absolute.",
      validateNonEmpty},
 
+    {"daemon.user", K::kString, "\"\"", R,
+     "Started as root, safegated gives daemon.state_dir to this user, switches to it and keeps "
+     "only the capabilities the config uses (port 53: CAP_NET_BIND_SERVICE; inline mode: "
+     "CAP_NET_ADMIN and CAP_NET_RAW). Empty = stay as started; under the shipped systemd unit "
+     "(User=safegate) the same capabilities are narrowed either way."},
+
     {"dns", K::kTable, "", R, "The DNS proxy."},
     {"dns.listen", K::kStringList, "[\"127.0.0.1:5353\"]", R,
      "Addresses to answer DNS on, as \"addr:port\" ([v6]:port for IPv6), UDP and (with "

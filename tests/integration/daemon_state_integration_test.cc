@@ -1,13 +1,17 @@
 // Integration tests of the real safegated for per-group answer rewriting and state that must
 // outlive the process: ECH stripping seen through a real dig, temporary exceptions that survive
-// a restart, and a dns.listen port 0 reported in the ready line. A real upstream
+// a restart, a dns.listen port 0 reported in the ready line, and a start as root that hands the
+// state to daemon.user. A real upstream
 // (sg_dns_responder) on loopback; binaries from the environment (tests/integration/CMakeLists.txt):
 // SAFEGATED, SG_DNS_RESPONDER, SAFEGATECTL.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <regex>
+#include <sstream>
 #include <string>
 
 #include "tests/integration/child_process.h"
@@ -277,6 +281,89 @@ TEST_F(SafegatedStateTest, ListenPortZeroInTheConfigBindsAFreePortShownInTheRead
   const std::string status = ctl("status --json");
   EXPECT_NE(status.find("127.0.0.1:" + std::to_string(dns_port_)), std::string::npos) << status;
   EXPECT_NE(status.find("127.0.0.3:" + std::to_string(second_port)), std::string::npos) << status;
+}
+
+// Status lines of /proc/PID/status ("Uid", "CapEff", ...): the value's first field.
+std::string procStatus(pid_t pid, const std::string& field) {
+  std::istringstream in(testing::readFile("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) {
+      std::istringstream f(line.substr(field.size() + 1));
+      std::string value;
+      f >> value;
+      return value;
+    }
+  }
+  return "";
+}
+
+TEST_F(SafegatedStateTest, StartedAsRootRunsAsDaemonUserWithTheStateARootRunLeft) {
+  ASSERT_EQ(geteuid(), 0u) << "switching users needs root (CI runs as root)";
+  const passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  // The daemon's user must reach the config and the state directory through the temp dir.
+  ::chmod(dir_.path().c_str(), 0755);
+  const std::filesystem::path state = dir_.path() / "state";
+
+  // An install that ran as root: state files owned by root.
+  config_ = dir_.write("safegate.toml", config());
+  startDaemon();
+  ASSERT_NE(dig("casino.test").find("status: NXDOMAIN"), std::string::npos);
+  ASSERT_NE(ctl("exceptions add --client 127.0.0.9 --name casino.test --minutes 30").find("rc=0"),
+            std::string::npos);
+  daemon_.kill(SIGTERM);
+  struct stat st {};
+  ASSERT_EQ(::stat((state / "incidents.sqlite").c_str(), &st), 0);
+  ASSERT_EQ(st.st_uid, 0u);
+
+  std::string text = config();
+  text.insert(text.find("[daemon]\n") + 9, "user = \"nobody\"\n");
+  config_ = dir_.write("safegate.toml", text);
+  startDaemon();
+  const pid_t pid = daemon_.pid();
+  EXPECT_EQ(procStatus(pid, "Uid"), std::to_string(nobody->pw_uid));
+  EXPECT_EQ(procStatus(pid, "Gid"), std::to_string(nobody->pw_gid));
+  // DNS on a high port and no inline mode: no capability is kept, none passed on.
+  EXPECT_EQ(procStatus(pid, "CapEff"), "0000000000000000");
+  EXPECT_EQ(procStatus(pid, "CapPrm"), "0000000000000000");
+  EXPECT_EQ(procStatus(pid, "CapAmb"), "0000000000000000");
+  EXPECT_EQ(procStatus(pid, "NoNewPrivs"), "1");
+  for (const auto& e : std::filesystem::recursive_directory_iterator(state)) {
+    ASSERT_EQ(::lstat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, nobody->pw_uid) << e.path();
+  }
+
+  // Everything the daemon writes at run time still works: the exception from the root run was
+  // kept, incidents are recorded, a reload compiles the changed list, new exceptions are saved.
+  EXPECT_NE(ctl("exceptions list").find("127.0.0.9"), std::string::npos);
+  EXPECT_NE(dig("casino.test").find("status: NXDOMAIN"), std::string::npos);
+  dir_.write("gambling.next", "casino.test\nallowed.test\n");
+  std::filesystem::rename(dir_.path() / "gambling.next", dir_.path() / "gambling.txt");
+  const std::string reload = ctl("reload");
+  ASSERT_NE(reload.find("rc=0"), std::string::npos) << reload << testing::readFile(log());
+  EXPECT_NE(dig("allowed.test").find("status: NXDOMAIN"), std::string::npos);
+  ASSERT_NE(ctl("exceptions add --client 127.0.0.8 --name allowed.test --minutes 30").find("rc=0"),
+            std::string::npos);
+  EXPECT_NE(testing::readFile(state / "exceptions.json").find("127.0.0.8"), std::string::npos);
+  daemon_.kill(SIGTERM);
+  const std::string incidents =
+      run("sqlite3 " + (state / "incidents.sqlite").string() +
+          " \"select count(*) from incidents where name = 'casino.test'\" 2>&1");
+  EXPECT_EQ(incidents, "2\n") << "one incident from each run";
+}
+
+TEST_F(SafegatedStateTest, AnUnknownDaemonUserStopsTheStartWithTheFix) {
+  std::string text = config();
+  text.insert(text.find("[daemon]\n") + 9, "user = \"sg-no-such-user\"\n");
+  config_ = dir_.write("safegate.toml", text);
+  ASSERT_TRUE(daemon_.start({safegated_, "--config", config_.string(), "--listen", "127.0.0.1:0"},
+                            log().string()));
+  EXPECT_EQ(daemon_.waitWithTimeout(15000), std::optional<int>(1));
+  const std::string out = testing::readFile(log());
+  EXPECT_NE(out.find("daemon.user: no user \"sg-no-such-user\""), std::string::npos) << out;
+  EXPECT_NE(out.find("useradd --system"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "state")) << "nothing written before";
 }
 
 }  // namespace

@@ -158,15 +158,19 @@ PIDS+=($!)
 wait_for 10 ip netns exec "$C" dig +time=1 +tries=1 @10.77.2.2 allowed.test || true
 
 # ---- gateway: safegated + the shipped rules ----
+# safegated starts as root and runs as nobody (daemon.user) with the capabilities inline mode
+# and port 53 need; $WORK must be reachable for that user.
+chmod 755 "$WORK"
 mkdir -p "$WORK/state"
 echo "casino.test" >"$WORK/gambling.txt"
 printf 'doh.test\n10.77.2.53\n2001:db8:53::/48\n' >"$WORK/doh.txt"
 cat >"$WORK/safegate.toml" <<TOML
 [daemon]
 state_dir = "$WORK/state"
+user = "nobody"
 
 [dns]
-listen = ["10.77.1.1:5353", "[fd77:1::1]:5353"]
+listen = ["10.77.1.1:5353", "[fd77:1::1]:5353", "10.77.1.1:53"]
 upstreams = ["10.77.2.2:53"]
 cache_entries = 0
 workers = 1
@@ -216,6 +220,9 @@ name = "tablet"
 group = "strict"
 addresses = ["10.77.1.3/32"]
 TOML
+# The xtables lock safegated shares with its group (daemon/privileges.h) is a test-local file,
+# so the host's /run/xtables.lock keeps its owner.
+export XTABLES_LOCKFILE="$WORK/xtables.lock"
 ip netns exec "$G" "$SAFEGATED" --config "$WORK/safegate.toml" >"$WORK/safegated.log" 2>&1 &
 SAFEGATED_PID=$!
 PIDS+=($SAFEGATED_PID)
@@ -223,6 +230,17 @@ if ! wait_for 20 grep -q "safegated: ready" "$WORK/safegated.log"; then
   echo "FAIL: safegated did not become ready"; FAILURES=1; exit 1
 fi
 grep "safegated: ready" "$WORK/safegated.log"
+status_field() { awk -v f="$1:" '$1 == f {print $2}' "/proc/$SAFEGATED_PID/status"; }
+check "safegated runs as nobody" "65534" "$(status_field Uid)"
+# CAP_NET_BIND_SERVICE (10), CAP_NET_ADMIN (12), CAP_NET_RAW (13); the last two ambient for
+# iptables-legacy-restore.
+check "safegated keeps only the capabilities it uses" "0000000000003400" "$(status_field CapEff)"
+check "safegated passes CAP_NET_ADMIN and CAP_NET_RAW to iptables-restore only" \
+  "0000000000003000" "$(status_field CapAmb)"
+check "the xtables lock is readable by the daemon's group only" "root:nogroup 640" \
+  "$(stat -c '%U:%G %a' "$XTABLES_LOCKFILE")"
+check "unprivileged safegated answers on port 53" "NXDOMAIN" \
+  "$(ip netns exec "$G" dig +time=2 +tries=1 @10.77.1.1 -p 53 casino.test | grep -o NXDOMAIN | head -1)"
 ip netns exec "$G" env SAFEGATE_LAN_IF=g0 SAFEGATE_DNS_PORT=5353 SAFEGATE_QUEUES=0:1 SAFEGATE_FAIL_CLOSED_QUEUES=2 \
   SAFEGATE_STATE_DIR="$WORK/state" "$FIREWALL" apply
 
@@ -380,6 +398,21 @@ check "incident: inline DNS block" "1" "$(q "select count(*)>0 from incidents wh
 check "safegated wrote the strict group (fail = closed) into SAFEGATE_FAILMODE" \
   "-A SAFEGATE_FAILMODE -s 10.77.1.3/32 -j SAFEGATE_FAILCLOSED" \
   "$(ip netns exec "$G" iptables-legacy -t mangle -S SAFEGATE_FAILMODE | grep -- '-s 10.77.1.3/32')"
+# A reload moves a client into the fail-closed group: only safegated (as nobody, through
+# iptables-legacy-restore and the shared xtables lock) updates the chain now.
+cat >>"$WORK/safegate.toml" <<TOML
+
+[[clients]]
+name = "laptop"
+group = "strict"
+addresses = ["10.77.1.4/32"]
+TOML
+kill -HUP "$SAFEGATED_PID"
+failmode_has_laptop() {
+  ip netns exec "$G" iptables-legacy -t mangle -S SAFEGATE_FAILMODE | grep -q -- '-s 10.77.1.4/32'
+}
+check "after a reload the unprivileged daemon loaded the new fail-closed source" "yes" \
+  "$(wait_for 20 failmode_has_laptop && echo yes || echo no)"
 http_from() {  # http_from SOURCE -> HTTP status of a new connection to allowed.test, or 000
   CURL -o /dev/null -w '%{http_code}' --interface "$1" --resolve allowed.test:80:10.77.2.2 \
     http://allowed.test/ || true
