@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "tests/support/shared_data.h"
@@ -51,6 +53,36 @@ TEST(RequiredCapabilitiesTest, NamesAreTheKernelsInEnumOrder) {
   EXPECT_EQ(capabilityNames(kCapNetRaw | kCapNetBindService),
             (std::vector<std::string>{"CAP_NET_BIND_SERVICE", "CAP_NET_RAW"}));
   EXPECT_TRUE(capabilityNames(0).empty());
+}
+
+// The words after `key=` on every line of the unit that sets it.
+std::set<std::string> unitValues(const std::string& unit, const std::string& key) {
+  std::set<std::string> out;
+  std::istringstream in(unit);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + "=", 0) != 0) continue;
+    std::istringstream words(line.substr(key.size() + 1));
+    std::string w;
+    while (words >> w) out.insert(w);
+  }
+  return out;
+}
+
+TEST(ShippedUnitTest, GrantsExactlyTheCapabilitiesTheCodeCanAskFor) {
+  const std::string unit =
+      testing::readFile(std::string(SAFEGATE_SOURCE_DIR) + "/packaging/systemd/safegated.service");
+  ASSERT_FALSE(unit.empty());
+  // The most a config can ask for: port 53 and inline mode with the fail-mode commands.
+  const auto most = requiredCapabilities(settingsListeningOn({"0.0.0.0:53"}, true), true);
+  const auto names = capabilityNames(most.keep);
+  const std::set<std::string> expected(names.begin(), names.end());
+  EXPECT_EQ(unitValues(unit, "AmbientCapabilities"), expected);
+  EXPECT_EQ(unitValues(unit, "CapabilityBoundingSet"), expected);
+  EXPECT_EQ(unitValues(unit, "User"), std::set<std::string>{"safegate"});
+  // NFQUEUE and iptables talk netlink; DNS is INET/INET6; the control socket is AF_UNIX.
+  EXPECT_EQ(unitValues(unit, "RestrictAddressFamilies"),
+            (std::set<std::string>{"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"}));
 }
 
 TEST(DropPrivilegesTest, AnUnknownUserIsRefusedWithTheCommandThatCreatesIt) {
