@@ -95,7 +95,44 @@ std::string str(const nlohmann::json& args, const char* key) {
 
 }  // namespace
 
-std::vector<std::string> systemResolvers(const std::filesystem::path& resolv_conf) {
+namespace {
+
+bool isLoopbackOrAny(const IpAddress& ip) {
+  const auto b = ip.bytes();
+  if (ip.isV4()) return b[0] == 127 || ip == IpAddress();
+  bool zero_prefix = true;
+  for (size_t i = 0; i < 15; ++i) zero_prefix = zero_prefix && b[i] == 0;
+  return zero_prefix && (b[15] == 1 || b[15] == 0);
+}
+
+IpAddress addressOf(const SocketAddress& a) {
+  if (a.family() == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a.storage);
+    return IpAddress::v6(std::span<const uint8_t, 16>(in6->sin6_addr.s6_addr, 16));
+  }
+  const auto* in4 = reinterpret_cast<const sockaddr_in*>(&a.storage);
+  return IpAddress::v4(
+      std::span<const uint8_t, 4>(reinterpret_cast<const uint8_t*>(&in4->sin_addr.s_addr), 4));
+}
+
+// Whether a query to `ip` port 53 would reach one of our own sockets.
+bool isOwnListener(const IpAddress& ip, const std::vector<std::string>& own_listen) {
+  for (const std::string& l : own_listen) {
+    auto own = SocketAddress::parse(l, 53);
+    if (!own || own->port() != 53) continue;
+    const IpAddress own_ip = addressOf(*own);
+    if (own_ip.isV4() != ip.isV4()) continue;
+    if (own_ip == ip) return true;
+    const bool wildcard = own_ip == (own_ip.isV4() ? IpAddress() : *IpAddress::parse("::"));
+    if (wildcard && isLoopbackOrAny(ip)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> systemResolvers(const std::filesystem::path& resolv_conf,
+                                         const std::vector<std::string>& own_listen) {
   std::vector<std::string> out;
   std::ifstream in(resolv_conf);
   std::string line;
@@ -106,6 +143,7 @@ std::vector<std::string> systemResolvers(const std::filesystem::path& resolv_con
     if (value.find('%') != std::string::npos) continue;  // link-local with zone: not supported
     auto ip = IpAddress::parse(value);
     if (!ip) continue;
+    if (isOwnListener(*ip, own_listen)) continue;
     out.push_back(ip->isV4() ? value + ":53" : "[" + value + "]:53");
   }
   return out;
@@ -282,8 +320,14 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   if (!options_.control_socket_override.empty()) {
     settings_.control.socket = options_.control_socket_override;
   }
-  if (settings_.dns.upstreams.empty())
-    settings_.dns.upstreams = systemResolvers("/etc/resolv.conf");
+  if (settings_.dns.upstreams.empty()) {
+    settings_.dns.upstreams = systemResolvers("/etc/resolv.conf", settings_.dns.listen);
+    if (settings_.dns.upstreams.empty()) {
+      return Status::invalid(
+          "no upstream resolver: dns.upstreams is empty and /etc/resolv.conf names no "
+          "nameserver other than safegated itself; set dns.upstreams");
+    }
+  }
   {
     std::string problem;
     auto previous = loadPolicySummary(policySummaryPath(), problem);

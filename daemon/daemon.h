@@ -109,8 +109,10 @@ class Daemon {
   std::atomic<double> startup_seconds_{0};
 };
 
-// Nameservers from a resolv.conf-format file, as "addr:53" (skipping loopback addresses on
-// `avoid_port` so safegated never forwards to itself).
-std::vector<std::string> systemResolvers(const std::filesystem::path& resolv_conf);
+// Nameservers from a resolv.conf-format file, as "addr:53", without safegated's own listeners
+// (`own_listen`, dns.listen): once the gateway's resolv.conf points at safegated, forwarding
+// there would loop. A wildcard listener (0.0.0.0:53, [::]:53) counts as the loopback address.
+std::vector<std::string> systemResolvers(const std::filesystem::path& resolv_conf,
+                                         const std::vector<std::string>& own_listen = {});
 
 }  // namespace safegate
