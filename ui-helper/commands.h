@@ -26,5 +26,7 @@ void registerControlCommands(CLI::App& app);
 void registerReplayCommand(CLI::App& app);
 // report, outbox, outbox retry (ui-helper/cmd_outbox.cc).
 void registerOutboxCommands(CLI::App& app);
+// man: the manual page from these definitions (ui-helper/cmd_man.cc).
+void registerManCommand(CLI::App& app);
 
 }  // namespace safegate::ui
