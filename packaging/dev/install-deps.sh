@@ -13,7 +13,7 @@ packages=(
   libidn2-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libpcap-dev zlib1g-dev
   libxxhash-dev libcap-dev
   # real peers for integration tests and benchmarks
-  dnsutils dnsperf dnsdist unbound iptables iproute2 systemd curl python3 python3-cryptography
+  dnsutils dnsperf dnsdist unbound iptables iproute2 systemd groff-base curl python3 python3-cryptography
   python3-jsonschema python3-aiosmtpd openssl
 )
 
