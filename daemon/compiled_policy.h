@@ -1,5 +1,6 @@
 // CompiledPolicyView: the production PolicyView — policy/'s compiled PolicySnapshot plus the
-// temporary-exception table in force, published together as one immutable value.
+// temporary-exception table in force (and the DHCP lease names, daemon/lease_names.h),
+// published together as one immutable value.
 //
 // Publishing both in one object means a worker's single current() per request sees a policy
 // and the exceptions that go with it; an exception edit or a reload publishes a new view (two
@@ -8,6 +9,7 @@
 
 #include <memory>
 
+#include "daemon/lease_names.h"
 #include "daemon/policy_view.h"
 #include "policy/exception_table.h"
 #include "policy/policy_engine.h"
@@ -17,17 +19,22 @@ namespace safegate {
 class CompiledPolicyView final : public PolicyView {
  public:
   CompiledPolicyView(policy::PolicySnapshotPtr snapshot, policy::ExceptionTablePtr exceptions,
-                     std::shared_ptr<const LiveAnswerSettings> answers = nullptr)
+                     std::shared_ptr<const LiveAnswerSettings> answers = nullptr,
+                     std::shared_ptr<const LeaseNameMap> leases = nullptr)
       : snapshot_(std::move(snapshot)),
         exceptions_(std::move(exceptions)),
-        answers_(std::move(answers)) {}
+        answers_(std::move(answers)),
+        leases_(std::move(leases)) {}
 
   Decision decide(const RequestFacts& facts) const noexcept override {
     return snapshot_->decide(facts, exceptions_.get());
   }
   std::string_view deviceName(const IpAddress& client,
                               const std::optional<MacAddress>& mac) const noexcept override {
-    return snapshot_->clientName(client, mac);
+    // The config's name first; then the DHCP lease's (devices.lease_files).
+    std::string_view configured = snapshot_->clientName(client, mac);
+    if (!configured.empty() || !leases_) return configured;
+    return leases_->find(client, mac);
   }
   const LiveAnswerSettings* answerSettings() const noexcept override { return answers_.get(); }
   const policy::PolicySnapshotPtr& snapshot() const { return snapshot_; }
@@ -37,6 +44,7 @@ class CompiledPolicyView final : public PolicyView {
   policy::PolicySnapshotPtr snapshot_;
   policy::ExceptionTablePtr exceptions_;
   std::shared_ptr<const LiveAnswerSettings> answers_;
+  std::shared_ptr<const LeaseNameMap> leases_;
 };
 
 }  // namespace safegate

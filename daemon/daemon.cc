@@ -279,8 +279,19 @@ policy::LoadOptions Daemon::loadOptions() const {
   return o;
 }
 
+void Daemon::refreshLeaseNames() {
+  std::vector<std::string> problems;
+  const bool changed = leases_->refresh(unixNow(), problems);
+  for (const auto& p : problems) fprintf(stderr, "safegated: devices.lease_files: %s\n", p.c_str());
+  if (!changed) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  lease_names_ = leases_->names();
+  publishView();
+}
+
 void Daemon::publishView() {
-  holder_.publish(std::make_shared<CompiledPolicyView>(snapshot_, exceptions_, answers_));
+  holder_.publish(
+      std::make_shared<CompiledPolicyView>(snapshot_, exceptions_, answers_, lease_names_));
 }
 
 Status Daemon::dropPrivileges() const {
@@ -385,6 +396,10 @@ Status Daemon::startUp(DiagnosticSink& diags) {
 
   neighbours_ = std::make_unique<NeighbourTable>();
   (void)neighbours_->refresh();  // no /proc/net/arp (containers): identify by address only
+  if (!settings_.devices.lease_files.empty()) {
+    leases_ = std::make_unique<LeaseNames>(settings_.devices.lease_files);
+    refreshLeaseNames();
+  }
 
   ProxyOptions po;
   for (const std::string& l : settings_.dns.listen) {
@@ -783,6 +798,7 @@ int Daemon::run() {
 
   auto last_neighbours = std::chrono::steady_clock::now();
   auto last_expiry = last_neighbours;
+  auto last_leases = last_neighbours;
   for (;;) {
     pollfd p{sfd, POLLIN, 0};
     int n = poll(&p, 1, 1000);
@@ -812,6 +828,10 @@ int Daemon::run() {
     if (now - last_neighbours >= std::chrono::seconds(5)) {
       (void)neighbours_->refresh();
       last_neighbours = now;
+    }
+    if (leases_ && now - last_leases >= std::chrono::seconds(settings_.devices.refresh_seconds)) {
+      refreshLeaseNames();
+      last_leases = now;
     }
     if (now - last_expiry >= std::chrono::seconds(60)) {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -33,6 +33,7 @@
 #include "daemon/exception_store.h"
 #include "daemon/incident_store.h"
 #include "daemon/inline_engine.h"
+#include "daemon/lease_names.h"
 #include "daemon/list_refresher.h"
 #include "daemon/neighbour_table.h"
 #include "daemon/outbox_delivery.h"
@@ -95,6 +96,12 @@ class Daemon {
   PolicyHolder holder_;
   uint64_t reloads_ = 0, failed_reloads_ = 0;
   std::unique_ptr<NeighbourTable> neighbours_;
+  // Device names from DHCP leases (devices.lease_files); null without any. The names are
+  // published with each view, under mutex_ like the exceptions.
+  std::unique_ptr<LeaseNames> leases_;
+  std::shared_ptr<const LeaseNameMap> lease_names_;
+  // Re-reads the lease files; republishes the view when the names changed.
+  void refreshLeaseNames();
   std::unique_ptr<IncidentStore> incidents_;
   std::unique_ptr<DnsProxy> proxy_;
   std::unique_ptr<ResolvedAddressTable> resolved_;  // inline mode: fed by the proxy

@@ -370,6 +370,11 @@ class ModelBuilder {
     d.control.group = ctl.str("group");
     d.control.admin_group = ctl.str("admin_group");
     d.control.max_exception_minutes = ctl.integer("max_exception_minutes");
+    Section dev = top.sub("devices");
+    for (const std::string& f : dev.strings("lease_files")) {
+      d.devices.lease_files.push_back(resolveAgainst(configDir(), f));
+    }
+    d.devices.refresh_seconds = dev.integer("refresh_seconds");
     Section bp = top.sub("block_page");
     d.block_page.ipv4 = IpAddress::parse(bp.str("ipv4"));
     d.block_page.ipv6 = IpAddress::parse(bp.str("ipv6"));

@@ -75,6 +75,11 @@ struct ControlSettings {
   int64_t max_exception_minutes = 10080;
 };
 
+struct DeviceSettings {
+  std::vector<std::filesystem::path> lease_files;  // absolute
+  int64_t refresh_seconds = 10;
+};
+
 struct BlockPageSettings {
   std::optional<IpAddress> ipv4;
   std::optional<IpAddress> ipv6;
@@ -156,6 +161,7 @@ struct DaemonSettings {
   DatabaseSettings database;
   PrivacySettings privacy;
   ControlSettings control;
+  DeviceSettings devices;
   BlockPageSettings block_page;
   InlineSettings inline_mode;
   OutboxSettings outbox;

@@ -504,6 +504,24 @@ const KeyDef kKeys[] = {
      1,
      5256000},
 
+    {"devices", K::kTable, "", R,
+     "Where device names for incidents come from, besides [[clients]]."},
+    {"devices.lease_files", K::kStringList, "[]", R,
+     "DHCP lease files to name devices from (dnsmasq / OpenWrt /tmp/dhcp.leases, odhcpd, ISC "
+     "dhcpd.leases; the format is recognised). A client without a [[clients]] name is then "
+     "recorded under the host name its lease gives instead of a pseudonym (docs/privacy.md). "
+     "Relative to the config file. Empty = pseudonyms only.",
+     validateNonEmpty},
+    {"devices.refresh_seconds",
+     K::kInteger,
+     "10",
+     R,
+     "How often the lease files are read again, in seconds.",
+     nullptr,
+     {},
+     1,
+     3600},
+
     {"block_page", K::kTable, "", L,
      "Where blocked clients are sent (block_answer = "
      "\"block-page\")."},
