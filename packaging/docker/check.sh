@@ -8,10 +8,8 @@ src="$(cd "$here/../.." && pwd)"
 build="$(cd "${1:?usage: check.sh BUILD_DIR}" && pwd)"
 work="$(mktemp -d /tmp/safegate-docker.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
-failures=0
-check() {
-  if [ "$2" = "$3" ]; then echo "ok   - $1"; else echo "FAIL - $1: expected [$2], got [$3]"; failures=$((failures + 1)); fi
-}
+# shellcheck source=tests/support/checks.sh
+. "$src/tests/support/checks.sh"
 # COPY lines with a source in the build context (not --from=...).
 while read -r from _; do
   check "COPY source $from exists" "yes" "$([ -e "$src/$from" ] && echo yes || echo no)"
@@ -23,5 +21,4 @@ for path in /usr/sbin/safegated /usr/bin/safegatectl /usr/share/safegate/lists.t
   check "the package installs $path, which the image uses" "yes" \
     "$(DESTDIR="$work/stage" cmake --install "$build" --prefix /usr >/dev/null && [ -e "$work/stage$path" ] && echo yes || echo no)"
 done
-[ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
-echo "all container recipe checks passed"
+finish "all container recipe checks passed"

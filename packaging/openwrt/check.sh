@@ -13,10 +13,8 @@ src="$(cd "$here/../.." && pwd)"
 build="$(cd "${1:?usage: check.sh BUILD_DIR}" && pwd)"
 work="$(mktemp -d /tmp/safegate-openwrt.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then echo "ok   - $1"; else echo "FAIL - $1: expected [$2], got [$3]"; failures=$((failures + 1)); fi
-}
+# shellcheck source=tests/support/checks.sh
+. "$src/tests/support/checks.sh"
 
 # ---- the build's install tree, as OpenWrt's CMAKE_INSTALL stages it ----
 DESTDIR="$work/stage" cmake --install "$build" --prefix /usr >"$work/install.log"
@@ -101,5 +99,4 @@ out="$(initrun "$work/bad.toml" start_service || true)"
 check "a config with errors is refused before procd starts anything" "no" \
   "$(echo "$out" | grep -q '^open' && echo yes || echo no)"
 
-[ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
-echo "all OpenWrt package checks passed"
+finish "all OpenWrt package checks passed"

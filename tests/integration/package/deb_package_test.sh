@@ -8,20 +8,13 @@ set -euo pipefail
 BUILD="${SAFEGATE_BUILD_DIR:?set SAFEGATE_BUILD_DIR to the cmake build tree}"
 WORK="$(mktemp -d /tmp/safegate-deb.XXXXXX)"
 ROOT="$WORK/root"
-FAILURES=0
 cleanup() { rm -rf "$WORK"; }
 trap cleanup EXIT
 
 [ "$(id -u)" = 0 ] || { echo "FAIL: must run as root (CI runs as root)"; exit 1; }
 
-check() {  # check NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then
-    echo "ok   - $1"
-  else
-    echo "FAIL - $1: expected [$2], got [$3]"
-    FAILURES=$((FAILURES + 1))
-  fi
-}
+# shellcheck source=tests/support/checks.sh
+. "$(dirname "$0")/../../support/checks.sh"
 
 # ---- build the .deb ----
 cpack --config "$BUILD/CPackConfig.cmake" -B "$WORK/pkg" >"$WORK/cpack.log" 2>&1 ||
@@ -119,8 +112,4 @@ check "purge removes /var/lib/safegate (incidents, pseudonym secret)" "no" \
 check "purge removes the conffile" "no" \
   "$([ -e "$ROOT/etc/safegate/safegate.toml" ] && echo yes || echo no)"
 
-if [ "$FAILURES" -ne 0 ]; then
-  echo "$FAILURES check(s) failed"
-  exit 1
-fi
-echo "all package checks passed"
+finish "all package checks passed"
