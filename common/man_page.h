@@ -1,5 +1,5 @@
 // ManPage: a manual page as data, rendered to roff (man(7) macros). safegated builds one from its
-// option table (daemon/main.cc), safegatectl from its CLI11 definitions (ui-helper/man.cc), so
+// option table (daemon/main.cc), safegatectl from its CLI11 definitions (ui-helper/cmd_man.cc), so
 // the installed pages (`safegated --man`, `safegatectl man`, run by the build) always list the
 // options the binaries accept.
 //

@@ -294,12 +294,17 @@ void Daemon::publishView() {
       std::make_shared<CompiledPolicyView>(snapshot_, exceptions_, answers_, lease_names_));
 }
 
-Status Daemon::dropPrivileges() const {
-  // The settings alone (no lists) decide the user and the capabilities; a config with errors
-  // is reported by the full load that follows.
-  DiagnosticSink ignored;
-  auto config = policy::loadConfig(options_.config_file, ignored, options_.state_dir_override);
-  if (!config) return Status::ok();
+Status Daemon::dropPrivileges(DiagnosticSink& diags) const {
+  // The settings alone (no lists) decide the user and the capabilities. A config with errors
+  // stops the start here, still privileged but before anything is written or bound.
+  // Its warnings are the full load's too, so only a failed read is reported from here.
+  DiagnosticSink first;
+  auto config = policy::loadConfig(options_.config_file, first, options_.state_dir_override);
+  if (!config) {
+    diags.append(first);
+    if (!diags.hasErrors()) diags.error({}, config.status().message());
+    return Status::invalid("configuration has errors");
+  }
   policy::DaemonSettings s = config->daemon;
   if (!options_.listen_override.empty()) s.dns.listen = options_.listen_override;
   if (!options_.control_socket_override.empty()) {
@@ -315,7 +320,7 @@ Status Daemon::dropPrivileges() const {
 Status Daemon::startUp(DiagnosticSink& diags) {
   started_ = std::chrono::steady_clock::now();
   // Before any thread starts and before any state file is written (daemon/privileges.h).
-  if (Status s = dropPrivileges(); !s) return s;
+  if (Status s = dropPrivileges(diags); !s) return s;
   compileListsFirst();
   auto loaded = policy::PolicyEngine::load(options_.config_file, diags, loadOptions());
   if (!loaded) {

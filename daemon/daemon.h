@@ -70,7 +70,7 @@ class Daemon {
   }
   void publishView();
   // Switches user and narrows capabilities from the config (daemon/privileges.h).
-  Status dropPrivileges() const;
+  Status dropPrivileges(DiagnosticSink& diags) const;
   // Runs the list compiler child (daemon/list_compiler.h) before a policy load.
   void compileListsFirst() const;
   // Removes compiled-list entries other than the running policy's (after it is in force).

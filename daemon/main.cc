@@ -2,6 +2,7 @@
 // (docs/operations.md); see daemon/daemon.h for what it does and how it signals readiness.
 // The options are one table: parsing, --help and the manual page (--man) all read it.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -196,7 +197,9 @@ int main(int argc, char** argv) {
   // world-readable, whatever umask the caller had (docs/privacy.md).
   umask(027);
   if (compile_lists) {
-    safegate::dropAllCapabilities();  // inherited ambient ones included: it only reads and writes
+    // It only reads lists and writes state_dir/compiled: no capability, ambient ones included.
+    // Run as root (no daemon.user) it keeps root's, which a root-owned state_dir needs.
+    if (geteuid() != 0) safegate::dropAllCapabilities();
     return safegate::compileListsOnly(options.config_file, options.state_dir_override);
   }
   safegate::Daemon daemon(std::move(options));

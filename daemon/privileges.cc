@@ -1,5 +1,6 @@
 #include "daemon/privileges.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -51,29 +52,102 @@ Result<Account> lookUp(const std::string& user) {
   return Account{pw.pw_uid, pw.pw_gid, pw.pw_name};
 }
 
-// Every entry of the state directory (not following symlinks) to the daemon's user: an install
-// that ran as root before keeps its database, secret and compiled lists.
-Status giveStateDirectory(const std::filesystem::path& dir, const Account& to) {
+// Gives every root-owned entry below the open directory `dirfd` to `to`: through directory
+// descriptors, never following a symlink (symlinks and files with other hard links keep their
+// owner).
+Status giveTree(int dirfd, const std::string& shown, const Account& to, int depth) {
+  if (depth > 8) return Status::invalid(shown + ": nested too deep for a state directory");
+  const int listfd = ::dup(dirfd);
+  DIR* dir = listfd < 0 ? nullptr : ::fdopendir(listfd);
+  if (!dir) {
+    if (listfd >= 0) ::close(listfd);
+    return Status::fromErrno("read " + shown, errno);
+  }
+  Status result;
+  while (dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string path = shown + "/" + name;
+    struct stat st {};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone
+    if (st.st_uid != 0 || S_ISLNK(st.st_mode)) continue;
+    if (S_ISDIR(st.st_mode)) {
+      const int sub =
+          ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) {
+        result = Status::fromErrno("open " + path, errno);
+        break;
+      }
+      result = giveTree(sub, path, to, depth + 1);
+      ::close(sub);
+      if (!result) break;
+    } else if (!(S_ISREG(st.st_mode) && st.st_nlink == 1) && !S_ISSOCK(st.st_mode)) {
+      continue;
+    }
+    if (::fchownat(dirfd, name.c_str(), to.uid, to.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      result = Status::fromErrno("chown " + path + " to " + to.name, errno);
+      break;
+    }
+  }
+  ::closedir(dir);
+  return result;
+}
+
+// Hands the state directory to the daemon's user once: while it is still root's (a new install,
+// or one that ran as root before). Later root starts find it the user's and touch nothing in
+// it, so a compromised daemon cannot plant a link for root to follow; during the hand-over
+// only root can write there. A directory that is not the daemon's own (anything in it that
+// safegate does not write, everyone may write to it, another user owns it) is refused rather
+// than given away: daemon.state_dir = "/etc" must not hand /etc to the daemon.
+Status giveStateDirectory(const policy::DaemonSettings& s, const Account& to) {
+  const std::filesystem::path& dir = s.state_dir;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::io("create state_dir " + dir.string() + ": " + ec.message());
-  auto give = [&](const std::filesystem::path& p) -> Status {
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0) return Status::fromErrno("stat " + p.string(), errno);
-    if (st.st_uid == to.uid && st.st_gid == to.gid) return Status::ok();
-    if (::lchown(p.c_str(), to.uid, to.gid) != 0) {
-      return Status::fromErrno("chown " + p.string() + " to " + to.name, errno);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Status::fromErrno("open state_dir " + dir.string(), errno);
+  struct stat st {};
+  Status result;
+  if (::fstat(fd, &st) != 0) {
+    result = Status::fromErrno("stat state_dir " + dir.string(), errno);
+  } else if (st.st_uid == to.uid) {
+    // Handed over already.
+  } else if (st.st_uid != 0) {
+    result = Status::invalid("state_dir " + dir.string() + " belongs to uid " +
+                             std::to_string(st.st_uid) + ", neither root nor " + to.name);
+  } else if ((st.st_mode & S_IWOTH) != 0 || dir == dir.root_path()) {
+    result = Status::invalid("state_dir " + dir.string() +
+                             " is not a directory of safegate's own; use one such as "
+                             "/var/lib/safegate");
+  } else {
+    // The names safegate writes there (database, secret and socket only when they live in it).
+    std::vector<std::string> known = {"compiled", "lists", "exceptions.json", "policy-summary.json",
+                                      "firewall-failmode"};
+    for (const auto& p :
+         {s.database.path, s.privacy.secret_file, s.control.socket, s.outbox.path}) {
+      if (!p.empty() && p.parent_path() == dir) known.push_back(p.filename().string());
     }
-    return Status::ok();
-  };
-  if (Status s = give(dir); !s) return s;
-  if (::chmod(dir.c_str(), 0750) != 0) return Status::fromErrno("chmod " + dir.string(), errno);
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (Status s = give(it->path()); !s) return s;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      bool ours = false;
+      for (const auto& k : known) ours = ours || name.rfind(k, 0) == 0;
+      if (!ours) {
+        result = Status::invalid("state_dir " + dir.string() + " holds \"" + name +
+                                 "\", which safegate did not write; point daemon.state_dir at "
+                                 "a directory of its own before switching to " +
+                                 to.name);
+        break;
+      }
+    }
+    if (result) result = giveTree(fd, dir.string(), to, 0);
+    if (result && ::fchown(fd, to.uid, to.gid) != 0) {
+      result = Status::fromErrno("chown " + dir.string() + " to " + to.name, errno);
+    }
+    if (result && ::fchmod(fd, 0750) != 0)
+      result = Status::fromErrno("chmod " + dir.string(), errno);
   }
-  if (ec) return Status::io("walk state_dir " + dir.string() + ": " + ec.message());
-  return Status::ok();
+  ::close(fd);
+  return result;
 }
 
 // The xtables lock readable by the daemon's group (header comment); created like iptables
@@ -129,6 +203,35 @@ Status setCapabilities(const CapabilityNeeds& needs) {
       return Status::fromErrno("raising an ambient capability", errno);
     }
   }
+  return Status::ok();
+}
+
+// Both ways in end here: root cannot be regained, and no capability beyond `needs` is held in
+// any set (a libcap or kernel surprise stops the start instead of running privileged).
+Status checkUnprivileged(const CapabilityNeeds& needs) {
+  if (::setuid(0) == 0 || ::geteuid() == 0) {
+    return Status::internal("root could be regained after dropping privileges");
+  }
+  cap_t held = cap_get_proc();
+  if (!held) return Status::fromErrno("cap_get_proc", errno);
+  std::string extra;
+  for (cap_value_t v = 0; v <= CAP_LAST_CAP; ++v) {
+    bool wanted = false;
+    for (const auto& c : kCapabilities) wanted = wanted || (c.value == v && (needs.keep & c.flag));
+    if (wanted) continue;
+    for (cap_flag_t set : {CAP_EFFECTIVE, CAP_PERMITTED, CAP_INHERITABLE}) {
+      cap_flag_value_t on = CAP_CLEAR;
+      if (cap_get_flag(held, v, set, &on) == 0 && on == CAP_SET) {
+        char* name = cap_to_name(v);
+        extra = name ? name : std::to_string(v);
+        cap_free(name);
+        break;
+      }
+    }
+    if (!extra.empty()) break;
+  }
+  cap_free(held);
+  if (!extra.empty()) return Status::internal("capability " + extra + " still held after the drop");
   return Status::ok();
 }
 
@@ -189,7 +292,7 @@ Status dropPrivileges(const policy::DaemonSettings& settings, const CapabilityNe
     auto account = lookUp(settings.user);
     if (!account) return account.status();
     if (root) {
-      if (Status s = giveStateDirectory(settings.state_dir, *account); !s) return s;
+      if (Status s = giveStateDirectory(settings, *account); !s) return s;
       if (needs.inherit != 0) {
         if (Status s = shareXtablesLock(account->gid); !s) return s;
       }
@@ -200,7 +303,6 @@ Status dropPrivileges(const policy::DaemonSettings& settings, const CapabilityNe
       if (::setgid(account->gid) != 0) return Status::fromErrno("setgid", errno);
       if (::setuid(account->uid) != 0) return Status::fromErrno("setuid", errno);
       ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-      if (::setuid(0) == 0) return Status::internal("root could be regained after setuid");
     } else if (::geteuid() != account->uid) {
       return Status::invalid("daemon.user is \"" + settings.user + "\" but safegated runs as uid " +
                              std::to_string(::geteuid()) +
@@ -211,6 +313,7 @@ Status dropPrivileges(const policy::DaemonSettings& settings, const CapabilityNe
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return Status::fromErrno("no_new_privs", errno);
   }
+  if (Status s = checkUnprivileged(needs); !s) return s;
   return checkWritable(settings);
 }
 

@@ -3,12 +3,15 @@
 //
 // Two ways in, one result:
 //  - started as root (OpenWrt procd, an init script, a shell) with daemon.user set:
-//    dropPrivileges() gives the state directory to that user, lets it take the iptables lock
+//    dropPrivileges() gives the state directory to that user (once, while it is still root's,
+//    and only a directory of safegate's own: see giveStateDirectory), lets it take the iptables
+//    lock
 //    (see below), switches to it (initgroups, setgid, setuid, capabilities kept across the
 //    switch) and keeps only requiredCapabilities();
 //  - started by systemd as User=safegate with the unit's ambient capabilities: the same call
 //    narrows them to requiredCapabilities() (a DNS-only config on port 5353 keeps none).
-// Both end with no_new_privs set and a check that root cannot be regained.
+// Both end with no_new_privs set and a check that root cannot be regained and that no
+// capability beyond the needed ones is held in any set.
 //
 // It runs on the main thread before any other thread starts and before any state file is
 // written, so every thread and file inherits the result. Capabilities belong to each thread

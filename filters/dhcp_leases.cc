@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <ctime>
 #include <map>
 
@@ -71,11 +70,13 @@ void parseOdhcpd(std::string_view text, LeaseFile& out) {
       ++out.skipped;
       return;
     }
+    // VALID: the lease's end in Unix seconds; -1 = infinite, 0 = expired (odhcpd writes both).
     const auto valid = integer(f[5]);
-    if (!valid) {
+    if (!valid || *valid < -1) {
       ++out.skipped;
       return;
     }
+    if (*valid == 0) return;
     std::string name = cleanHostName(f[4]);
     bool any = false;
     for (size_t i = 8; i < f.size(); ++i) {
@@ -91,30 +92,50 @@ void parseOdhcpd(std::string_view text, LeaseFile& out) {
   });
 }
 
-// "4 2026/12/03 22:00:00" (UTC), "epoch 1764799200", "never".
+// "A/B/C" or "A:B:C" as three numbers.
+bool threeNumbers(std::string_view s, char sep, int64_t (&out)[3]) {
+  for (int i = 0; i < 3; ++i) {
+    const size_t end = i < 2 ? s.find(sep) : s.size();
+    if (end == std::string_view::npos) return false;
+    auto v = integer(s.substr(0, end));
+    if (!v) return false;
+    out[i] = *v;
+    s = i < 2 ? s.substr(end + 1) : std::string_view();
+  }
+  return true;
+}
+
+// "4 2026/12/03 22:00:00" (UTC), "epoch 1796335200", "never".
 std::optional<int64_t> iscTime(const std::vector<std::string_view>& f) {
   if (f.size() >= 2 && f[1] == "never") return 0;
   if (f.size() >= 3 && f[1] == "epoch") return integer(f[2]);
-  if (f.size() < 4) return std::nullopt;
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  char tail = 0;
-  const std::string date(f[2]), time(f[3]);
-  if (std::sscanf(date.c_str(), "%d/%d/%d%c", &y, &mo, &d, &tail) != 3 ||
-      std::sscanf(time.c_str(), "%d:%d:%d%c", &h, &mi, &s, &tail) != 3) {
+  int64_t date[3], time[3];
+  if (f.size() < 4 || !threeNumbers(f[2], '/', date) || !threeNumbers(f[3], ':', time)) {
     return std::nullopt;
   }
-  if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
-      mi > 59 || s < 0 || s > 60) {
+  if (date[0] < 1970 || date[0] > 9999 || date[1] < 1 || date[1] > 12 || date[2] < 1 ||
+      date[2] > 31 || time[0] < 0 || time[0] > 23 || time[1] < 0 || time[1] > 59 || time[2] < 0 ||
+      time[2] > 60) {
     return std::nullopt;
   }
   std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
+  tm.tm_year = static_cast<int>(date[0] - 1900);
+  tm.tm_mon = static_cast<int>(date[1] - 1);
+  tm.tm_mday = static_cast<int>(date[2]);
+  tm.tm_hour = static_cast<int>(time[0]);
+  tm.tm_min = static_cast<int>(time[1]);
+  tm.tm_sec = static_cast<int>(time[2]);
   return static_cast<int64_t>(timegm(&tm));
+}
+
+// The part of an ISC statement line before its comment and its ';', quotes respected.
+std::string_view iscStatement(std::string_view line) {
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '"' && (i == 0 || line[i - 1] != '\\')) quoted = !quoted;
+    if (!quoted && (line[i] == '#' || line[i] == ';')) return line.substr(0, i);
+  }
+  return line;
 }
 
 std::string_view unquote(std::string_view s) {
@@ -131,9 +152,7 @@ void parseIsc(std::string_view text, LeaseFile& out) {
   std::map<IpAddress, Block> last;  // the file is a log: the last block of an address wins
   std::optional<Block> open;
   forEachLine(text, [&](std::string_view raw) {
-    std::string_view line = raw.substr(0, raw.find('#'));
-    const bool ends_statement = !line.empty() && line.find(';') != std::string_view::npos;
-    if (ends_statement) line = line.substr(0, line.find(';'));
+    const std::string_view line = iscStatement(raw);
     auto f = fields(line);
     if (f.empty()) return;
     if (!open) {

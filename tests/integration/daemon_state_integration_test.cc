@@ -353,6 +353,28 @@ TEST_F(SafegatedStateTest, StartedAsRootRunsAsDaemonUserWithTheStateARootRunLeft
   EXPECT_EQ(incidents, "2\n") << "one incident from each run";
 }
 
+TEST_F(SafegatedStateTest, AStateDirectoryThatIsNotSafegatesOwnIsNotGivenAway) {
+  ASSERT_EQ(geteuid(), 0u) << "switching users needs root (CI runs as root)";
+  ::chmod(dir_.path().c_str(), 0755);
+  const std::filesystem::path state = dir_.path() / "state";
+  std::filesystem::create_directories(state);
+  const auto foreign = dir_.write("state/notes.txt", "not safegate's\n");
+  std::string text = config();
+  text.insert(text.find("[daemon]\n") + 9, "user = \"nobody\"\n");
+  config_ = dir_.write("safegate.toml", text);
+  ASSERT_TRUE(daemon_.start({safegated_, "--config", config_.string(), "--listen", "127.0.0.1:0"},
+                            log().string()));
+  EXPECT_EQ(daemon_.waitWithTimeout(15000), std::optional<int>(1));
+  const std::string out = testing::readFile(log());
+  EXPECT_NE(out.find("holds \"notes.txt\", which safegate did not write"), std::string::npos)
+      << out;
+  struct stat st {};
+  ASSERT_EQ(::stat(state.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u) << "the directory stays root's";
+  ASSERT_EQ(::stat(foreign.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+}
+
 TEST_F(SafegatedStateTest, AnUnknownDaemonUserStopsTheStartWithTheFix) {
   std::string text = config();
   text.insert(text.find("[daemon]\n") + 9, "user = \"sg-no-such-user\"\n");

@@ -8,7 +8,13 @@ set -euo pipefail
 BUILD="${SAFEGATE_BUILD_DIR:?set SAFEGATE_BUILD_DIR to the cmake build tree}"
 WORK="$(mktemp -d /tmp/safegate-deb.XXXXXX)"
 ROOT="$WORK/root"
-cleanup() { rm -rf "$WORK"; }
+PID=""     # unshare, in the background
+DAEMON=""  # its child, the installed safegated (unshare --fork ignores SIGTERM itself)
+cleanup() {
+  if [ -n "$DAEMON" ]; then kill "$DAEMON" 2>/dev/null || true; fi
+  if [ -n "$PID" ]; then wait "$PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 [ "$(id -u)" = 0 ] || { echo "FAIL: must run as root (CI runs as root)"; exit 1; }
@@ -24,7 +30,7 @@ echo "     built $(basename "$DEB") ($(stat -c %s "$DEB") bytes)"
 check "the config is a conffile" "/etc/safegate/safegate.toml" \
   "$(dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles)"
 check "library dependencies come from dpkg-shlibdeps" "yes" \
-  "$(dpkg-deb -f "$DEB" Depends | grep -q 'libre2-9' && echo yes || echo no)"
+  "$(dpkg-deb -f "$DEB" Depends | grep -q 'libc6 (>=' && echo yes || echo no)"
 
 # ---- install into a scratch root ----
 mkdir -p "$ROOT/var/lib/dpkg/info" "$ROOT/var/lib/dpkg/updates" "$ROOT/etc"
@@ -57,13 +63,19 @@ done
 check "safegated(8) lists the options it parses" "yes" \
   "$(zcat "$ROOT/usr/share/man/man8/safegated.8.gz" | grep -q 'state\\-dir' && echo yes || echo no)"
 
+if command -v deb-systemd-helper >/dev/null; then
+  check "postinst enabled the service in the root" "yes" \
+    "$([ -L "$ROOT/etc/systemd/system/multi-user.target.wants/safegated.service" ] && echo yes || echo no)"
+fi
+
 # ---- run the installed binaries inside the root ----
 # A private mount namespace: the host's libraries, /dev and a /proc are bound into the root for
-# the commands below and vanish with it.
-inroot() {
-  unshare --mount --propagation private sh -c '
-    root="$1"; shift
-    for d in usr/lib/x86_64-linux-gnu usr/lib64; do
+# the commands below and vanish with it. unshare forks the command (its child is safegated
+# itself: sh and chroot exec) and waits for it; --kill-child also stops it if unshare dies.
+MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
+INROOT_SH='
+    root="$1"; multiarch="$2"; shift 2
+    for d in "usr/lib/$multiarch" usr/lib64; do
       [ -d "/$d" ] || continue
       mkdir -p "$root/$d" && mount --bind "/$d" "$root/$d"
     done
@@ -73,7 +85,10 @@ inroot() {
     mount --rbind /dev "$root/dev"
     mount -t proc proc "$root/proc"
     exec chroot "$root" "$@"
-  ' sh "$ROOT" "$@"
+'
+inroot() {
+  unshare --fork --kill-child=SIGTERM --mount --propagation private \
+    sh -c "$INROOT_SH" sh "$ROOT" "$MULTIARCH" "$@"
 }
 out="$(inroot /usr/bin/safegatectl check-config /etc/safegate/safegate.toml 2>&1)" || true
 check "installed safegatectl checks the installed config" "ok" \
@@ -82,9 +97,12 @@ check "installed safegatectl checks the installed config" "ok" \
 # safegated from the root with the installed config and lists; DNS on a free loopback port. Its
 # stdout is a FIFO read until the ready line (the readiness signal; no polling).
 mkfifo "$WORK/stdout"
-inroot /usr/sbin/safegated --config /etc/safegate/safegate.toml --listen 127.0.0.1:0 \
-  --upstream 127.0.0.1:9 >"$WORK/stdout" 2>"$WORK/safegated.err" &
-pid=$!
+unshare --fork --kill-child=SIGTERM --mount --propagation private \
+  sh -c "$INROOT_SH" sh "$ROOT" "$MULTIARCH" /usr/sbin/safegated \
+  --config /etc/safegate/safegate.toml --listen 127.0.0.1:0 --upstream 127.0.0.1:9 \
+  >"$WORK/stdout" 2>"$WORK/safegated.err" &
+PID=$!
+DAEMON=""
 exec 3<"$WORK/stdout"
 port=""
 while IFS= read -r -t 30 line <&3; do
@@ -93,14 +111,19 @@ while IFS= read -r -t 30 line <&3; do
   esac
 done
 check "installed safegated becomes ready" "yes" "$([ -n "$port" ] && echo yes || echo no)"
+DAEMON="$(pgrep -P "$PID" || true)"
 if [ -n "$port" ]; then
   check "installed safegated blocks a name of the bundled lists" "NXDOMAIN" \
     "$(dig @127.0.0.1 -p "$port" +time=2 +tries=1 10bet.com | grep -o NXDOMAIN | head -1)"
   check "its state went to the root's /var/lib/safegate" "yes" \
     "$([ -e "$ROOT/var/lib/safegate/incidents.sqlite" ] && echo yes || echo no)"
 fi
-kill "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
+check "the daemon runs as unshare's child" "safegated" "$(ps -o comm= -p "${DAEMON:-0}" || true)"
+[ -n "$DAEMON" ] && kill "$DAEMON"
+# unshare exits with its child: waiting for it is waiting for safegated to stop.
+wait "$PID" 2>/dev/null || true
+PID=""
+DAEMON=""
 exec 3<&-
 [ "$FAILURES" -eq 0 ] || { echo "---- safegated stderr"; tail -20 "$WORK/safegated.err"; }
 

@@ -35,16 +35,21 @@ constexpr std::string_view kOdhcpd =
     "# br-lan 000100012c5e1a2baabbcc000001 6e3f1a2b sams-tablet 1764860000 4f 128 "
     "fd00::4f/128 2001:db8::4f/128\n"
     "# br-lan 000100012c5e1a2baabbcc000002 1234 - -1 50 128 fd00::50/128\n"
+    "# br-lan 000100012c5e1a2baabbcc000003 99 old-phone 0 51 128 fd00::51/128\n"
+    "# br-lan 000100012c5e1a2baabbcc000004 98 forever -1 52 128 fd00::52/128\n"
     "# br-lan short line\n";
 
 TEST(DhcpLeasesTest, ReadsOdhcpdLeasesWithEveryAddress) {
   const LeaseFile f = parseLeases(kOdhcpd);
   EXPECT_EQ(f.format, LeaseFormat::kOdhcpd);
-  ASSERT_EQ(f.leases.size(), 2u);
+  // VALID 0 is an expired lease (left out), -1 an infinite one (expires 0 = never).
+  ASSERT_EQ(f.leases.size(), 3u);
   EXPECT_EQ(f.leases[0].address.toString(), "fd00::4f");
   EXPECT_EQ(f.leases[1].address.toString(), "2001:db8::4f");
   EXPECT_EQ(f.leases[1].name, "sams-tablet");
   EXPECT_EQ(f.leases[1].expires, 1764860000);
+  EXPECT_EQ(f.leases[2].name, "forever");
+  EXPECT_EQ(f.leases[2].expires, 0);
   EXPECT_EQ(f.skipped, 1u);
 }
 
@@ -69,6 +74,11 @@ lease 10.0.0.51 {
   hardware ethernet 00:11:22:33:44:66;
   client-hostname "library-pc";
 }
+lease 10.0.0.54 {
+  ends never;
+  binding state active;
+  client-hostname "kid#1; tablet"; # a name with the comment and end characters
+}
 lease 10.0.0.50 {
   ends epoch 1796335200; # 2026/12/03 22:00:00
   binding state free;
@@ -88,7 +98,9 @@ TEST(DhcpLeasesTest, ReadsIscDhcpdLeasesLastBlockWins) {
   const LeaseFile f = parseLeases(kIsc);
   EXPECT_EQ(f.format, LeaseFormat::kIscDhcpd);
   // 10.0.0.50 was freed by its last block; .52 has a bad date; .53 is cut off.
-  ASSERT_EQ(f.leases.size(), 1u);
+  ASSERT_EQ(f.leases.size(), 2u);
+  EXPECT_EQ(f.leases[1].address.toString(), "10.0.0.54");
+  EXPECT_EQ(f.leases[1].name, "kid-1--tablet") << "quotes protect '#' and ';'";
   EXPECT_EQ(f.leases[0].address.toString(), "10.0.0.51");
   EXPECT_EQ(f.leases[0].mac->toString(), "00:11:22:33:44:66");
   EXPECT_EQ(f.leases[0].name, "library-pc");
