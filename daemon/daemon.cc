@@ -19,6 +19,7 @@
 
 #include "common/logger.h"
 #include "common/utc_time.h"
+#include "daemon/dns_access.h"
 #include "daemon/exception_request.h"
 #include "daemon/fail_mode_rules.h"
 #include "daemon/list_compiler.h"
@@ -105,22 +106,13 @@ bool isLoopbackOrAny(const IpAddress& ip) {
   return zero_prefix && (b[15] == 1 || b[15] == 0);
 }
 
-IpAddress addressOf(const SocketAddress& a) {
-  if (a.family() == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a.storage);
-    return IpAddress::v6(std::span<const uint8_t, 16>(in6->sin6_addr.s6_addr, 16));
-  }
-  const auto* in4 = reinterpret_cast<const sockaddr_in*>(&a.storage);
-  return IpAddress::v4(
-      std::span<const uint8_t, 4>(reinterpret_cast<const uint8_t*>(&in4->sin_addr.s_addr), 4));
-}
-
 // Whether a query to `ip` port 53 would reach one of our own sockets.
 bool isOwnListener(const IpAddress& ip, const std::vector<std::string>& own_listen) {
   for (const std::string& l : own_listen) {
     auto own = SocketAddress::parse(l, 53);
     if (!own || own->port() != 53) continue;
-    const IpAddress own_ip = addressOf(*own);
+    const IpAddress own_ip =
+        peerAddress(reinterpret_cast<const sockaddr*>(&own->storage), own->length);
     if (own_ip.isV4() != ip.isV4()) continue;
     if (own_ip == ip) return true;
     const bool wildcard = own_ip == (own_ip.isV4() ? IpAddress() : *IpAddress::parse("::"));
