@@ -20,6 +20,7 @@
 #include "common/logger.h"
 #include "common/utc_time.h"
 #include "daemon/dns_access.h"
+#include "daemon/encrypted_upstream.h"
 #include "daemon/exception_request.h"
 #include "daemon/fail_mode_rules.h"
 #include "daemon/list_compiler.h"
@@ -404,10 +405,22 @@ Status Daemon::startUp(DiagnosticSink& diags) {
     if (!a) return Status::invalid("dns.listen: not an address: \"" + l + "\"");
     po.listen.push_back(*a);
   }
+  EncryptedUpstreamOptions eo;
+  eo.ca_file = settings_.dns.upstream_ca_file;
+  eo.connect_timeout_ms = settings_.dns.upstream_timeout_ms;
   for (const std::string& u : settings_.dns.upstreams) {
-    auto a = SocketAddress::parse(u, 53);
+    auto spec = UpstreamSpec::parse(u);
+    if (!spec) return Status::invalid("dns.upstreams: " + spec.status().message());
+    auto a = SocketAddress::parse(spec->hostPort());
     if (!a) return Status::invalid("dns.upstreams: not an address: \"" + u + "\"");
     po.upstreams.push_back(*a);
+    std::shared_ptr<EncryptedUpstream> transport;
+    if (spec->encrypted()) {
+      auto t = EncryptedUpstream::create(*spec, eo);
+      if (!t) return Status::invalid("dns.upstreams: " + t.status().message());
+      transport = std::move(*t);
+    }
+    po.encrypted.push_back(std::move(transport));
   }
   if (po.upstreams.empty()) {
     return Status::invalid("no upstream resolver: set dns.upstreams or /etc/resolv.conf");
@@ -528,6 +541,18 @@ nlohmann::json Daemon::statusJson() {
   for (const auto& a : proxy_->boundAddresses()) listen.push_back(a.toString());
   j["dns"] = listen;
   j["upstreams"] = settings_.dns.upstreams;
+  nlohmann::json encrypted = nlohmann::json::array();
+  for (const auto& transport : proxy_->encryptedUpstreams()) {
+    if (!transport) continue;
+    const EncryptedUpstreamStats st = transport->stats();
+    encrypted.push_back({{"upstream", transport->spec().toString()},
+                         {"queries", st.queries},
+                         {"answers", st.answers},
+                         {"failures", st.failures},
+                         {"connections", st.connections},
+                         {"resumed", st.resumed}});
+  }
+  if (!encrypted.empty()) j["encrypted_upstreams"] = encrypted;
   j["workers"] = proxy_->workerCount();
   j["control"] = settings_.control.socket.string();
   j["database"] = settings_.database.path.string();

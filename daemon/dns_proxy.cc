@@ -16,25 +16,29 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
+#include "common/fd.h"
 #include "common/random.h"
 #include "common/thread_name.h"
 #include "daemon/dns_cache.h"
 #include "daemon/dns_tcp_server.h"
+#include "daemon/encrypted_upstream.h"
 #include "filters/dns_message.h"
 
 namespace safegate {
 
 namespace {
 
-constexpr size_t kBatch = 32;              // datagrams per recvmmsg / sendmmsg
-constexpr size_t kMaxMessage = 4096;       // largest UDP message we read or answer
-constexpr size_t kMaxFlights = 2048;       // upstream questions in flight per worker
-constexpr size_t kMaxWaiters = 4096;       // clients waiting for them per worker
-constexpr size_t kMaxQueryBytes = 512;     // client queries we keep while waiting
-constexpr size_t kSocketsPerUpstream = 4;  // random source ports per upstream per worker
-constexpr size_t kFlightBuckets = 4096;    // power of two
-constexpr uint16_t kNoSocket = 0xffff;     // Flight::socket when no query of it is out
+constexpr size_t kBatch = 32;                  // datagrams per recvmmsg / sendmmsg
+constexpr size_t kMaxMessage = 4096;           // largest UDP message we read or answer
+constexpr size_t kMaxFlights = 2048;           // upstream questions in flight per worker
+constexpr size_t kMaxWaiters = 4096;           // clients waiting for them per worker
+constexpr size_t kMaxQueryBytes = 512;         // client queries we keep while waiting
+constexpr size_t kSocketsPerUpstream = 4;      // random source ports per upstream per worker
+constexpr size_t kFlightBuckets = 4096;        // power of two
+constexpr uint16_t kNoSocket = 0xffff;         // Flight::socket when no query of it is out
+constexpr uint16_t kEncryptedSocket = 0xfffe;  // Flight::socket: out on a DoT/DoH transport
 
 int64_t monotonicMs() {
   timespec ts;
@@ -343,6 +347,10 @@ struct DnsProxy::Worker {
     free_slots.reserve(sockets.capacity());
     for (size_t u = 0; u < opts.upstreams.size(); ++u) {
       for (size_t k = 0; k < kSocketsPerUpstream; ++k) {
+        if (encrypted(u)) {
+          active.push_back(kNoSocket);  // its transport carries the queries
+          continue;
+        }
         auto slot = openSlot(u);
         if (!slot) return slot.status();
         active.push_back(*slot);
@@ -391,6 +399,10 @@ struct DnsProxy::Worker {
   // The flight's query no longer waits on its socket (answered, given up, or sent again).
   void releaseSocket(Flight& f) {
     if (f.socket == kNoSocket) return;
+    if (f.socket == kEncryptedSocket) {
+      f.socket = kNoSocket;
+      return;
+    }
     UpstreamSocket& u = sockets[f.socket];
     if (--u.pending == 0 && u.retired) closeSlot(f.socket);
     f.socket = kNoSocket;
@@ -399,6 +411,7 @@ struct DnsProxy::Worker {
   void rotateUpstreamSockets(int64_t now_mono) {
     next_rotation_ms = now_mono + int64_t{opts.upstream_port_rotation_seconds} * 1000;
     for (uint16_t& slot : active) {
+      if (slot == kNoSocket) continue;
       auto fresh = openSlot(sockets[slot].upstream);
       if (!fresh) {
         bump(counters.upstream_errors);  // keep the old port until the next rotation
@@ -426,6 +439,11 @@ struct DnsProxy::Worker {
     };
     Status s = add(stop_fd, kStopTag);
     for (size_t i = 0; s && i < listen_fds.size(); ++i) s = add(listen_fds[i], kListenTag | i);
+    if (s && !opts.encrypted.empty()) {
+      answers_ready.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      if (!answers_ready) return Status::fromErrno("eventfd", errno);
+      s = add(answers_ready.get(), kEncryptedTag);
+    }
     return s;
   }
 
@@ -443,6 +461,8 @@ struct DnsProxy::Worker {
         if (tag == kStopTag) return;
         if ((tag & kKindMask) == kListenTag) {
           readClients(listen_fds[tag & ~kKindMask]);
+        } else if (tag == kEncryptedTag) {
+          takeEncryptedAnswers();
         } else {
           readUpstream(static_cast<uint16_t>(tag & ~kKindMask));
         }
@@ -715,6 +735,21 @@ struct DnsProxy::Worker {
       id_to_flight[id] = fi;
       f.query[0] = static_cast<uint8_t>(id >> 8);
       f.query[1] = static_cast<uint8_t>(id);
+      if (EncryptedUpstream* transport = encrypted(f.upstream)) {
+        releaseSocket(f);
+        f.socket = kEncryptedSocket;
+        ++f.attempts;
+        f.deadline_ms = now_mono + opts.upstream_timeout_ms;
+        if (in_flight.load(std::memory_order_relaxed) == 1 || f.deadline_ms < next_deadline_ms)
+          next_deadline_ms = f.deadline_ms;
+        const uint8_t upstream = f.upstream;
+        transport->submit(std::span<const uint8_t>(f.query, f.query_length),
+                          opts.upstream_timeout_ms,
+                          [this, fi, id, upstream](std::span<const uint8_t> answer) {
+                            deliverEncryptedAnswer(fi, id, upstream, answer);
+                          });
+        return true;
+      }
       // A fresh case pattern per attempt, like the fresh ID: 1 bit more per letter to guess.
       if (opts.randomize_case) {
         randomizeCase(std::span(f.query + kDnsHeaderSize, f.qname_length), rnd);
@@ -801,18 +836,78 @@ struct DnsProxy::Worker {
       if (!f.in_use) continue;
       if (f.deadline_ms <= now) {
         bump(counters.upstream_timeouts);
-        // Next upstream (or the same one again when there is only one), then give up.
-        f.upstream = static_cast<uint8_t>((f.upstream + 1) % opts.upstreams.size());
-        f.collapsible = true;
-        if (f.attempts >= std::max<size_t>(2, opts.upstreams.size()) ||
-            !sendUpstream(static_cast<int32_t>(i), now)) {
-          failFlight(static_cast<int32_t>(i));
-          continue;
-        }
+        retryOrFail(static_cast<int32_t>(i), now);
+        if (!f.in_use) continue;
       }
       next = std::min(next, f.deadline_ms);
     }
     next_deadline_ms = next == INT64_MAX ? now + 200 : next;
+  }
+
+  // --- encrypted upstreams --------------------------------------------------------------------
+  // A transport calls back on its own thread; the answer is queued for this worker, which takes
+  // it in its loop (kEncryptedTag) and treats it like a UDP answer from that upstream.
+
+  EncryptedUpstream* encrypted(size_t upstream) const {
+    return upstream < opts.encrypted.size() ? opts.encrypted[upstream].get() : nullptr;
+  }
+
+  // Any thread.
+  void deliverEncryptedAnswer(int32_t fi, uint16_t id, uint8_t upstream,
+                              std::span<const uint8_t> answer) {
+    bool was_empty;
+    {
+      std::lock_guard lock(encrypted_mu);
+      was_empty = encrypted_answers.empty();
+      encrypted_answers.push_back({fi, id, upstream, {answer.begin(), answer.end()}});
+    }
+    if (was_empty) {
+      const uint64_t one = 1;
+      (void)!::write(answers_ready.get(), &one, sizeof one);
+    }
+  }
+
+  void takeEncryptedAnswers() {
+    uint64_t v;
+    (void)!::read(answers_ready.get(), &v, sizeof v);
+    {
+      std::lock_guard lock(encrypted_mu);
+      encrypted_taken.swap(encrypted_answers);
+    }
+    const int64_t now_wall = wallMs();
+    const int64_t now_mono = monotonicMs();
+    const auto& policy = policy_reader.current();
+    for (EncryptedAnswer& a : encrypted_taken) {
+      // Still the flight's current attempt? (It may have timed out and moved on.)
+      if (id_to_flight[a.id] != a.fi || flights[a.fi].socket != kEncryptedSocket ||
+          flights[a.fi].upstream != a.upstream) {
+        continue;
+      }
+      if (a.answer.empty()) {
+        bump(counters.upstream_errors);
+        retryOrFail(a.fi, now_mono);
+        continue;
+      }
+      // Over TLS the answer can exceed what a UDP client takes; past our buffer the client is
+      // told to come back over TCP (TC), as for a truncated UDP read.
+      const bool cut = a.answer.size() > kMaxMessage;
+      handleUpstreamAnswer(
+          kEncryptedSocket,
+          std::span<const uint8_t>(a.answer.data(), std::min(a.answer.size(), kMaxMessage)), cut,
+          policy.get(), now_wall, now_mono);
+    }
+    encrypted_taken.clear();
+  }
+
+  // The flight's current attempt failed: the next upstream (or the same one again when there is
+  // only one), then SERVFAIL.
+  void retryOrFail(int32_t fi, int64_t now) {
+    Flight& f = flights[fi];
+    f.upstream = static_cast<uint8_t>((f.upstream + 1) % opts.upstreams.size());
+    f.collapsible = true;
+    if (f.attempts >= std::max<size_t>(2, opts.upstreams.size()) || !sendUpstream(fi, now)) {
+      failFlight(fi);
+    }
   }
 
   // --- upstream side -------------------------------------------------------------------------
@@ -903,6 +998,7 @@ struct DnsProxy::Worker {
   static constexpr uint64_t kStopTag = 0x0100'0000'0000'0000ull;
   static constexpr uint64_t kListenTag = 0x0200'0000'0000'0000ull;
   static constexpr uint64_t kUpstreamTag = 0x0300'0000'0000'0000ull;
+  static constexpr uint64_t kEncryptedTag = 0x0400'0000'0000'0000ull;
 
   DnsProxy& proxy;
   const ProxyOptions& opts;
@@ -926,6 +1022,17 @@ struct DnsProxy::Worker {
   int64_t next_rotation_ms = 0;  // 0: rotation off
   int epoll_fd = -1;
   std::thread thread;
+
+  struct EncryptedAnswer {
+    int32_t fi;
+    uint16_t id;
+    uint8_t upstream;
+    std::vector<uint8_t> answer;  // empty: the exchange failed
+  };
+  Fd answers_ready;  // eventfd: encrypted_answers has entries
+  std::mutex encrypted_mu;
+  std::vector<EncryptedAnswer> encrypted_answers;  // guarded by encrypted_mu
+  std::vector<EncryptedAnswer> encrypted_taken;    // worker only
 
   std::unique_ptr<Flight[]> flights;
   std::unique_ptr<Waiter[]> waiters;
@@ -1035,7 +1142,13 @@ Status DnsProxy::start() {
     if (s) s = w->setupEpoll(stop_event_fd_);
     if (s) s = w->openUpstreams();
   }
+  for (const auto& transport : options_.encrypted) {
+    if (s && transport) s = transport->start();
+  }
   if (!s) {
+    for (const auto& transport : options_.encrypted) {
+      if (transport) transport->stop();
+    }
     workers_.clear();
     for (int fd : tcp_listeners_) close(fd);
     tcp_listeners_.clear();
@@ -1051,6 +1164,7 @@ Status DnsProxy::start() {
   if (options_.tcp) {
     DnsTcpOptions to;
     to.upstreams = options_.upstreams;
+    to.encrypted = options_.encrypted;
     to.upstream_timeout_ms = options_.upstream_timeout_ms;
     to.answers = options_.answers;
     to.max_connections = options_.max_tcp_connections;
@@ -1085,6 +1199,11 @@ void DnsProxy::stop() {
   stopping_ = true;
   uint64_t one = 1;
   (void)!write(stop_event_fd_, &one, sizeof(one));
+  // Transports first: they answer everything still waiting (empty), which wakes TCP query
+  // threads at once; the workers are still alive to take those answers.
+  for (const auto& transport : options_.encrypted) {
+    if (transport) transport->stop();
+  }
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }

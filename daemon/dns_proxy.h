@@ -18,6 +18,9 @@
 // times out or answers SERVFAIL/REFUSED is replaced by the next; when all fail the clients get
 // SERVFAIL. Truncated upstream answers are passed to UDP clients with TC set, so they retry over
 // TCP, where safegated forwards over TCP. EDNS (size, DO, options) is passed through.
+// Encrypted upstreams (DoT, DoH; daemon/encrypted_upstream.h) take the same flights: a worker
+// hands the query to the upstream's transport and its answer comes back through an eventfd,
+// then goes the same way as a UDP answer (ID and question checked, cached, finished).
 // Front door (docs/security.md "DNS proxy"): queries from sources outside options.allow_from are
 // dropped (UDP) or their connection is closed at accept (TCP); each UDP worker keeps a token
 // bucket per client address and answers REFUSED past options.rate_limit; qtype ANY gets the
@@ -59,9 +62,15 @@ struct SocketAddress {
   std::string toString() const;  // "127.0.0.1:53" / "[::1]:53"
 };
 
+class EncryptedUpstream;
+
 struct ProxyOptions {
   std::vector<SocketAddress> listen;
   std::vector<SocketAddress> upstreams;
+  // Per upstream, same index: its DoT/DoH transport (daemon/encrypted_upstream.h), or null for
+  // plain DNS. The proxy starts them in start() and stops them in stop(); UDP and TCP clients'
+  // queries to that upstream both go through it.
+  std::vector<std::shared_ptr<EncryptedUpstream>> encrypted;
   int upstream_timeout_ms = 1500;
   size_t cache_entries = 10000;  // total; split evenly over the workers; 0 = no cache
   int workers = 0;               // 0 = one per online CPU
@@ -119,6 +128,10 @@ class DnsProxy {
   // Drops every worker's cache (after a reload the same names may be decided differently, but
   // the cache holds upstream answers, not decisions, so this is only for operators).
   int workerCount() const { return static_cast<int>(workers_.size()); }
+  // options.encrypted (null entries for plain upstreams), for their counters in `status`.
+  const std::vector<std::shared_ptr<EncryptedUpstream>>& encryptedUpstreams() const {
+    return options_.encrypted;
+  }
 
   struct Worker;  // defined in dns_proxy.cc
 

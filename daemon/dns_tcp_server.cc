@@ -12,11 +12,17 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/thread_name.h"
+#include "daemon/encrypted_upstream.h"
 #include "filters/dns_message.h"
 #include "filters/dns_tcp_stream.h"
 
@@ -111,6 +117,31 @@ size_t queryUpstreamTcp(const SocketAddress& upstream, std::span<uint8_t> framed
   }
   close(fd);
   return result;
+}
+
+// One question through a DoT/DoH transport, waiting for its answer (the transport answers
+// every query, with nothing on failure, timeout or stop). Returns the answer length or 0.
+size_t queryEncrypted(EncryptedUpstream& transport, std::span<const uint8_t> query,
+                      std::span<uint8_t> out, int timeout_ms) {
+  struct Exchange {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::vector<uint8_t> answer;
+  };
+  auto x = std::make_shared<Exchange>();
+  transport.submit(query, timeout_ms, [x](std::span<const uint8_t> answer) {
+    std::lock_guard lock(x->mu);
+    x->answer.assign(answer.begin(), answer.end());
+    x->done = true;
+    x->cv.notify_one();
+  });
+  std::unique_lock lock(x->mu);
+  // The transport keeps the deadline; the margin only guards against a lost callback.
+  x->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms + 1000), [&] { return x->done; });
+  if (!x->done || x->answer.size() > out.size()) return 0;
+  std::memcpy(out.data(), x->answer.data(), x->answer.size());
+  return x->answer.size();
 }
 
 }  // namespace
@@ -615,9 +646,15 @@ void DnsTcpServer::queryThread(size_t index) {
           upstream_query[1] = static_cast<uint8_t>(id);
           upstream_framed[0] = static_cast<uint8_t>(qlen >> 8);
           upstream_framed[1] = static_cast<uint8_t>(qlen);
-          got = queryUpstreamTcp(
-              options_.upstreams[attempt], std::span(upstream_framed.get(), 2 + qlen),
-              std::span(answer.get(), kMaxDnsMessage), options_.upstream_timeout_ms, stop_fd_);
+          EncryptedUpstream* transport =
+              attempt < options_.encrypted.size() ? options_.encrypted[attempt].get() : nullptr;
+          got = transport != nullptr ? queryEncrypted(*transport, std::span(upstream_query, qlen),
+                                                      std::span(answer.get(), kMaxDnsMessage),
+                                                      options_.upstream_timeout_ms)
+                                     : queryUpstreamTcp(options_.upstreams[attempt],
+                                                        std::span(upstream_framed.get(), 2 + qlen),
+                                                        std::span(answer.get(), kMaxDnsMessage),
+                                                        options_.upstream_timeout_ms, stop_fd_);
           if (got > 0 && !responseMatchesQuestion(std::span(answer.get(), got), id, upstream_name,
                                                   q.question.qtype, q.question.qclass)) {
             bump(counters.upstream_bad_answers);

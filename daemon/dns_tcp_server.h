@@ -59,8 +59,12 @@ namespace safegate {
 // Asked once per accepted connection with the peer address; false closes it at once.
 using DnsAdmissionHook = std::function<bool(const sockaddr*, socklen_t)>;
 
+class EncryptedUpstream;
+
 struct DnsTcpOptions {
   std::vector<SocketAddress> upstreams;
+  // Per upstream: its DoT/DoH transport or null (plain TCP); owned and started by the caller.
+  std::vector<std::shared_ptr<EncryptedUpstream>> encrypted;
   int upstream_timeout_ms = 1500;
   AnswerSettings answers;
   size_t max_connections = 256;            // all clients together

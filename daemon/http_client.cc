@@ -3,9 +3,11 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace safegate {
 namespace {
@@ -341,6 +343,206 @@ std::optional<int64_t> parseRetryAfterMs(std::string_view value, int64_t now_uni
   if (when == -1) return std::nullopt;
   const int64_t delta = static_cast<int64_t>(when) * 1000 - now_unix_ms;
   return delta > 0 ? delta : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HttpMultiplexer
+
+struct HttpMultiplexer::State {
+  struct Request {
+    std::string url;
+    std::string body;
+    curl_slist* headers = nullptr;
+    int timeout_ms = 0;
+    Done done;
+    std::string response;
+    bool too_large = false;
+    char error[CURL_ERROR_SIZE] = {0};
+    CURL* easy = nullptr;
+    size_t cap = 0;
+  };
+  HttpMultiplexerOptions options;
+  CURLM* multi = nullptr;
+  curl_slist* resolve = nullptr;  // CURLOPT_RESOLVE: read when each transfer starts
+  std::mutex mu;
+  std::vector<std::unique_ptr<Request>> queued;  // guarded by mu
+  bool stopping = false;                         // guarded by mu
+  std::vector<std::unique_ptr<Request>> active;  // I/O thread only
+  std::atomic<uint64_t> connections{0};
+  std::thread thread;
+  bool started = false;
+};
+
+namespace {
+size_t onMultiplexedBody(char* data, size_t size, size_t count, void* user) {
+  auto* r = static_cast<HttpMultiplexer::State::Request*>(user);
+  const size_t n = size * count;
+  if (r->response.size() + n > r->cap) {
+    r->too_large = true;
+    return 0;
+  }
+  r->response.append(data, n);
+  return n;
+}
+
+curl_socket_t onMultiplexedSocket(void* user, curlsocktype, curl_sockaddr* address) {
+  auto* connections = static_cast<std::atomic<uint64_t>*>(user);
+  connections->fetch_add(1, std::memory_order_relaxed);
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+}  // namespace
+
+HttpMultiplexer::HttpMultiplexer(HttpMultiplexerOptions options)
+    : state_(std::make_unique<State>()) {
+  state_->options = std::move(options);
+}
+
+HttpMultiplexer::~HttpMultiplexer() { stop(); }
+
+uint64_t HttpMultiplexer::connectionsOpened() const {
+  return state_->connections.load(std::memory_order_relaxed);
+}
+
+Status HttpMultiplexer::start() {
+  newCurlHandle();  // for curl_global_init, once
+  State& st = *state_;
+  st.multi = curl_multi_init();
+  if (!st.multi) return Status::internal("curl_multi_init failed");
+  curl_multi_setopt(st.multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
+  curl_multi_setopt(st.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 2L);
+  if (!st.options.resolve.empty()) {
+    st.resolve = curl_slist_append(nullptr, st.options.resolve.c_str());
+  }
+  st.started = true;
+  st.thread = std::thread([this] { run(); });
+  return Status::ok();
+}
+
+void HttpMultiplexer::post(const std::string& url, std::string_view media_type, std::string body,
+                           int timeout_ms, Done done) {
+  auto r = std::make_unique<State::Request>();
+  r->url = url;
+  r->body = std::move(body);
+  r->timeout_ms = timeout_ms;
+  r->done = std::move(done);
+  r->cap = state_->options.max_response_bytes;
+  const std::string type(media_type);
+  r->headers = curl_slist_append(r->headers, ("Content-Type: " + type).c_str());
+  r->headers = curl_slist_append(r->headers, ("Accept: " + type).c_str());
+  r->headers = curl_slist_append(r->headers, "Expect:");
+  {
+    std::lock_guard lock(state_->mu);
+    if (!state_->stopping && state_->started) {
+      state_->queued.push_back(std::move(r));
+      curl_multi_wakeup(state_->multi);
+      return;
+    }
+  }
+  curl_slist_free_all(r->headers);
+  r->done(0, {}, HttpFailure::kConnect, "stopped");
+}
+
+void HttpMultiplexer::run() {
+  State& st = *state_;
+  for (;;) {
+    std::vector<std::unique_ptr<State::Request>> fresh;
+    bool stopping;
+    {
+      std::lock_guard lock(st.mu);
+      fresh.swap(st.queued);
+      stopping = st.stopping;
+    }
+    if (stopping) {
+      for (auto& r : fresh) st.active.push_back(std::move(r));
+      break;
+    }
+    for (auto& r : fresh) {
+      CURL* c = curl_easy_init();
+      r->easy = c;
+      if (!c) {
+        curl_slist_free_all(r->headers);
+        r->done(0, {}, HttpFailure::kProtocol, "curl_easy_init failed");
+        continue;
+      }
+      curl_easy_setopt(c, CURLOPT_URL, r->url.c_str());
+      curl_easy_setopt(c, CURLOPT_PRIVATE, r.get());
+      curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->error);
+      curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+      curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+      curl_easy_setopt(c, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+      curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);  // wait for the HTTP/2 connection, not a 2nd
+      if (!st.options.ca_file.empty()) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, st.options.ca_file.c_str());
+      }
+      if (st.resolve) curl_easy_setopt(c, CURLOPT_RESOLVE, st.resolve);
+      curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                       static_cast<long>(st.options.connect_timeout_ms));
+      curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(r->timeout_ms));
+      curl_easy_setopt(c, CURLOPT_USERAGENT, st.options.user_agent.c_str());
+      curl_easy_setopt(c, CURLOPT_POST, 1L);
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r->body.size()));
+      curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
+      curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onMultiplexedBody);
+      curl_easy_setopt(c, CURLOPT_WRITEDATA, r.get());
+      curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, onMultiplexedSocket);
+      curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &st.connections);
+      curl_multi_add_handle(st.multi, c);
+      st.active.push_back(std::move(r));
+    }
+    int running = 0;
+    curl_multi_perform(st.multi, &running);
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(st.multi, &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      State::Request* r = nullptr;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &r);
+      const CURLcode rc = m->data.result;
+      long status = 0;
+      if (rc == CURLE_OK) {
+        curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        r->done(status, r->response, HttpFailure::kNone, {});
+      } else {
+        const HttpFailure f = r->too_large ? HttpFailure::kTooLarge : classify(rc);
+        r->done(0, {}, f, r->error[0] ? r->error : curl_easy_strerror(rc));
+      }
+      curl_multi_remove_handle(st.multi, m->easy_handle);
+      curl_easy_cleanup(m->easy_handle);
+      curl_slist_free_all(r->headers);
+      std::erase_if(st.active, [&](const auto& a) { return a.get() == r; });
+    }
+    curl_multi_poll(st.multi, nullptr, 0, 1000, nullptr);
+  }
+  // In flight or still queued at stop: each is answered, as post() promises.
+  for (auto& r : st.active) {
+    if (r->easy) {
+      curl_multi_remove_handle(st.multi, r->easy);
+      curl_easy_cleanup(r->easy);
+    }
+    curl_slist_free_all(r->headers);
+    r->done(0, {}, HttpFailure::kConnect, "stopped");
+  }
+  st.active.clear();
+}
+
+void HttpMultiplexer::stop() {
+  State& st = *state_;
+  {
+    std::lock_guard lock(st.mu);
+    if (st.stopping) return;
+    st.stopping = true;
+    if (st.multi) curl_multi_wakeup(st.multi);
+  }
+  if (st.thread.joinable()) st.thread.join();
+  if (st.multi) {
+    curl_multi_cleanup(st.multi);
+    st.multi = nullptr;
+  }
+  curl_slist_free_all(st.resolve);
+  st.resolve = nullptr;
 }
 
 }  // namespace safegate

@@ -52,8 +52,9 @@ constexpr OptionSpec kOptions[] = {
      "Replaces dns.listen (repeatable; [v6]:port for IPv6). Port 0 binds a free port, shown in "
      "the ready line.",
      false},
-    {Opt::kUpstream, "--upstream", nullptr, "ADDR[:PORT]",
-     "Replaces dns.upstreams (repeatable). With neither, an empty dns.upstreams uses the "
+    {Opt::kUpstream, "--upstream", nullptr, "UPSTREAM",
+     "Replaces dns.upstreams (repeatable): ADDR[:PORT], tls://ADDR[:PORT]#NAME or "
+     "https://ADDR[:PORT][/PATH]#NAME. With neither, an empty dns.upstreams uses the "
      "nameservers of /etc/resolv.conf other than safegated itself.",
      false},
     {Opt::kStateDir, "--state-dir", nullptr, "DIR",
@@ -108,7 +109,7 @@ safegate::ManPage manPage() {
   page.name = "safegated";
   page.summary = "child-safety DNS filter and monitoring daemon";
   page.synopsis =
-      "safegated --config FILE [--listen ADDR:PORT]... [--upstream ADDR[:PORT]]...\n"
+      "safegated --config FILE [--listen ADDR:PORT]... [--upstream UPSTREAM]...\n"
       "          [--state-dir DIR] [--control-socket PATH] [--allow-empty-policy]";
   page.description =
       "safegated answers DNS for a network's clients and, with inline mode, inspects their "

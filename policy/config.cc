@@ -329,6 +329,9 @@ class ModelBuilder {
     Section dns = top.sub("dns");
     d.dns.listen = dns.strings("listen");
     d.dns.upstreams = dns.strings("upstreams");
+    if (!dns.str("upstream_ca_file").empty()) {
+      d.dns.upstream_ca_file = resolveAgainst(configDir(), dns.str("upstream_ca_file"));
+    }
     d.dns.upstream_timeout_ms = static_cast<int>(dns.integer("upstream_timeout_ms"));
     d.dns.cache_entries = static_cast<int>(dns.integer("cache_entries"));
     d.dns.workers = static_cast<int>(dns.integer("workers"));

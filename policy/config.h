@@ -36,7 +36,8 @@ enum class EchMode : uint8_t { kOuterSni, kBlock };
 
 struct DnsSettings {
   std::vector<std::string> listen;     // "addr:port" / "[v6]:port", validated
-  std::vector<std::string> upstreams;  // same syntax
+  std::vector<std::string> upstreams;  // policy/upstream_spec.h: plain, tls:// or https://
+  std::string upstream_ca_file;        // for tls:// and https:// upstreams; "" = system store
   int upstream_timeout_ms = 2000;
   int cache_entries = 10000;  // 0 = off
   int workers = 0;            // 0 = one per core

@@ -9,6 +9,7 @@
 #include "policy/schedule.h"
 #include "policy/suggest.h"
 #include "policy/time_zone.h"
+#include "policy/upstream_spec.h"
 
 namespace safegate::policy {
 
@@ -70,11 +71,14 @@ std::string checkAddrPortRange(std::string_view s, uint32_t min_port) {
   }
   return {};
 }
-std::string checkAddrPort(std::string_view s) { return checkAddrPortRange(s, 1); }
 // dns.listen: port 0 asks the kernel for a free port; the ready line and `status` report the
-// port actually bound. (An upstream on port 0 is meaningless, hence two validators.)
+// port actually bound. (Upstreams have their own syntax: policy/upstream_spec.h.)
 std::string checkListenAddrPort(std::string_view s) { return checkAddrPortRange(s, 0); }
-std::string validateAddrPorts(const toml::node& n) { return forEachString(n, checkAddrPort); }
+std::string checkUpstream(std::string_view s) {
+  auto spec = UpstreamSpec::parse(s);
+  return spec ? std::string() : spec.status().message();
+}
+std::string validateUpstreams(const toml::node& n) { return forEachString(n, checkUpstream); }
 std::string validateListenAddrPorts(const toml::node& n) {
   return forEachString(n, checkListenAddrPort);
 }
@@ -302,8 +306,18 @@ const KeyDef kKeys[] = {
      "printed in the ready line.",
      validateListenAddrPorts},
     {"dns.upstreams", K::kStringList, "[\"9.9.9.9:53\", \"149.112.112.112:53\"]", R,
-     "Upstream resolvers, as \"addr:port\"; queries rotate over them and fail over.",
-     validateAddrPorts},
+     "Upstream resolvers; queries go to the last one that answered and fail over in order. "
+     "Plain DNS as \"addr:port\"; DNS over TLS as \"tls://addr[:port]#name\" (port 853); DNS "
+     "over HTTPS as \"https://addr[:port][/path]#name\" (port 443, /dns-query). addr is the "
+     "resolver's IP address, name the host name its certificate must carry (without it, the "
+     "address must be in the certificate). Certificates are always verified; an upstream that "
+     "fails verification is skipped like one that is down, never asked in plain text. Empty: "
+     "the nameservers of /etc/resolv.conf.",
+     validateUpstreams},
+    {"dns.upstream_ca_file", K::kString, "\"\"", R,
+     "PEM file of the certificate authorities tls:// and https:// upstreams must chain to; "
+     "\"\" = the system store (/etc/ssl/certs). Relative paths resolve against the config "
+     "file's directory."},
     {"dns.upstream_timeout_ms",
      K::kInteger,
      "2000",

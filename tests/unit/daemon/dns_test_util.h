@@ -1,6 +1,8 @@
 // Helpers for daemon unit tests: build DNS queries and simple upstream responses by hand.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>

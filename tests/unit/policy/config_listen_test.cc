@@ -22,7 +22,7 @@ TEST(ConfigListenTest, UpstreamPortZeroIsStillAnErrorWithItsLocation) {
   const auto path = dir.write("c.toml", "[dns]\nupstreams = [\"192.0.2.1:0\"]\n");
   ASSERT_FALSE(loadConfig(path, sink));
   EXPECT_NE(sink.toString().find(path.string() +
-                                 ":2:14: error: dns.upstreams[0]: port of \"192.0.2.1:0\" is "
+                                 ":2:14: error: dns.upstreams[0]: \"192.0.2.1:0\": port is "
                                  "not 1..65535"),
             std::string::npos)
       << sink.toString();
