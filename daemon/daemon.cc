@@ -273,12 +273,26 @@ policy::LoadOptions Daemon::loadOptions() const {
 }
 
 void Daemon::refreshLeaseNames() {
-  std::vector<std::string> problems;
-  const bool changed = leases_->refresh(unixNow(), problems);
-  for (const auto& p : problems) fprintf(stderr, "safegated: devices.lease_files: %s\n", p.c_str());
+  bool changed = false;
+  if (leases_) {
+    std::vector<std::string> problems;
+    changed = leases_->refresh(unixNow(), problems);
+    for (const auto& p : problems) {
+      fprintf(stderr, "safegated: devices.lease_files: %s\n", p.c_str());
+    }
+  }
+  if (reverse_names_ && reverse_names_->version() != reverse_version_) changed = true;
   if (!changed) return;
+  // Lease names as read, plus the reverse names (asked for last by LeaseNameMap::find).
+  auto merged = leases_ ? std::make_shared<LeaseNameMap>(*leases_->names())
+                        : std::make_shared<LeaseNameMap>();
+  if (reverse_names_) {
+    reverse_version_ = reverse_names_->version();
+    const auto reverse = reverse_names_->names();
+    merged->by_reverse_dns.insert(reverse->begin(), reverse->end());
+  }
   std::lock_guard<std::mutex> lock(mutex_);
-  lease_names_ = leases_->names();
+  lease_names_ = std::move(merged);
   publishView();
 }
 
@@ -397,6 +411,26 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   if (!settings_.devices.lease_files.empty()) {
     leases_ = std::make_unique<LeaseNames>(settings_.devices.lease_files);
     refreshLeaseNames();
+  }
+  if (!settings_.devices.reverse_lookup_server.empty()) {
+    auto server = SocketAddress::parse(settings_.devices.reverse_lookup_server, 53);
+    if (!server) {
+      return Status::invalid("devices.reverse_lookup_server: not an address: \"" +
+                             settings_.devices.reverse_lookup_server + "\"");
+    }
+    ReverseNamesOptions ro;
+    ro.server = *server;
+    ro.refresh_seconds = static_cast<int>(settings_.devices.refresh_seconds);
+    const NeighbourTable* table = neighbours_.get();
+    reverse_names_ = std::make_unique<ReverseNames>(ro, [table] {
+      std::vector<IpAddress> clients;
+      const auto map = table->holder().get();
+      if (!map) return clients;
+      for (const auto& [v4, mac] : map->v4) clients.push_back(IpAddress::v4(v4));
+      for (const auto& [v6, mac] : map->v6) clients.push_back(IpAddress::v6(v6));
+      return clients;
+    });
+    reverse_names_->start();
   }
 
   ProxyOptions po;
@@ -570,6 +604,11 @@ nlohmann::json Daemon::statusJson() {
     j["reloads"] = reloads_;
     j["failed_reloads"] = failed_reloads_;
     j["exceptions"] = exceptions_->entries().size();
+    // How many devices have a name from the lease files / from reverse DNS right now.
+    if (lease_names_) {
+      j["device_names"] = {{"leases", lease_names_->by_address.size()},
+                           {"reverse_dns", lease_names_->by_reverse_dns.size()}};
+    }
     // The reloadable settings as the components hold them (what a reload changed).
     const IncidentLiveSettings live = incidents_->live();
     j["live_settings"] = {{"block_ttl_seconds", answers_->block_ttl_seconds},
@@ -851,7 +890,8 @@ int Daemon::run() {
       (void)neighbours_->refresh();
       last_neighbours = now;
     }
-    if (leases_ && now - last_leases >= std::chrono::seconds(settings_.devices.refresh_seconds)) {
+    if ((leases_ || reverse_names_) &&
+        now - last_leases >= std::chrono::seconds(settings_.devices.refresh_seconds)) {
       refreshLeaseNames();
       last_leases = now;
     }
@@ -872,6 +912,7 @@ int Daemon::run() {
     }
   }
   notifySystemd("STOPPING=1");
+  if (reverse_names_) reverse_names_->stop();
   if (lists_) lists_->stop();
   if (outbox_) outbox_->stop();
   control_->stop();

@@ -38,6 +38,7 @@
 #include "daemon/neighbour_table.h"
 #include "daemon/outbox_delivery.h"
 #include "daemon/resolved_addresses.h"
+#include "daemon/reverse_names.h"
 
 namespace safegate {
 
@@ -99,8 +100,12 @@ class Daemon {
   // Device names from DHCP leases (devices.lease_files); null without any. The names are
   // published with each view, under mutex_ like the exceptions.
   std::unique_ptr<LeaseNames> leases_;
+  // Device names from reverse DNS (devices.reverse_lookup_server); null when off. Its thread
+  // reads neighbours_, so it is declared after it and stopped first.
+  std::unique_ptr<ReverseNames> reverse_names_;
+  uint64_t reverse_version_ = 0;  // of the names last merged in
   std::shared_ptr<const LeaseNameMap> lease_names_;
-  // Re-reads the lease files; republishes the view when the names changed.
+  // Re-reads the lease files and takes the reverse names; republishes the view on a change.
   void refreshLeaseNames();
   std::unique_ptr<IncidentStore> incidents_;
   std::unique_ptr<DnsProxy> proxy_;

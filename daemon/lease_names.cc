@@ -13,6 +13,7 @@ std::string_view LeaseNameMap::find(const IpAddress& client,
   if (mac) {
     if (auto it = by_mac.find(*mac); it != by_mac.end()) return it->second;
   }
+  if (auto it = by_reverse_dns.find(client); it != by_reverse_dns.end()) return it->second;
   return {};
 }
 

@@ -378,6 +378,7 @@ class ModelBuilder {
       d.devices.lease_files.push_back(resolveAgainst(configDir(), f));
     }
     d.devices.refresh_seconds = dev.integer("refresh_seconds");
+    d.devices.reverse_lookup_server = dev.str("reverse_lookup_server");
     Section bp = top.sub("block_page");
     d.block_page.ipv4 = IpAddress::parse(bp.str("ipv4"));
     d.block_page.ipv6 = IpAddress::parse(bp.str("ipv6"));

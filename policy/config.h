@@ -79,6 +79,7 @@ struct ControlSettings {
 struct DeviceSettings {
   std::vector<std::filesystem::path> lease_files;  // absolute
   int64_t refresh_seconds = 10;
+  std::string reverse_lookup_server;  // "addr[:port]" asked PTR for LAN clients; "" = off
 };
 
 struct BlockPageSettings {

@@ -79,6 +79,14 @@ std::string checkUpstream(std::string_view s) {
   return spec ? std::string() : spec.status().message();
 }
 std::string validateUpstreams(const toml::node& n) { return forEachString(n, checkUpstream); }
+std::string validateReverseServer(const toml::node& n) {
+  auto s = n.value<std::string>();
+  if (!s || s->empty()) return {};
+  auto spec = UpstreamSpec::parse(*s);
+  if (!spec) return spec.status().message();
+  if (spec->encrypted()) return "\"" + *s + "\": plain DNS only (\"addr[:port]\")";
+  return {};
+}
 std::string validateListenAddrPorts(const toml::node& n) {
   return forEachString(n, checkListenAddrPort);
 }
@@ -530,11 +538,19 @@ const KeyDef kKeys[] = {
      K::kInteger,
      "10",
      R,
-     "How often the lease files are read again, in seconds.",
+     "How often the lease files are read again (and reverse names looked up for new "
+     "neighbours), in seconds.",
      nullptr,
      {},
      1,
      3600},
+    {"devices.reverse_lookup_server", K::kString, "\"\"", R,
+     "A LAN DNS server (\"addr[:port]\", port 53) that knows your devices' names, asked the "
+     "PTR name of every client in the kernel's neighbour (ARP/ND) table: the school's AD/DNS "
+     "server, the home router. The first label of the answer names the device in incidents "
+     "when neither [[clients]] nor a lease file does. Never a public resolver (the question "
+     "contains the client's address). Empty = no reverse lookups.",
+     validateReverseServer},
 
     {"block_page", K::kTable, "", L,
      "Where blocked clients are sent (block_answer = "

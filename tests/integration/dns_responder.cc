@@ -1,15 +1,15 @@
 // sg_dns_responder: a tiny authoritative DNS server for integration tests and benchmarks.
 //
-// It plays "the upstream" on loopback: answers A/AAAA/CNAME/HTTPS from a zone file, follows CNAME
-// chains inside the zone (so CNAME-cloaking tests see a real chain), NXDOMAIN with an SOA for
+// It plays "the upstream" on loopback: answers A/AAAA/CNAME/PTR/HTTPS from a zone file, follows
+// CNAME chains inside the zone (so CNAME-cloaking tests see a real chain), NXDOMAIN with an SOA for
 // unknown names, a "*" entry for every other name (benchmarks), and sets TC when a UDP answer
 // exceeds the client's size (512, or its EDNS size) so the TCP fallback is exercised. UDP with
 // recvmmsg/sendmmsg batches and TCP (one thread per connection). Deliberately independent of
 // safegate's own DNS code, so tests do not check safegate against itself.
 //
 //   sg_dns_responder [--port N] [--address A] --zone FILE
-//   zone lines: "name TYPE value [ttl]", TYPE in A, AAAA, CNAME, HTTPS (value: the RDATA in
-//   hex, RFC 9460 wire form); "#" comments.
+//   zone lines: "name TYPE value [ttl]", TYPE in A, AAAA, CNAME, PTR, HTTPS (value: the RDATA
+//   in hex, RFC 9460 wire form); "#" comments.
 // Prints "responder: ready port=N" on stdout once both sockets are bound.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -83,6 +83,9 @@ bool loadZone(const char* path) {
       r.type = 5;
       r.target = lower(value);
       r.rdata = wireName(r.target);
+    } else if (type == "PTR") {
+      r.type = 12;
+      r.rdata = wireName(lower(value));
     } else if (type == "HTTPS") {
       // RDATA as hex (RFC 3597 style), so tests can serve any SvcParams (e.g. ech, key 5).
       r.type = 65;

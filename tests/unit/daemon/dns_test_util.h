@@ -74,4 +74,44 @@ inline std::vector<uint8_t> makeResponse(const std::vector<uint8_t>& query,
   return r;
 }
 
+// A response to `query` with one PTR record naming `target` (TTL `ttl`), owned by the question
+// name (compression pointer to offset 12).
+inline std::vector<uint8_t> makePtrResponse(const std::vector<uint8_t>& query,
+                                            std::string_view target, uint32_t ttl) {
+  std::vector<uint8_t> r = makeResponse(query, {}, ttl);
+  // makeResponse wrote NOERROR + SOA: cut back to the question and add the PTR instead.
+  size_t off = 12;
+  while (off < r.size() && r[off] != 0) off += r[off] + 1;
+  off += 5;
+  r.resize(off);
+  r[7] = 1;  // ANCOUNT
+  r[9] = 0;  // NSCOUNT
+  std::vector<uint8_t> wire;
+  size_t start = 0;
+  while (start < target.size()) {
+    size_t dot = target.find('.', start);
+    if (dot == std::string_view::npos) dot = target.size();
+    wire.push_back(static_cast<uint8_t>(dot - start));
+    wire.insert(wire.end(), target.begin() + static_cast<std::ptrdiff_t>(start),
+                target.begin() + static_cast<std::ptrdiff_t>(dot));
+    start = dot + 1;
+  }
+  wire.push_back(0);
+  const uint8_t rr[] = {0xc0,
+                        0x0c,
+                        0,
+                        dns_type::kPtr,
+                        0,
+                        1,
+                        static_cast<uint8_t>(ttl >> 24),
+                        static_cast<uint8_t>(ttl >> 16),
+                        static_cast<uint8_t>(ttl >> 8),
+                        static_cast<uint8_t>(ttl),
+                        static_cast<uint8_t>(wire.size() >> 8),
+                        static_cast<uint8_t>(wire.size())};
+  r.insert(r.end(), std::begin(rr), std::end(rr));
+  r.insert(r.end(), wire.begin(), wire.end());
+  return r;
+}
+
 }  // namespace safegate::testing
