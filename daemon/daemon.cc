@@ -485,7 +485,8 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   Status s = proxy_->start();
   if (!s) return s;
   if (settings_.inline_mode.enabled) {
-    auto engine = InlineEngine::start(settings_, holder_, incidents_.get(), resolved_.get());
+    auto engine = InlineEngine::start(settings_, holder_, incidents_.get(), resolved_.get(),
+                                      proxy_->encryptedUpstreams());
     if (!engine) return Status::unavailable("inline mode: " + engine.status().toString());
     inline_ = std::move(*engine);
   }

@@ -12,8 +12,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -119,29 +117,14 @@ size_t queryUpstreamTcp(const SocketAddress& upstream, std::span<uint8_t> framed
   return result;
 }
 
-// One question through a DoT/DoH transport, waiting for its answer (the transport answers
-// every query, with nothing on failure, timeout or stop). Returns the answer length or 0.
+// One question through a DoT/DoH transport (EncryptedUpstream::exchange). Returns the answer
+// length or 0.
 size_t queryEncrypted(EncryptedUpstream& transport, std::span<const uint8_t> query,
                       std::span<uint8_t> out, int timeout_ms) {
-  struct Exchange {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    std::vector<uint8_t> answer;
-  };
-  auto x = std::make_shared<Exchange>();
-  transport.submit(query, timeout_ms, [x](std::span<const uint8_t> answer) {
-    std::lock_guard lock(x->mu);
-    x->answer.assign(answer.begin(), answer.end());
-    x->done = true;
-    x->cv.notify_one();
-  });
-  std::unique_lock lock(x->mu);
-  // The transport keeps the deadline; the margin only guards against a lost callback.
-  x->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms + 1000), [&] { return x->done; });
-  if (!x->done || x->answer.size() > out.size()) return 0;
-  std::memcpy(out.data(), x->answer.data(), x->answer.size());
-  return x->answer.size();
+  auto answer = transport.exchange(query, timeout_ms);
+  if (!answer || answer->size() > out.size()) return 0;
+  std::memcpy(out.data(), answer->data(), answer->size());
+  return answer->size();
 }
 
 }  // namespace

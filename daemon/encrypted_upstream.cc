@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -98,6 +99,9 @@ class TlsUpstream final : public EncryptedUpstream {
     ctx_ = SSL_CTX_new(TLS_client_method());
     if (!ctx_) return Status::internal("SSL_CTX_new: " + openSslError());
     SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
+    // Many DoT servers close without close_notify. Every message is length-framed, so a cut
+    // can only lose a partial frame, which is never taken: treat it as an ordinary close.
+    SSL_CTX_set_options(ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
     const int loaded = options_.ca_file.empty()
                            ? SSL_CTX_set_default_verify_paths(ctx_)
@@ -610,6 +614,32 @@ class HttpsUpstream final : public EncryptedUpstream {
 };
 
 }  // namespace
+
+Result<std::vector<uint8_t>> EncryptedUpstream::exchange(std::span<const uint8_t> query,
+                                                         int timeout_ms) {
+  struct Exchange {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::vector<uint8_t> answer;
+  };
+  // Shared with the callback: it may run after a caller that gave up has returned.
+  auto x = std::make_shared<Exchange>();
+  submit(query, timeout_ms, [x](std::span<const uint8_t> answer) {
+    std::lock_guard lock(x->mu);
+    x->answer.assign(answer.begin(), answer.end());
+    x->done = true;
+    x->cv.notify_one();
+  });
+  std::unique_lock lock(x->mu);
+  // The transport keeps the deadline and always calls back; the margin only guards against
+  // a lost callback.
+  x->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms + 1000), [&] { return x->done; });
+  if (!x->done || x->answer.empty()) {
+    return Status::unavailable(spec().toString() + ": no answer");
+  }
+  return std::move(x->answer);
+}
 
 Result<std::unique_ptr<EncryptedUpstream>> EncryptedUpstream::create(
     const UpstreamSpec& spec, const EncryptedUpstreamOptions& options) {

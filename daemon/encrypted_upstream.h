@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "daemon/dns_proxy.h"
@@ -59,6 +60,9 @@ class EncryptedUpstream {
   // Queues `query` (a whole DNS message) with a deadline of timeout_ms from now.
   virtual void submit(std::span<const uint8_t> query, int timeout_ms, Done done) = 0;
   virtual EncryptedUpstreamStats stats() const = 0;
+  // submit() and wait for the answer (control plane and DNS-over-TCP query threads): the
+  // answer, or unavailable when the exchange failed, timed out or the transport stopped.
+  Result<std::vector<uint8_t>> exchange(std::span<const uint8_t> query, int timeout_ms);
   virtual const UpstreamSpec& spec() const = 0;
 
   // A DoT or DoH transport for `spec` (not started); invalid for a plain spec.

@@ -2,10 +2,10 @@
 
 namespace safegate {
 
-Result<std::unique_ptr<InlineEngine>> InlineEngine::start(const policy::DaemonSettings& settings,
-                                                          const PolicyHolder& policy,
-                                                          IncidentStore* incidents,
-                                                          const ResolvedAddressTable* resolved) {
+Result<std::unique_ptr<InlineEngine>> InlineEngine::start(
+    const policy::DaemonSettings& settings, const PolicyHolder& policy, IncidentStore* incidents,
+    const ResolvedAddressTable* resolved,
+    const std::vector<std::shared_ptr<EncryptedUpstream>>& encrypted) {
   const policy::InlineSettings& in = settings.inline_mode;
   std::unique_ptr<InlineEngine> engine(new InlineEngine());
   auto injector = RawSocketInjector::open();
@@ -27,10 +27,8 @@ Result<std::unique_ptr<InlineEngine>> InlineEngine::start(const policy::DaemonSe
 
   // Safe-search rewrites need the targets' addresses at once (daemon/safe_search_answers.h).
   engine->safe_search_ = std::make_unique<SafeSearchHolder>();
-  std::vector<SocketAddress> upstreams;
-  for (const std::string& u : settings.dns.upstreams) {
-    if (auto a = SocketAddress::parse(u, 53)) upstreams.push_back(*a);
-  }
+  // Through the same upstreams as the proxy, DoT/DoH ones through the proxy's transports.
+  std::vector<UpstreamAsker> upstreams = upstreamAskers(settings.dns.upstreams, encrypted);
   if (!upstreams.empty()) {
     engine->refresher_ = SafeSearchRefresher::start(
         std::move(upstreams), settings.dns.upstream_timeout_ms, *engine->safe_search_);

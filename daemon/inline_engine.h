@@ -28,14 +28,16 @@
 
 namespace safegate {
 
+class EncryptedUpstream;
+
 class InlineEngine {
  public:
   // Binds every queue and starts the workers. Errors name the queue and the cause (another
   // process bound to it, no CAP_NET_ADMIN, no nfnetlink_queue in the kernel).
-  static Result<std::unique_ptr<InlineEngine>> start(const policy::DaemonSettings& settings,
-                                                     const PolicyHolder& policy,
-                                                     IncidentStore* incidents,
-                                                     const ResolvedAddressTable* resolved);
+  static Result<std::unique_ptr<InlineEngine>> start(
+      const policy::DaemonSettings& settings, const PolicyHolder& policy, IncidentStore* incidents,
+      const ResolvedAddressTable* resolved,
+      const std::vector<std::shared_ptr<EncryptedUpstream>>& encrypted = {});
   // The queues to bind and the kernel's fail-open flag of each (NFQA_CFG_F_FAIL_OPEN: what a
   // full queue does). Without inline.fail_closed_queues every queue follows inline.fail_open;
   // with them, inline.queues fail open and the fail-closed queues do not, so the firewall's

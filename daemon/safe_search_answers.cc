@@ -11,9 +11,11 @@
 #include "common/fd.h"
 #include "common/random.h"
 #include "common/thread_name.h"
+#include "daemon/encrypted_upstream.h"
 #include "daemon/query_handler.h"
 #include "filters/dns_message.h"
 #include "policy/safe_search.h"
+#include "policy/upstream_spec.h"
 
 namespace safegate {
 
@@ -58,14 +60,45 @@ std::span<const uint8_t> SafeSearchAnswers::find(std::string_view target,
   return {};
 }
 
-Result<std::vector<uint8_t>> queryUpstreamOnce(const SocketAddress& upstream, std::string_view name,
-                                               uint16_t qtype, int timeout_ms) {
+namespace {
+// A matching response is usable when whole (no TC) and NOERROR.
+Status usableAnswer(std::span<const uint8_t> response, const std::string& upstream,
+                    std::string_view name) {
+  NameBuffer qn;
+  DnsResponseView view(response, qn);
+  if (view.header().truncated()) {
+    return Status::unavailable(upstream + ": truncated answer for " + std::string(name));
+  }
+  if (view.header().rcode() != dns_rcode::kNoError) {
+    return Status::unavailable(upstream + ": rcode " + std::to_string(view.header().rcode()) +
+                               " for " + std::string(name));
+  }
+  return Status::ok();
+}
+
+// A question for `name`/`qtype` with a random ID (RFC 5452 §9.2).
+struct Question {
+  uint16_t id = 0;
+  size_t length = 0;
+  uint8_t bytes[512];
+};
+Result<Question> newQuestion(std::string_view name, uint16_t qtype) {
   uint8_t id_bytes[2];
   if (Status s = fillRandom(id_bytes); !s) return s;
-  const uint16_t id = static_cast<uint16_t>((id_bytes[0] << 8) | id_bytes[1]);
-  uint8_t query[512];
-  const size_t qlen = buildDnsQuery(id, name, qtype, 1232, false, query);
-  if (qlen == 0) return Status::invalid("cannot build a query for \"" + std::string(name) + "\"");
+  Question q;
+  q.id = static_cast<uint16_t>((id_bytes[0] << 8) | id_bytes[1]);
+  q.length = buildDnsQuery(q.id, name, qtype, 1232, false, q.bytes);
+  if (q.length == 0)
+    return Status::invalid("cannot build a query for \"" + std::string(name) + "\"");
+  return q;
+}
+}  // namespace
+
+Result<std::vector<uint8_t>> queryUpstreamOnce(const SocketAddress& upstream, std::string_view name,
+                                               uint16_t qtype, int timeout_ms) {
+  auto question = newQuestion(name, qtype);
+  if (!question) return question.status();
+  const uint16_t id = question->id;
   Fd fd(socket(upstream.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Status::fromErrno("socket", errno);
   // A connected socket only receives from the upstream's address and port (RFC 5452 §9.1).
@@ -73,7 +106,8 @@ Result<std::vector<uint8_t>> queryUpstreamOnce(const SocketAddress& upstream, st
       0) {
     return Status::fromErrno("connect " + upstream.toString(), errno);
   }
-  if (send(fd.get(), query, qlen, 0) != static_cast<ssize_t>(qlen)) {
+  if (send(fd.get(), question->bytes, question->length, 0) !=
+      static_cast<ssize_t>(question->length)) {
     return Status::fromErrno("send to " + upstream.toString(), errno);
   }
   const int64_t deadline = monotonicMs() + timeout_ms;
@@ -90,24 +124,63 @@ Result<std::vector<uint8_t>> queryUpstreamOnce(const SocketAddress& upstream, st
     if (n < 0) return Status::fromErrno("recv from " + upstream.toString(), errno);
     std::span<const uint8_t> response(buf.data(), static_cast<size_t>(n));
     if (!responseMatchesQuestion(response, id, name, qtype, 1)) continue;  // not ours: wait on
-    NameBuffer qn;
-    DnsResponseView view(response, qn);
-    if (view.header().truncated()) {
-      return Status::unavailable(upstream.toString() + ": truncated answer for " +
-                                 std::string(name));
-    }
-    if (view.header().rcode() != dns_rcode::kNoError) {
-      return Status::unavailable(upstream.toString() + ": rcode " +
-                                 std::to_string(view.header().rcode()) + " for " +
-                                 std::string(name));
-    }
+    if (Status s = usableAnswer(response, upstream.toString(), name); !s) return s;
     buf.resize(static_cast<size_t>(n));
     return buf;
   }
 }
 
+Result<std::vector<uint8_t>> queryUpstreamOnce(EncryptedUpstream& upstream, std::string_view name,
+                                               uint16_t qtype, int timeout_ms) {
+  auto question = newQuestion(name, qtype);
+  if (!question) return question.status();
+  const uint16_t id = question->id;
+  auto answer =
+      upstream.exchange(std::span<const uint8_t>(question->bytes, question->length), timeout_ms);
+  if (!answer) return answer.status();
+  const std::string who = upstream.spec().toString();
+  if (!responseMatchesQuestion(*answer, id, name, qtype, 1)) {
+    return Status::unavailable(who + ": an answer to another question for " + std::string(name));
+  }
+  if (Status s = usableAnswer(*answer, who, name); !s) return s;
+  return answer;
+}
+
+std::vector<UpstreamAsker> upstreamAskers(
+    const std::vector<std::string>& upstreams,
+    const std::vector<std::shared_ptr<EncryptedUpstream>>& encrypted) {
+  std::vector<UpstreamAsker> askers;
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    auto spec = UpstreamSpec::parse(upstreams[i]);
+    if (!spec) continue;
+    if (!spec->encrypted()) {
+      auto address = SocketAddress::parse(spec->hostPort());
+      if (!address) continue;
+      askers.push_back([a = *address](std::string_view name, uint16_t qtype, int timeout_ms) {
+        return queryUpstreamOnce(a, name, qtype, timeout_ms);
+      });
+    } else if (i < encrypted.size() && encrypted[i]) {
+      askers.push_back([t = encrypted[i]](std::string_view name, uint16_t qtype, int timeout_ms) {
+        return queryUpstreamOnce(*t, name, qtype, timeout_ms);
+      });
+    }
+  }
+  return askers;
+}
+
 std::unique_ptr<SafeSearchRefresher> SafeSearchRefresher::start(
-    std::vector<SocketAddress> upstreams, int timeout_ms, SafeSearchHolder& holder) {
+    const std::vector<SocketAddress>& upstreams, int timeout_ms, SafeSearchHolder& holder) {
+  std::vector<UpstreamAsker> askers;
+  for (const SocketAddress& a : upstreams) {
+    askers.push_back([a](std::string_view name, uint16_t qtype, int timeout_ms) {
+      return queryUpstreamOnce(a, name, qtype, timeout_ms);
+    });
+  }
+  return start(std::move(askers), timeout_ms, holder);
+}
+
+std::unique_ptr<SafeSearchRefresher> SafeSearchRefresher::start(
+    std::vector<UpstreamAsker> upstreams, int timeout_ms, SafeSearchHolder& holder) {
   std::unique_ptr<SafeSearchRefresher> r(
       new SafeSearchRefresher(std::move(upstreams), timeout_ms, holder));
   r->next_seconds_ = 0;  // the first round runs at once, on the thread: start-up never waits
@@ -148,8 +221,8 @@ int SafeSearchRefresher::refreshOnce() {
   for (std::string_view target : kTargets) {
     for (uint16_t qtype : {dns_type::kA, dns_type::kAaaa}) {
       std::vector<uint8_t> got;
-      for (const SocketAddress& u : upstreams_) {
-        auto r = queryUpstreamOnce(u, target, qtype, timeout_ms_);
+      for (const UpstreamAsker& ask : upstreams_) {
+        auto r = ask(target, qtype, timeout_ms_);
         if (r.isOk()) {
           got = std::move(r).value();
           break;

@@ -18,6 +18,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -31,6 +32,8 @@
 #include "daemon/dns_proxy.h"
 
 namespace safegate {
+
+class EncryptedUpstream;
 
 class SafeSearchAnswers {
  public:
@@ -59,12 +62,26 @@ std::span<const std::string_view> safeSearchTargets();
 // type, class; the connected socket checks the source), with RCODE NOERROR.
 Result<std::vector<uint8_t>> queryUpstreamOnce(const SocketAddress& upstream, std::string_view name,
                                                uint16_t qtype, int timeout_ms);
+// The same through a DoT/DoH transport (daemon/encrypted_upstream.h), with the same checks.
+Result<std::vector<uint8_t>> queryUpstreamOnce(EncryptedUpstream& upstream, std::string_view name,
+                                               uint16_t qtype, int timeout_ms);
+
+// One upstream as the refresher asks it: name, qtype, timeout -> a checked NOERROR response.
+using UpstreamAsker = std::function<Result<std::vector<uint8_t>>(std::string_view, uint16_t, int)>;
+// Askers for dns.upstreams in order: plain entries over UDP, tls:// and https:// ones through
+// `encrypted` (the proxy's transports, same index); an entry without a transport is skipped.
+std::vector<UpstreamAsker> upstreamAskers(
+    const std::vector<std::string>& upstreams,
+    const std::vector<std::shared_ptr<EncryptedUpstream>>& encrypted);
 
 class SafeSearchRefresher {
  public:
   // Starts the thread, which resolves at once and then keeps the answers fresh. A failure is
   // not an error (retried in 10 s); until the first answers arrive, find() finds nothing.
-  static std::unique_ptr<SafeSearchRefresher> start(std::vector<SocketAddress> upstreams,
+  static std::unique_ptr<SafeSearchRefresher> start(std::vector<UpstreamAsker> upstreams,
+                                                    int timeout_ms, SafeSearchHolder& holder);
+  // Plain UDP upstreams.
+  static std::unique_ptr<SafeSearchRefresher> start(const std::vector<SocketAddress>& upstreams,
                                                     int timeout_ms, SafeSearchHolder& holder);
   ~SafeSearchRefresher();
   void stop();
@@ -74,12 +91,12 @@ class SafeSearchRefresher {
   int refreshOnce();
 
  private:
-  SafeSearchRefresher(std::vector<SocketAddress> upstreams, int timeout_ms,
+  SafeSearchRefresher(std::vector<UpstreamAsker> upstreams, int timeout_ms,
                       SafeSearchHolder& holder)
       : upstreams_(std::move(upstreams)), timeout_ms_(timeout_ms), holder_(holder) {}
   void run();
 
-  std::vector<SocketAddress> upstreams_;
+  std::vector<UpstreamAsker> upstreams_;
   int timeout_ms_;
   SafeSearchHolder& holder_;
   std::mutex mutex_;

@@ -136,4 +136,22 @@ class SyslogTestServer : public LoopbackServer {
   }
 };
 
+// tests/support/dot_test_server.py: DNS over TLS with the PKI's `cert` leaf; `extra` are its
+// behaviour flags (--batch N, --close-after N, --stray).
+class DotTestServer : public LoopbackServer {
+ public:
+  bool start(const TestPki& pki, const std::string& cert, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--cert", pki.path(cert + ".pem"), "--key",
+                                     pki.path(cert + ".key")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return LoopbackServer::start("dot_test_server.py", args, freshLog(pki, "dot"));
+  }
+  // Connections accepted so far (from the log).
+  int connections() const {
+    int n = 0;
+    for (const auto& r : records()) n += r.contains("connection") && !r.contains("query");
+    return n;
+  }
+};
+
 }  // namespace safegate::testing
