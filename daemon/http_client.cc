@@ -404,7 +404,7 @@ uint64_t HttpMultiplexer::connectionsOpened() const {
 }
 
 Status HttpMultiplexer::start() {
-  newCurlHandle();  // for curl_global_init, once
+  curl_easy_cleanup(static_cast<CURL*>(newCurlHandle()));  // curl_global_init, once
   State& st = *state_;
   st.multi = curl_multi_init();
   if (!st.multi) return Status::internal("curl_multi_init failed");
