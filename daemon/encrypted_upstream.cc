@@ -433,6 +433,12 @@ class TlsUpstream final : public EncryptedUpstream {
   }
 
   void readAnswers() {
+    // ACK at once, every time (Linux clears TCP_QUICKACK by itself). A server that writes an
+    // answer in two pieces under Nagle (unbound's length prefix and message) holds the second
+    // until the first is ACKed; with our delayed ACK that cost 1 % of the answers ~8 ms (p99
+    // 8.4 ms -> 0.5 ms at 2,000 qps, bench/encrypted_upstreams.sh).
+    const int quick = 1;
+    setsockopt(fd_.get(), IPPROTO_TCP, TCP_QUICKACK, &quick, sizeof quick);
     uint8_t buf[16384];
     for (;;) {
       ERR_clear_error();
