@@ -68,18 +68,19 @@ struct TransportCounters {
 };
 
 // Logs a transport failure at most every 10 s, so a resolver that is down does not flood the
-// journal with one line per query.
+// journal with one line per query. Thread-safe: a refused submit() reports on its caller's
+// thread.
 class FailureLog {
  public:
   void report(const UpstreamSpec& spec, const std::string& why) {
     const int64_t now = nowMs();
-    if (now - last_ms_ < 10000) return;
-    last_ms_ = now;
+    int64_t last = last_ms_.load(std::memory_order_relaxed);
+    if (now - last < 10000 || !last_ms_.compare_exchange_strong(last, now)) return;
     logWarning("dns", "encrypted upstream failed", {{"upstream", spec.toString()}, {"error", why}});
   }
 
  private:
-  int64_t last_ms_ = -1000000;
+  std::atomic<int64_t> last_ms_{-1000000};
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -214,7 +215,9 @@ class TlsUpstream final : public EncryptedUpstream {
       nfds_t n = 1;
       if (state_ != ConnState::kNone) {
         fds[1].events = state_ == ConnState::kConnecting ? POLLOUT : POLLIN;
-        if (state_ != ConnState::kConnecting && (want_write_ || out_done_ < out_.size())) {
+        // Only when OpenSSL waits for the socket to take more: a write waiting on a read
+        // (WANT_READ) is woken by POLLIN, always polled; POLLOUT then would spin.
+        if (state_ != ConnState::kConnecting && want_write_) {
           fds[1].events |= POLLOUT;
         }
         n = 2;
@@ -268,16 +271,19 @@ class TlsUpstream final : public EncryptedUpstream {
       if (it->second.deadline_ms <= now) {
         finish(it->second, {});
         abandoned_.insert(it->first);
+        ++silent_timeouts_;
         it = sent_.erase(it);
       } else {
         ++it;
       }
     }
-    // Many answers owed and never given: the server is stuck on this connection; a new one
-    // also frees the abandoned IDs.
-    if (abandoned_.size() > kMaxAbandoned && state_ == ConnState::kOpen) {
-      failure_log_.report(spec_, std::to_string(abandoned_.size()) +
-                                     " queries unanswered on one connection; reconnecting");
+    // Queries timing out with nothing at all coming back: the connection is dead (the path
+    // changed under it) or the server is stuck on it. Many answers owed also use up wire IDs.
+    // A new connection frees both.
+    if (state_ == ConnState::kOpen &&
+        (silent_timeouts_ >= options_.max_silent_timeouts || abandoned_.size() > kMaxAbandoned)) {
+      failure_log_.report(spec_, std::to_string(silent_timeouts_) +
+                                     " queries timed out with nothing received; reconnecting");
       closeConnection(false);
     }
     if ((state_ == ConnState::kConnecting || state_ == ConnState::kHandshake) &&
@@ -296,6 +302,8 @@ class TlsUpstream final : public EncryptedUpstream {
     }
     const int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const unsigned user_timeout = static_cast<unsigned>(options_.dead_connection_ms);
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
     const auto* sa = reinterpret_cast<const sockaddr*>(&address_.storage);
     if (::connect(fd.get(), sa, address_.length) != 0 && errno != EINPROGRESS) {
       failConnect("connect: " + std::string(std::strerror(errno)));
@@ -420,11 +428,12 @@ class TlsUpstream final : public EncryptedUpstream {
       }
       const int e = SSL_get_error(ssl_, rc);
       if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
-        want_write_ = true;
+        want_write_ = e == SSL_ERROR_WANT_WRITE;
         return true;
       }
+      // Broken under us (reset, dead path): what was written goes once more on a new one.
       failure_log_.report(spec_, "write: " + openSslError());
-      closeConnection(true);
+      closeConnection(false);
       return false;
     }
     out_.clear();
@@ -440,22 +449,24 @@ class TlsUpstream final : public EncryptedUpstream {
     const int quick = 1;
     setsockopt(fd_.get(), IPPROTO_TCP, TCP_QUICKACK, &quick, sizeof quick);
     uint8_t buf[16384];
-    for (;;) {
+    // Bounded, so a server streaming without pause cannot keep this thread from new queries
+    // and deadlines; what is left is read on the next round (SSL_pending skips the poll wait).
+    for (int round = 0; round < 64; ++round) {
       ERR_clear_error();
       const int rc = SSL_read(ssl_, buf, sizeof buf);
       if (rc > 0) {
         in_.insert(in_.end(), buf, buf + rc);
+        silent_timeouts_ = 0;
+        takeAnswers();
         continue;
       }
       const int e = SSL_get_error(ssl_, rc);
       if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) break;
       // Closed by the server (idle timeout, restart) or broken: what was sent goes again.
       if (e != SSL_ERROR_ZERO_RETURN) failure_log_.report(spec_, "read: " + openSslError());
-      takeAnswers();
       closeConnection(false);
       return;
     }
-    takeAnswers();
   }
 
   void takeAnswers() {
@@ -493,6 +504,7 @@ class TlsUpstream final : public EncryptedUpstream {
     out_.clear();
     out_done_ = 0;
     in_.clear();
+    silent_timeouts_ = 0;
     // Queries written on it go once more on the next connection (the server may have closed
     // an idle connection as they crossed); a second loss fails them.
     std::vector<Query> again;
@@ -539,6 +551,7 @@ class TlsUpstream final : public EncryptedUpstream {
   std::unordered_map<uint16_t, Query> sent_;  // by wire ID, on the current connection
   std::unordered_set<uint16_t> abandoned_;    // wire IDs timed out on the current connection
   static constexpr size_t kMaxAbandoned = 4096;
+  int silent_timeouts_ = 0;  // queries timed out since the connection last sent anything
   uint16_t next_id_ = 1;
   FailureLog failure_log_;
 };
@@ -560,12 +573,14 @@ class HttpsUpstream final : public EncryptedUpstream {
 
   void submit(std::span<const uint8_t> query, int timeout_ms, Done done) override {
     counters_.queries.fetch_add(1, std::memory_order_relaxed);
-    if (query.size() < kDnsHeader || pending_.load(std::memory_order_relaxed) >= max_in_flight_) {
+    // Counted before the check, so submitters racing each other cannot overshoot the cap.
+    if (query.size() < kDnsHeader ||
+        pending_.fetch_add(1, std::memory_order_relaxed) >= max_in_flight_) {
+      if (query.size() >= kDnsHeader) pending_.fetch_sub(1, std::memory_order_relaxed);
       counters_.failures.fetch_add(1, std::memory_order_relaxed);
       done({});
       return;
     }
-    pending_.fetch_add(1, std::memory_order_relaxed);
     std::string body(reinterpret_cast<const char*>(query.data()), query.size());
     const uint8_t id_hi = query[0], id_lo = query[1];
     body[0] = body[1] = 0;  // RFC 8484 §4.1: ID 0, so equal questions are equal requests
@@ -601,11 +616,11 @@ class HttpsUpstream final : public EncryptedUpstream {
     HttpMultiplexerOptions o;
     o.ca_file = options.ca_file;
     o.connect_timeout_ms = options.connect_timeout_ms;
-    if (!spec.tls_name.empty()) {
+    o.dead_connection_ms = options.dead_connection_ms;
+    if (const std::string name = spec.pinnedName(); !name.empty()) {
       // "name:port:address"; an IPv6 address goes in brackets, as curl takes it.
-      const std::string host_port = spec.hostPort();
-      o.resolve = spec.tls_name + ":" + std::to_string(spec.port) + ":" +
-                  host_port.substr(0, host_port.rfind(':'));
+      o.resolve =
+          name + ":" + std::to_string(spec.port) + ":" + UpstreamSpec::hostLiteral(spec.address);
     }
     return o;
   }
@@ -615,7 +630,7 @@ class HttpsUpstream final : public EncryptedUpstream {
   const size_t max_in_flight_;
   std::atomic<size_t> pending_{0};  // posted and not yet answered
   TransportCounters counters_;
-  FailureLog failure_log_;  // used on the multiplexer's thread only
+  FailureLog failure_log_;
   HttpMultiplexer http_;
 };
 

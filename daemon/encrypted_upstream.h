@@ -9,13 +9,17 @@
 // open and pipelines every query on it (RFC 7766 §6.2.1), giving each its own wire ID, so
 // answers may come in any order; the connection is reopened on demand (with TLS session
 // resumption) after the server closes it or it sat idle for idle_timeout_ms; a query written
-// to a connection that then closed is sent once more on the next. DoH multiplexes the queries
-// as HTTP/2 streams on one connection through libcurl (daemon/http_client.h), POST with
-// application/dns-message, ID 0 as RFC 8484 §4.1 asks for cacheability.
+// to a connection that then closed is sent once more on the next. A connection that stops
+// answering (max_silent_timeouts) or acknowledging (dead_connection_ms) is replaced. DoH
+// multiplexes the queries as HTTP/2 streams on one connection through libcurl
+// (daemon/http_client.h), POST with application/dns-message, ID 0 as RFC 8484 §4.1 asks for
+// cacheability.
 //
 // Threads: each transport runs one I/O thread. submit() is thread-safe and never blocks on the
 // network; `done` runs exactly once, on the transport's thread, with the answer (its ID set
-// back to the query's) or with an empty span when the exchange failed or timed out.
+// back to the query's) or with an empty span when the exchange failed or timed out — or at once,
+// on the caller's thread inside submit(), with an empty span when the query is refused
+// (malformed, max_in_flight reached, transport stopped).
 #pragma once
 
 #include <atomic>
@@ -38,6 +42,13 @@ struct EncryptedUpstreamOptions {
   int connect_timeout_ms = 3000;
   int idle_timeout_ms = 30000;  // an unused connection is closed after this
   size_t max_in_flight = 4096;  // queries queued or unanswered; more fail at once
+  // A connection whose written data goes unacknowledged this long is dead (TCP_USER_TIMEOUT):
+  // the path changed under it (a new WAN address, a NAT that forgot it). Without this Linux
+  // retransmits for ~15 minutes while every query times out.
+  int dead_connection_ms = 10000;
+  // DoT: this many queries in a row timing out on a connection with nothing received from it
+  // in the meantime also close it; the next query opens a fresh one.
+  int max_silent_timeouts = 3;
 };
 
 struct EncryptedUpstreamStats {

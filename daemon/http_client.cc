@@ -1,6 +1,9 @@
 #include "daemon/http_client.h"
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -386,9 +389,14 @@ size_t onMultiplexedBody(char* data, size_t size, size_t count, void* user) {
 }
 
 curl_socket_t onMultiplexedSocket(void* user, curlsocktype, curl_sockaddr* address) {
-  auto* connections = static_cast<std::atomic<uint64_t>*>(user);
-  connections->fetch_add(1, std::memory_order_relaxed);
-  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  auto* st = static_cast<HttpMultiplexer::State*>(user);
+  st->connections.fetch_add(1, std::memory_order_relaxed);
+  const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd >= 0 && st->options.dead_connection_ms > 0 && address->socktype == SOCK_STREAM) {
+    const unsigned ms = static_cast<unsigned>(st->options.dead_connection_ms);
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+  }
+  return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 }  // namespace
 
@@ -489,8 +497,13 @@ void HttpMultiplexer::run() {
       curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onMultiplexedBody);
       curl_easy_setopt(c, CURLOPT_WRITEDATA, r.get());
       curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, onMultiplexedSocket);
-      curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &st.connections);
-      curl_multi_add_handle(st.multi, c);
+      curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &st);
+      if (const CURLMcode mc = curl_multi_add_handle(st.multi, c); mc != CURLM_OK) {
+        curl_easy_cleanup(c);
+        curl_slist_free_all(r->headers);
+        r->done(0, {}, HttpFailure::kProtocol, curl_multi_strerror(mc));
+        continue;
+      }
       st.active.push_back(std::move(r));
     }
     int running = 0;

@@ -109,6 +109,9 @@ struct HttpMultiplexerOptions {
   std::string ca_file;  // "" = the system store
   std::string resolve;  // "" = resolve the URL's host normally
   int connect_timeout_ms = 3000;
+  // TCP_USER_TIMEOUT: a connection whose data goes unacknowledged this long is dropped (and
+  // the next request opens a new one) instead of hanging on while the path is gone; 0 = off.
+  int dead_connection_ms = 0;
   size_t max_response_bytes = 65535;
   std::string user_agent = "safegate/0.1";
 };

@@ -106,15 +106,20 @@ Result<UpstreamSpec> UpstreamSpec::parse(std::string_view text) {
   return spec;
 }
 
+std::string UpstreamSpec::hostLiteral(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
 std::string UpstreamSpec::hostPort() const {
-  const bool v6 = address.find(':') != std::string::npos;
-  return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+  return hostLiteral(address) + ":" + std::to_string(port);
 }
 
 std::string UpstreamSpec::url() const {
-  const std::string host =
-      tls_name.empty() ? hostPort().substr(0, hostPort().rfind(':')) : tls_name;
-  return "https://" + host + ":" + std::to_string(port) + path;
+  return "https://" + hostLiteral(verifyName()) + ":" + std::to_string(port) + path;
+}
+
+std::string UpstreamSpec::pinnedName() const {
+  return tls_name.empty() || IpAddress::parse(tls_name) ? std::string() : tls_name;
 }
 
 std::string UpstreamSpec::toString() const {

@@ -34,8 +34,12 @@ struct UpstreamSpec {
   std::string hostPort() const;
   // The name the certificate is checked against: tls_name, or the address.
   std::string verifyName() const { return tls_name.empty() ? address : tls_name; }
-  // The DoH URL, "https://dns.quad9.net:443/dns-query".
+  // The DoH URL, "https://dns.quad9.net:443/dns-query", "https://[2620:fe::fe]:443/dns-query".
   std::string url() const;
+  // tls_name when it is a host name (to be pinned to `address`), "" when unset or an address.
+  std::string pinnedName() const;
+  // An address as it goes in a URL or before ":port": IPv6 in brackets, anything else as is.
+  static std::string hostLiteral(const std::string& host);
   // For logs and status: "tls://9.9.9.9:853#dns.quad9.net", "9.9.9.9:53".
   std::string toString() const;
 };

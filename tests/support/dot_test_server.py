@@ -13,6 +13,8 @@ Behaviours a client must survive:
                     connection without answering it (a server closing an idle or busy
                     connection as a question crosses)
   --stray           before each answer, send an answer with an ID that was never asked
+  --mute-after N    on the first connection, after N answers, keep reading questions but
+                    never answer again (a connection whose path died: a new WAN address)
 """
 import argparse
 import json
@@ -89,6 +91,8 @@ def serve(conn, n, args):
                 for msg in batch[:keep]:
                     conn.sendall(answer(msg))
                 return  # the rest go unanswered: the connection closes under them
+            if args.mute_after and n == 1 and answered >= args.mute_after:
+                continue  # read and dropped: nothing ever comes back on this connection
             if args.batch > 1:
                 batch.reverse()
             for msg in batch:
@@ -114,6 +118,7 @@ def main():
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--close-after", type=int, default=0)
     p.add_argument("--stray", action="store_true")
+    p.add_argument("--mute-after", type=int, default=0)
     args = p.parse_args()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)

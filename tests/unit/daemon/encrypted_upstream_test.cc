@@ -1,8 +1,9 @@
 // The DoT transport against a real TLS server on loopback (tests/support/dot_test_server.py,
 // throw-away PKI): pipelined answers in any order reach their own questions, a question a
 // closing connection swallowed is sent once more, stray answers are ignored, a certificate for
-// another name is refused, a silent server costs only the timeout, and the safe-search
-// refresher can ask through it. DoH and the daemon end to end: integration.encrypted_upstreams.
+// another name is refused, a silent server costs only the timeout, a connection that stops
+// answering is replaced, and the safe-search refresher can ask through it. DoH and the daemon end
+// to end: integration.encrypted_upstreams.
 #include "daemon/encrypted_upstream.h"
 
 #include <gtest/gtest.h>
@@ -124,6 +125,23 @@ TEST_F(EncryptedUpstreamTest, ASilentServerCostsOnlyTheTimeout) {
   auto t = transport(server);
   EXPECT_TRUE(askAll(*t, {{1, "a.test"}}, 300)[0].empty());
   EXPECT_EQ(t->stats().failures, 1u);
+}
+
+TEST_F(EncryptedUpstreamTest, AConnectionThatStopsAnsweringIsReplaced) {
+  DotTestServer server;
+  ASSERT_TRUE(server.start(pki_, "server", {"--mute-after", "1"}));
+  auto t = transport(server);  // max_silent_timeouts 3
+  EXPECT_FALSE(askAll(*t, {{1, "a.test"}})[0].empty());
+  // The path dies: questions still go out on the first connection, nothing comes back.
+  for (uint16_t id = 2; id <= 4; ++id) {
+    EXPECT_TRUE(askAll(*t, {{id, "lost.test"}}, 200)[0].empty()) << "question " << id;
+  }
+  EXPECT_EQ(server.connections(), 1);
+  // Three timeouts in a row with nothing received: the next question gets a new connection.
+  const auto answer = askAll(*t, {{5, "b.test"}})[0];
+  EXPECT_TRUE(responseMatchesQuestion(answer, 5, "b.test", dns_type::kA, 1));
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(t->stats().connections, 2u);
 }
 
 TEST_F(EncryptedUpstreamTest, TheSafeSearchRefresherAsksThroughTheTransport) {

@@ -53,6 +53,13 @@ TEST(UpstreamSpecTest, DnsOverHttpsBuildsItsUrlFromNamePortAndPath) {
   auto ip = UpstreamSpec::parse("https://[::1]:8443");
   ASSERT_TRUE(ip) << ip.status().message();
   EXPECT_EQ(ip->url(), "https://[::1]:8443/dns-query");
+  EXPECT_EQ(ip->pinnedName(), "");
+  EXPECT_EQ(p->pinnedName(), "localhost");
+  // A certificate name that is itself an IPv6 address goes in brackets and is not pinned.
+  auto v6name = UpstreamSpec::parse("https://[2620:fe::fe]#2620:fe::9");
+  ASSERT_TRUE(v6name) << v6name.status().message();
+  EXPECT_EQ(v6name->url(), "https://[2620:fe::9]:443/dns-query");
+  EXPECT_EQ(v6name->pinnedName(), "");
 }
 
 TEST(UpstreamSpecTest, MistakesAreNamedInTheError) {
