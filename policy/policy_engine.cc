@@ -460,6 +460,12 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
     };
     canonicalNames(spec.allow, g.allow, "allow");
     canonicalNames(spec.block, g.block, "block");
+    if (spec.schedules.size() > kMaxGroupSchedules) {
+      sink.error(spec.where, "groups." + spec.name +
+                                 ".schedules: " + std::to_string(spec.schedules.size()) +
+                                 " entries; at most " + std::to_string(kMaxGroupSchedules) +
+                                 " (merge windows into fewer [[schedules]])");
+    }
     for (const auto& gs : spec.schedules) {
       auto it = schedule_index.find(gs.schedule);
       if (it == schedule_index.end()) continue;  // reported by loadConfig
@@ -769,8 +775,9 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
   }
 
   // 3/4. Temporary exceptions in force at the request's time.
-  const TemporaryException* category_exceptions[8];
-  size_t n_category_exceptions = 0;
+  // Category exceptions by category index; the first in the table wins (bit set = entry set).
+  const TemporaryException* category_exception[kMaxCategories];
+  uint32_t excepted_categories = 0;
   if (exceptions) {
     for (const auto& e : exceptions->entries()) {
       if (e.until_unix_seconds <= facts.unix_time_seconds ||
@@ -791,8 +798,13 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
         if (e.kind == TemporaryException::Kind::kName) d.rule = e.name;
         return d;
       }
-      if (e.kind == TemporaryException::Kind::kCategory && n_category_exceptions < 8) {
-        category_exceptions[n_category_exceptions++] = &e;
+      if (e.kind == TemporaryException::Kind::kCategory) {
+        for (size_t c = 0; c < category_names_.size() && c < kMaxCategories; ++c) {
+          if (category_names_[c] == e.category && !(excepted_categories >> c & 1u)) {
+            category_exception[c] = &e;
+            excepted_categories |= 1u << c;
+          }
+        }
       }
     }
   }
@@ -818,13 +830,14 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
   }
 
   // Schedules active now (local time computed once per time zone).
-  bool active[64] = {};
+  // compile() refused groups with more than kMaxGroupSchedules entries.
+  bool active[kMaxGroupSchedules] = {};
   bool allow_only = false;
   const GroupSchedule* allow_only_entry = nullptr;
   if (!g.schedules.empty()) {
     LocalTime local[8];
     bool have[8] = {};
-    for (size_t i = 0; i < g.schedules.size() && i < 64; ++i) {
+    for (size_t i = 0; i < g.schedules.size(); ++i) {
       const Schedule& sc = schedules_[g.schedules[i].schedule];
       const uint32_t tz = sc.time_zone;
       LocalTime lt;
@@ -862,7 +875,7 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
 
   // 6. Allow-only schedule.
   if (allow_only) {
-    for (size_t i = 0; i < g.schedules.size() && i < 64; ++i) {
+    for (size_t i = 0; i < g.schedules.size(); ++i) {
       if (active[i] && coveredBy(name, g.schedules[i].allow, &matched)) {
         d.verdict = Verdict::kAllow;
         d.reason = DecisionReason::kAllowList;
@@ -898,12 +911,7 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
   if (allowedByAllowTypeList()) return d;
 
   auto excepted = [&](size_t c) -> const TemporaryException* {
-    for (size_t i = 0; i < n_category_exceptions; ++i) {
-      if (std::string_view(category_exceptions[i]->category) == category_names_[c]) {
-        return category_exceptions[i];
-      }
-    }
-    return nullptr;
+    return c < kMaxCategories && (excepted_categories >> c & 1u) ? category_exception[c] : nullptr;
   };
   auto applyAction = [&](Action a) {
     switch (a) {

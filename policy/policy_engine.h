@@ -66,6 +66,8 @@
 namespace safegate::policy {
 
 inline constexpr size_t kMaxCategories = 32;
+// Schedule entries one group may have; more is a config error (decide() keeps one flag each).
+inline constexpr size_t kMaxGroupSchedules = 64;
 
 class PolicySnapshot;
 using PolicySnapshotPtr = std::shared_ptr<const PolicySnapshot>;

@@ -208,6 +208,53 @@ TEST_F(PolicyEngineTest, MissingListFileFailsTheWholeCompileWithItsLocation) {
       << sink.toString();
 }
 
+TEST_F(PolicyEngineTest, EveryCategoryExceptionCountsHoweverManyThereAre) {
+  // Eight exceptions for other categories first; the ninth is the one that matters.
+  ExceptionTablePtr table = std::make_shared<ExceptionTable>();
+  const char* others[] = {"gambling", "games",    "social",    "dating",
+                          "piracy",   "violence", "self-harm", "streaming"};
+  for (const char* category : others) {
+    TemporaryException e;
+    e.kind = TemporaryException::Kind::kCategory;
+    e.scope = TemporaryException::Scope::kGroup;
+    e.group = "pupils";
+    e.category = category;
+    e.until_unix_seconds = 2000000000;
+    e.granted_by = "head";
+    auto next = table->withAdded(e);
+    ASSERT_TRUE(next) << next.status().message();
+    table = *next;
+  }
+  TemporaryException adult;
+  adult.kind = TemporaryException::Kind::kCategory;
+  adult.scope = TemporaryException::Scope::kClient;
+  adult.client = *IpAddress::parse("10.0.1.1");
+  adult.category = "pornography";
+  adult.until_unix_seconds = 2000000000;
+  adult.granted_by = "head";
+  auto with_ninth = table->withAdded(adult);
+  ASSERT_TRUE(with_ninth);
+  const Decision d = decide("www.adult.example", "10.0.1.1", with_ninth->get());
+  EXPECT_EQ(d.verdict, Verdict::kAllow);
+  EXPECT_EQ(d.reason, DecisionReason::kTemporaryException);
+  EXPECT_EQ(d.exception_id, 9u);
+  EXPECT_EQ(decide("www.adult.example", "10.0.1.2", with_ninth->get()).verdict, Verdict::kBlock);
+}
+
+TEST_F(PolicyEngineTest, AGroupWithMoreScheduleEntriesThanDecideTracksIsRefused) {
+  std::string toml =
+      "[[schedules]]\nname = \"s\"\nwindows = [\"mon 09:00-10:00\"]\n"
+      "[[groups]]\nname = \"kids\"\n";
+  for (size_t i = 0; i <= kMaxGroupSchedules; ++i) {
+    toml += "[[groups.schedules]]\nschedule = \"s\"\ncategories = { games = \"block\" }\n";
+  }
+  DiagnosticSink sink;
+  EXPECT_FALSE(PolicyEngine::load(dir_.write("many.toml", toml), sink));
+  EXPECT_NE(sink.toString().find("groups.kids.schedules: 65 entries; at most 64"),
+            std::string::npos)
+      << sink.toString();
+}
+
 }  // namespace
 }  // namespace safegate::policy
 
