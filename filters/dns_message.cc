@@ -29,16 +29,16 @@ constexpr size_t kMaxWireNameLength = 255;
 
 // Walks the labels of the (possibly compressed) name at `offset`, calling on_label(label) for
 // each non-root label; `next` is set to the offset just past the name where it started.
-// Compression pointers (RFC 1035 §4.1.4) must point strictly below the start of the run of
-// labels being read: that forbids forward pointers, self pointers and every loop, because each
-// jump lowers the bound. Pointers into the 12-octet header are rejected too (no name lives
-// there). The 0x40 and 0x80 label types are rejected (extended labels were deprecated by
-// RFC 6891 §5; 0x80 is reserved).
+// Compression pointers (RFC 1035 §4.1.4) may point anywhere after the 12-octet header (no name
+// lives there), forwards too: the RFC says "a prior occurrence", but nothing forbids others and
+// some encoders write them (Unbound and Knot follow them as well). Loops, including a pointer to
+// itself, are ended by the limit of kMaxCompressionJumps jumps; with the 255-octet limit on
+// the labels read that bounds the walk to a few hundred steps. The 0x40 and 0x80 label types
+// are rejected (extended labels were deprecated by RFC 6891 §5; 0x80 is reserved).
 template <typename OnLabel>
 DnsParseStatus walkName(std::span<const uint8_t> msg, size_t offset, size_t& next,
                         OnLabel&& on_label) noexcept {
   size_t pos = offset;
-  size_t lowest = offset;
   size_t jumps = 0;
   size_t wire_length = 0;
   bool jumped = false;
@@ -64,8 +64,7 @@ DnsParseStatus walkName(std::span<const uint8_t> msg, size_t offset, size_t& nex
         if (!jumped) next = pos + 2;
         jumped = true;
         if (++jumps > kMaxCompressionJumps) return DnsParseStatus::kCompressionLoop;
-        if (target >= lowest || target < kDnsHeaderSize) return DnsParseStatus::kCompressionLoop;
-        lowest = target;
+        if (target < kDnsHeaderSize) return DnsParseStatus::kCompressionLoop;
         pos = target;
         break;
       }

@@ -2,8 +2,8 @@
 //
 // Data plane: every function is noexcept and allocation-free. Parsers take the message as a
 // span and return views into it or into a caller-provided NameBuffer; malformed input is a
-// DnsParseStatus, never an exception. Compression pointers are followed only backwards and at
-// most kMaxCompressionJumps times (loops and forward pointers are rejected, RFC 1035 §4.1.4).
+// DnsParseStatus, never an exception. Compression pointers (RFC 1035 §4.1.4) are followed
+// backwards or forwards, at most kMaxCompressionJumps times (which ends every loop).
 // Builders write into a caller buffer and return the length used, or 0 if it does not fit.
 #pragma once
 
@@ -47,7 +47,7 @@ enum class DnsParseStatus : uint8_t {
   kNotAQuery,         // QR bit set where a query was expected (or the reverse)
   kBadQuestionCount,  // QDCOUNT != 1
   kBadName,           // label too long, name too long, reserved label type
-  kCompressionLoop,   // pointer loop, forward pointer, or too many jumps
+  kCompressionLoop,   // pointer into the header, or too many jumps (a loop)
   kBadOpcode,
   kBadEdns,  // more than one OPT, or OPT not owned by the root (RFC 6891 §6.1.1)
 };

@@ -195,11 +195,22 @@ TEST(DnsMessageTest, SelfPointerInQuestionIsACompressionLoop) {
   EXPECT_EQ(parseDnsQuery(m, q, n), DnsParseStatus::kCompressionLoop);
 }
 
-TEST(DnsMessageTest, ForwardPointerIsRejected) {
+TEST(DnsMessageTest, ForwardPointerIsFollowed) {
+  // RFC 1035 writes "a prior occurrence" but does not forbid a pointer forwards.
   Bytes m = rawMessage(0x0100, 1, 0, 0, 0, {0xC0, 18, 0, 1, 0, 1, 1, 'a', 0});
   DnsQuery q;
   NameBuffer n;
-  EXPECT_EQ(parseDnsQuery(m, q, n), DnsParseStatus::kCompressionLoop);
+  ASSERT_EQ(parseDnsQuery(m, q, n), DnsParseStatus::kOk);
+  EXPECT_EQ(q.question.name, "a");
+  EXPECT_EQ(q.question.qtype, dns_type::kA);
+}
+
+TEST(DnsMessageTest, ForwardAndBackPointerLoopEndsAtTheJumpLimit) {
+  // 12: pointer to 18; 18: label "a", then a pointer back to 12.
+  Bytes m = rawMessage(0x0100, 1, 0, 0, 0, {0xC0, 18, 0, 1, 0, 1, 1, 'a', 0xC0, 12});
+  DnsQuery q;
+  NameBuffer n;
+  EXPECT_NE(parseDnsQuery(m, q, n), DnsParseStatus::kOk);
 }
 
 TEST(DnsMessageTest, PointerIntoHeaderIsRejected) {
