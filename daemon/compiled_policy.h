@@ -37,6 +37,16 @@ class CompiledPolicyView final : public PolicyView {
     return leases_->find(client, mac);
   }
   const LiveAnswerSettings* answerSettings() const noexcept override { return answers_.get(); }
+  const policy::GroupSettings* groupFor(const IpAddress& client,
+                                        const std::optional<MacAddress>& mac,
+                                        uint16_t& index) const noexcept override {
+    index = snapshot_->groupFor(client, mac);
+    return &snapshot_->group(index);
+  }
+  bool isCircumventionDestination(const IpAddress& destination) const noexcept override {
+    return snapshot_->isCircumventionDestination(destination);
+  }
+  const policy::PolicySnapshot* compiled() const noexcept override { return snapshot_.get(); }
   const policy::PolicySnapshotPtr& snapshot() const { return snapshot_; }
   const policy::ExceptionTablePtr& exceptions() const { return exceptions_; }
 

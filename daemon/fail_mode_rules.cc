@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "common/thread_name.h"
-#include "daemon/compiled_policy.h"
 
 extern char** environ;
 
@@ -132,9 +131,9 @@ void FailModeRules::stop() {
 Status FailModeRules::syncOnce() {
   const uint64_t generation = policy_.generation();
   auto view = policy_.get();
-  auto* compiled = dynamic_cast<const CompiledPolicyView*>(view.get());
+  const policy::PolicySnapshot* compiled = view ? view->compiled() : nullptr;
   if (compiled == nullptr) return Status::unavailable("no compiled policy published yet");
-  const policy::PolicySnapshot& snap = *compiled->snapshot();
+  const policy::PolicySnapshot& snap = *compiled;
 
   Status first = Status::ok();
   size_t closed = 0;

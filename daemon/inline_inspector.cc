@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon/compiled_policy.h"
 #include "filters/dns_message.h"
 #include "filters/dns_tcp_stream.h"
 #include "filters/domain_name.h"
@@ -17,6 +16,7 @@
 #include "filters/http_request.h"
 #include "filters/packet.h"
 #include "filters/tls_client_hello.h"
+#include "policy/policy_engine.h"
 
 namespace safegate {
 
@@ -124,7 +124,6 @@ struct InlineInspector::Impl {
   int64_t mono_ms = 0;
   int64_t unix_ms = 0;
   const PolicyView* view = nullptr;
-  const policy::PolicySnapshot* snapshot = nullptr;  // when the view is a compiled policy
   const policy::GroupSettings* group = &kDefaultGroup;
   uint16_t group_index = 0;
   // DNS over TCP, this segment: messages handed out so far, and a safe-search answer built
@@ -261,9 +260,10 @@ struct InlineInspector::Impl {
   // --- the group's settings in force for this client ---
 
   void resolveGroup() {
-    if (snapshot != nullptr) {
-      group_index = snapshot->groupFor(pkt.src, mac);
-      group = &snapshot->group(group_index);
+    uint16_t index = 0;
+    if (const policy::GroupSettings* g = view->groupFor(pkt.src, mac, index)) {
+      group_index = index;
+      group = g;
     }
   }
 
@@ -524,9 +524,7 @@ struct InlineInspector::Impl {
 
   // A DoH/VPN endpoint named by address in a circumvention list (TCP to any port but 53, and
   // UDP 443 for DoH over HTTP/3): caught whatever the SNI says, or with none at all.
-  bool circumventionAddress() const {
-    return snapshot != nullptr && snapshot->isCircumventionDestination(pkt.dst);
-  }
+  bool circumventionAddress() const { return view->isCircumventionDestination(pkt.dst); }
 
   NfqVerdict encryptedDns(FlowEntry* f, bool by_address = false) {
     count(self.counters_.encrypted_dns);
@@ -952,9 +950,6 @@ NfqVerdict InlineInspector::inspect(std::span<const uint8_t> ip, uint32_t mark,
     return options_.fail_open_without_policy ? s.pass() : s.drop();
   }
   s.view = current.get();
-  if (auto* compiled = dynamic_cast<const CompiledPolicyView*>(s.view)) {
-    s.snapshot = compiled->snapshot().get();
-  }
 
   // A packet from the server side of a flow we track: not inspected (rules normally queue
   // only the client side; with rules on every interface replies arrive too).

@@ -16,6 +16,11 @@
 
 namespace safegate {
 
+namespace policy {
+struct GroupSettings;
+class PolicySnapshot;
+}  // namespace policy
+
 // Answer settings a reload may change (dns.block_ttl_seconds, block_page.ipv4/ipv6): published
 // with the policy, so a reload changes them for every worker at once with no extra lock.
 struct LiveAnswerSettings {
@@ -36,6 +41,22 @@ class PolicyView {
   }
   // The answer settings in force with this policy; null: the proxy's start-up settings.
   virtual const LiveAnswerSettings* answerSettings() const noexcept { return nullptr; }
+  // The group `client` falls into and its settings the inline path enforces (QUIC, ECH,
+  // encrypted DNS, unresolved destinations), `index` set to its index; null when the view has
+  // no groups (a fixed test policy: the inline path then keeps its defaults).
+  virtual const policy::GroupSettings* groupFor(const IpAddress& client,
+                                                const std::optional<MacAddress>& mac,
+                                                uint16_t& index) const noexcept {
+    return nullptr;
+  }
+  // True when `destination` is listed by address in a circumvention list (a DoH or VPN
+  // endpoint), which the inline path blocks whatever the handshake names.
+  virtual bool isCircumventionDestination(const IpAddress& destination) const noexcept {
+    return false;
+  }
+  // The compiled policy, for what renders all of it at once (the fail-mode firewall chain);
+  // null for views without one.
+  virtual const policy::PolicySnapshot* compiled() const noexcept { return nullptr; }
 };
 
 using PolicyHolder = SnapshotHolder<PolicyView>;
