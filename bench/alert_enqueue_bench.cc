@@ -1,4 +1,4 @@
-// What alerts cost the DNS path (issue 10; docs/performance.md): the time of
+// What alerts cost the DNS path (results in docs/performance.md): the time of
 // IncidentStore::record() — all a DNS worker does for an incident — with the writer running,
 // (a) without alerts and (b) with the alert router attached (no rate limit: every alert
 // travels) and its batches flushed to a real outbox file once a second, as safegated runs it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Does delivering alerts cost DNS anything? (issue 10; results in docs/performance.md)
+# Does delivering alerts cost DNS anything? (results in docs/performance.md)
 # safegated with the same policy twice in one run, alternating: once with no [[alerts]]
 # destination ("no-alerts": alerting incidents are stored, nothing is sent) and once with a
 # signed webhook on loopback receiving every alert ("alerts": batch 1 s, no rate limit), so

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compiled lists side by side (issue 12; results in docs/performance.md): safegated starting
+# Compiled lists side by side (results in docs/performance.md): safegated starting
 # from list text and from its compiled image (state_dir/compiled), against dnsdist matching the
 # same names in the two prebuilt key-value stores it maps, CDB and LMDB
 # (KeyValueStoreLookupRule + KeyValueLookupKeySuffix, wire-format keys). One run, one seeded

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side DNS proxy benchmark (issue 4; results in docs/performance.md):
+# Side-by-side DNS proxy benchmark (results in docs/performance.md):
 # safegated versus dnsdist (Debian package) with a SuffixMatchNode blocklist — once as
 # configured by default (no packet cache) and once with a packet cache — in one run, with
 # the same generated 1,000,000-domain blocklist (seeded), the same fast local upstream

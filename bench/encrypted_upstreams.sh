@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Encrypted upstreams, side by side in one run (issue 13; results in docs/performance.md):
+# Encrypted upstreams, side by side in one run (results in docs/performance.md):
 # safegated forwarding every question (its cache off) to the same local unbound over plain UDP,
 # over DNS over TLS (one pipelined connection) and over DNS over HTTPS (HTTP/2 streams), with
 # unbound answering every name from local data (no recursion, so the transport is what differs).

@@ -1,4 +1,4 @@
-// Compiled name-index images (issue 12): a generated 5M-name list made ready from its text
+// Compiled name-index images: a generated 5M-name list made ready from its text
 // (read, parse, build — what a start without an image does) and from its image (map and
 // verify), resident memory, the peak while a reload maps a second version next to the first,
 // and lookup speed of the mapped index against the same index built in memory and against a

@@ -1,4 +1,4 @@
-// decide() on a large policy (issue 3): 1,000,000 list entries across 10 categories, 1,000
+// decide() on a large policy: 1,000,000 list entries across 10 categories, 1,000
 // regex rules, 50 groups with schedules, 200 clients. Reports per-decision median and p99
 // (timed one by one), compile time, and the memory the compiled snapshot holds (a reload
 // holds two snapshots for a moment).

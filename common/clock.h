@@ -1,5 +1,5 @@
 // Clock: where time comes from, so schedules, TTLs and rate limits can be tested without
-// sleeping (STYLE.md §7: fakes over mocks).
+// sleeping (fakes over mocks).
 //
 // Provides the Clock interface (wall-clock Unix time for schedules and incident timestamps;
 // a monotonic clock in milliseconds for timeouts and rate limits, which never jumps when the

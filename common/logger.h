@@ -8,7 +8,7 @@
 // \xNN escapes, so one event is always exactly one line and a hostile string (a host name from
 // a packet, a list line) cannot forge another line.
 //
-// Never used on the data plane per packet or per query (STYLE.md §2): formatting allocates and
+// Never used on the data plane per packet or per query: formatting allocates and
 // writing takes a lock. Counters are how the data plane reports.
 //
 // Thread-safety: every method may be called from any thread. Each event is formatted on the

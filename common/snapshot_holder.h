@@ -1,5 +1,5 @@
 // SnapshotHolder<T>: publish an immutable T whole, so readers never see it half-applied
-// (../shared/STYLE.md §3; the model is PowerDNS's GlobalStateHolder/LocalStateHolder in
+// (the model is PowerDNS's GlobalStateHolder/LocalStateHolder in
 // pdns/sholder.hh).
 //
 // The control plane builds a complete new `std::shared_ptr<const T>` and calls publish(); a
@@ -11,8 +11,8 @@
 // traffic, no allocation — and a request that calls current() once sees exactly one snapshot,
 // old or new, never a mix.
 //
-// Reassigning a plain shared_ptr that workers read concurrently is a data race (the e2guardian
-// bug STYLE.md cites); this holder exists so nobody does that.
+// Reassigning a plain shared_ptr that workers read concurrently is a data race (a bug
+// e2guardian had); this holder exists so nobody does that.
 //
 // Lifetime and memory: the previous snapshot is destroyed when the last Reader holding it
 // refreshes (or is destroyed). A Reader that is never used again keeps its snapshot alive, so

@@ -1,6 +1,6 @@
 // SqliteDb and SqliteStatement: a thin, owning wrapper around the SQLite C API.
 //
-// This is the only file that includes <sqlite3.h> (../shared/STYLE.md §1). It is control plane:
+// This is the only file that includes <sqlite3.h>. It is control plane:
 // every call returns Status / Result with SQLite's own message, never throws. A SqliteDb is a
 // single connection and is NOT thread-safe: exactly one thread uses it (the incident writer
 // owns its connection; readers such as the control socket open their own). Statements borrow

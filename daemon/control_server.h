@@ -2,7 +2,7 @@
 //
 // One thread runs a poll() loop over the listening socket and every connection (non-blocking
 // sockets), so a client that is slow, silent or never reads its response holds only its own
-// connection, never the others or stop() (issue 9 item 8). Requests are still handled one at a
+// connection, never the others or stop(). Requests are still handled one at a
 // time, on that thread, by the handler the daemon supplies (control traffic is tiny; serialising
 // it also serialises reloads and exception edits); only the socket I/O is event-driven. A
 // connection has one request in flight: its next line is read once the response is written.

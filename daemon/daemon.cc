@@ -591,7 +591,7 @@ nlohmann::json Daemon::statusJson() {
   j["workers"] = proxy_->workerCount();
   j["control"] = settings_.control.socket.string();
   j["database"] = settings_.database.path.string();
-  // One line an operator reads first: are incidents reaching the database (issue 9 item 11)?
+  // One line an operator reads first: are incidents reaching the database?
   const IncidentStoreHealth health = incidents_->health();
   j["health"] = health.ok ? std::string("ok: incident database writable")
                           : "FAILING: incident database not writable since " +
@@ -778,7 +778,7 @@ std::string Daemon::handleControl(const ControlRequest& req) {
     return controlOk(req.id, {{"exceptions", out}});
   }
   if (cmd == "exceptions.add" || cmd == "pause") {
-    // Bounded duration, granted_by from the connection's peer (issue 9 item 8).
+    // Bounded duration, granted_by from the connection's peer.
     auto e = exceptionFromRequest(req, unixNow(), settings_.control.max_exception_minutes);
     if (!e) return controlError(req.id, e.status().message());
     std::lock_guard<std::mutex> lock(mutex_);

@@ -110,7 +110,7 @@ class Daemon {
   std::unique_ptr<IncidentStore> incidents_;
   std::unique_ptr<DnsProxy> proxy_;
   std::unique_ptr<ResolvedAddressTable> resolved_;  // inline mode: fed by the proxy
-  std::unique_ptr<InlineEngine> inline_;            // inline mode (issue 5)
+  std::unique_ptr<InlineEngine> inline_;            // inline mode (NFQUEUE)
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<OutboxDelivery> outbox_;  // when a destination is configured (docs/outbox.md)
   std::unique_ptr<AlertRouter> alerts_;     // [[alerts]] (docs/alerts.md)

@@ -1,7 +1,7 @@
 // exceptionFromRequest: the temporary exception an "exceptions.add" or "pause" control request
 // asks for (docs/control-protocol.md) — kind, scope, duration and who grants it.
 //
-// Bounds (issue 9 item 8; a huge `minutes` used to overflow a double→int64 cast): `minutes`
+// Bounds (a huge `minutes` used to overflow a double→int64 cast): `minutes`
 // must be a finite number above 0 and at most max_minutes (control.max_exception_minutes);
 // `until` must be whole unix seconds after now and at most max_minutes ahead. `granted_by` is
 // the peer of the connection (SO_PEERCRED, ControlRequest::peer), never a name the request

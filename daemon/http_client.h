@@ -2,7 +2,7 @@
 // hotline reports, webhooks and e-mail alerts through the outbox, list downloads — over libcurl
 // with OpenSSL.
 //
-// This is the only file that includes <curl/curl.h> (STYLE.md §1). Its defaults are the safe
+// This is the only file that includes <curl/curl.h>. Its defaults are the safe
 // ones and cannot be turned off by configuration: TLS peer and host-name verification always on
 // (against `ca_file`, or the system store), https:// only (plain http:// exists for tests alone,
 // behind `allow_insecure_http_for_tests`), an optional public-key pin (curl's

@@ -94,7 +94,7 @@ IncidentEvent IncidentEvent::fromDecision(const RequestFacts& facts, const Decis
   e.group.assign(d.group);
   e.category.assign(d.category);
   if (!d.confidential) {
-    // Licensed lists: the name and the rule would disclose list entries (PRODUCT.md).
+    // Licensed lists: the name and the rule would disclose list entries.
     e.name.assign(facts.name);
     e.rule.assign(d.rule);
     e.source_file.assign(d.source_file);

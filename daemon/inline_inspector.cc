@@ -343,7 +343,7 @@ struct InlineInspector::Impl {
     if (parseDnsQuery(pkt.payload, q, name) != DnsParseStatus::kOk) {
       // A datagram to port 53 that is no query safegate can read is decided as the proxy
       // decides it — dropped — never passed: a crafted message would otherwise reach any
-      // resolver without a decision (issue 9 item 4).
+      // resolver without a decision.
       count(self.counters_.dns_unparsable_dropped);
       return drop();
     }
@@ -611,7 +611,7 @@ struct InlineInspector::Impl {
 
   // TCP to any port but 53. Only payload-bearing segments inside the stream's window
   // [0, max_client_hello_bytes) are read; everything else passes uncounted and never takes a
-  // buffer (issue 9 item 1): SYNs, empty ACKs, FIN/RST without data, keepalive probes (RFC
+  // buffer: SYNs, empty ACKs, FIN/RST without data, keepalive probes (RFC
   // 1122 §4.2.3.6: no data or one garbage octet at SND.UNA - 1, i.e. before the stream start
   // or inside octets already held), and segments before the stream or beyond the cap, which
   // the server drops or cannot read before the gap fills.

@@ -24,7 +24,7 @@
 // A decided flow's verdict is "repeat" with the decision bits in the packet mark; the
 // firewall rules save them in the connection mark so the rest of the flow never comes back
 // (offload).
-// Undecided flows are bounded by time and bytes, never by a packet count (issue 9 item 1):
+// Undecided flows are bounded by time and bytes, never by a packet count:
 // SYNs, empty ACKs, keepalive probes and segments outside the window [0, cap) of the stream
 // pass without counting and without taking a buffer, so a client cannot spend a flow's budget
 // before it sends its ClientHello. A flow that sent something (TCP payload in the window, a

@@ -1,4 +1,4 @@
-// Compiling big lists outside the daemon (issue 12): reading 5M list lines peaks at ~3.5x the
+// Compiling big lists outside the daemon: reading 5M list lines peaks at ~3.5x the
 // finished index in memory. safegated therefore runs `safegated --compile-lists` (this binary,
 // /proc/self/exe) before it loads a policy on start or reload: the child reads the list text,
 // stores the compiled image under state_dir/compiled (policy/list_cache.h) and exits, taking

@@ -1,4 +1,4 @@
-// fetchList: one download of a subscribed blocklist (issue 12) over the shared HttpClient —
+// fetchList: one download of a subscribed blocklist over the shared HttpClient —
 // TLS verification always on, https:// only, a few redirects (to https:// only), gzip accepted
 // and decoded here with its CRC and length checked (a truncated download is an error, never a
 // shorter list), the size cap enforced while the body streams in and again after decoding, and a

@@ -1,4 +1,4 @@
-// The sanity gate a downloaded list version passes before it is used (issue 12): a list host
+// The sanity gate a downloaded list version passes before it is used: a list host
 // that publishes an empty file, half a file or a file that suddenly blocks the world must not
 // switch a school's filtering off or on for everything. A version that fails keeps the last
 // good one in force, with the reason shown (`safegatectl lists`, the log).

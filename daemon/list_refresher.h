@@ -1,4 +1,4 @@
-// ListRefresher: the background thread that keeps subscribed lists current (issue 12). It
+// ListRefresher: the background thread that keeps subscribed lists current. It
 // refreshes each subscription when its record says it is due (daemon/list_subscriber.h),
 // at the lowest CPU priority, and calls `on_update` after a version was kept, so the daemon
 // reloads the policy from the kept copies. Start-up never waits for it: the policy compiles

@@ -1,4 +1,4 @@
-// Minisign signatures of subscribed lists (issue 12): a list published with a minisign key is
+// Minisign signatures of subscribed lists: a list published with a minisign key is
 // accepted only when the signature file next to it (URL + ".minisig") verifies against the
 // public key in the config (lists[].public_key). Verified with OpenSSL's Ed25519; both of
 // minisign's signature algorithms are accepted:

@@ -1,4 +1,4 @@
-// ListStore: the last good copy of every subscribed list under state_dir/lists/ (issue 12), so
+// ListStore: the last good copy of every subscribed list under state_dir/lists/, so
 // start-up never waits for the network and works offline, and a failed or refused download
 // never leaves the daemon without a list it had.
 //

@@ -1,4 +1,4 @@
-// ListSubscriber: one refresh of one subscribed list (issue 12) — download (conditional on the
+// ListSubscriber: one refresh of one subscribed list — download (conditional on the
 // version held), parse, sanity gate, over-blocking quarantine, keep. What is in force changes
 // only when everything passed; every other outcome keeps the last good copy and records why
 // (ListRecord::last_error), so `safegatectl lists` and the log can say it.

@@ -10,7 +10,7 @@
 //   - NFQA_CFG_F_FAIL_OPEN when configured: a full queue accepts packets instead of dropping;
 //   - batched receive (recvmmsg) and batched verdicts (nfq_set_verdict_batch2: one message
 //     for a run of consecutive packets with the same verdict and mark).
-// This file is the only one that includes <libnetfilter_queue/...> (../shared/STYLE.md §1).
+// This file is the only one that includes <libnetfilter_queue/...>.
 //
 // Data plane: run()/pollOnce() allocate nothing per packet (buffers are made at open()), take
 // no locks, and log nothing; the handler decides each packet. Counters are relaxed atomics,

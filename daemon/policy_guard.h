@@ -1,4 +1,4 @@
-// Policy guard: a start or reload must not silently turn filtering off (issue 9 item 10).
+// Policy guard: a start or reload must not silently turn filtering off.
 //
 // A truncated or emptied config (an editor that crashed, a half-copied file, a config
 // management run that wrote nothing) parses fine — every key has a default — and would leave

@@ -1,4 +1,4 @@
-// Reverse DNS for device names (issue 13): the PTR question for a client address and the name
+// Reverse DNS for device names: the PTR question for a client address and the name
 // a LAN DNS server's answer gives it, so an incident can say "sams-tablet" where the DHCP lease
 // files are not readable (a school's AD/DNS server, a separate router).
 //

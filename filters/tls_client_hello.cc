@@ -237,7 +237,7 @@ TlsParseStatus parseTlsClientHello(std::span<const uint8_t> stream, std::span<ui
   if (stream.empty()) return TlsParseStatus::kNeedMore;
   // Cheap early rejection on the first octet. The record version that follows is not
   // checked: RFC 8446 §5.1 has servers ignore it, and servers that do (Go, rustls) would
-  // complete a handshake whose hello a version check had called "not TLS" (issue 9 item 2).
+  // complete a handshake whose hello a version check had called "not TLS".
   if (stream[0] != kContentTypeHandshake) return TlsParseStatus::kNotTls;
 
   size_t pos = 0;

@@ -27,7 +27,7 @@
 
 namespace safegate::policy {
 
-// ---- daemon settings (issue 4 and 5 read these) ----
+// ---- daemon settings (the DNS proxy and inline mode read these) ----
 
 enum class QuicMode : uint8_t { kInspect, kDrop };
 enum class EncryptedDnsMode : uint8_t { kBlock, kMonitor, kAllow };
@@ -95,7 +95,7 @@ struct InlineSettings {
   // Queues bound without NFQA_CFG_F_FAIL_OPEN for fail-closed groups; when not empty,
   // `queues` are bound with it (a full queue is then fail-open/closed per group).
   std::vector<uint16_t> fail_closed_queues;
-  int max_packets_per_flow = 8;  // no longer used (issue 9 item 1); accepted for old configs
+  int max_packets_per_flow = 8;  // no longer used; accepted for old configs
   int max_client_hello_bytes = 16384;
   int undecided_timeout_ms = 10000;
   int reassembly_buffers = 1024;

@@ -1,6 +1,6 @@
 // ListCache: the compiled name index of a policy's lists, kept under state_dir/compiled so that
 // a start or reload whose lists have not changed maps it (policy/name_index.h images) instead
-// of reading and indexing millions of lines of list text again (issue 12).
+// of reading and indexing millions of lines of list text again.
 //
 // One entry per set of list files, a directory named by its key:
 //

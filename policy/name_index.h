@@ -21,7 +21,7 @@
 // power-of-two table at load <= 0.7). There is no wrap-around: the table ends with spare slots
 // and an empty sentinel.
 //
-// Compiled image (issue 12): writeImage() stores a built index as a file — a 4 KiB header page
+// Compiled image: writeImage() stores a built index as a file — a 4 KiB header page
 // (magic, format version, hash key, table geometry, XXH3-128 checksum of the rest) then the slot
 // table and the multi-list runs exactly as they lie in memory — and mapImage() maps such a file
 // read-only instead of building: no list text is read, and every process or snapshot that maps

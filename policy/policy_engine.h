@@ -150,7 +150,7 @@ class PolicySnapshot {
   // categories the group does not simply allow (in any schedule), licensed lists (always
   // enforced), its own block names and a non-allow default. 0 means the group's clients are
   // not filtered at all. Control plane: the daemon refuses a start or reload that takes a
-  // group from some to none — the mark of a truncated config (issue 9 item 10).
+  // group from some to none — the mark of a truncated config.
   struct GroupFiltering {
     std::string group;
     size_t sources = 0;

@@ -2,7 +2,7 @@
 //
 // check-config runs exactly what safegated runs on start and reload (load, validate, compile
 // the policy with its lists) and prints every diagnostic as "path:line:col: error: message"
-// on standard error; exit 0 when the config is valid, 1 otherwise (PRODUCT.md contract).
+// on standard error; exit 0 when the config is valid, 1 otherwise.
 #include <iostream>
 #include <memory>
 #include <string>

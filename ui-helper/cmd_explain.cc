@@ -1,5 +1,5 @@
 // safegatectl explain: the decision for each name, offline, from the same compiled policy the
-// daemon uses (PRODUCT.md contract):
+// daemon uses:
 //
 //   safegatectl explain --config FILE --client IP [--mac MAC] [--at ISO-8601] [--json] [NAME...]
 //   safegatectl explain --list FILE [--list FILE...] [--json] [NAME...]

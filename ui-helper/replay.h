@@ -1,5 +1,5 @@
 // Replay: what safegate would see and decide in a packet capture — the engine behind
-// `safegatectl replay --config FILE [--json] CAPTURE.pcap` (contract: ../shared/PRODUCT.md).
+// `safegatectl replay --config FILE [--json] CAPTURE.pcap`.
 //
 // For every DNS query (UDP/TCP, any port that carries one: 53 and the DNS-looking rest),
 // HTTP/1.x request, TLS ClientHello (reassembled across TCP segments) and QUIC v1/v2 Initial

@@ -1,4 +1,4 @@
-// Fuzz target for the list cache manifest (policy/list_cache.h, issue 12): whatever a file in
+// Fuzz target for the list cache manifest (policy/list_cache.h): whatever a file in
 // state_dir/compiled holds, parseListCacheManifest() refuses it with a reason or returns formats
 // (and residue checksums) that render back to exactly the text it accepted (so nothing it accepts
 // is ambiguous).

@@ -1,5 +1,5 @@
-// Fuzz target for what a list subscription reads from the network and from state_dir
-// (issue 12). The first byte picks the parser, the rest is its input:
+// Fuzz target for what a list subscription reads from the network and from state_dir.
+// The first byte picks the parser, the rest is its input:
 //   0  gunzip (daemon/list_fetcher.h): never more than the cap, never a crash on a cut or
 //      corrupt stream
 //   1  a .minisig file verified over a fixed list with a fixed key (daemon/list_signature.h):

@@ -1,4 +1,4 @@
-// Fuzz target for compiled name-index images (policy/name_index.h, issue 12): whatever a file
+// Fuzz target for compiled name-index images (policy/name_index.h): whatever a file
 // in state_dir holds, NameIndex::mapImage() either refuses it with a reason or maps an index
 // whose lookups stay inside the mapping (ASan would see a probe or a run leave it).
 //

@@ -325,7 +325,7 @@ TEST_F(SafegatedTest, TruncatedUdpAnswerIsCompletedOverTcp) {
   EXPECT_NE(out.find("ANSWER: 40"), std::string::npos) << out;
 }
 
-// Issue 9 item 5: not an open resolver. A source outside dns.allow_from gets no answer at all
+// Not an open resolver. A source outside dns.allow_from gets no answer at all
 // over UDP and its TCP connection is closed at accept; both are counted.
 TEST_F(SafegatedTest, QueriesFromOutsideAllowFromGetNoAnswer) {
   dns_extra_ = "allow_from = [\"127.0.0.1/32\"]\n";
@@ -350,7 +350,7 @@ TEST_F(SafegatedTest, DefaultAllowFromAdmitsLoopback) {
   EXPECT_EQ(dnsCounter("acl_refused"), 0);
 }
 
-// Issue 9 item 5: a client past its rate limit gets REFUSED (counted), other clients do not.
+// A client past its rate limit gets REFUSED (counted), other clients do not.
 TEST_F(SafegatedTest, BurstPastTheRateLimitIsRefusedAndCounted) {
   dns_extra_ = "rate_limit_qps = 1\nrate_limit_burst = 5\n";
   writeConfig(goodConfig());
@@ -374,7 +374,7 @@ TEST_F(SafegatedTest, BurstPastTheRateLimitIsRefusedAndCounted) {
   EXPECT_EQ(dig("-b 127.0.0.2 other.test +short"), "192.0.2.11\n");
 }
 
-// Issue 9 item 5: ANY is answered with the minimal RFC 8482 HINFO, never forwarded.
+// ANY is answered with the minimal RFC 8482 HINFO, never forwarded.
 TEST_F(SafegatedTest, AnyGetsTheRfc8482Answer) {
   startDaemon();
   std::string out = dig("allowed.test ANY");
@@ -388,7 +388,7 @@ TEST_F(SafegatedTest, AnyGetsTheRfc8482Answer) {
   EXPECT_NE(dig("casino.test ANY").find("status: NXDOMAIN"), std::string::npos);
 }
 
-// Issue 9 item 7: an upstream answer larger than the proxy reads (the client advertised a
+// An upstream answer larger than the proxy reads (the client advertised a
 // bigger EDNS size) arrives cut (MSG_TRUNC). It used to be cached and passed on cut off in the
 // middle of a record; now the client gets TC and completes over TCP, and it is counted.
 TEST_F(SafegatedTest, UpstreamAnswerBiggerThanTheReadBufferBecomesTcNotAHalfMessage) {
@@ -404,7 +404,7 @@ TEST_F(SafegatedTest, UpstreamAnswerBiggerThanTheReadBufferBecomesTcNotAHalfMess
   EXPECT_EQ(dnsCounter("upstream_truncated_reads"), 2);
 }
 
-// Issue 9 item 7: the UDP upstream sockets move to new random source ports every
+// The UDP upstream sockets move to new random source ports every
 // dns.upstream_port_rotation_seconds, and a query sent on a socket that is then replaced is
 // still answered (the old socket is read until its last query is answered). The old code kept
 // its 8 ports (2 workers x 4) for the process lifetime.
@@ -442,7 +442,7 @@ TEST_F(SafegatedTest, UpstreamSourcePortsRotateWithoutLosingAnswersInFlight) {
   EXPECT_EQ(dnsCounter("upstream_bad_answers"), 0);
 }
 
-// Issue 9 item 7: with dns.randomize_case (0x20) the name goes upstream in random letter case,
+// With dns.randomize_case (0x20) the name goes upstream in random letter case,
 // each client gets its own spelling back (also from the cache, whose key ignores case).
 TEST_F(SafegatedTest, RandomizedCaseGoesUpstreamAndClientsKeepTheirOwnCase) {
   ScriptedUpstream upstream;
@@ -477,7 +477,7 @@ TEST_F(SafegatedTest, RandomizedCaseGoesUpstreamAndClientsKeepTheirOwnCase) {
   EXPECT_EQ(dnsCounter("upstream_bad_answers"), 0);
 }
 
-// Issue 9 item 7: with 0x20 on, an answer whose question does not repeat the case that was
+// With 0x20 on, an answer whose question does not repeat the case that was
 // sent (as a forger who did not see the query would write it) is dropped and counted; the
 // client gets SERVFAIL once the attempts time out, never the forged address.
 TEST_F(SafegatedTest, RandomizedCaseDropsAnAnswerInAnotherCase) {
@@ -581,7 +581,7 @@ TEST_F(SafegatedTest, ReloadWithBadConfigKeepsServingAndReportsEveryDiagnostic) 
   EXPECT_NE(dig("allowed.test").find("NXDOMAIN"), std::string::npos);
 }
 
-// Issue 9 item 12: SIGHUP replaces the policy snapshot on the main thread while `status` reads
+// SIGHUP replaces the policy snapshot on the main thread while `status` reads
 // it on the control thread. Under the tsan preset a race makes the daemon exit non-zero
 // (TSan's exit code), so the exit status below is the assertion; under dev it still checks
 // that the two interleave without a crash and every reload is counted.
@@ -617,7 +617,7 @@ TEST_F(SafegatedTest, StatusDuringSignalReloadsIsSafe) {
   EXPECT_EQ(log.find("ThreadSanitizer"), std::string::npos) << log;
 }
 
-// Issue 9 item 10: a truncated config (only its first lines survived) parses, and would turn
+// A truncated config (only its first lines survived) parses, and would turn
 // filtering off. Reload and start refuse it, naming the group, unless told it is on purpose.
 TEST_F(SafegatedTest, TruncatedConfigIsRefusedUnlessAllowedOnPurpose) {
   startDaemon();
@@ -658,7 +658,7 @@ TEST_F(SafegatedTest, TruncatedConfigIsRefusedUnlessAllowedOnPurpose) {
   EXPECT_EQ(dig("casino.test +short"), "192.0.2.77\n");
 }
 
-// Issue 9 item 9: every daemon key marked `live` in the schema changes behaviour on reload
+// Every daemon key marked `live` in the schema changes behaviour on reload
 // (the policy keys are exercised by the reload tests above). Each is observed where it acts:
 // the answer on the wire, the rows in the database, and the status the components report.
 TEST_F(SafegatedTest, ReloadAppliesEveryLiveDaemonKey) {
@@ -734,7 +734,7 @@ TEST_F(SafegatedTest, ControlSocketExplainsLiveAndGrantsExceptions) {
   EXPECT_NE(r.find("\"blocked\":"), std::string::npos) << r;
 }
 
-// Issue 9 item 8: a client holding the control socket with half a request does not delay
+// A client holding the control socket with half a request does not delay
 // others (it held the only slot for 30 s per byte); durations are bounded by
 // control.max_exception_minutes (1e7 minutes were granted); granted_by is the connecting user,
 // not the request's claim.

@@ -1,4 +1,4 @@
-// Integration tests of DNS over TCP in the real safegated (issue 9 item 6): a real upstream
+// Integration tests of DNS over TCP in the real safegated: a real upstream
 // (sg_dns_responder) on loopback, real dig as the client that must keep working, and raw TCP
 // sockets from many loopback source addresses (127.0.0.0/8 is all local on Linux) playing the
 // idle, slow-drip and greedy clients. Binaries come from the environment (SAFEGATED,

@@ -210,7 +210,7 @@ TEST_F(OutboxIntegrationTest, AlertingIncidentFromARealDigReachesTheLeadsSignedW
   EXPECT_EQ(body.find("127.0.0.1"), std::string::npos) << body;
 }
 
-// Issue 12: a list subscribed over HTTPS. The daemon is ready before the download (start-up
+// A list subscribed over HTTPS. The daemon is ready before the download (start-up
 // never waits for the network), downloads in the background, keeps the copy under
 // state_dir/lists, reloads, and a real dig is then blocked; `safegatectl lists` shows it.
 TEST_F(OutboxIntegrationTest, SubscribedListIsDownloadedKeptAndEnforced) {

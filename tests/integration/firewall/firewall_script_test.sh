@@ -1,7 +1,7 @@
 #!/bin/sh
 # packaging/firewall/safegate-firewall.sh without root: iptables is replaced by a stub that
-# records its arguments, so the test sees exactly what "apply" would install (issue 9 item 5:
-# with SAFEGATE_LAN_IF empty the DNS REDIRECT matched the WAN side too).
+# records its arguments, so the test sees exactly what "apply" would install (with
+# SAFEGATE_LAN_IF empty the DNS REDIRECT used to match the WAN side too).
 set -u
 SRC="${SAFEGATE_SOURCE_DIR:?run through ctest}"
 FIREWALL="$SRC/packaging/firewall/safegate-firewall.sh"

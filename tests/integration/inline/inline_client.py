@@ -121,7 +121,7 @@ def cmd_tls(a):
         # RFC 8446 §5.1: the record-layer version is to be ignored; servers accept any.
         record = record[:1] + a.record_version.to_bytes(2, "big") + record[3:]
     if a.keepalive:
-        # The bypass of issue 9 item 1: idle with kernel keepalive probes (empty segments) every
+        # The keepalive bypass: idle with kernel keepalive probes (empty segments) every
         # second before the ClientHello, so a per-packet budget runs out first.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)

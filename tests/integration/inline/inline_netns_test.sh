@@ -274,7 +274,7 @@ check "TLS in 7-byte segments, allowed" "REPLY" \
   "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni allowed.test --chunk 7)"
 check "TLS in 7-byte segments, blocked" "RESET" \
   "$(CX "$PYTHON" "$CLIENT_PY" tls --src 10.77.1.2 --dst 10.77.2.2 --sni www.casino.test --chunk 7)"
-# Issue 9 items 1-2: keepalive probes before the hello no longer use up a per-packet budget
+# Keepalive probes before the hello no longer use up a per-packet budget
 # (the old inspector allowed the flow after 8 packets), and a record version above 0x0304 is
 # still read as TLS (it was "unresolved", allowed).
 check "blocked TLS after 9 s of keepalive probes" "RESET" \

@@ -1,6 +1,6 @@
 // ControlServer on a real Unix socket in a temp dir: a client that never reads its (large)
 // response, a slow-drip client and a stuck client must not stop others from being served or
-// stop() from returning (issue 9 item 8). Tests run as root, so the peer check admits them.
+// stop() from returning. Tests run as root, so the peer check admits them.
 #include "daemon/control_server.h"
 
 #include <grp.h>

@@ -1,4 +1,4 @@
-// exceptionFromRequest: bounded durations and granted_by from the peer (issue 9 item 8).
+// exceptionFromRequest: bounded durations and granted_by from the peer.
 #include "daemon/exception_request.h"
 
 #include <gtest/gtest.h>

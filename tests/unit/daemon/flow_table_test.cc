@@ -12,7 +12,7 @@ FlowKey key(const std::string& client, uint16_t port) {
   return FlowKey{*IpAddress::parse(client), *IpAddress::parse("192.0.2.1"), port, 443, 6};
 }
 
-// Issue 9 item 3: the slot hash had a constant seed, so a client could compute 5-tuples that
+// The slot hash had a constant seed, so a client could compute 5-tuples that
 // share one 16-slot probe window. Each table now draws its own key.
 TEST(FlowTableTest, SlotHashIsKeyedPerTable) {
   auto a = FlowTable::create(65536, 4, 4, 30000);

@@ -196,7 +196,7 @@ size_t countLines(const std::vector<std::string>& lines, std::string_view needle
   return n;
 }
 
-// Issue 9 item 11: a full disk is logged once with its reason (not per batch), shown by
+// A full disk is logged once with its reason (not per batch), shown by
 // health(), logged again when it recovers, and incidents thrown away at exit are counted in
 // the log. A real full file system: a small tmpfs in a private mount namespace (root only; CI
 // runs as root).

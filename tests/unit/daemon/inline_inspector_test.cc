@@ -215,7 +215,7 @@ TEST_F(InlineInspectorTest, RedirectsBlockedHttpToBlockPageAndResetsServer) {
   EXPECT_EQ(inspector_->counters().http_redirects.load(), 1u);
 }
 
-// Issue 12: a list entry with a path blocks that page of a plain-HTTP site, not the site.
+// A list entry with a path blocks that page of a plain-HTTP site, not the site.
 TEST_F(InlineInspectorTest, UrlRuleWithAPathBlocksThatPageOnly) {
   auto get = [&](uint16_t port, const std::string& path) {
     const std::string req = "GET " + path + " HTTP/1.1\r\nHost: pages.example\r\n\r\n";
@@ -649,7 +649,7 @@ TEST_F(InlineInspectorTest, ServerSpeaksFirstFlowWithOnlyAcksStaysUndecided) {
   EXPECT_EQ(inspector_->counters().ignored_empty.load(), 40u);
 }
 
-// Issue 9 item 1, the keepalive repro: TCP_KEEPIDLE=1/KEEPINTVL=1 to a blocked HTTPS site
+// The keepalive repro: TCP_KEEPIDLE=1/KEEPINTVL=1 to a blocked HTTPS site
 // makes the client send empty ACKs and keepalive probes (no data, or one garbage octet at
 // SND.UNA - 1) before its ClientHello. They used to spend max_packets_per_flow and the flow
 // was offloaded as "allow"; now they pass uncounted and the ClientHello is decided.
@@ -834,7 +834,7 @@ std::vector<uint8_t> paddedHello(std::string_view sni, size_t padding, bool sni_
   return out;
 }
 
-// Issue 9 item 2: a ClientHello over 16 KiB used to be "unresolved" (allowed by default).
+// A ClientHello over 16 KiB used to be "unresolved" (allowed by default).
 TEST_F(InlineInspectorTest, OversizeHelloIsDecidedByItsSniOnceSeen) {
   auto hello = paddedHello("www.casino.example", 40000, true);
   std::span<const uint8_t> h(hello);
@@ -878,7 +878,7 @@ TEST_F(InlineInspectorTest, HelloWithARecordVersionAbove0304IsStillDecided) {
   EXPECT_EQ(inspector_->counters().tls_blocked.load(), 2u);
 }
 
-// Issue 9 item 3: 256 idle connections that sent "\x16\x03\x01" used to take every buffer of
+// 256 idle connections that sent "\x16\x03\x01" used to take every buffer of
 // the worker's pool, and every other client's hello then failed open.
 TEST_F(InlineInspectorTest, OneClientsIdleFlowsDoNotMakeAnotherClientsHelloPass) {
   options_.reassembly_buffers = 256;

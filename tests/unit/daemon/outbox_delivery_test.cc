@@ -255,7 +255,7 @@ TEST_F(OutboxDeliveryTest, ThreadDeliversWhatIsQueuedAfterAWake) {
   EXPECT_EQ(state, OutboxState::kDelivered);
 }
 
-// Issue 10: a flood of 10,000 alerts (one per device, so no rate limit folds them) reaches the
+// A flood of 10,000 alerts (one per device, so no rate limit folds them) reaches the
 // receiver whole, in 500-alert bodies, with the router flushed by the delivery thread the way
 // safegated wires it (AlertRouter::flush as the producer) — nothing on the caller's thread but
 // onAlert().

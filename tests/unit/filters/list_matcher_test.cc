@@ -198,7 +198,7 @@ TEST(ListMatcherTest, RegexAndWildcardRulesMatchNames) {
   EXPECT_EQ(m->stats().pattern_rules, 3u);
 }
 
-// Issue 12: URL-shaped rules match names as AdGuard's DNS engine (urlfilter) does — it tests
+// URL-shaped rules match names as AdGuard's DNS engine (urlfilter) does — it tests
 // "http://" + name for patterns starting "||", "http://", "://", "*://" or shaped "/label.", and
 // the bare name otherwise; a trailing "/*" is a separator. Expected rows follow from applying
 // urlfilter's pattern-to-regex rules to those two strings.

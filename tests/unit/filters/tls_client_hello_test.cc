@@ -299,7 +299,7 @@ TEST(TlsClientHelloTest, NonHandshakeStartIsNotTls) {
   EXPECT_EQ(parseTlsClientHello(sslv2, scratch, ch), TlsParseStatus::kNotTls);
 }
 
-// Issue 9 item 2: RFC 8446 §5.1 — legacy_record_version "MUST be ignored for all purposes";
+// RFC 8446 §5.1: legacy_record_version "MUST be ignored for all purposes";
 // servers that follow it (Go, rustls) complete the handshake, so the hello must be read.
 TEST(TlsClientHelloTest, RecordVersionIsIgnoredAsServersIgnoreIt) {
   std::array<uint8_t, kMaxClientHelloLength> scratch;

@@ -1,4 +1,4 @@
-// dns.allow_from, dns.rate_limit_qps and dns.rate_limit_burst (issue 9 item 5): read into the
+// dns.allow_from, dns.rate_limit_qps and dns.rate_limit_burst: read into the
 // daemon settings, defaults documented in the schema, an empty ACL refused.
 #include <gtest/gtest.h>
 

@@ -162,7 +162,7 @@ TEST(ConfigTest, UnusedMaxPacketsPerFlowIsAcceptedWithAWarning) {
       << sink.toString();
 }
 
-// Issue 12: an https:// source is a subscription compiled from its kept copy under
+// An https:// source is a subscription compiled from its kept copy under
 // state_dir/lists; a file:// URL is a file; plain http:// and a second subscription per list
 // are errors; before the first download the list compiles empty, with a warning.
 TEST(ConfigTest, HttpsSourcesAreSubscriptionsCompiledFromTheirKeptCopy) {

@@ -34,7 +34,7 @@ TEST(ExamplesTest, EveryShippedExampleLoadsAndCompiles) {
   EXPECT_GE(n, 4u) << "home, primary-school, secondary-school, default";
 }
 
-// Issue 9 item 2: an oversize or stalled ClientHello, or one without SNI, takes the group's
+// An oversize or stalled ClientHello, or one without SNI, takes the group's
 // unresolved_destination — the shipped children's groups must not allow there.
 TEST(ExamplesTest, ChildGroupsDoNotAllowUnresolvedDestinations) {
   size_t children = 0;
@@ -78,7 +78,7 @@ TEST(ExamplesTest, HomeExampleBlocksForTheYoungChildAndNotForTheParent) {
   EXPECT_EQ(loaded->snapshot->decide(f).reason, DecisionReason::kAllowList);
 }
 
-// Issue 12: examples/subscriptions.toml ships commented out (nothing is downloaded unless the
+// examples/subscriptions.toml ships commented out (nothing is downloaded unless the
 // operator chooses); with every block uncommented it must load — valid keys, categories and
 // https:// URLs, unique names — and cover the UKSIC categories that have an open list.
 TEST(ExamplesTest, SubscriptionsExampleLoadsWithEveryBlockUncommented) {

@@ -261,7 +261,7 @@ TEST_F(PolicyEngineTest, AGroupWithMoreScheduleEntriesThanDecideTracksIsRefused)
 namespace safegate::policy {
 namespace {
 
-// Issue 9 item 10: the daemon compares these counts to refuse a config that silently stops
+// The daemon compares these counts to refuse a config that silently stops
 // filtering a group.
 TEST(PolicyFilteringTest, CountsTheListsAndRulesEachGroupEnforces) {
   testing::TempDir dir;

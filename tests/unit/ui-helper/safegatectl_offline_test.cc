@@ -1,4 +1,4 @@
-// The offline safegatectl commands, driven as the real binary (PRODUCT.md contracts):
+// The offline safegatectl commands, driven as the real binary:
 // check-config exit codes and path:line:col diagnostics, explain's JSON lines, stdin batch,
 // --at, --list, and config-reference.
 #include <gtest/gtest.h>
