@@ -203,7 +203,7 @@ BENCHMARK(BM_ListMatcherLookup);
 // Loading the real lists (read + parse + compile), when ../shared/data is present.
 void BM_LoadRealList(benchmark::State& state, const char* relative) {
   const char* env = std::getenv("SAFEGATE_SHARED_DATA");
-  const std::filesystem::path root = env ? env : "/work/shared/data";
+  const std::filesystem::path root = env ? env : "../shared/data";  // beside the checkout
   const std::filesystem::path p = root / relative;
   if (!std::filesystem::exists(p)) {
     state.SkipWithError("shared data not found");

@@ -612,7 +612,7 @@ const KeyDef kKeys[] = {
     {"hotline.operator_contact", K::kString, "\"\"", R,
      "How the hotline reaches the operator (an e-mail address or phone number)."},
 
-    {"inline", K::kTable, "", R, "NFQUEUE inline inspection (issue 5)."},
+    {"inline", K::kTable, "", R, "NFQUEUE inline inspection (docs/inline.md)."},
     {"inline.enabled", K::kBoolean, "false", R, "Inspect packets queued by the firewall rules."},
     {"inline.queues",
      K::kIntegerList,
