@@ -81,6 +81,7 @@ nlohmann::json decisionJson(std::string_view name, const Decision& d) {
                     : std::string(d.source_file) + ":" + std::to_string(d.source_line);
   j["reason"] = renderReason(d);
   j["alert"] = d.alert;
+  j["confidential"] = d.confidential;
   j["block_answer"] = std::string(blockAnswerName(d.block_answer));
   if (!d.rewrite_target.empty()) j["rewrite_target"] = std::string(d.rewrite_target);
   if (d.exception_id) j["exception_id"] = d.exception_id;
@@ -739,7 +740,13 @@ std::string Daemon::handleControl(const ControlRequest& req) {
       f.mac = mac;
       f.name = *canonical;
       f.unix_time_seconds = at;
-      out.push_back(decisionJson(*canonical, view->decide(f)));
+      nlohmann::json j = decisionJson(*canonical, view->decide(f));
+      // The group's profile (its age band): the block page words itself for it.
+      uint16_t group_index = 0;
+      if (const policy::GroupSettings* g = view->groupFor(*client, mac, group_index)) {
+        j["profile"] = g->profile;
+      }
+      out.push_back(std::move(j));
     }
     return controlOk(req.id, {{"decisions", out}});
   }

@@ -26,6 +26,7 @@
 
 #include "policy/config.h"
 #include "ui-helper/commands.h"
+#include "ui-helper/control_client.h"
 
 namespace safegate::ui {
 
@@ -52,52 +53,25 @@ std::string socketPath(const ControlOptions& o) {
   return "/var/lib/safegate/control.sock";
 }
 
-// Sends one request; returns the parsed response or sets exit code 2 and returns null.
+// Sends one request; returns the result, or sets the exit code (2 unreachable, 1 refused) and
+// returns null after printing why.
 json call(const ControlOptions& o, json request) {
-  request["v"] = 1;
-  request["id"] = 1;
   const std::string path = socketPath(o);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    std::cerr << "safegatectl: cannot connect to " << path << ": " << std::strerror(errno)
+  auto reply = controlCall(path, std::move(request));
+  if (!reply) {
+    std::cerr << "safegatectl: " << reply.status().message()
               << " (is safegated running? use --socket or --config)\n";
-    if (fd >= 0) close(fd);
     exitCode() = 2;
     return nullptr;
   }
-  std::string line = request.dump() + "\n";
-  std::string buffer;
-  if (send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size())) {
-    char chunk[65536];
-    while (buffer.find('\n') == std::string::npos) {
-      ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-      if (n <= 0) break;
-      buffer.append(chunk, static_cast<size_t>(n));
-    }
-  }
-  close(fd);
-  // One answer per request: the first line (a notice may follow before the server closes).
-  if (const size_t nl = buffer.find('\n'); nl != std::string::npos) buffer.resize(nl);
-  json response = json::parse(buffer, nullptr, false);
-  if (response.is_discarded() || !response.is_object()) {
-    std::cerr << "safegatectl: no valid answer from " << path
-              << " (the connection was refused or closed: check the socket's group)\n";
-    exitCode() = 2;
-    return nullptr;
-  }
-  if (!response.value("ok", false)) {
-    if (response.contains("diagnostics")) {
-      for (const auto& d : response["diagnostics"]) std::cerr << d.get<std::string>() << "\n";
-    }
-    std::cerr << "safegatectl: " << response.value("error", std::string("request failed")) << "\n";
+  if (!reply->ok) {
+    for (const auto& d : reply->diagnostics) std::cerr << d << "\n";
+    std::cerr << "safegatectl: " << reply->error << "\n";
     exitCode() = 1;
     return nullptr;
   }
   exitCode() = 0;
-  return response["result"];
+  return reply->result;
 }
 
 std::string cell(const json& v) {
