@@ -383,6 +383,16 @@ class ModelBuilder {
     d.block_page.ipv4 = IpAddress::parse(bp.str("ipv4"));
     d.block_page.ipv6 = IpAddress::parse(bp.str("ipv6"));
     d.block_page.url = bp.str("url");
+    Section ui = top.sub("ui");
+    d.ui.listen = ui.str("listen");
+    if (!ui.str("translations_dir").empty()) {
+      d.ui.translations_dir = resolveAgainst(configDir(), ui.str("translations_dir"));
+    }
+    for (const std::string& link : ui.strings("help_links")) {
+      const size_t bar = link.find('|');
+      if (bar != std::string::npos)
+        d.ui.help_links.emplace_back(link.substr(0, bar), link.substr(bar + 1));
+    }
     Section ob = top.sub("outbox");
     d.outbox.path = statePath(ob.str("path"));
     d.outbox.max_messages = ob.integer("max_messages");

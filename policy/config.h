@@ -88,6 +88,13 @@ struct BlockPageSettings {
   std::string url;
 };
 
+// [ui]: read by safegate-ui only (docs/block-page.md).
+struct UiSettings {
+  std::string listen;                                           // "addr:port"; "" = see schema
+  std::filesystem::path translations_dir;                       // absolute; "" = installed
+  std::vector<std::pair<std::string, std::string>> help_links;  // label, URL
+};
+
 struct InlineSettings {
   bool enabled = false;
   std::vector<uint16_t> queues = {0};
@@ -165,6 +172,7 @@ struct DaemonSettings {
   ControlSettings control;
   DeviceSettings devices;
   BlockPageSettings block_page;
+  UiSettings ui;
   InlineSettings inline_mode;
   OutboxSettings outbox;
   HotlineSettings hotline;

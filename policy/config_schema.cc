@@ -90,6 +90,29 @@ std::string validateReverseServer(const toml::node& n) {
 std::string validateListenAddrPorts(const toml::node& n) {
   return forEachString(n, checkListenAddrPort);
 }
+std::string validateListenAddrPort(const toml::node& n) {
+  auto v = n.value<std::string>();
+  return v && !v->empty() ? checkListenAddrPort(*v) : std::string();
+}
+// ui.help_links: "Label|URL", the URL http(s):// or tel: (a helpline's number).
+std::string checkHelpLink(std::string_view s) {
+  const size_t bar = s.find('|');
+  if (bar == std::string_view::npos || bar == 0) {
+    return "\"" + std::string(s) +
+           "\" is not \"Label|URL\" (e.g. \"Childline|https://www.childline.org.uk\")";
+  }
+  const std::string_view url = s.substr(bar + 1);
+  if (!url.starts_with("https://") && !url.starts_with("http://") && !url.starts_with("tel:")) {
+    return "\"" + std::string(url) + "\": a help link is https://, http:// or tel:";
+  }
+  for (char c : url) {
+    if (c <= ' ' || c == '"' || c == '<' || c == '>' || c == '\'' || c == '`') {
+      return "\"" + std::string(url) + "\": a URL may not contain '" + std::string(1, c) + "'";
+    }
+  }
+  return {};
+}
+std::string validateHelpLinks(const toml::node& n) { return forEachString(n, checkHelpLink); }
 
 std::string checkTimeZone(std::string_view s) {
   auto tz = TimeZone::load(s);
@@ -561,6 +584,23 @@ const KeyDef kKeys[] = {
      validateIpv6},
     {"block_page.url", K::kString, "\"\"", R,
      "URL of the block page (HTTP redirects in inline mode)."},
+
+    {"ui", K::kTable, "", R,
+     "safegate-ui, the block page a blocked client sees (docs/block-page.md). safegated "
+     "itself does not read this table."},
+    {"ui.listen", K::kString, "\"\"", R,
+     "Where safegate-ui serves the block page, \"addr:port\"; empty = block_page.ipv4 port 80 "
+     "when that is set, else 127.0.0.1:8080. Port 0 binds a free port (printed in the ready "
+     "line).",
+     validateListenAddrPort},
+    {"ui.translations_dir", K::kString, "\"\"", R,
+     "Folder of the block page's translations (one <language>.toml each, see "
+     "docs/block-page.md); empty = the installed ones. A school adds a language by adding a "
+     "file."},
+    {"ui.help_links", K::kStringList, "[]", R,
+     "Where a child can get help, shown on every block page: \"Label|URL\" entries, the URL "
+     "https://, http:// or tel: (e.g. \"Childline 0800 1111|https://www.childline.org.uk\").",
+     validateHelpLinks},
 
     {"outbox", K::kTable, "", R,
      "The durable queue of messages that leave the machine (docs/outbox.md)."},

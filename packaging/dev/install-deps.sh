@@ -11,7 +11,7 @@ packages=(
   libnetfilter-queue-dev libmnl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # libraries we chose (docs/dependencies.md says why)
   libidn2-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libpcap-dev zlib1g-dev
-  libxxhash-dev libcap-dev
+  libxxhash-dev libcap-dev libcpp-httplib-dev
   # real peers for integration tests and benchmarks
   dnsutils dnsperf dnsdist unbound iptables iproute2 systemd groff-base curl python3 python3-cryptography
   python3-jsonschema python3-aiosmtpd openssl

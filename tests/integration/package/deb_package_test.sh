@@ -43,7 +43,9 @@ dpkg --root="$ROOT" --force-script-chrootless --force-depends --log="$WORK/dpkg.
   -i "$DEB" >"$WORK/dpkg.out" 2>&1 || { cat "$WORK/dpkg.out"; echo "FAIL: dpkg -i"; exit 1; }
 check "dpkg records the package as installed" "install ok installed" \
   "$(dpkg --root="$ROOT" -s safegate 2>/dev/null | sed -n 's/^Status: //p')"
-for f in usr/sbin/safegated usr/bin/safegatectl etc/safegate/safegate.toml \
+for f in usr/sbin/safegated usr/bin/safegatectl usr/bin/safegate-ui \
+         usr/share/safegate/translations/en.toml usr/share/safegate/translations/ar.toml \
+         etc/safegate/safegate.toml \
          usr/lib/systemd/system/safegated.service usr/lib/sysusers.d/safegate.conf \
          usr/lib/tmpfiles.d/safegate.conf usr/lib/safegate/safegate-firewall.sh \
          usr/share/man/man8/safegated.8.gz usr/share/man/man8/safegatectl.8.gz \
@@ -93,6 +95,10 @@ inroot() {
 out="$(inroot /usr/bin/safegatectl check-config /etc/safegate/safegate.toml 2>&1)" || true
 check "installed safegatectl checks the installed config" "ok" \
   "$(printf '%s' "$out" | grep -q '^/etc/safegate/safegate.toml: ok' && echo ok || echo "$out")"
+out="$(inroot /usr/bin/safegate-ui --config /etc/safegate/safegate.toml --check 2>&1)" || true
+check "installed safegate-ui finds the installed translations" \
+  "translations=/usr/share/safegate/translations languages=6" \
+  "$(printf '%s' "$out" | grep -o 'translations=.*' || echo "$out")"
 
 # safegated from the root with the installed config and lists; DNS on a free loopback port. Its
 # stdout is a FIFO read until the ready line (the readiness signal; no polling).

@@ -1,0 +1,121 @@
+// The block page's words and language choice (ui-helper/block_page.h): the bundled six UN
+// languages load complete, Accept-Language is weighed as RFC 9110 says, the age band follows
+// the group's profile, a licensed list's name never appears, and every shown value is escaped.
+// End to end with safegated: integration.block_page.
+#include "ui-helper/block_page.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/support/shared_data.h"
+
+namespace safegate::ui {
+namespace {
+
+const std::filesystem::path kBundled = SAFEGATE_SOURCE_DIR "/ui-helper/translations";
+
+Translations bundled() {
+  DiagnosticSink sink;
+  auto t = Translations::load(kBundled, sink);
+  EXPECT_TRUE(t) << sink.toString();
+  return t ? std::move(*t) : Translations();
+}
+
+TEST(BlockPageTest, TheSixUnLanguagesLoadCompleteAndArabicIsRightToLeft) {
+  const Translations all = bundled();
+  std::vector<std::string> codes;
+  for (const Translation& t : all.all()) codes.push_back(t.code);
+  EXPECT_EQ(codes, (std::vector<std::string>{"ar", "en", "es", "fr", "ru", "zh"}));
+  for (const Translation& t : all.all()) {
+    EXPECT_EQ(t.rtl, t.code == "ar") << t.code;
+    EXPECT_FALSE(t.get("young.title").empty()) << t.code;
+    EXPECT_FALSE(t.get("categories.gambling").empty()) << t.code;
+  }
+}
+
+TEST(BlockPageTest, AcceptLanguageIsOrderedByWeightThenPosition) {
+  const auto l = parseAcceptLanguage("de-DE, fr;q=0.5, zh-Hant-TW;q=0.9, en;q=0.5, *;q=0.1");
+  const std::vector<std::pair<std::string, double>> want = {
+      {"de", 1.0}, {"zh", 0.9}, {"fr", 0.5}, {"en", 0.5}, {"*", 0.1}};
+  EXPECT_EQ(l, want);
+  // q=0 means "not acceptable"; malformed items are skipped, not fatal.
+  EXPECT_EQ(parseAcceptLanguage("ru;q=0, es;q=abc, x1, ;q=1, fr;q=2, ar ; q=0.3"),
+            (std::vector<std::pair<std::string, double>>{{"ar", 0.3}}));
+  EXPECT_TRUE(parseAcceptLanguage("").empty());
+}
+
+TEST(BlockPageTest, TheLanguageIsTheChoiceThenTheBrowsersThenEnglish) {
+  const Translations all = bundled();
+  EXPECT_EQ(all.pick("", "de, fr;q=0.8, ar;q=0.9").code, "ar");
+  EXPECT_EQ(all.pick("ES", "fr").code, "es");  // ?lang= wins, any case
+  EXPECT_EQ(all.pick("xx", "zh-CN").code, "zh");
+  EXPECT_EQ(all.pick("", "de, *;q=0.5, fr;q=0.1").code, "en");  // "*" before fr: the default
+  EXPECT_EQ(all.pick("", "").code, "en");
+}
+
+TEST(BlockPageTest, TheAgeBandFollowsTheProfile) {
+  EXPECT_EQ(ageBandForProfile("under-9"), AgeBand::kYoung);
+  EXPECT_EQ(ageBandForProfile("9-12"), AgeBand::kJunior);
+  EXPECT_EQ(ageBandForProfile("13-17"), AgeBand::kTeen);
+  EXPECT_EQ(ageBandForProfile("staff"), AgeBand::kTeen);
+  const Translations all = bundled();
+  BlockFacts f{"games.example", true, "games", "9-12", false};
+  const std::string junior = renderBlockPage(all, all.pick("en", ""), f, {});
+  EXPECT_NE(junior.find("<h1>This page is blocked</h1>"), std::string::npos);
+  EXPECT_NE(junior.find("because it is about games."), std::string::npos);
+}
+
+TEST(BlockPageTest, ALicensedListsNameIsNeverShown) {
+  const Translations all = bundled();
+  for (const Translation& lang : all.all()) {
+    BlockFacts f{"secret.example", true, "child-abuse", "13-17", true};
+    const std::string page = renderBlockPage(all, lang, f, {});
+    EXPECT_EQ(page.find("secret.example"), std::string::npos) << lang.code;
+    EXPECT_NE(page.find(lang.get("categories.child-abuse")), std::string::npos) << lang.code;
+  }
+}
+
+TEST(BlockPageTest, EverythingShownIsEscaped) {
+  const Translations all = bundled();
+  BlockFacts f{"<script>x</script>.example", true, "\"><b>", "13-17", false};
+  const std::string page =
+      renderBlockPage(all, all.pick("en", ""), f, {{"<i>Help</i>", "https://h.example/?a=1&b=\""}});
+  EXPECT_EQ(page.find("<script>"), std::string::npos);
+  EXPECT_EQ(page.find("<i>"), std::string::npos);
+  EXPECT_NE(page.find("&lt;script&gt;x&lt;/script&gt;.example"), std::string::npos);
+  EXPECT_NE(page.find("href=\"https://h.example/?a=1&amp;b=&quot;\""), std::string::npos);
+  // An unknown category is worded generically, not echoed.
+  EXPECT_NE(page.find("a topic this filter blocks"), std::string::npos);
+}
+
+TEST(BlockPageTest, AnIncompleteOrBrokenTranslationIsRefusedWithFileAndKey) {
+  testing::TempDir dir;
+  for (const auto& e : std::filesystem::directory_iterator(kBundled)) {
+    std::filesystem::copy_file(e.path(), dir.path() / e.path().filename());
+  }
+  {
+    std::ofstream de(dir.path() / "de.toml");
+    de << "language = \"Deutsch\"\ndirection = \"sideways\"\n[young]\ntitle = 3\n";
+  }
+  DiagnosticSink sink;
+  EXPECT_FALSE(Translations::load(dir.path(), sink));
+  const std::string text = sink.toString();
+  EXPECT_NE(text.find("de.toml:2:"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"direction\" is \"ltr\" or \"rtl\""), std::string::npos) << text;
+  EXPECT_NE(text.find("de.toml:4:"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"young.title\" must be a string"), std::string::npos) << text;
+
+  std::filesystem::remove(dir.path() / "de.toml");
+  {
+    std::ofstream bad(dir.path() / "es.toml");
+    bad << "language = \"Español\"\n[teen\n";
+  }
+  DiagnosticSink sink2;
+  EXPECT_FALSE(Translations::load(dir.path(), sink2));
+  EXPECT_NE(sink2.toString().find("es.toml:2:"), std::string::npos) << sink2.toString();
+}
+
+}  // namespace
+}  // namespace safegate::ui

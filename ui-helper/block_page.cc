@@ -1,0 +1,300 @@
+#include "ui-helper/block_page.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace safegate::ui {
+
+namespace {
+
+constexpr const char* kBands[] = {"young", "junior", "teen"};
+
+std::string_view bandName(AgeBand b) { return kBands[static_cast<size_t>(b)]; }
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+SourceLocation where(const std::filesystem::path& file, const toml::node* node) {
+  SourceLocation at;
+  at.file = file.string();
+  if (node != nullptr) {
+    at.line = static_cast<uint32_t>(node->source().begin.line);
+    at.column = static_cast<uint32_t>(node->source().begin.column);
+  }
+  return at;
+}
+
+}  // namespace
+
+bool Translation::parse(std::string_view toml_text, const std::filesystem::path& file,
+                        Translation& out, DiagnosticSink& sink) {
+  toml::table doc;
+  try {
+    doc = toml::parse(toml_text, file.string());
+  } catch (const toml::parse_error& e) {
+    SourceLocation at = where(file, nullptr);
+    at.line = static_cast<uint32_t>(e.source().begin.line);
+    at.column = static_cast<uint32_t>(e.source().begin.column);
+    sink.error(at, std::string(e.description()));
+    return false;
+  }
+  out.code = file.stem().string();
+  const size_t errors_before = sink.errorCount();
+  auto text = [&](const toml::node* n, const std::string& key) {
+    if (n == nullptr) return;
+    if (auto v = n->value<std::string>()) {
+      out.text[key] = *v;
+    } else {
+      sink.error(where(file, n), "\"" + key + "\" must be a string");
+    }
+  };
+  if (auto v = doc["language"].value<std::string>(); v && !v->empty()) {
+    out.name = *v;
+  } else {
+    sink.error(where(file, nullptr), "\"language\" (the language's own name) is missing");
+  }
+  const std::string direction = doc["direction"].value_or(std::string("ltr"));
+  if (direction != "ltr" && direction != "rtl") {
+    sink.error(where(file, doc.get("direction")), "\"direction\" is \"ltr\" or \"rtl\"");
+  }
+  out.rtl = direction == "rtl";
+  for (const char* key : kPageKeys) text(doc.get(key), std::string("page.") + key);
+  for (const char* band : kBands) {
+    if (const toml::table* t = doc[band].as_table()) {
+      for (const auto& [k, v] : *t) text(&v, std::string(band) + "." + std::string(k.str()));
+    }
+  }
+  if (const toml::table* t = doc["categories"].as_table()) {
+    for (const auto& [k, v] : *t) text(&v, "categories." + std::string(k.str()));
+  }
+  return sink.errorCount() == errors_before;
+}
+
+AgeBand ageBandForProfile(std::string_view profile) {
+  if (profile == "under-9") return AgeBand::kYoung;
+  if (profile == "9-12") return AgeBand::kJunior;
+  return AgeBand::kTeen;
+}
+
+const std::string& Translation::get(const std::string& key) const {
+  static const std::string kEmpty;
+  auto it = text.find(key);
+  return it == text.end() ? kEmpty : it->second;
+}
+
+Result<Translations> Translations::load(const std::filesystem::path& dir, DiagnosticSink& sink) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".toml") files.push_back(e.path());
+  }
+  if (ec) {
+    sink.error(where(dir, nullptr), "cannot read the translations folder: " + ec.message());
+    return Status::invalid("translations: " + dir.string() + ": " + ec.message());
+  }
+  std::sort(files.begin(), files.end());
+  Translations out;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in.is_open()) {
+      sink.error(where(f, nullptr), "cannot read the file");
+      continue;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    Translation t;
+    if (Translation::parse(text.str(), f, t, sink)) out.languages_.push_back(std::move(t));
+  }
+  auto en = std::find_if(out.languages_.begin(), out.languages_.end(),
+                         [](const Translation& t) { return t.code == "en"; });
+  if (en == out.languages_.end()) {
+    sink.error(where(dir / "en.toml", nullptr),
+               "en.toml is missing: it is the reference every language is checked against");
+    return Status::invalid("translations: no en.toml in " + dir.string());
+  }
+  // Every language has every sentence the reference has, and the reference has every
+  // sentence the page shows.
+  std::set<std::string> required;
+  for (const char* key : kPageKeys) required.insert(std::string("page.") + key);
+  for (const char* band : kBands) {
+    for (const char* key : kBandKeys) required.insert(std::string(band) + "." + key);
+  }
+  for (const auto& [k, v] : en->text) {
+    if (k.starts_with("categories.")) required.insert(k);
+  }
+  required.insert("categories.other");
+  for (const Translation& t : out.languages_) {
+    for (const std::string& key : required) {
+      if (t.get(key).empty()) {
+        sink.error(where(dir / (t.code + ".toml"), nullptr), "no text for \"" + key + "\"");
+      }
+    }
+    for (const char* band : kBands) {
+      if (t.get(std::string(band) + ".category").find("{category}") == std::string::npos) {
+        sink.error(where(dir / (t.code + ".toml"), nullptr),
+                   std::string("\"") + band + ".category\" must contain {category}");
+      }
+    }
+    if (t.get("page.site").find("{name}") == std::string::npos) {
+      sink.error(where(dir / (t.code + ".toml"), nullptr), "\"site\" must contain {name}");
+    }
+  }
+  if (sink.hasErrors()) return Status::invalid("translations in " + dir.string() + " have errors");
+  return out;
+}
+
+const Translation& Translations::pick(std::string_view requested,
+                                      std::string_view accept_language) const {
+  auto find = [&](std::string_view code) -> const Translation* {
+    for (const Translation& t : languages_) {
+      if (t.code == code) return &t;
+    }
+    return nullptr;
+  };
+  if (const Translation* t = find(lower(std::string(requested)))) return *t;
+  for (const auto& [range, weight] : parseAcceptLanguage(accept_language)) {
+    if (range == "*") break;  // anything: the default below
+    if (const Translation* t = find(range)) return *t;
+  }
+  return *find("en");
+}
+
+std::vector<std::pair<std::string, double>> parseAcceptLanguage(std::string_view header) {
+  std::vector<std::pair<std::string, double>> out;
+  size_t start = 0;
+  while (start <= header.size() && out.size() < 32) {
+    size_t comma = header.find(',', start);
+    if (comma == std::string_view::npos) comma = header.size();
+    std::string_view item = header.substr(start, comma - start);
+    start = comma + 1;
+    const size_t semi = item.find(';');
+    std::string range = lower(trim(item.substr(0, semi)));
+    double q = 1.0;
+    if (semi != std::string_view::npos) {
+      const std::string param = trim(item.substr(semi + 1));
+      if (param.size() < 3 || (param[0] != 'q' && param[0] != 'Q') || param[1] != '=') continue;
+      char* end = nullptr;
+      q = std::strtod(param.c_str() + 2, &end);
+      if (end == param.c_str() + 2 || *end != '\0' || !(q >= 0.0 && q <= 1.0)) continue;
+    }
+    if (range.empty() || q == 0.0) continue;
+    // The primary subtag: "zh-Hant-TW" -> "zh". Letters only, 1 to 8 (RFC 5646 §2.1).
+    range = range.substr(0, range.find('-'));
+    if (range != "*" && (range.size() > 8 || !std::all_of(range.begin(), range.end(), [](char c) {
+                           return c >= 'a' && c <= 'z';
+                         }))) {
+      continue;
+    }
+    out.emplace_back(std::move(range), q);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
+std::string htmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// `text` escaped, with {placeholder} replaced by `value` escaped.
+std::string fill(const std::string& text, std::string_view placeholder, std::string_view value) {
+  std::string out = htmlEscape(text);
+  const size_t at = out.find(placeholder);
+  if (at != std::string::npos) out.replace(at, placeholder.size(), htmlEscape(value));
+  return out;
+}
+
+constexpr const char* kStyle =
+    "body{margin:0;font-family:system-ui,sans-serif;font-size:1.15rem;line-height:1.6;"
+    "color:#1b1b1b;background:#fdfcf7}"
+    "main{max-width:38rem;margin:0 auto;padding:1.5rem}"
+    "h1{font-size:1.8rem;line-height:1.3;color:#1d3f72}"
+    "h2{font-size:1.2rem;margin-top:2rem}"
+    ".site{font-weight:bold;overflow-wrap:anywhere}"
+    "a{color:#0b4ea2}a:focus-visible{outline:3px solid #1b1b1b;outline-offset:2px}"
+    "footer{max-width:38rem;margin:0 auto;padding:0 1.5rem 1.5rem}"
+    "footer ul{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5rem 1.2rem}"
+    "footer a{display:inline-block;padding:.3rem 0}";
+
+}  // namespace
+
+std::string renderBlockPage(const Translations& all, const Translation& lang,
+                            const BlockFacts& facts, const std::vector<HelpLink>& help) {
+  const std::string band(bandName(ageBandForProfile(facts.profile)));
+  auto t = [&](const char* key) -> const std::string& { return lang.get(band + "." + key); };
+  std::string category = lang.get("categories." + facts.category);
+  if (category.empty()) category = lang.get("categories.other");
+
+  std::string h;
+  h.reserve(4096);
+  h += "<!DOCTYPE html>\n<html lang=\"" + htmlEscape(lang.code) + "\" dir=\"";
+  h += lang.rtl ? "rtl" : "ltr";
+  h += "\">\n<head>\n<meta charset=\"utf-8\">\n"
+       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+       "<meta name=\"robots\" content=\"noindex\">\n<title>";
+  h += htmlEscape(facts.blocked ? t("title") : lang.get("page.not_blocked"));
+  h += "</title>\n<style>";
+  h += kStyle;
+  h += "</style>\n</head>\n<body>\n<main>\n";
+  if (!facts.blocked) {
+    h += "<h1>" + htmlEscape(lang.get("page.not_blocked")) + "</h1>\n";
+  } else {
+    h += "<h1>" + htmlEscape(t("title")) + "</h1>\n";
+    // A licensed list's entries are never shown, not even to the child who asked.
+    if (!facts.name.empty() && !facts.confidential) {
+      h += "<p class=\"site\">" + fill(lang.get("page.site"), "{name}", facts.name) + "</p>\n";
+    }
+    h += "<p>" + htmlEscape(t("intro")) + "</p>\n";
+    h += "<p>" + fill(t("category"), "{category}", category) + "</p>\n";
+    h += "<p>" + htmlEscape(t("recorded")) + "</p>\n";
+    h += "<p>" + htmlEscape(t("ask")) + "</p>\n";
+    h += "<p>" + htmlEscape(t("report")) + "</p>\n";
+  }
+  if (!help.empty()) {
+    h += "<h2 id=\"help\">" + htmlEscape(t("help")) + "</h2>\n<ul aria-labelledby=\"help\">\n";
+    for (const HelpLink& link : help) {
+      h += "<li><a href=\"" + htmlEscape(link.url) + "\">" + htmlEscape(link.label) + "</a></li>\n";
+    }
+    h += "</ul>\n";
+  }
+  h += "</main>\n<footer>\n<nav aria-label=\"" + htmlEscape(lang.get("page.choose_language")) +
+       "\">\n<ul>\n";
+  for (const Translation& other : all.all()) {
+    const std::string code = htmlEscape(other.code);
+    h += "<li><a href=\"?lang=" + code + "\" lang=\"" + code + "\" hreflang=\"" + code + "\"";
+    if (other.code == lang.code) h += " aria-current=\"page\"";
+    h += ">" + htmlEscape(other.name) + "</a></li>\n";
+  }
+  h += "</ul>\n</nav>\n</footer>\n</body>\n</html>\n";
+  return h;
+}
+
+}  // namespace safegate::ui

@@ -1,0 +1,93 @@
+// The block page: what a child sees instead of a blocked site (docs/block-page.md).
+//
+// Words come from translation files, one `<language>.toml` per language in a folder a school
+// can extend (ui-helper/translations/: the six UN languages). Each has its own name, its
+// direction (Arabic is right-to-left), the page's sentences in three age bands — `young`
+// (profile under-9), `junior` (9-12) and `teen` (13-17, staff and every other profile) — and
+// the category names. Translations::load() checks every file against en.toml, the reference:
+// a missing sentence or category is an error naming the file, line and key, so a page never
+// shows a blank.
+//
+// The language is the visitor's choice (`?lang=`), else the best match of Accept-Language
+// (RFC 9110 §12.5.4, basic filtering of RFC 4647 §3.3.1), else English. The page never shows
+// the name or rule of a decision from a licensed illegal-content list (`confidential`).
+// Everything shown is HTML-escaped; the page has no script.
+// Pure functions and an immutable catalogue: safe from any thread once loaded.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace safegate::ui {
+
+enum class AgeBand : uint8_t { kYoung, kJunior, kTeen };
+// "under-9" -> young, "9-12" -> junior, anything else -> teen.
+AgeBand ageBandForProfile(std::string_view profile);
+
+// The sentences of one age band, in the order the page shows them.
+inline constexpr const char* kBandKeys[] = {"title", "intro",  "category", "recorded",
+                                            "ask",   "report", "help"};
+// Top-level sentences every language has besides its bands.
+inline constexpr const char* kPageKeys[] = {"not_blocked", "choose_language", "site"};
+
+struct Translation {
+  std::string code;                         // file name without .toml: "en", "ar", "zh"
+  std::string name;                         // the language's own name: "English", "العربية"
+  bool rtl = false;                         // direction = "rtl"
+  std::map<std::string, std::string> text;  // "teen.title", "page.site", "categories.gambling"
+
+  // The sentence, or "" when the key is unknown (load() makes sure the reference keys exist).
+  const std::string& get(const std::string& key) const;
+
+  // One translation file's text (its code is the file name's stem); problems go to `sink`
+  // with the file, line and key. False on any error. Does not check completeness (load() does).
+  static bool parse(std::string_view toml_text, const std::filesystem::path& file, Translation& out,
+                    DiagnosticSink& sink);
+};
+
+class Translations {
+ public:
+  // Reads every *.toml in `dir`; en.toml must be there. Problems go to `sink` with file and
+  // line; any error fails the load.
+  static Result<Translations> load(const std::filesystem::path& dir, DiagnosticSink& sink);
+
+  // The language to show: `requested` (?lang=) when available, else the best Accept-Language
+  // match, else "en".
+  const Translation& pick(std::string_view requested, std::string_view accept_language) const;
+  const std::vector<Translation>& all() const { return languages_; }
+
+ private:
+  std::vector<Translation> languages_;  // sorted by code
+};
+
+// Accept-Language as (primary language subtag lower-cased or "*", weight), highest weight
+// first, ties in header order; weights of 0 ("not acceptable") and malformed items dropped.
+std::vector<std::pair<std::string, double>> parseAcceptLanguage(std::string_view header);
+
+std::string htmlEscape(std::string_view text);
+
+// What the page is about, from the daemon's explain answer.
+struct BlockFacts {
+  std::string name;      // the host the browser asked for ("" = unknown)
+  bool blocked = false;  // the running policy blocks it for this client now
+  std::string category;  // "gambling"; "" = none
+  std::string profile;   // the client's group profile: picks the age band
+  bool confidential = false;
+};
+
+struct HelpLink {
+  std::string label;
+  std::string url;  // https://, http:// or tel: (checked by the config)
+};
+
+// The whole HTML document.
+std::string renderBlockPage(const Translations& all, const Translation& lang,
+                            const BlockFacts& facts, const std::vector<HelpLink>& help);
+
+}  // namespace safegate::ui

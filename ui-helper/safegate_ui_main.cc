@@ -1,0 +1,219 @@
+// safegate-ui: the block page a blocked client sees (docs/block-page.md).
+//
+// A separate, unprivileged process: it never opens the daemon's database. For each page view
+// it asks safegated over the control socket how the running policy decides the host the
+// browser asked for, for the client that asked (`explain`, docs/control-protocol.md), and
+// words the answer for the client group's age in the visitor's language. Only plain HTTP: a
+// blocked HTTPS site gets safegate's DNS answer, never this page, because safegate does not
+// intercept TLS.
+//
+//   safegate-ui --config /etc/safegate/safegate.toml [--listen ADDR:PORT] [--socket PATH]
+//               [--translations DIR] [--check]
+//
+// Prints "safegate-ui: ready url=http://ADDR:PORT/ languages=N" once it accepts connections;
+// SIGTERM or SIGINT stops it. Logs nothing about who visited which page.
+#include <httplib.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "common/ip_address.h"
+#include "filters/domain_name.h"
+#include "policy/config.h"
+#include "ui-helper/block_page.h"
+#include "ui-helper/control_client.h"
+
+namespace safegate::ui {
+namespace {
+
+struct Listen {
+  std::string host;
+  int port = 0;
+};
+
+// "addr:port" or "[v6]:port" (checked by the config schema or below).
+std::optional<Listen> parseListen(const std::string& text) {
+  Listen l;
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) return std::nullopt;
+  l.host = text.substr(0, colon);
+  if (l.host.size() >= 2 && l.host.front() == '[' && l.host.back() == ']') {
+    l.host = l.host.substr(1, l.host.size() - 2);
+  }
+  if (!IpAddress::parse(l.host)) return std::nullopt;
+  try {
+    size_t used = 0;
+    l.port = std::stoi(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1 || l.port < 0 || l.port > 65535) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return l;
+}
+
+// The host the browser asked for, without the port; "" when it is an address or not a
+// host name (someone opened the block page's own address).
+std::string requestedHost(const std::string& header) {
+  std::string host = header;
+  if (!host.empty() && host.front() == '[') return {};  // an IPv6 literal
+  if (const size_t colon = host.find(':'); colon != std::string::npos) host.resize(colon);
+  if (host.empty() || IpAddress::parse(host)) return {};
+  auto canonical = normalizeDomain(host, NameSyntax::kHostname);
+  return canonical ? *canonical : std::string();
+}
+
+// How the running policy decides `host` for `client`; not blocked when the daemon cannot be
+// asked (the page then says so rather than guessing a reason).
+BlockFacts askDaemon(const std::string& socket, const std::string& host,
+                     const std::string& client) {
+  BlockFacts facts;
+  facts.name = host;
+  if (host.empty()) return facts;
+  std::string who = client;
+  if (who.starts_with("::ffff:") && who.find('.') != std::string::npos) who = who.substr(7);
+  auto reply = controlCall(socket, {{"cmd", "explain"}, {"name", host}, {"client", who}}, 2000);
+  if (!reply || !reply->ok) {
+    // Shown as a block without a reason: the browser only reaches this page through a block.
+    facts.blocked = true;
+    return facts;
+  }
+  const auto& decisions = reply->result.value("decisions", nlohmann::json::array());
+  if (!decisions.is_array() || decisions.empty() || !decisions[0].is_object()) return facts;
+  const auto& d = decisions[0];
+  facts.blocked = d.value("verdict", std::string()) == "block";
+  facts.category = d.value("category", std::string());
+  facts.profile = d.value("profile", std::string());
+  facts.confidential = d.value("confidential", false);
+  return facts;
+}
+
+std::filesystem::path translationsDir(const std::string& option, const policy::Config& config) {
+  if (!option.empty()) return option;
+  if (!config.daemon.ui.translations_dir.empty()) return config.daemon.ui.translations_dir;
+  // Installed: <prefix>/bin/safegate-ui beside <prefix>/share/safegate/translations.
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const auto installed = exe.parent_path().parent_path() / "share/safegate/translations";
+  if (!ec && std::filesystem::exists(installed / "en.toml", ec)) return installed;
+  return SAFEGATE_SOURCE_TRANSLATIONS;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"safegate-ui: the block page a blocked client sees (docs/block-page.md)"};
+  std::string config_path, listen_option, socket_option, translations_option;
+  app.add_option("--config", config_path, "safegate.toml ([ui], control.socket, block_page)")
+      ->required();
+  app.add_option("--listen", listen_option, "ADDR:PORT to serve on (overrides ui.listen)");
+  app.add_option("--socket", socket_option, "safegated's control socket (overrides the config)");
+  app.add_option("--translations", translations_option,
+                 "folder of <language>.toml files (overrides ui.translations_dir)");
+  bool check_only = false;
+  app.add_flag("--check", check_only,
+               "load the config and translations, print what would be served, and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  DiagnosticSink sink;
+  auto config = policy::loadConfig(config_path, sink);
+  for (const auto& d : sink.all()) std::cerr << d.toString() << "\n";
+  if (!config) return 1;
+  const auto& settings = config->daemon;
+
+  std::string listen_text = listen_option.empty() ? settings.ui.listen : listen_option;
+  if (listen_text.empty()) {
+    listen_text = settings.block_page.ipv4 ? settings.block_page.ipv4->toString() + ":80"
+                                           : std::string("127.0.0.1:8080");
+  }
+  auto listen = parseListen(listen_text);
+  if (!listen) {
+    std::cerr << "safegate-ui: \"" << listen_text << "\" is not ADDR:PORT\n";
+    return 1;
+  }
+  const std::filesystem::path dir = translationsDir(translations_option, *config);
+  DiagnosticSink translation_sink;
+  auto translations = Translations::load(dir, translation_sink);
+  for (const auto& d : translation_sink.all()) std::cerr << d.toString() << "\n";
+  if (!translations) {
+    std::cerr << "safegate-ui: " << translations.status().message() << "\n";
+    return 1;
+  }
+  if (check_only) {
+    std::printf("safegate-ui: ok listen=%s translations=%s languages=%zu\n", listen_text.c_str(),
+                dir.c_str(), translations->all().size());
+    return 0;
+  }
+  std::vector<HelpLink> help;
+  for (const auto& [label, url] : settings.ui.help_links) help.push_back({label, url});
+  const std::string socket =
+      socket_option.empty() ? settings.control.socket.string() : socket_option;
+
+  // Signals are taken by one thread (sigwait), so none lands on a server thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  httplib::Server server;
+  server.set_payload_max_length(16 * 1024);
+  server.set_read_timeout(5, 0);
+  server.set_write_timeout(5, 0);
+  server.Get(".*", [&](const httplib::Request& req, httplib::Response& res) {
+    const BlockFacts facts =
+        askDaemon(socket, requestedHost(req.get_header_value("Host")), req.remote_addr);
+    const Translation& lang =
+        translations->pick(req.get_param_value("lang"), req.get_header_value("Accept-Language"));
+    res.status = facts.blocked ? 403 : 200;
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                   "form-action 'self'; frame-ancestors 'none'");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("Content-Language", lang.code);
+    res.set_header("Vary", "Accept-Language");
+    res.set_content(renderBlockPage(*translations, lang, facts, help), "text/html; charset=utf-8");
+  });
+
+  int port = listen->port;
+  if (port == 0) {
+    port = server.bind_to_any_port(listen->host);
+  } else if (!server.bind_to_port(listen->host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    std::cerr << "safegate-ui: cannot listen on " << listen_text << ": " << std::strerror(errno)
+              << "\n";
+    return 1;
+  }
+  std::thread stopper([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    server.stop();
+  });
+  const std::string shown_host =
+      listen->host.find(':') != std::string::npos ? "[" + listen->host + "]" : listen->host;
+  std::printf("safegate-ui: ready url=http://%s:%d/ languages=%zu\n", shown_host.c_str(), port,
+              translations->all().size());
+  std::fflush(stdout);
+  const bool ok = server.listen_after_bind();
+  // listen_after_bind returns after stop(); a failure before any signal also ends here.
+  if (stopper.joinable()) {
+    pthread_kill(stopper.native_handle(), SIGTERM);
+    stopper.join();
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace safegate::ui
+
+int main(int argc, char** argv) { return safegate::ui::run(argc, argv); }
