@@ -166,6 +166,10 @@ int run(int argc, char** argv) {
   server.set_payload_max_length(16 * 1024);
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
+  // Headers and body go out as two writes: without NODELAY, Nagle holds the body until the
+  // client's delayed ACK (40 ms a page; bench/block_page.sh).
+  server.set_tcp_nodelay(true);
+  server.set_keep_alive_max_count(100);
   server.Get(".*", [&](const httplib::Request& req, httplib::Response& res) {
     const BlockFacts facts =
         askDaemon(socket, requestedHost(req.get_header_value("Host")), req.remote_addr);

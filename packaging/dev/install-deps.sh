@@ -13,9 +13,14 @@ packages=(
   libidn2-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libpcap-dev zlib1g-dev
   libxxhash-dev libcap-dev libcpp-httplib-dev
   # real peers for integration tests and benchmarks
-  dnsutils dnsperf dnsdist unbound iptables iproute2 systemd groff-base curl python3 python3-cryptography
+  dnsutils dnsperf dnsdist unbound wrk iptables iproute2 systemd groff-base curl python3 python3-cryptography
   python3-jsonschema python3-aiosmtpd openssl
+  # the block page's accessibility test: headless Chromium, a CJK font for its screenshots
+  chromium fonts-wqy-microhei
 )
+# Node.js for that test (axe-core and puppeteer-core come from npm, pinned in
+# tests/integration/ui/a11y/package-lock.json): Debian's, unless a node is already installed.
+command -v node >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,122 @@
+#!/bin/bash
+# The block page's accessibility: every language (the six UN languages) in every age band, plus
+# the "not blocked" and licensed-list pages, loaded in headless Chromium from the real
+# safegate-ui (asking the real safegated) and checked by axe-core against the WCAG 2.2 A/AA
+# rules: zero violations. A screenshot of each page is saved in $A11Y_SCREENSHOTS.
+# The npm packages (axe-core, puppeteer-core) are pinned in a11y/package-lock.json and installed
+# with `npm ci` into $A11Y_NODE_DIR once per lock file.
+# Environment: SAFEGATED, SAFEGATE_UI, SAFEGATE_SOURCE_DIR, A11Y_NODE_DIR, A11Y_SCREENSHOTS.
+set -euo pipefail
+
+SRC="${SAFEGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}"
+SAFEGATED="${SAFEGATED:?set SAFEGATED to the safegated binary}"
+SAFEGATE_UI="${SAFEGATE_UI:?set SAFEGATE_UI to the safegate-ui binary}"
+NODE_DIR="${A11Y_NODE_DIR:?set A11Y_NODE_DIR to a folder for the npm packages}"
+SHOTS="${A11Y_SCREENSHOTS:?set A11Y_SCREENSHOTS to a folder for the screenshots}"
+source "$SRC/tests/support/checks.sh"
+for tool in node npm chromium; do
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (packaging/dev/install-deps.sh installs it)"; exit 1; }
+done
+
+# The pinned packages, installed again only when the lock file changed.
+mkdir -p "$NODE_DIR" "$SHOTS"
+if ! cmp -s "$SRC/tests/integration/ui/a11y/package-lock.json" "$NODE_DIR/package-lock.json" ||
+   [ ! -d "$NODE_DIR/node_modules/axe-core" ]; then
+  cp "$SRC/tests/integration/ui/a11y/package.json" "$SRC/tests/integration/ui/a11y/package-lock.json" "$NODE_DIR/"
+  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+cp "$SRC/tests/integration/ui/a11y/check_pages.mjs" "$NODE_DIR/"
+
+WORK="$(mktemp -d /tmp/safegate-a11y.XXXXXX)"
+SG_PID=""
+UI_PID=""
+cleanup() {
+  set +e
+  [ -n "$UI_PID" ] && kill "$UI_PID" 2>/dev/null && wait "$UI_PID" 2>/dev/null
+  [ -n "$SG_PID" ] && kill "$SG_PID" 2>/dev/null && wait "$SG_PID" 2>/dev/null
+  if [ "$FAILURES" -ne 0 ]; then
+    for f in "$WORK"/*.log; do echo "---- $f"; tail -20 "$f"; done
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "casino.example.test" >"$WORK/gambling.txt"
+echo "secret-illegal.example.test" >"$WORK/iwf.txt"
+# write_config PROFILE: the client (127.0.0.1, Chromium) is in a group of that profile.
+write_config() {
+  cat >"$WORK/safegate.toml" <<EOF
+[daemon]
+state_dir = "$WORK/state"
+[dns]
+listen = ["127.0.0.1:0"]
+upstreams = ["127.0.0.1:9"]
+[control]
+socket = "control.sock"
+[ui]
+help_links = ["Childline 0800 1111|https://www.childline.org.uk/", "Call 0800 1111|tel:08001111"]
+[policy]
+default_group = "children"
+[[lists]]
+name = "gambling"
+category = "gambling"
+format = "domains"
+sources = ["$WORK/gambling.txt"]
+[[lists]]
+name = "licensed"
+category = "child-abuse"
+format = "domains"
+sources = ["$WORK/iwf.txt"]
+[[groups]]
+name = "children"
+profile = "$1"
+EOF
+}
+reload() {
+  python3 - "$WORK/state/control.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"v":1,"id":1,"cmd":"reload"}\n')
+reply = json.loads(s.recv(65536).decode().splitlines()[0])
+sys.exit(0 if reply.get("ok") else 1)
+PY
+}
+
+write_config "13-17"
+mkfifo "$WORK/sg.fifo" "$WORK/ui.fifo"
+"$SAFEGATED" --config "$WORK/safegate.toml" >"$WORK/sg.fifo" 2>"$WORK/safegated.log" &
+SG_PID=$!
+[ -n "$(read_ready_port "$WORK/sg.fifo" "safegated: ready dns=127.0.0.1:")" ] ||
+  { echo "FAIL: safegated did not start"; cat "$WORK/safegated.log"; exit 1; }
+"$SAFEGATE_UI" --config "$WORK/safegate.toml" --listen 127.0.0.1:0 >"$WORK/ui.fifo" 2>"$WORK/ui.log" &
+UI_PID=$!
+PORT="$(read_ready_port "$WORK/ui.fifo" "safegate-ui: ready url=http://127.0.0.1:")"
+PORT="${PORT%/}"
+[ -n "$PORT" ] || { echo "FAIL: safegate-ui did not start"; cat "$WORK/ui.log"; exit 1; }
+
+langs=(ar en es fr ru zh)
+for band in "13-17:teen" "9-12:junior" "under-9:young"; do
+  profile="${band%%:*}"
+  write_config "$profile"
+  reload
+  pages=()
+  for l in "${langs[@]}"; do pages+=("casino.example.test?lang=$l"); done
+  if [ "$profile" = "13-17" ]; then
+    pages+=("allowed.example.test?lang=en" "allowed.example.test?lang=ar"
+            "secret-illegal.example.test?lang=en")
+  fi
+  rc=0
+  node "$NODE_DIR/check_pages.mjs" "$PORT" "$SHOTS" "${band##*:}" "${pages[@]}" \
+    >"$WORK/axe-$profile.out" 2>&1 || rc=$?
+  cat "$WORK/axe-$profile.out"
+  check "axe: no WCAG 2.2 A/AA violation on the $profile pages" "0" "$rc"
+  check "axe: every $profile page was checked" "${#pages[@]}" \
+    "$(grep -c '^ok  \|^FAIL' "$WORK/axe-$profile.out" || true)"
+done
+check "Arabic is right to left in the browser" "yes" \
+  "$(grep -q 'casino.example.test?lang=ar: HTTP 403, lang=ar dir=rtl' "$WORK/axe-13-17.out" && echo yes || echo no)"
+check "a screenshot per language and band" "yes" \
+  "$(n=0; for b in teen junior young; do for l in "${langs[@]}"; do [ -s "$SHOTS/$b-casino-lang_$l.png" ] && n=$((n+1)); done; done; [ "$n" = 18 ] && echo yes || echo "$n")"
+
+finish "block page accessibility: all checks passed (screenshots in $SHOTS)"
