@@ -194,6 +194,7 @@ std::vector<std::pair<std::string, double>> parseAcceptLanguage(std::string_view
     if (range.empty() || q == 0.0) continue;
     // The primary subtag: "zh-Hant-TW" -> "zh". Letters only, 1 to 8 (RFC 5646 §2.1).
     range = range.substr(0, range.find('-'));
+    if (range.empty()) continue;  // "-x": no primary subtag
     if (range != "*" && (range.size() > 8 || !std::all_of(range.begin(), range.end(), [](char c) {
                            return c >= 'a' && c <= 'z';
                          }))) {

@@ -44,6 +44,7 @@ TEST(BlockPageTest, AcceptLanguageIsOrderedByWeightThenPosition) {
   EXPECT_EQ(parseAcceptLanguage("ru;q=0, es;q=abc, x1, ;q=1, fr;q=2, ar ; q=0.3"),
             (std::vector<std::pair<std::string, double>>{{"ar", 0.3}}));
   EXPECT_TRUE(parseAcceptLanguage("").empty());
+  EXPECT_TRUE(parseAcceptLanguage("-x, -;q=0.5").empty());  // no primary subtag (found by fuzzing)
 }
 
 TEST(BlockPageTest, TheLanguageIsTheChoiceThenTheBrowsersThenEnglish) {
