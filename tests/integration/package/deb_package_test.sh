@@ -46,7 +46,8 @@ check "dpkg records the package as installed" "install ok installed" \
 for f in usr/sbin/safegated usr/bin/safegatectl usr/bin/safegate-ui \
          usr/share/safegate/translations/en.toml usr/share/safegate/translations/ar.toml \
          etc/safegate/safegate.toml \
-         usr/lib/systemd/system/safegated.service usr/lib/sysusers.d/safegate.conf \
+         usr/lib/systemd/system/safegated.service usr/lib/systemd/system/safegate-ui.service \
+         usr/lib/sysusers.d/safegate.conf \
          usr/lib/tmpfiles.d/safegate.conf usr/lib/safegate/safegate-firewall.sh \
          usr/share/man/man8/safegated.8.gz usr/share/man/man8/safegatectl.8.gz \
          usr/share/safegate/lists.toml usr/share/safegate/examples/primary-school/safegate.toml \
