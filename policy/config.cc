@@ -385,6 +385,7 @@ class ModelBuilder {
     d.block_page.url = bp.str("url");
     Section ui = top.sub("ui");
     d.ui.listen = ui.str("listen");
+    d.ui.metrics_listen = ui.str("metrics_listen");
     if (!ui.str("translations_dir").empty()) {
       d.ui.translations_dir = resolveAgainst(configDir(), ui.str("translations_dir"));
     }

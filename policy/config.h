@@ -90,8 +90,9 @@ struct BlockPageSettings {
 
 // [ui]: read by safegate-ui only (docs/block-page.md).
 struct UiSettings {
-  std::string listen;                                           // "addr:port"; "" = see schema
-  std::filesystem::path translations_dir;                       // absolute; "" = installed
+  std::string listen;                      // "addr:port"; "" = see schema
+  std::string metrics_listen;              // "addr:port" of /metrics; "" = not served
+  std::filesystem::path translations_dir;  // absolute; "" = installed
   std::vector<std::pair<std::string, std::string>> help_links;  // label, URL
 };
 

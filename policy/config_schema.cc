@@ -593,6 +593,11 @@ const KeyDef kKeys[] = {
      "when that is set, else 127.0.0.1:8080. Port 0 binds a free port (printed in the ready "
      "line).",
      validateListenAddrPort},
+    {"ui.metrics_listen", K::kString, "\"\"", R,
+     "Where safegate-ui serves /metrics (Prometheus text format: the daemon's counters), "
+     "\"addr:port\"; empty = not served. Keep it on loopback or a management address: it is "
+     "not the block page's listener and has no login.",
+     validateListenAddrPort},
     {"ui.translations_dir", K::kString, "\"\"", R,
      "Folder of the block page's translations (one <language>.toml each, see "
      "docs/block-page.md); empty = the installed ones. A school adds a language by adding a "

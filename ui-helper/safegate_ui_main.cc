@@ -26,6 +26,7 @@
 #include "policy/config.h"
 #include "ui-helper/block_page.h"
 #include "ui-helper/control_client.h"
+#include "ui-helper/metrics.h"
 
 namespace safegate::ui {
 namespace {
@@ -187,6 +188,38 @@ int run(int argc, char** argv) {
     res.set_content(renderBlockPage(*translations, lang, facts, help), "text/html; charset=utf-8");
   });
 
+  // /metrics on its own listener (never on the block page's, where every path is a page).
+  httplib::Server metrics;
+  std::optional<Listen> metrics_listen;
+  int metrics_port = 0;
+  if (!settings.ui.metrics_listen.empty()) {
+    metrics_listen = parseListen(settings.ui.metrics_listen);
+    if (!metrics_listen) {
+      std::cerr << "safegate-ui: ui.metrics_listen \"" << settings.ui.metrics_listen
+                << "\" is not ADDR:PORT\n";
+      return 1;
+    }
+    metrics.set_tcp_nodelay(true);
+    metrics.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+      auto stats = controlCall(socket, {{"cmd", "stats"}}, 2000);
+      auto status = controlCall(socket, {{"cmd", "status"}}, 2000);
+      const bool up = stats && stats->ok && status && status->ok;
+      res.set_content(renderPrometheus(up ? stats->result : nlohmann::json(),
+                                       up ? status->result : nlohmann::json()),
+                      "text/plain; version=0.0.4; charset=utf-8");
+    });
+    metrics_port = metrics_listen->port == 0
+                       ? metrics.bind_to_any_port(metrics_listen->host)
+                       : (metrics.bind_to_port(metrics_listen->host, metrics_listen->port)
+                              ? metrics_listen->port
+                              : -1);
+    if (metrics_port <= 0) {
+      std::cerr << "safegate-ui: cannot listen on " << settings.ui.metrics_listen << ": "
+                << std::strerror(errno) << "\n";
+      return 1;
+    }
+  }
+
   int port = listen->port;
   if (port == 0) {
     port = server.bind_to_any_port(listen->host);
@@ -202,11 +235,20 @@ int run(int argc, char** argv) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     server.stop();
+    metrics.stop();
   });
+  std::thread metrics_thread;
+  if (metrics_port > 0) metrics_thread = std::thread([&] { metrics.listen_after_bind(); });
   const std::string shown_host =
       listen->host.find(':') != std::string::npos ? "[" + listen->host + "]" : listen->host;
-  std::printf("safegate-ui: ready url=http://%s:%d/ languages=%zu\n", shown_host.c_str(), port,
-              translations->all().size());
+  std::string metrics_url;
+  if (metrics_port > 0) {
+    const std::string& h = metrics_listen->host;
+    metrics_url = " metrics=http://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) +
+                  ":" + std::to_string(metrics_port) + "/metrics";
+  }
+  std::printf("safegate-ui: ready url=http://%s:%d/ languages=%zu%s\n", shown_host.c_str(), port,
+              translations->all().size(), metrics_url.c_str());
   std::fflush(stdout);
   const bool ok = server.listen_after_bind();
   // listen_after_bind returns after stop(); a failure before any signal also ends here.
@@ -214,6 +256,7 @@ int run(int argc, char** argv) {
     pthread_kill(stopper.native_handle(), SIGTERM);
     stopper.join();
   }
+  if (metrics_thread.joinable()) metrics_thread.join();
   return ok ? 0 : 1;
 }
 

@@ -9,7 +9,8 @@
 # licensed illegal-content list is never shown; an allowed name gets "not blocked now"; a
 # temporary exception granted over the control socket turns the page to "not blocked" at once;
 # help links from the config are on every page; the daemon gone still gives a page; a broken
-# translation file stops safegate-ui at start with the file and key.
+# translation file stops safegate-ui at start with the file and key; /metrics (ui.metrics_listen)
+# serves the daemon's counters in the Prometheus text format, and safegate_up 0 without it.
 # Environment: SAFEGATED, SAFEGATE_UI, SAFEGATE_SOURCE_DIR.
 set -euo pipefail
 
@@ -43,6 +44,7 @@ upstreams = ["127.0.0.1:9"]
 [control]
 socket = "control.sock"
 [ui]
+metrics_listen = "127.0.0.1:0"
 help_links = ["Childline 0800 1111|https://www.childline.org.uk/", "Call 0800 1111|tel:08001111"]
 [policy]
 default_group = "teens"
@@ -77,9 +79,15 @@ DNS_PORT="$(read_ready_port "$WORK/sg.fifo" "safegated: ready dns=127.0.0.1:")"
 mkfifo "$WORK/ui.fifo"
 "$SAFEGATE_UI" --config "$WORK/safegate.toml" --listen 127.0.0.1:0 >"$WORK/ui.fifo" 2>"$WORK/ui.log" &
 UI_PID=$!
-UI_PORT="$(read_ready_port "$WORK/ui.fifo" "safegate-ui: ready url=http://127.0.0.1:")"
-UI_PORT="${UI_PORT%/}"
+# Its only stdout line is the ready line: "safegate-ui: ready url=http://127.0.0.1:P/ ... metrics=URL".
+exec {ui_fd}<"$WORK/ui.fifo"
+IFS= read -r -t 20 -u "$ui_fd" READY_LINE || true
+exec {ui_fd}<&-
+UI_PORT="$(sed -n 's|^safegate-ui: ready url=http://127.0.0.1:\([0-9]*\)/.*|\1|p' <<<"$READY_LINE")"
+METRICS_URL="$(sed -n 's|.* metrics=\([^ ]*\).*|\1|p' <<<"$READY_LINE")"
 [ -n "$UI_PORT" ] || { echo "FAIL: safegate-ui did not start"; cat "$WORK/ui.log"; exit 1; }
+check "the ready line names the metrics URL" "yes" \
+  "$([[ "$METRICS_URL" == http://127.0.0.1:*/metrics ]] && echo yes || echo "$READY_LINE")"
 
 # page HOST [curl options...]: the body; the status code goes to $WORK/status.
 page() {
@@ -133,12 +141,26 @@ check "exception granted" "True" "$(python3 -c "import json,sys; print(json.load
 page casino.example.test >/dev/null
 check "with the exception: 200" "200" "$(cat "$WORK/status")"
 
+# /metrics: the daemon's counters in the Prometheus text format, on their own listener.
+# From the infant tablet (the exception above is for 127.0.0.1 only).
+dig -b 127.0.0.2 @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 casino.example.test >/dev/null
+metrics="$(curl -s "$METRICS_URL")"
+check "metrics: the daemon is up" "yes" "$(has 'safegate_up 1' "$metrics")"
+check "metrics: the blocked query is counted" "yes" "$(has 'safegate_dns_blocked_total 1' "$metrics")"
+check "metrics: UDP queries are a counter" "yes" "$(has '# TYPE safegate_dns_queries_udp_total counter' "$metrics")"
+check "metrics: in-flight queries are a gauge" "yes" "$(has '# TYPE safegate_dns_in_flight gauge' "$metrics")"
+check "metrics: every line is a comment or a well-formed sample" "" \
+  "$(grep -Ev '^(# (TYPE|HELP) .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"\})? -?[0-9][0-9.e+-]*)$' <<<"$metrics" || true)"
+check "metrics: not on the block page's listener" "yes" \
+  "$(curl -s -H 'Host: 127.0.0.1' "http://127.0.0.1:$UI_PORT/metrics" | grep -qv safegate_up && echo yes)"
+
 # The daemon gone: still a page (blocked, no reason guessed), never an error.
 kill "$SG_PID"; wait "$SG_PID" 2>/dev/null || true; SG_PID=""
 check "safegated: no sanitizer report" "0" "$(grep -c 'Sanitizer' "$WORK/safegated.log" || true)"
 body="$(page casino.example.test)"
 check "daemon down: still the block page" "403" "$(cat "$WORK/status")"
 check "daemon down: generic reason" "yes" "$(has 'a topic this filter blocks' "$body")"
+check "metrics: daemon down is safegate_up 0" "safegate_up 0" "$(curl -s "$METRICS_URL" | grep '^safegate_up')"
 rc=0
 kill "$UI_PID"; wait "$UI_PID" || rc=$?; UI_PID=""
 check "safegate-ui stops cleanly on SIGTERM" "0" "$rc"
