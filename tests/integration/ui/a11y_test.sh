@@ -14,6 +14,7 @@ SAFEGATE_UI="${SAFEGATE_UI:?set SAFEGATE_UI to the safegate-ui binary}"
 NODE_DIR="${A11Y_NODE_DIR:?set A11Y_NODE_DIR to a folder for the npm packages}"
 SHOTS="${A11Y_SCREENSHOTS:?set A11Y_SCREENSHOTS to a folder for the screenshots}"
 source "$SRC/tests/support/checks.sh"
+source "$SRC/tests/integration/ui/lib.sh"
 for tool in node npm chromium; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (packaging/dev/install-deps.sh installs it)"; exit 1; }
 done
@@ -27,19 +28,7 @@ if ! cmp -s "$SRC/tests/integration/ui/a11y/package-lock.json" "$NODE_DIR/packag
 fi
 cp "$SRC/tests/integration/ui/a11y/check_pages.mjs" "$NODE_DIR/"
 
-WORK="$(mktemp -d /tmp/safegate-a11y.XXXXXX)"
-SG_PID=""
-UI_PID=""
-cleanup() {
-  set +e
-  [ -n "$UI_PID" ] && kill "$UI_PID" 2>/dev/null && wait "$UI_PID" 2>/dev/null
-  [ -n "$SG_PID" ] && kill "$SG_PID" 2>/dev/null && wait "$SG_PID" 2>/dev/null
-  if [ "$FAILURES" -ne 0 ]; then
-    for f in "$WORK"/*.log; do echo "---- $f"; tail -20 "$f"; done
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+ui_test_init a11y
 
 echo "casino.example.test" >"$WORK/gambling.txt"
 echo "secret-illegal.example.test" >"$WORK/iwf.txt"
@@ -84,16 +73,9 @@ PY
 }
 
 write_config "13-17"
-mkfifo "$WORK/sg.fifo" "$WORK/ui.fifo"
-"$SAFEGATED" --config "$WORK/safegate.toml" >"$WORK/sg.fifo" 2>"$WORK/safegated.log" &
-SG_PID=$!
-[ -n "$(read_ready_port "$WORK/sg.fifo" "safegated: ready dns=127.0.0.1:")" ] ||
-  { echo "FAIL: safegated did not start"; cat "$WORK/safegated.log"; exit 1; }
-"$SAFEGATE_UI" --config "$WORK/safegate.toml" --listen 127.0.0.1:0 >"$WORK/ui.fifo" 2>"$WORK/ui.log" &
-UI_PID=$!
-PORT="$(read_ready_port "$WORK/ui.fifo" "safegate-ui: ready url=http://127.0.0.1:")"
-PORT="${PORT%/}"
-[ -n "$PORT" ] || { echo "FAIL: safegate-ui did not start"; cat "$WORK/ui.log"; exit 1; }
+start_safegated
+start_ui
+PORT="$UI_PORT"
 
 langs=(ar en es fr ru zh)
 for band in "13-17:teen" "9-12:junior" "under-9:young"; do

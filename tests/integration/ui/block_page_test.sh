@@ -18,20 +18,9 @@ SRC="${SAFEGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}"
 SAFEGATED="${SAFEGATED:?set SAFEGATED to the safegated binary}"
 SAFEGATE_UI="${SAFEGATE_UI:?set SAFEGATE_UI to the safegate-ui binary}"
 source "$SRC/tests/support/checks.sh"
+source "$SRC/tests/integration/ui/lib.sh"
 
-WORK="$(mktemp -d /tmp/safegate-blockpage.XXXXXX)"
-SG_PID=""
-UI_PID=""
-cleanup() {
-  set +e
-  [ -n "$UI_PID" ] && kill "$UI_PID" 2>/dev/null && wait "$UI_PID" 2>/dev/null
-  [ -n "$SG_PID" ] && kill "$SG_PID" 2>/dev/null && wait "$SG_PID" 2>/dev/null
-  if [ "$FAILURES" -ne 0 ]; then
-    for f in "$WORK"/*.log; do echo "---- $f"; tail -20 "$f"; done
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+ui_test_init blockpage
 
 echo "casino.example.test" >"$WORK/gambling.txt"
 echo "secret-illegal.example.test" >"$WORK/iwf.txt"
@@ -70,22 +59,9 @@ group = "infants"
 addresses = ["127.0.0.2"]
 EOF
 
-mkfifo "$WORK/sg.fifo"
-"$SAFEGATED" --config "$WORK/safegate.toml" >"$WORK/sg.fifo" 2>"$WORK/safegated.log" &
-SG_PID=$!
-DNS_PORT="$(read_ready_port "$WORK/sg.fifo" "safegated: ready dns=127.0.0.1:")"
-[ -n "$DNS_PORT" ] || { echo "FAIL: safegated did not start"; cat "$WORK/safegated.log"; exit 1; }
-
-mkfifo "$WORK/ui.fifo"
-"$SAFEGATE_UI" --config "$WORK/safegate.toml" --listen 127.0.0.1:0 >"$WORK/ui.fifo" 2>"$WORK/ui.log" &
-UI_PID=$!
-# Its only stdout line is the ready line: "safegate-ui: ready url=http://127.0.0.1:P/ ... metrics=URL".
-exec {ui_fd}<"$WORK/ui.fifo"
-IFS= read -r -t 20 -u "$ui_fd" READY_LINE || true
-exec {ui_fd}<&-
-UI_PORT="$(sed -n 's|^safegate-ui: ready url=http://127.0.0.1:\([0-9]*\)/.*|\1|p' <<<"$READY_LINE")"
+start_safegated
+start_ui
 METRICS_URL="$(sed -n 's|.* metrics=\([^ ]*\).*|\1|p' <<<"$READY_LINE")"
-[ -n "$UI_PORT" ] || { echo "FAIL: safegate-ui did not start"; cat "$WORK/ui.log"; exit 1; }
 check "the ready line names the metrics URL" "yes" \
   "$([[ "$METRICS_URL" == http://127.0.0.1:*/metrics ]] && echo yes || echo "$READY_LINE")"
 
