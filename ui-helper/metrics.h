@@ -5,8 +5,8 @@
 // numbers are the daemon's own: every numeric field becomes one metric named
 // safegate_<section>_<field> — counters get `_total`, the few levels (in flight, pending,
 // queued, open connections, sizes) and yes/no states (1/0) are gauges — and per-upstream
-// figures carry an `upstream` label. `safegate_up` is 1 when the daemon answered, else 0 and nothing else.
-// Pure functions; allocates; any thread.
+// figures carry an `upstream` label. `safegate_up` is 1 when the daemon answered, else 0 and
+// nothing else. Pure functions; allocates; any thread.
 #pragma once
 
 #include <nlohmann/json.hpp>
