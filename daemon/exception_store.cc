@@ -8,29 +8,15 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <tuple>
 
 #include "common/atomic_file.h"
+#include "daemon/state_file.h"
 
 namespace safegate {
 
 namespace {
 
 using policy::TemporaryException;
-
-// 1-based line and column of byte offset `at` in `text`.
-SourceLocation locate(const std::filesystem::path& file, const std::string& text, size_t at) {
-  SourceLocation where{file.string(), 1, 1};
-  for (size_t i = 0; i < at && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++where.line;
-      where.column = 1;
-    } else {
-      ++where.column;
-    }
-  }
-  return where;
-}
 
 }  // namespace
 
@@ -142,26 +128,12 @@ ExceptionStore::Loaded ExceptionStore::load(int64_t now, DiagnosticSink& diags) 
   bool damaged = false;
   std::vector<TemporaryException> entries;
   uint64_t next_id = 1;
-  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json doc;
   if (!readable) {
     diags.error({path_.string()}, std::string("cannot read the exceptions file: ") +
                                       std::strerror(open_errno) + "; starting without them");
     damaged = true;
-  } else if (doc.is_discarded()) {
-    // Parse again with exceptions only to learn where it failed (control plane, rare).
-    size_t at = 0;
-    std::string what = "not valid JSON";
-    try {
-      std::ignore = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      at = e.byte > 0 ? e.byte - 1 : 0;
-      what = e.what();
-    } catch (const nlohmann::json::exception& e) {
-      // Not only syntax: a number too large for any type is out_of_range (found by the
-      // exception_store fuzzer; it escaped and ended the daemon).
-      what = e.what();
-    }
-    diags.error(locate(path_, text, at), "exceptions file is not valid JSON: " + what);
+  } else if (doc = parseStateFile(text, path_, "exceptions file", diags); doc.is_discarded()) {
     damaged = true;
   } else if (!doc.is_object() || !doc.contains("exceptions") || !doc["exceptions"].is_array()) {
     diags.error({path_.string(), 1, 1}, "exceptions file has no \"exceptions\" list");
@@ -200,17 +172,7 @@ ExceptionStore::Loaded ExceptionStore::load(int64_t now, DiagnosticSink& diags) 
   }
   if (damaged) {
     // Keep the original for the administrator; the next save() writes a fresh file.
-    std::filesystem::path aside = path_;
-    aside += ".corrupt-" + std::to_string(now);
-    std::filesystem::rename(path_, aside, ec);
-    if (ec) {
-      diags.error({path_.string()}, "cannot move the damaged file aside: " + ec.message());
-    } else {
-      out.moved_aside = aside;
-      diags.warning({path_.string()}, "damaged file kept as " + aside.string() + "; " +
-                                          std::to_string(entries.size()) +
-                                          " valid exception(s) restored");
-    }
+    out.moved_aside = setDamagedFileAside(path_, now, entries.size(), "exception(s)", diags);
   }
   out.table = std::make_shared<policy::ExceptionTable>(std::move(entries), next_id);
   return out;
