@@ -29,7 +29,9 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
 
 bool controlCommandReadsOnly(std::string_view command) {
   for (std::string_view read_only :
-       {"status", "stats", "explain", "incidents", "exceptions.list", "lists"}) {
+       {"status", "stats", "explain", "incidents", "exceptions.list", "lists", "requests.list",
+        // Files a request for an administrator to decide; changes no filtering.
+        "requests.add"}) {
     if (command == read_only) return true;
   }
   return false;

@@ -42,7 +42,8 @@ struct ControlRequest {
 // Parses one request line; the Status explains what is wrong (bad JSON, missing "cmd", version).
 Result<ControlRequest> parseControlRequest(std::string_view line);
 
-// Whether `command` only reads state, so that any user admitted to the socket may send it.
+// Whether `command` only reads state (or, like requests.add, only files a request an
+// administrator decides), so that any user admitted to the socket may send it.
 // Every other command, including unknown ones, needs the admin role (docs/control-protocol.md
 // "Access"): a new command is refused to readers until it is listed here.
 bool controlCommandReadsOnly(std::string_view command);

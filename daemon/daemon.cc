@@ -388,6 +388,15 @@ Status Daemon::startUp(DiagnosticSink& diags) {
     }
     publishView();
   }
+  // Requests children sent from the block page (daemon/access_requests.h); like exceptions, a
+  // damaged file is reported and set aside.
+  requests_ = RequestBook(settings_.requests);
+  request_store_ = std::make_unique<RequestStore>(settings_.state_dir / "requests.json");
+  {
+    DiagnosticSink problems;
+    request_store_->load(requests_, problems, unixNow());
+    for (const Diagnostic& d : problems.all()) fprintf(stderr, "%s\n", d.toString().c_str());
+  }
 
   IncidentStoreOptions io;
   io.database_path = settings_.database.path;
@@ -789,16 +798,11 @@ std::string Daemon::handleControl(const ControlRequest& req) {
     auto e = exceptionFromRequest(req, unixNow(), settings_.control.max_exception_minutes);
     if (!e) return controlError(req.id, e.status().message());
     std::lock_guard<std::mutex> lock(mutex_);
-    auto next = exceptions_->withAdded(std::move(*e));
-    if (!next) return controlError(req.id, next.status().message());
-    // Saved before it takes effect: an exception that would vanish on restart is refused.
-    if (Status saved = exception_store_->save(**next); !saved) {
-      return controlError(req.id, saved.message());
-    }
-    exceptions_ = *next;
-    publishView();
-    return controlOk(req.id, exceptionJson(exceptions_->entries().back()));
+    auto granted = grantException(std::move(*e));
+    if (!granted) return controlError(req.id, granted.status().message());
+    return controlOk(req.id, exceptionJson(*granted));
   }
+  if (cmd.starts_with("requests.")) return handleRequests(req);
   if (cmd == "exceptions.remove") {
     if (!a.contains("id") && !a.contains("exception")) {
       return controlError(req.id, "exceptions.remove needs \"exception\" (the exception id)");
@@ -817,7 +821,18 @@ std::string Daemon::handleControl(const ControlRequest& req) {
   }
   return controlError(req.id, "unknown command \"" + cmd +
                                   "\" (status, stats, reload, explain, incidents, "
-                                  "exceptions.list, exceptions.add, exceptions.remove, pause)");
+                                  "exceptions.list, exceptions.add, exceptions.remove, pause, "
+                                  "requests.add, requests.list, requests.approve, requests.deny)");
+}
+
+Result<policy::TemporaryException> Daemon::grantException(policy::TemporaryException e) {
+  auto next = exceptions_->withAdded(std::move(e));
+  if (!next) return next.status();
+  // Saved before it takes effect: an exception that would vanish on restart is refused.
+  if (Status saved = exception_store_->save(**next); !saved) return saved;
+  exceptions_ = *next;
+  publishView();
+  return exceptions_->entries().back();
 }
 
 int Daemon::run() {
@@ -912,6 +927,12 @@ int Daemon::run() {
         // Expired entries would be dropped at the next start anyway; saving now keeps client
         // addresses on disk no longer than needed.
         if (Status saved = exception_store_->save(*exceptions_); !saved) {
+          fprintf(stderr, "safegated: %s\n", saved.toString().c_str());
+        }
+      }
+      // Undecided requests close, decided ones are forgotten after requests.keep_days.
+      if (requests_.expire(unixNow())) {
+        if (Status saved = request_store_->save(requests_); !saved) {
           fprintf(stderr, "safegated: %s\n", saved.toString().c_str());
         }
       }

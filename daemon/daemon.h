@@ -11,7 +11,8 @@
 // Settings marked restart-only in the schema (listen addresses, database path, ...) keep their
 // old values until restart. SIGTERM / SIGINT: stop listeners, flush incidents, exit 0.
 // Temporary exceptions (control commands) are saved to state_dir/exceptions.json before they
-// take effect and restored at start (daemon/exception_store.h).
+// take effect and restored at start (daemon/exception_store.h); access requests from the block
+// page likewise in state_dir/requests.json (daemon/access_requests.h, daemon/daemon_requests.cc).
 // Thread-safety: run() on the main thread; control commands run on the control thread and
 // are serialised with reload by mutex_.
 #pragma once
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "daemon/access_requests.h"
 #include "daemon/alert_router.h"
 #include "daemon/compiled_policy.h"
 #include "daemon/control_server.h"
@@ -83,6 +85,10 @@ class Daemon {
   void applyLiveSettings(const policy::Config& config, std::vector<std::string>& diagnostics);
   nlohmann::json statusJson();
   nlohmann::json statsJson();
+  // requests.add / list / approve / deny (daemon/daemon_requests.cc).
+  std::string handleRequests(const ControlRequest& req);
+  // Adds a temporary exception: saved to exceptions.json before it takes effect. Under mutex_.
+  Result<policy::TemporaryException> grantException(policy::TemporaryException e);
 
   DaemonOptions options_;
   std::mutex mutex_;  // serialises reload and exception edits
@@ -94,6 +100,8 @@ class Daemon {
   policy::PolicySnapshotPtr snapshot_;
   policy::ExceptionTablePtr exceptions_;
   std::unique_ptr<ExceptionStore> exception_store_;  // state_dir/exceptions.json
+  RequestBook requests_;                             // under mutex_
+  std::unique_ptr<RequestStore> request_store_;      // state_dir/requests.json
   PolicyHolder holder_;
   uint64_t reloads_ = 0, failed_reloads_ = 0;
   std::unique_ptr<NeighbourTable> neighbours_;

@@ -92,8 +92,9 @@ Result<int64_t> exceptionEnd(const nlohmann::json& args, int64_t now, int64_t ma
   return Status::invalid("an exception needs \"minutes\" or \"until\" (unix seconds)");
 }
 
-// The peer's name, then whom it says it acts for when that differs (sudo).
-Result<std::string> grantedBy(const ControlRequest& req) {
+}  // namespace
+
+Result<std::string> grantedByFromRequest(const ControlRequest& req) {
   std::string by = req.peer.user.empty() ? "uid " + std::to_string(req.peer.uid) : req.peer.user;
   const std::string claimed = text(req.args, "granted_by");
   if (claimed.empty() || claimed == by) return by;
@@ -107,8 +108,6 @@ Result<std::string> grantedBy(const ControlRequest& req) {
   return by + " for " + claimed;
 }
 
-}  // namespace
-
 Result<policy::TemporaryException> exceptionFromRequest(const ControlRequest& req,
                                                         int64_t now_unix_seconds,
                                                         int64_t max_minutes) {
@@ -117,7 +116,7 @@ Result<policy::TemporaryException> exceptionFromRequest(const ControlRequest& re
   if (Status s = setScope(req.args, e); !s) return s;
   auto until = exceptionEnd(req.args, now_unix_seconds, max_minutes);
   if (!until) return until.status();
-  auto by = grantedBy(req);
+  auto by = grantedByFromRequest(req);
   if (!by) return by.status();
   e.created_unix_seconds = now_unix_seconds;
   e.until_unix_seconds = *until;

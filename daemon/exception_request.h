@@ -26,4 +26,9 @@ Result<policy::TemporaryException> exceptionFromRequest(const ControlRequest& re
                                                         int64_t now_unix_seconds,
                                                         int64_t max_minutes);
 
+// Who acts: the connection's peer user ("uid N" without a passwd entry), then "for <name>" when
+// the request names someone else in "granted_by" (at most kMaxGrantedForBytes, no control
+// characters). Also the `decided_by` of an access request.
+Result<std::string> grantedByFromRequest(const ControlRequest& req);
+
 }  // namespace safegate

@@ -394,6 +394,11 @@ class ModelBuilder {
       if (bar != std::string::npos)
         d.ui.help_links.emplace_back(link.substr(0, bar), link.substr(bar + 1));
     }
+    Section rq = top.sub("requests");
+    d.requests.per_client_per_hour = rq.integer("per_client_per_hour");
+    d.requests.max_pending = rq.integer("max_pending");
+    d.requests.pending_hours = rq.integer("pending_hours");
+    d.requests.keep_days = rq.integer("keep_days");
     Section ob = top.sub("outbox");
     d.outbox.path = statePath(ob.str("path"));
     d.outbox.max_messages = ob.integer("max_messages");

@@ -96,6 +96,15 @@ struct UiSettings {
   std::vector<std::pair<std::string, std::string>> help_links;  // label, URL
 };
 
+// [requests]: access requests and wrong-block reports from the block page
+// (docs/access-requests.md).
+struct RequestSettings {
+  int64_t per_client_per_hour = 5;
+  int64_t max_pending = 200;
+  int64_t pending_hours = 72;
+  int64_t keep_days = 7;
+};
+
 struct InlineSettings {
   bool enabled = false;
   std::vector<uint16_t> queues = {0};
@@ -174,6 +183,7 @@ struct DaemonSettings {
   DeviceSettings devices;
   BlockPageSettings block_page;
   UiSettings ui;
+  RequestSettings requests;
   InlineSettings inline_mode;
   OutboxSettings outbox;
   HotlineSettings hotline;

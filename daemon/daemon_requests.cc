@@ -1,0 +1,185 @@
+// The control commands on access requests (docs/access-requests.md, docs/control-protocol.md):
+//
+//   requests.add      client, name, kind ("access" | "wrong-block"), reason   — any reader
+//   requests.list     state?, limit?                                          — any reader
+//   requests.approve  request, minutes | until, note?, granted_by?            — admin
+//   requests.deny     request, note?, granted_by?                             — admin
+//
+// requests.add is what safegate-ui sends when a child submits the block page's form. It is
+// checked against the running policy: only a name the policy blocks for that client now can be
+// asked for, and never one a licensed illegal-content list decided (its name is not shown to
+// anyone, and no exception could open it). Approving an access request grants a temporary
+// exception for that client and name, exactly as `exceptions.add` would (same bounds, saved
+// first), and records its id on the request.
+#include <algorithm>
+
+#include "common/ip_address.h"
+#include "daemon/control_protocol.h"
+#include "daemon/daemon.h"
+#include "daemon/exception_request.h"
+#include "filters/domain_name.h"
+
+namespace safegate {
+
+namespace {
+
+int64_t unixSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string text(const nlohmann::json& args, const char* key) {
+  auto it = args.find(key);
+  if (it == args.end() || !it->is_string()) return {};
+  return it->get<std::string>();
+}
+
+std::string_view outcomeName(RequestBook::AddOutcome o) {
+  switch (o) {
+    case RequestBook::AddOutcome::kAdded: return "added";
+    case RequestBook::AddOutcome::kAlreadyPending: return "already_pending";
+    case RequestBook::AddOutcome::kRateLimited: return "rate_limited";
+    case RequestBook::AddOutcome::kFull: return "full";
+  }
+  return "added";
+}
+
+}  // namespace
+
+std::string Daemon::handleRequests(const ControlRequest& req) {
+  const std::string& cmd = req.command;
+  const nlohmann::json& a = req.args;
+  const int64_t now = unixSeconds();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (requests_.expire(now)) {
+    if (Status saved = request_store_->save(requests_); !saved) {
+      return controlError(req.id, saved.message());
+    }
+  }
+
+  if (cmd == "requests.add") {
+    auto client = IpAddress::parse(text(a, "client"));
+    if (!client) return controlError(req.id, "requests.add needs \"client\" (an IP address)");
+    auto kind = parseRequestKind(text(a, "kind").empty() ? "access" : text(a, "kind"));
+    if (!kind) return controlError(req.id, "\"kind\" must be \"access\" or \"wrong-block\"");
+    auto name = normalizeDomain(text(a, "name"), NameSyntax::kHostname);
+    if (!name) return controlError(req.id, "\"name\": " + name.status().message());
+    if (a.contains("reason") && !a["reason"].is_string()) {
+      return controlError(req.id, "\"reason\" must be a string");
+    }
+    RequestFacts facts;
+    facts.client = *client;
+    facts.name = *name;
+    facts.unix_time_seconds = now;
+    const Decision d = holder_.get()->decide(facts);
+    if (d.verdict != Verdict::kBlock) {
+      return controlOk(req.id, {{"status", "not_blocked"}});
+    }
+    if (d.confidential) {
+      return controlError(req.id, "this name cannot be asked for: a licensed list blocks it");
+    }
+    AccessRequest r;
+    r.kind = *kind;
+    r.client = *client;
+    r.name = *name;
+    r.category = std::string(d.category);
+    r.group = std::string(d.group);
+    r.reason = text(a, "reason");
+    const RequestBook before = requests_;
+    const RequestBook::Added added = requests_.add(std::move(r), now);
+    nlohmann::json out = {{"status", std::string(outcomeName(added.outcome))}};
+    if (added.outcome == RequestBook::AddOutcome::kAdded) {
+      if (Status saved = request_store_->save(requests_); !saved) {
+        requests_ = before;  // not kept on disk = not taken
+        return controlError(req.id, saved.message());
+      }
+    }
+    if (added.request) out["request"] = requestToJson(*added.request);
+    if (added.outcome == RequestBook::AddOutcome::kRateLimited) {
+      out["retry_after_seconds"] = added.retry_after_seconds;
+    }
+    return controlOk(req.id, out);
+  }
+
+  if (cmd == "requests.list") {
+    std::optional<AccessRequest::State> only;
+    if (!text(a, "state").empty()) {
+      only = parseRequestState(text(a, "state"));
+      if (!only) {
+        return controlError(req.id, "\"state\" must be pending, approved, denied or expired");
+      }
+    }
+    size_t limit = 1000;
+    if (a.contains("limit")) {
+      if (!a["limit"].is_number_unsigned() || a["limit"].get<uint64_t>() == 0) {
+        return controlError(req.id, "\"limit\" must be a positive integer");
+      }
+      limit = static_cast<size_t>(std::min<uint64_t>(a["limit"].get<uint64_t>(), 100000));
+    }
+    nlohmann::json rows = nlohmann::json::array();
+    const auto& all = requests_.entries();
+    for (auto it = all.rbegin(); it != all.rend() && rows.size() < limit; ++it) {
+      if (!only || it->state == *only) rows.push_back(requestToJson(*it));
+    }
+    return controlOk(req.id, {{"requests", rows}, {"pending", requests_.pending()}});
+  }
+
+  if (cmd == "requests.approve" || cmd == "requests.deny") {
+    if (!a.contains("request") || !a["request"].is_number_unsigned()) {
+      return controlError(req.id, cmd + " needs \"request\" (the request id)");
+    }
+    const uint64_t id = a["request"].get<uint64_t>();
+    const AccessRequest* r = requests_.find(id);
+    if (!r) return controlError(req.id, "no request " + std::to_string(id));
+    if (r->state != AccessRequest::State::kPending) {
+      return controlError(req.id, "request " + std::to_string(id) + " is already " +
+                                      std::string(requestStateName(r->state)) + " (by " +
+                                      r->decided_by + ")");
+    }
+    auto by = grantedByFromRequest(req);
+    if (!by) return controlError(req.id, by.status().message());
+    const std::string note = text(a, "note");
+    uint64_t exception_id = 0;
+    nlohmann::json out;
+    if (cmd == "requests.approve") {
+      // The exception exactly as exceptions.add would make it for this client and name.
+      ControlRequest grant = req;
+      grant.command = "exceptions.add";
+      grant.args["kind"] = "name";
+      grant.args["name"] = r->name;
+      grant.args["client"] = r->client.toString();
+      grant.args["note"] = note.empty() ? "request " + std::to_string(id) : note;
+      auto e = exceptionFromRequest(grant, now, settings_.control.max_exception_minutes);
+      if (!e) return controlError(req.id, e.status().message());
+      auto granted = grantException(std::move(*e));
+      if (!granted) return controlError(req.id, granted.status().message());
+      exception_id = granted->id;
+      out["exception"] = exceptionToJson(*granted);
+    }
+    const RequestBook before = requests_;
+    auto decided = requests_.decide(
+        id,
+        cmd == "requests.approve" ? AccessRequest::State::kApproved : AccessRequest::State::kDenied,
+        *by, note, exception_id, now);
+    if (!decided) return controlError(req.id, decided.status().message());
+    out["request"] = requestToJson(**decided);
+    if (Status saved = request_store_->save(requests_); !saved) {
+      // A denial is undone; an approval's exception is in force and saved, so the request
+      // stays approved in memory and says so.
+      if (exception_id == 0) {
+        requests_ = before;
+        return controlError(req.id, saved.message());
+      }
+      return controlError(req.id, saved.message() + " (exception " + std::to_string(exception_id) +
+                                      " is granted; the request's record is not on disk)");
+    }
+    return controlOk(req.id, out);
+  }
+
+  return controlError(req.id, "unknown command \"" + cmd +
+                                  "\" (requests.add, requests.list, requests.approve, "
+                                  "requests.deny)");
+}
+
+}  // namespace safegate
