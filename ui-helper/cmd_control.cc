@@ -1,6 +1,6 @@
 // safegatectl commands that talk to a running safegated over its control socket
 // (docs/control-protocol.md): status, stats, reload, live-explain, incidents, exceptions
-// (list/add/remove) and pause.
+// (list/add/remove), pause and requests (list/approve/deny, docs/access-requests.md).
 //
 // Output: aligned tables for people by default; --json prints the daemon's JSON result (one
 // object, or one object per line for lists), --csv prints lists as CSV with a header row.
@@ -217,6 +217,8 @@ json withReadableUntil(json rows) {
   return rows;
 }
 
+void registerRequestCommands(CLI::App& app, std::shared_ptr<ControlOptions> o);
+
 }  // namespace
 
 void registerControlCommands(CLI::App& app) {
@@ -419,6 +421,93 @@ void registerControlCommands(CLI::App& app) {
   addCommon(pause, *o, false);
   describeScope(pause, *pause_args);
   pause->callback([o, pause_args, sendAdd] { sendAdd(*o, *pause_args, {{"cmd", "pause"}}); });
+
+  registerRequestCommands(app, o);
 }
+
+namespace {
+
+void registerRequestCommands(CLI::App& app, std::shared_ptr<ControlOptions> o) {
+  CLI::App* requests = app.add_subcommand(
+      "requests", "Access requests and wrong-block reports children sent from the block page");
+  requests->require_subcommand(1);
+  auto state = std::make_shared<std::string>();
+  CLI::App* list = requests->add_subcommand("list", "List requests, newest first");
+  addCommon(list, *o, true);
+  list->add_option("--state", *state, "Only these: pending, approved, denied or expired")
+      ->check(CLI::IsMember({"pending", "approved", "denied", "expired"}));
+  list->callback([o, state] {
+    json req = {{"cmd", "requests.list"}};
+    if (!state->empty()) req["state"] = *state;
+    json r = call(*o, req);
+    if (r.is_null()) return;
+    json rows = r["requests"];
+    if (!o->json) {
+      for (auto& row : rows) {
+        for (const char* key : {"created", "decided"}) {
+          if (row.contains(key) && row[key].is_number_integer()) {
+            row[key] = isoTime(row[key].get<int64_t>() * 1000);
+          }
+        }
+      }
+    }
+    printRows(*o, rows,
+              {"id", "state", "kind", "client", "group", "name", "category", "created", "reason",
+               "decided_by", "note"});
+  });
+
+  struct Decision {
+    uint64_t id = 0;
+    double minutes = 0;
+    std::string until, note;
+  };
+  auto send = [o](const char* cmd, const Decision& d) {
+    json req = {{"cmd", cmd}, {"request", d.id}};
+    if (d.minutes > 0) req["minutes"] = d.minutes;
+    if (!d.until.empty()) {
+      auto t = parseUntil(d.until);
+      if (!t) {
+        std::cerr << "safegatectl: --until: not a time: " << d.until << "\n";
+        exitCode() = 1;
+        return;
+      }
+      req["until"] = *t;
+    }
+    if (!d.note.empty()) req["note"] = d.note;
+    if (const char* sudo_user = getenv("SUDO_USER")) req["granted_by"] = sudo_user;
+    json r = call(*o, req);
+    if (r.is_null()) return;
+    if (o->json) {
+      std::cout << r.dump() << "\n";
+      return;
+    }
+    const json& q = r["request"];
+    std::cout << "request " << q.value("id", 0) << " " << q.value("state", "") << ": "
+              << q.value("name", "") << " for " << q.value("client", "");
+    if (r.contains("exception")) {
+      std::cout << " (exception " << r["exception"].value("id", 0) << " until "
+                << isoTime(r["exception"].value("until", int64_t{0}) * 1000) << ")";
+    }
+    std::cout << "\n";
+  };
+  auto approve_args = std::make_shared<Decision>();
+  CLI::App* approve = requests->add_subcommand(
+      "approve", "Allow the name for the client that asked, for a while (an exception)");
+  addCommon(approve, *o, false);
+  approve->add_option("ID", approve_args->id, "Request id (see requests list)")->required();
+  approve->add_option("--minutes", approve_args->minutes, "For this many minutes");
+  approve->add_option("--until", approve_args->until,
+                      "Until this time (ISO-8601 UTC, HH:MM today, unix s)");
+  approve->add_option("--note", approve_args->note, "Why (recorded with the exception)");
+  approve->callback([send, approve_args] { send("requests.approve", *approve_args); });
+  auto deny_args = std::make_shared<Decision>();
+  CLI::App* deny = requests->add_subcommand("deny", "Close the request without an exception");
+  addCommon(deny, *o, false);
+  deny->add_option("ID", deny_args->id, "Request id (see requests list)")->required();
+  deny->add_option("--note", deny_args->note, "Why (kept with the request)");
+  deny->callback([send, deny_args] { send("requests.deny", *deny_args); });
+}
+
+}  // namespace
 
 }  // namespace safegate::ui
