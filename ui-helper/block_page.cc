@@ -81,6 +81,9 @@ bool Translation::parse(std::string_view toml_text, const std::filesystem::path&
   if (const toml::table* t = doc["categories"].as_table()) {
     for (const auto& [k, v] : *t) text(&v, "categories." + std::string(k.str()));
   }
+  if (const toml::table* t = doc["form"].as_table()) {
+    for (const auto& [k, v] : *t) text(&v, "form." + std::string(k.str()));
+  }
   return sink.errorCount() == errors_before;
 }
 
@@ -130,6 +133,7 @@ Result<Translations> Translations::load(const std::filesystem::path& dir, Diagno
   // sentence the page shows.
   std::set<std::string> required;
   for (const char* key : kPageKeys) required.insert(std::string("page.") + key);
+  for (const char* key : kFormKeys) required.insert(std::string("form.") + key);
   for (const char* band : kBands) {
     for (const char* key : kBandKeys) required.insert(std::string(band) + "." + key);
   }
@@ -243,28 +247,52 @@ constexpr const char* kStyle =
     "a{color:#0b4ea2}a:focus-visible{outline:3px solid #1b1b1b;outline-offset:2px}"
     "footer{max-width:38rem;margin:0 auto;padding:0 1.5rem 1.5rem}"
     "footer ul{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5rem 1.2rem}"
-    "footer a{display:inline-block;padding:.3rem 0}";
+    "footer a{display:inline-block;padding:.3rem 0}"
+    "form{margin-top:1.5rem}"
+    "label{display:block;font-weight:bold;margin-bottom:.3rem}"
+    "textarea{box-sizing:border-box;width:100%;font:inherit;padding:.5rem;"
+    "border:2px solid #555;border-radius:4px}"
+    ".buttons{display:flex;flex-wrap:wrap;gap:.8rem;margin-top:.8rem}"
+    "button{font:inherit;padding:.6rem 1.1rem;border-radius:4px;border:2px solid #1d3f72;"
+    "cursor:pointer;background:#fff;color:#1d3f72}"
+    "button.primary{background:#1d3f72;color:#fff}"
+    "button:focus-visible,textarea:focus-visible{outline:3px solid #1b1b1b;outline-offset:2px}";
+
+// <head> and the start of <main>.
+void openDocument(std::string& h, const Translation& lang, const std::string& title) {
+  h += "<!DOCTYPE html>\n<html lang=\"" + htmlEscape(lang.code) + "\" dir=\"";
+  h += lang.rtl ? "rtl" : "ltr";
+  h += "\">\n<head>\n<meta charset=\"utf-8\">\n"
+       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+       "<meta name=\"robots\" content=\"noindex\">\n<title>";
+  h += htmlEscape(title);
+  h += "</title>\n<style>";
+  h += kStyle;
+  h += "</style>\n</head>\n<body>\n<main>\n";
+}
+
+void helpLinks(std::string& h, const std::string& heading, const std::vector<HelpLink>& help) {
+  if (help.empty()) return;
+  h += "<h2 id=\"help\">" + htmlEscape(heading) + "</h2>\n<ul aria-labelledby=\"help\">\n";
+  for (const HelpLink& link : help) {
+    h += "<li><a href=\"" + htmlEscape(link.url) + "\">" + htmlEscape(link.label) + "</a></li>\n";
+  }
+  h += "</ul>\n";
+}
 
 }  // namespace
 
 std::string renderBlockPage(const Translations& all, const Translation& lang,
-                            const BlockFacts& facts, const std::vector<HelpLink>& help) {
+                            const BlockFacts& facts, const std::vector<HelpLink>& help,
+                            const std::string& form_token) {
   const std::string band(bandName(ageBandForProfile(facts.profile)));
   auto t = [&](const char* key) -> const std::string& { return lang.get(band + "." + key); };
   std::string category = lang.get("categories." + facts.category);
   if (category.empty()) category = lang.get("categories.other");
 
   std::string h;
-  h.reserve(4096);
-  h += "<!DOCTYPE html>\n<html lang=\"" + htmlEscape(lang.code) + "\" dir=\"";
-  h += lang.rtl ? "rtl" : "ltr";
-  h += "\">\n<head>\n<meta charset=\"utf-8\">\n"
-       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-       "<meta name=\"robots\" content=\"noindex\">\n<title>";
-  h += htmlEscape(facts.blocked ? t("title") : lang.get("page.not_blocked"));
-  h += "</title>\n<style>";
-  h += kStyle;
-  h += "</style>\n</head>\n<body>\n<main>\n";
+  h.reserve(6144);
+  openDocument(h, lang, facts.blocked ? t("title") : lang.get("page.not_blocked"));
   if (!facts.blocked) {
     h += "<h1>" + htmlEscape(lang.get("page.not_blocked")) + "</h1>\n";
   } else {
@@ -278,14 +306,22 @@ std::string renderBlockPage(const Translations& all, const Translation& lang,
     h += "<p>" + htmlEscape(t("recorded")) + "</p>\n";
     h += "<p>" + htmlEscape(t("ask")) + "</p>\n";
     h += "<p>" + htmlEscape(t("report")) + "</p>\n";
-  }
-  if (!help.empty()) {
-    h += "<h2 id=\"help\">" + htmlEscape(t("help")) + "</h2>\n<ul aria-labelledby=\"help\">\n";
-    for (const HelpLink& link : help) {
-      h += "<li><a href=\"" + htmlEscape(link.url) + "\">" + htmlEscape(link.label) + "</a></li>\n";
+    if (!form_token.empty() && !facts.confidential && !facts.name.empty()) {
+      // Posted to this same URL; the buttons say which of the two it is.
+      h += "<form method=\"post\" aria-labelledby=\"ask\">\n<h2 id=\"ask\">" +
+           htmlEscape(lang.get("form.heading")) + "</h2>\n";
+      h += "<input type=\"hidden\" name=\"token\" value=\"" + htmlEscape(form_token) + "\">\n";
+      h += "<input type=\"hidden\" name=\"lang\" value=\"" + htmlEscape(lang.code) + "\">\n";
+      h += "<label for=\"reason\">" + htmlEscape(lang.get("form.reason_label")) + "</label>\n";
+      h += "<textarea id=\"reason\" name=\"reason\" rows=\"3\" maxlength=\"500\"></textarea>\n";
+      h += "<div class=\"buttons\">\n<button class=\"primary\" type=\"submit\" name=\"kind\" "
+           "value=\"access\">" +
+           htmlEscape(lang.get("form.ask_button")) + "</button>\n";
+      h += "<button type=\"submit\" name=\"kind\" value=\"wrong-block\">" +
+           htmlEscape(lang.get("form.report_button")) + "</button>\n</div>\n</form>\n";
     }
-    h += "</ul>\n";
   }
+  helpLinks(h, t("help"), help);
   h += "</main>\n<footer>\n<nav aria-label=\"" + htmlEscape(lang.get("page.choose_language")) +
        "\">\n<ul>\n";
   for (const Translation& other : all.all()) {
@@ -295,6 +331,40 @@ std::string renderBlockPage(const Translations& all, const Translation& lang,
     h += ">" + htmlEscape(other.name) + "</a></li>\n";
   }
   h += "</ul>\n</nav>\n</footer>\n</body>\n</html>\n";
+  return h;
+}
+
+std::string renderFormResult(const Translation& lang, FormOutcome outcome, const std::string& back,
+                             const std::vector<HelpLink>& help, AgeBand band) {
+  const char* key = "failed";
+  bool sent = false;
+  switch (outcome) {
+    case FormOutcome::kSentAccess:
+      key = "sent_access";
+      sent = true;
+      break;
+    case FormOutcome::kSentReport:
+      key = "sent_report";
+      sent = true;
+      break;
+    case FormOutcome::kAlreadyPending: key = "already"; break;
+    case FormOutcome::kTooMany: key = "too_many"; break;
+    case FormOutcome::kExpired: key = "expired"; break;
+    case FormOutcome::kFailed: key = "failed"; break;
+    case FormOutcome::kNotBlocked: key = nullptr; break;
+  }
+  const std::string& message =
+      key == nullptr ? lang.get("page.not_blocked") : lang.get(std::string("form.") + key);
+  const std::string& title = sent ? lang.get("form.sent_title") : message;
+  std::string h;
+  h.reserve(3072);
+  openDocument(h, lang, title);
+  h += "<h1>" + htmlEscape(title) + "</h1>\n";
+  if (sent) h += "<p>" + htmlEscape(message) + "</p>\n";
+  h +=
+      "<p><a href=\"" + htmlEscape(back) + "\">" + htmlEscape(lang.get("form.back")) + "</a></p>\n";
+  helpLinks(h, lang.get(std::string(bandName(band)) + ".help"), help);
+  h += "</main>\n</body>\n</html>\n";
   return h;
 }
 

@@ -35,6 +35,10 @@ inline constexpr const char* kBandKeys[] = {"title", "intro",  "category", "reco
                                             "ask",   "report", "help"};
 // Top-level sentences every language has besides its bands.
 inline constexpr const char* kPageKeys[] = {"not_blocked", "choose_language", "site"};
+// The [form] table: the ask-for-access / wrong-block form and the pages after it.
+inline constexpr const char* kFormKeys[] = {
+    "heading",     "reason_label", "ask_button", "report_button", "sent_title", "sent_access",
+    "sent_report", "already",      "too_many",   "expired",       "failed",     "back"};
 
 struct Translation {
   std::string code;                         // file name without .toml: "en", "ar", "zh"
@@ -86,8 +90,25 @@ struct HelpLink {
   std::string url;  // https://, http:// or tel: (checked by the config)
 };
 
-// The whole HTML document.
+// The whole HTML document. `form_token` non-empty: the page carries the form that asks for
+// access or reports a wrong block (posted back to the same URL; never for a confidential
+// decision or an unknown name).
 std::string renderBlockPage(const Translations& all, const Translation& lang,
-                            const BlockFacts& facts, const std::vector<HelpLink>& help);
+                            const BlockFacts& facts, const std::vector<HelpLink>& help,
+                            const std::string& form_token = {});
+
+// What became of a submitted form.
+enum class FormOutcome : uint8_t {
+  kSentAccess,      // a new access request
+  kSentReport,      // a new wrong-block report
+  kAlreadyPending,  // the same question is still waiting
+  kTooMany,         // this client's hourly limit (or the pending list is full)
+  kExpired,         // the token is stale or forged: reload the page
+  kFailed,          // the daemon could not be asked or refused
+  kNotBlocked,      // nothing to ask: the name is not blocked now
+};
+// The page shown after the form; `back` is the URL of the block page to return to.
+std::string renderFormResult(const Translation& lang, FormOutcome outcome, const std::string& back,
+                             const std::vector<HelpLink>& help, AgeBand band);
 
 }  // namespace safegate::ui

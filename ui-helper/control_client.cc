@@ -26,7 +26,9 @@ Result<ControlReply> controlCall(const std::string& socket_path, nlohmann::json 
   if (!fd || connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     return Status::unavailable("cannot connect to " + socket_path + ": " + std::strerror(errno));
   }
-  const std::string line = request.dump() + "\n";
+  // replace: a visitor's text that is not UTF-8 must not throw here.
+  const std::string line =
+      request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   if (send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
     return Status::unavailable("cannot send to " + socket_path + ": " + std::strerror(errno));
   }

@@ -3,7 +3,9 @@
 // A separate, unprivileged process: it never opens the daemon's database. For each page view
 // it asks safegated over the control socket how the running policy decides the host the
 // browser asked for, for the client that asked (`explain`, docs/control-protocol.md), and
-// words the answer for the client group's age in the visitor's language. Only plain HTTP: a
+// words the answer for the client group's age in the visitor's language. The page's form files
+// an access request or a wrong-block report (`requests.add`, docs/access-requests.md), guarded
+// by a token bound to the client and host (ui-helper/form_token.h). Only plain HTTP: a
 // blocked HTTPS site gets safegate's DNS answer, never this page, because safegate does not
 // intercept TLS.
 //
@@ -16,6 +18,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -26,6 +29,7 @@
 #include "policy/config.h"
 #include "ui-helper/block_page.h"
 #include "ui-helper/control_client.h"
+#include "ui-helper/form_token.h"
 #include "ui-helper/metrics.h"
 
 namespace safegate::ui {
@@ -67,6 +71,19 @@ std::string requestedHost(const std::string& header) {
   return canonical ? *canonical : std::string();
 }
 
+// The visitor's address as the daemon knows clients: an IPv4-mapped IPv6 peer as IPv4.
+std::string clientAddress(const httplib::Request& req) {
+  std::string who = req.remote_addr;
+  if (who.starts_with("::ffff:") && who.find('.') != std::string::npos) who = who.substr(7);
+  return who;
+}
+
+int64_t unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // How the running policy decides `host` for `client`; not blocked when the daemon cannot be
 // asked (the page then says so rather than guessing a reason).
 BlockFacts askDaemon(const std::string& socket, const std::string& host,
@@ -74,9 +91,7 @@ BlockFacts askDaemon(const std::string& socket, const std::string& host,
   BlockFacts facts;
   facts.name = host;
   if (host.empty()) return facts;
-  std::string who = client;
-  if (who.starts_with("::ffff:") && who.find('.') != std::string::npos) who = who.substr(7);
-  auto reply = controlCall(socket, {{"cmd", "explain"}, {"name", host}, {"client", who}}, 2000);
+  auto reply = controlCall(socket, {{"cmd", "explain"}, {"name", host}, {"client", client}}, 2000);
   if (!reply || !reply->ok) {
     // Shown as a block without a reason: the browser only reaches this page through a block.
     facts.blocked = true;
@@ -171,12 +186,8 @@ int run(int argc, char** argv) {
   // client's delayed ACK (40 ms a page; bench/block_page.sh).
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(100);
-  server.Get(".*", [&](const httplib::Request& req, httplib::Response& res) {
-    const BlockFacts facts =
-        askDaemon(socket, requestedHost(req.get_header_value("Host")), req.remote_addr);
-    const Translation& lang =
-        translations->pick(req.get_param_value("lang"), req.get_header_value("Accept-Language"));
-    res.status = facts.blocked ? 403 : 200;
+  const FormTokens tokens;
+  auto commonHeaders = [](httplib::Response& res, const Translation& lang) {
     res.set_header("Cache-Control", "no-store");
     res.set_header("Content-Security-Policy",
                    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
@@ -185,7 +196,76 @@ int run(int argc, char** argv) {
     res.set_header("Referrer-Policy", "no-referrer");
     res.set_header("Content-Language", lang.code);
     res.set_header("Vary", "Accept-Language");
-    res.set_content(renderBlockPage(*translations, lang, facts, help), "text/html; charset=utf-8");
+  };
+  server.Get(".*", [&](const httplib::Request& req, httplib::Response& res) {
+    const std::string client = clientAddress(req);
+    const std::string host = requestedHost(req.get_header_value("Host"));
+    const BlockFacts facts = askDaemon(socket, host, client);
+    const Translation& lang =
+        translations->pick(req.get_param_value("lang"), req.get_header_value("Accept-Language"));
+    res.status = facts.blocked ? 403 : 200;
+    commonHeaders(res, lang);
+    const std::string token =
+        facts.blocked && !host.empty() ? tokens.issue(client, host, unixNow()) : std::string();
+    res.set_content(renderBlockPage(*translations, lang, facts, help, token),
+                    "text/html; charset=utf-8");
+  });
+  // The form: an access request or a wrong-block report (docs/access-requests.md).
+  server.Post(".*", [&](const httplib::Request& req, httplib::Response& res) {
+    const std::string client = clientAddress(req);
+    const std::string host = requestedHost(req.get_header_value("Host"));
+    const Translation& lang =
+        translations->pick(req.get_param_value("lang"), req.get_header_value("Accept-Language"));
+    commonHeaders(res, lang);
+    const std::string kind = req.get_param_value("kind");
+    FormOutcome outcome = FormOutcome::kFailed;
+    std::string profile;
+    // A post from another origin is forged whatever its token; browsers send Origin on POST.
+    const std::string origin = req.get_header_value("Origin");
+    const bool same_origin =
+        origin.empty() || origin == "null" || origin == "http://" + req.get_header_value("Host");
+    if (host.empty() || !same_origin ||
+        !tokens.verify(req.get_param_value("token"), client, host, unixNow())) {
+      outcome = FormOutcome::kExpired;
+      res.status = 403;
+    } else if (kind != "access" && kind != "wrong-block") {
+      res.status = 400;
+    } else {
+      std::string reason = req.get_param_value("reason");
+      if (reason.size() > 2000) reason.resize(2000);  // the daemon keeps 500 bytes of it
+      auto reply = controlCall(socket,
+                               {{"cmd", "requests.add"},
+                                {"client", client},
+                                {"name", host},
+                                {"kind", kind},
+                                {"reason", reason}},
+                               2000);
+      const std::string status =
+          reply && reply->ok ? reply->result.value("status", std::string()) : std::string();
+      res.status = 200;
+      if (status == "added") {
+        outcome = kind == "access" ? FormOutcome::kSentAccess : FormOutcome::kSentReport;
+      } else if (status == "already_pending") {
+        outcome = FormOutcome::kAlreadyPending;
+      } else if (status == "rate_limited" || status == "full") {
+        outcome = FormOutcome::kTooMany;
+        res.status = 429;
+        const int64_t wait = reply->result.value("retry_after_seconds", int64_t{3600});
+        res.set_header("Retry-After", std::to_string(wait));
+      } else if (status == "not_blocked") {
+        outcome = FormOutcome::kNotBlocked;
+      } else {
+        outcome = FormOutcome::kFailed;
+        res.status = 503;
+      }
+      if (reply && reply->ok && reply->result.contains("request")) {
+        // The request as filed names the group, not its profile: ask explain for the band.
+        profile = askDaemon(socket, host, client).profile;
+      }
+    }
+    res.set_content(
+        renderFormResult(lang, outcome, "?lang=" + lang.code, help, ageBandForProfile(profile)),
+        "text/html; charset=utf-8");
   });
 
   // /metrics on its own listener (never on the block page's, where every path is a page).

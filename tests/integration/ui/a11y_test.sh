@@ -1,16 +1,19 @@
 #!/bin/bash
 # The block page's accessibility: every language (the six UN languages) in every age band, plus
-# the "not blocked" and licensed-list pages, loaded in headless Chromium from the real
+# the "not blocked" and licensed-list pages and the pages that answer the ask-for-access form
+# (filled in and submitted in the browser), loaded in headless Chromium from the real
 # safegate-ui (asking the real safegated) and checked by axe-core against the WCAG 2.2 A/AA
 # rules: zero violations. A screenshot of each page is saved in $A11Y_SCREENSHOTS.
 # The npm packages (axe-core, puppeteer-core) are pinned in a11y/package-lock.json and installed
 # with `npm ci` into $A11Y_NODE_DIR once per lock file.
-# Environment: SAFEGATED, SAFEGATE_UI, SAFEGATE_SOURCE_DIR, A11Y_NODE_DIR, A11Y_SCREENSHOTS.
+# Environment: SAFEGATED, SAFEGATE_UI, SAFEGATECTL, SAFEGATE_SOURCE_DIR, A11Y_NODE_DIR,
+# A11Y_SCREENSHOTS.
 set -euo pipefail
 
 SRC="${SAFEGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}"
 SAFEGATED="${SAFEGATED:?set SAFEGATED to the safegated binary}"
 SAFEGATE_UI="${SAFEGATE_UI:?set SAFEGATE_UI to the safegate-ui binary}"
+SAFEGATECTL="${SAFEGATECTL:?set SAFEGATECTL to the safegatectl binary}"
 NODE_DIR="${A11Y_NODE_DIR:?set A11Y_NODE_DIR to a folder for the npm packages}"
 SHOTS="${A11Y_SCREENSHOTS:?set A11Y_SCREENSHOTS to a folder for the screenshots}"
 source "$SRC/tests/support/checks.sh"
@@ -86,7 +89,10 @@ for band in "13-17:teen" "9-12:junior" "under-9:young"; do
   for l in "${langs[@]}"; do pages+=("casino.example.test?lang=$l"); done
   if [ "$profile" = "13-17" ]; then
     pages+=("allowed.example.test?lang=en" "allowed.example.test?lang=ar"
-            "secret-illegal.example.test?lang=en")
+            "secret-illegal.example.test?lang=en"
+            # The form: sent (English), already asked (Arabic), a wrong-block report (Chinese).
+            "casino.example.test?lang=en!access" "casino.example.test?lang=ar!access"
+            "casino.example.test?lang=zh!wrong-block")
   fi
   rc=0
   node "$NODE_DIR/check_pages.mjs" "$PORT" "$SHOTS" "${band##*:}" "${pages[@]}" \
@@ -96,6 +102,12 @@ for band in "13-17:teen" "9-12:junior" "under-9:young"; do
   check "axe: every $profile page was checked" "${#pages[@]}" \
     "$(grep -c '^ok  \|^FAIL' "$WORK/axe-$profile.out" || true)"
 done
+check "the form in the browser: sent" "yes" \
+  "$(grep -q 'casino.example.test?lang=en!access: HTTP 200, lang=en' "$WORK/axe-13-17.out" && echo yes || echo no)"
+check "the form in the browser: asked twice is one request" "1" \
+  "$("$SAFEGATECTL" requests list --json --socket "$WORK/state/control.sock" | grep -c '"kind":"access"')"
+check "the form in the browser: the reason typed arrived" "yes" \
+  "$("$SAFEGATECTL" requests list --json --socket "$WORK/state/control.sock" | grep -q '"reason":"For my homework"' && echo yes || echo no)"
 check "Arabic is right to left in the browser" "yes" \
   "$(grep -q 'casino.example.test?lang=ar: HTTP 403, lang=ar dir=rtl' "$WORK/axe-13-17.out" && echo yes || echo no)"
 check "a screenshot per language and band" "yes" \

@@ -8,8 +8,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "tests/support/shared_data.h"
+#include "ui-helper/form_token.h"
 
 namespace safegate::ui {
 namespace {
@@ -116,6 +118,64 @@ TEST(BlockPageTest, AnIncompleteOrBrokenTranslationIsRefusedWithFileAndKey) {
   DiagnosticSink sink2;
   EXPECT_FALSE(Translations::load(dir.path(), sink2));
   EXPECT_NE(sink2.toString().find("es.toml:2:"), std::string::npos) << sink2.toString();
+}
+
+TEST(BlockPageTest, TheFormIsOfferedOnlyWithATokenAndNeverForALicensedList) {
+  const Translations all = bundled();
+  BlockFacts facts{"casino.test", true, "gambling", "9-12", false};
+  const std::string with = renderBlockPage(all, all.pick("", ""), facts, {}, "123.abc\"<");
+  EXPECT_NE(with.find("<form method=\"post\""), std::string::npos);
+  EXPECT_NE(with.find("name=\"token\" value=\"123.abc&quot;&lt;\""), std::string::npos);
+  EXPECT_NE(with.find("<label for=\"reason\">"), std::string::npos);
+  EXPECT_NE(with.find("value=\"wrong-block\">It is blocked by mistake</button>"),
+            std::string::npos);
+  EXPECT_EQ(renderBlockPage(all, all.pick("", ""), facts, {}).find("<form"), std::string::npos);
+  facts.confidential = true;
+  EXPECT_EQ(renderBlockPage(all, all.pick("", ""), facts, {}, "1.a").find("<form"),
+            std::string::npos);
+  facts = BlockFacts{"casino.test", false, "", "", false};
+  EXPECT_EQ(renderBlockPage(all, all.pick("", ""), facts, {}, "1.a").find("<form"),
+            std::string::npos);
+}
+
+TEST(BlockPageTest, EachFormOutcomeHasItsOwnWordsInEveryLanguage) {
+  const Translations all = bundled();
+  for (const Translation& lang : all.all()) {
+    std::set<std::string> pages;
+    for (FormOutcome o : {FormOutcome::kSentAccess, FormOutcome::kSentReport,
+                          FormOutcome::kAlreadyPending, FormOutcome::kTooMany,
+                          FormOutcome::kExpired, FormOutcome::kFailed, FormOutcome::kNotBlocked}) {
+      const std::string page = renderFormResult(lang, o, "?lang=" + lang.code, {}, AgeBand::kTeen);
+      EXPECT_NE(page.find("<a href=\"?lang=" + lang.code + "\">"), std::string::npos) << lang.code;
+      EXPECT_NE(page.find(lang.rtl ? "dir=\"rtl\"" : "dir=\"ltr\""), std::string::npos);
+      pages.insert(page);
+    }
+    EXPECT_EQ(pages.size(), 7u) << lang.code;
+  }
+}
+
+TEST(BlockPageTest, AFormTokenIsGoodForOneClientAndHostForTwoHours) {
+  FormTokens::Key key{};
+  key[0] = 1;
+  const FormTokens tokens(key);
+  const int64_t now = 1'795'430'000;
+  const std::string t = tokens.issue("10.0.0.5", "casino.test", now);
+  EXPECT_TRUE(tokens.verify(t, "10.0.0.5", "casino.test", now));
+  EXPECT_TRUE(tokens.verify(t, "10.0.0.5", "casino.test", now + 7200));
+  EXPECT_FALSE(tokens.verify(t, "10.0.0.5", "casino.test", now + 7201));
+  EXPECT_FALSE(tokens.verify(t, "10.0.0.5", "casino.test", now - 61));  // from the future
+  EXPECT_FALSE(tokens.verify(t, "10.0.0.6", "casino.test", now));
+  EXPECT_FALSE(tokens.verify(t, "10.0.0.5", "poker.test", now));
+  // Another key (a restarted helper) knows none of the old tokens.
+  EXPECT_FALSE(FormTokens().verify(t, "10.0.0.5", "casino.test", now));
+  // The time is part of what is signed.
+  std::string later = t;
+  later[later.find('.') - 1] = later[later.find('.') - 1] == '9' ? '8' : '9';
+  EXPECT_FALSE(tokens.verify(later, "10.0.0.5", "casino.test", now));
+  for (const char* bad :
+       {"", ".", "abc", "1795430000.", "1795430000", "-1.00", "99999999999999999999999.00"}) {
+    EXPECT_FALSE(tokens.verify(bad, "10.0.0.5", "casino.test", now)) << bad;
+  }
 }
 
 }  // namespace

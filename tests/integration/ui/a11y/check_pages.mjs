@@ -4,7 +4,9 @@
 //   node check_pages.mjs PORT SCREENSHOT_DIR PREFIX PAGE...
 // PAGE is "HOST?QUERY" (e.g. "casino.example.test?lang=ar"); Chromium resolves every host to
 // 127.0.0.1 (--host-resolver-rules), so the Host header names the blocked site as a real
-// browser's would. Prints one line per page; exits 1 when any page has a violation.
+// browser's would. "HOST?QUERY!KIND" then fills in the form's reason and presses the button of
+// that kind ("access", "wrong-block"), and checks the page that answers the form.
+// Prints one line per page; exits 1 when any page has a violation.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
@@ -21,12 +23,21 @@ const browser = await puppeteer.launch({
 let failed = 0;
 try {
   for (const spec of pages) {
-    const [host, query] = spec.split('?');
+    const [address, action] = spec.split('!');
+    const [host, query] = address.split('?');
     const page = await browser.newPage();
     await page.setViewport({ width: 800, height: 1000 });
     // The page's Content-Security-Policy allows no script at all; axe is the test's own.
     await page.setBypassCSP(true);
-    const response = await page.goto(`http://${host}:${port}/?${query || ''}`, { waitUntil: 'load' });
+    let response = await page.goto(`http://${host}:${port}/?${query || ''}`, { waitUntil: 'load' });
+    if (action) {
+      // As a child would: a reason typed into the labelled box, then the button.
+      await page.type('#reason', 'For my homework');
+      [response] = await Promise.all([
+        page.waitForNavigation({ waitUntil: 'load' }),
+        page.click(`button[value="${action}"]`),
+      ]);
+    }
     const result = await (async () => {
       await page.addScriptTag({ path: axePath });
       return page.evaluate(async () => {
@@ -41,7 +52,7 @@ try {
         };
       });
     })();
-    const name = `${prefix}-${host.split('.')[0]}-${(query || 'default').replace(/[^a-z0-9]+/gi, '_')}.png`;
+    const name = `${prefix}-${host.split('.')[0]}-${(query || 'default').replace(/[^a-z0-9]+/gi, '_')}${action ? '-' + action : ''}.png`;
     // The viewport, not fullPage: Chromium's full-page capture clips right-to-left pages.
     await page.screenshot({ path: path.join(shots, name) });
     const status = response ? response.status() : 0;
