@@ -394,6 +394,13 @@ class ModelBuilder {
       if (bar != std::string::npos)
         d.ui.help_links.emplace_back(link.substr(0, bar), link.substr(bar + 1));
     }
+    d.ui.dashboard_listen = ui.str("dashboard_listen");
+    d.ui.dashboard_tls = ui.boolean("dashboard_tls");
+    d.ui.dashboard_cert = statePath(ui.str("dashboard_cert"));
+    d.ui.dashboard_key = statePath(ui.str("dashboard_key"));
+    d.ui.users_file = statePath(ui.str("users_file"));
+    d.ui.audit_log = statePath(ui.str("audit_log"));
+    d.ui.session_idle_minutes = ui.integer("session_idle_minutes");
     Section rq = top.sub("requests");
     d.requests.per_client_per_hour = rq.integer("per_client_per_hour");
     d.requests.max_pending = rq.integer("max_pending");

@@ -94,6 +94,14 @@ struct UiSettings {
   std::string metrics_listen;              // "addr:port" of /metrics; "" = not served
   std::filesystem::path translations_dir;  // absolute; "" = installed
   std::vector<std::pair<std::string, std::string>> help_links;  // label, URL
+  // The dashboard (docs/dashboard.md).
+  std::string dashboard_listen;          // "addr:port"; "" = no dashboard
+  bool dashboard_tls = true;             // HTTPS (a self-signed certificate when none given)
+  std::filesystem::path dashboard_cert;  // absolute
+  std::filesystem::path dashboard_key;   // absolute
+  std::filesystem::path users_file;      // absolute
+  std::filesystem::path audit_log;       // absolute
+  int64_t session_idle_minutes = 30;
 };
 
 // [requests]: access requests and wrong-block reports from the block page

@@ -607,6 +607,41 @@ const KeyDef kKeys[] = {
      "https://, http:// or tel: (e.g. \"Childline 0800 1111|https://www.childline.org.uk\").",
      validateHelpLinks},
 
+    {"ui.dashboard_listen", K::kString, "\"\"", R,
+     "Where safegate-ui serves the dashboard for the safeguarding lead and parents, "
+     "\"addr:port\", e.g. \"127.0.0.1:8443\" (docs/dashboard.md); empty = no dashboard. Port 0 "
+     "binds a free port (printed in the ready line).",
+     validateListenAddrPort},
+    {"ui.dashboard_tls", K::kBoolean, "true", R,
+     "Serve the dashboard over HTTPS (with a self-signed certificate made at first start when "
+     "ui.dashboard_cert does not exist). false = plain HTTP: only behind a TLS proxy or on "
+     "loopback."},
+    {"ui.dashboard_cert", K::kString, "\"dashboard.crt\"", R,
+     "The dashboard's certificate (PEM), relative to daemon.state_dir unless absolute.",
+     validateNonEmpty},
+    {"ui.dashboard_key", K::kString, "\"dashboard.key\"", R,
+     "The certificate's private key (PEM, mode 0600), relative to daemon.state_dir unless "
+     "absolute.",
+     validateNonEmpty},
+    {"ui.users_file", K::kString, "\"ui-users\"", R,
+     "Dashboard accounts (name:role:scrypt hash per line; `safegatectl user add` writes it), "
+     "relative to daemon.state_dir unless absolute.",
+     validateNonEmpty},
+    {"ui.audit_log", K::kString, "\"ui-audit.log\"", R,
+     "Where the dashboard records who signed in, looked at or decided what (JSON lines), "
+     "relative to daemon.state_dir unless absolute.",
+     validateNonEmpty},
+    {"ui.session_idle_minutes",
+     K::kInteger,
+     "30",
+     R,
+     "A dashboard session ends after this many minutes without a request (and always after "
+     "12 hours).",
+     nullptr,
+     {},
+     1,
+     720},
+
     {"requests", K::kTable, "", R,
      "Access requests and wrong-block reports children send from the block page, kept for an "
      "administrator to approve or deny (docs/access-requests.md)."},

@@ -26,6 +26,8 @@ void registerControlCommands(CLI::App& app);
 void registerReplayCommand(CLI::App& app);
 // report, outbox, outbox retry (ui-helper/cmd_outbox.cc).
 void registerOutboxCommands(CLI::App& app);
+// user add|remove|list: dashboard accounts (ui-helper/cmd_user.cc).
+void registerUserCommands(CLI::App& app);
 // man: the manual page from these definitions (ui-helper/cmd_man.cc).
 void registerManCommand(CLI::App& app);
 

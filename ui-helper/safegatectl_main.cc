@@ -12,7 +12,8 @@ using Registrar = void (*)(CLI::App&);
 constexpr Registrar kRegistrars[] = {
     safegate::ui::registerConfigCommands,  safegate::ui::registerExplainCommand,
     safegate::ui::registerControlCommands, safegate::ui::registerReplayCommand,
-    safegate::ui::registerOutboxCommands,  safegate::ui::registerManCommand,
+    safegate::ui::registerOutboxCommands,  safegate::ui::registerUserCommands,
+    safegate::ui::registerManCommand,
 };
 
 }  // namespace
