@@ -1,4 +1,5 @@
-// safegate-ui: the block page a blocked client sees (docs/block-page.md).
+// safegate-ui: the block page a blocked client sees (docs/block-page.md), and the dashboard
+// for the safeguarding lead (docs/dashboard.md).
 //
 // A separate, unprivileged process: it never opens the daemon's database. For each page view
 // it asks safegated over the control socket how the running policy decides the host the
@@ -7,30 +8,42 @@
 // an access request or a wrong-block report (`requests.add`, docs/access-requests.md), guarded
 // by a token bound to the client and host (ui-helper/form_token.h). Only plain HTTP: a
 // blocked HTTPS site gets safegate's DNS answer, never this page, because safegate does not
-// intercept TLS.
+// intercept TLS. The dashboard (ui.dashboard_listen, HTTPS) is on its own listener; it too
+// asks safegated over the control socket (status, stats, incidents, requests.*): reading the
+// incident database directly would need the daemon's file permissions and bypass the
+// pseudonymisation and confidentiality rules the daemon applies to every answer.
 //
 //   safegate-ui --config /etc/safegate/safegate.toml [--listen ADDR:PORT] [--socket PATH]
-//               [--translations DIR] [--check]
+//               [--translations DIR] [--dashboard-listen ADDR:PORT] [--state-dir DIR] [--check]
 //
-// Prints "safegate-ui: ready url=http://ADDR:PORT/ languages=N" once it accepts connections;
+// Prints "safegate-ui: ready url=http://ADDR:PORT/ languages=N[ metrics=URL][ dashboard=URL]"
+// once it accepts connections;
 // SIGTERM or SIGINT stops it. Logs nothing about who visited which page.
 #include <httplib.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <memory>
+#include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "common/ip_address.h"
 #include "filters/domain_name.h"
 #include "policy/config.h"
+#include "ui-helper/accounts.h"
 #include "ui-helper/block_page.h"
 #include "ui-helper/control_client.h"
+#include "ui-helper/dashboard.h"
 #include "ui-helper/form_token.h"
 #include "ui-helper/metrics.h"
+#include "ui-helper/self_signed.h"
 
 namespace safegate::ui {
 namespace {
@@ -107,6 +120,267 @@ BlockFacts askDaemon(const std::string& socket, const std::string& host,
   return facts;
 }
 
+// The value of cookie `name` in a Cookie header ("" when absent).
+std::string cookieValue(const std::string& header, const std::string& name) {
+  size_t at = 0;
+  while (at < header.size()) {
+    while (at < header.size() && (header[at] == ' ' || header[at] == ';')) ++at;
+    const size_t end = std::min(header.find(';', at), header.size());
+    const std::string_view item(header.data() + at, end - at);
+    if (item.size() > name.size() && item.starts_with(name) && item[name.size()] == '=') {
+      return std::string(item.substr(name.size() + 1));
+    }
+    at = end;
+  }
+  return {};
+}
+
+void securityHeaders(httplib::Response& res) {
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("Content-Security-Policy",
+                 "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                 "form-action 'self'; frame-ancestors 'none'");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+}
+
+// The dashboard (docs/dashboard.md) on its own listener: sign-in, overview, requests, audit.
+class Dashboard {
+ public:
+  Dashboard(const policy::UiSettings& ui, std::string socket, bool tls)
+      : ui_(ui),
+        socket_(std::move(socket)),
+        tls_(tls),
+        cookie_(tls ? "__Host-sg_session" : "sg_session"),
+        sessions_(ui.session_idle_minutes * 60),
+        audit_(ui.audit_log) {}
+
+  void install(httplib::Server& server) {
+    server.Get("/login", [this](const httplib::Request& req, httplib::Response& res) {
+      securityHeaders(res);
+      res.set_content(renderLogin("", loginToken(req)), kHtml);
+    });
+    server.Post("/login", [this](const auto& req, auto& res) { login(req, res); });
+    server.Post("/logout", [this](const httplib::Request& req, httplib::Response& res) {
+      securityHeaders(res);
+      auto s = session(req);
+      if (s && req.get_param_value("csrf") == s->csrf) {
+        sessions_.remove(s->id);
+        audit(*s, req, "logout", "");
+      }
+      res.set_header("Set-Cookie", cookie_ + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" +
+                                       (tls_ ? "; Secure" : ""));
+      res.set_redirect("/login", 303);
+    });
+    server.Get("/", [this](const auto& req, auto& res) { page(req, res, &Dashboard::overview); });
+    server.Get("/requests",
+               [this](const auto& req, auto& res) { page(req, res, &Dashboard::requests); });
+    server.Post("/requests/decide",
+                [this](const auto& req, auto& res) { page(req, res, &Dashboard::decide); });
+    server.Get("/audit",
+               [this](const auto& req, auto& res) { page(req, res, &Dashboard::auditView); });
+  }
+
+ private:
+  static constexpr const char* kHtml = "text/html; charset=utf-8";
+  using Handler = void (Dashboard::*)(const Session&, const httplib::Request&, httplib::Response&);
+
+  std::string loginToken(const httplib::Request& req) {
+    return tokens_.issue(clientAddress(req), "dashboard-login", unixNow());
+  }
+
+  std::optional<Session> session(const httplib::Request& req) {
+    const std::string id = cookieValue(req.get_header_value("Cookie"), cookie_);
+    if (id.empty()) return std::nullopt;
+    return sessions_.find(id, unixNow());
+  }
+
+  void audit(const Session& s, const httplib::Request& req, const std::string& action,
+             const std::string& detail) {
+    auditAs(s.user, req, action, detail);
+  }
+  void auditAs(const std::string& user, const httplib::Request& req, const std::string& action,
+               const std::string& detail) {
+    if (Status st = audit_.append(user, clientAddress(req), action, detail, unixNow()); !st) {
+      std::fprintf(stderr, "safegate-ui: audit log: %s\n", st.message().c_str());
+    }
+  }
+
+  // Signed-in pages: a visitor without a session goes to the sign-in page; a post needs the
+  // session's CSRF token.
+  void page(const httplib::Request& req, httplib::Response& res, Handler handler) {
+    securityHeaders(res);
+    auto s = session(req);
+    if (!s) {
+      res.set_redirect("/login", 303);
+      return;
+    }
+    if (req.method == "POST" && req.get_param_value("csrf") != s->csrf) {
+      res.status = 403;
+      audit(*s, req, "csrf_refused", req.path);
+      res.set_content(renderMessage(&*s, "Not done",
+                                    "This form was not sent from this dashboard page (its "
+                                    "security token is missing or old). Open the page again and "
+                                    "retry."),
+                      kHtml);
+      return;
+    }
+    (this->*handler)(*s, req, res);
+  }
+
+  std::vector<Account> accounts() {
+    std::ifstream in(ui_.users_file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    DiagnosticSink sink;
+    auto out = parseAccounts(text.str(), ui_.users_file.string(), sink);
+    for (const auto& d : sink.all()) std::fprintf(stderr, "%s\n", d.toString().c_str());
+    return out;
+  }
+
+  void login(const httplib::Request& req, httplib::Response& res) {
+    securityHeaders(res);
+    const std::string address = clientAddress(req);
+    const std::string name = req.get_param_value("user");
+    const int64_t now = unixNow();
+    if (!tokens_.verify(req.get_param_value("token"), address, "dashboard-login", now)) {
+      res.status = 403;
+      res.set_content(
+          renderLogin("The sign-in form was too old. Please try again.", loginToken(req)), kHtml);
+      return;
+    }
+    if (const int64_t wait = throttle_.lockedFor(name, address, now); wait > 0) {
+      res.status = 429;
+      res.set_header("Retry-After", std::to_string(wait));
+      auditAs(name, req, "login_locked", "");
+      res.set_content(renderLogin("Too many wrong passwords. Signing in is locked for " +
+                                      std::to_string((wait + 59) / 60) + " minutes.",
+                                  loginToken(req)),
+                      kHtml);
+      return;
+    }
+    const std::string password = req.get_param_value("password");
+    std::optional<Account> found;
+    for (Account& a : accounts()) {
+      if (a.name == name) found = std::move(a);
+    }
+    // An unknown name costs the same scrypt as a known one: no timing tells which exist.
+    static const std::string kDummy = *hashPassword("safegate-no-such-account");
+    bool ok = false;
+    {
+      // One check at a time: each takes 32 MiB and 0.1 s, so a flood of sign-ins queues
+      // instead of taking the router's memory.
+      std::lock_guard<std::mutex> one_at_a_time(password_check_);
+      ok = verifyPassword(password, found ? found->hash : kDummy) && found;
+    }
+    if (!ok) {
+      const bool locked = throttle_.failed(name, address, now);
+      auditAs(name, req, locked ? "login_locked" : "login_failed", "");
+      res.status = 401;
+      res.set_content(renderLogin(locked ? "Too many wrong passwords. Signing in is locked for "
+                                           "15 minutes."
+                                         : "Wrong account or password.",
+                                  loginToken(req)),
+                      kHtml);
+      return;
+    }
+    throttle_.succeeded(name);
+    const Session s = sessions_.create(found->name, found->role, now);
+    audit(s, req, "login", std::string(roleName(s.role)));
+    res.set_header("Set-Cookie", cookie_ + "=" + s.id + "; Path=/; HttpOnly; SameSite=Strict" +
+                                     (tls_ ? "; Secure" : ""));
+    res.set_redirect("/", 303);
+  }
+
+  void overview(const Session& s, const httplib::Request& req, httplib::Response& res) {
+    auto status = controlCall(socket_, {{"cmd", "status"}}, 2000);
+    auto stats = controlCall(socket_, {{"cmd", "stats"}}, 2000);
+    auto pending = controlCall(socket_, {{"cmd", "requests.list"}, {"state", "pending"}}, 2000);
+    nlohmann::json incidents = nlohmann::json::array();
+    if (s.role != Role::kViewer) {
+      auto r = controlCall(socket_, {{"cmd", "incidents"}, {"limit", 20}}, 5000);
+      if (r && r->ok) incidents = r->result.value("incidents", nlohmann::json::array());
+      audit(s, req, "view_incidents", "overview: latest " + std::to_string(incidents.size()));
+    }
+    const auto ok = [](const auto& r) { return r && r->ok; };
+    res.set_content(
+        renderOverview(s, ok(status) ? status->result : nlohmann::json::object(),
+                       ok(stats) ? stats->result : nlohmann::json::object(),
+                       ok(pending) ? pending->result.value("pending", size_t{0}) : 0, incidents),
+        kHtml);
+  }
+
+  void requests(const Session& s, const httplib::Request& req, httplib::Response& res,
+                const std::string& notice = {}) {
+    auto r = controlCall(socket_, {{"cmd", "requests.list"}, {"limit", 200}}, 2000);
+    audit(s, req, "view_requests", "");
+    res.set_content(renderRequests(s, r && r->ok ? r->result["requests"] : nlohmann::json(),
+                                   r && r->ok ? notice : "safegated cannot be asked right now."),
+                    kHtml);
+  }
+  void requests(const Session& s, const httplib::Request& req, httplib::Response& res) {
+    requests(s, req, res, {});
+  }
+
+  void decide(const Session& s, const httplib::Request& req, httplib::Response& res) {
+    if (s.role == Role::kViewer) {
+      res.status = 403;
+      res.set_content(renderMessage(&s, "Not allowed", "A viewer account cannot decide requests."),
+                      kHtml);
+      return;
+    }
+    const std::string action = req.get_param_value("action");
+    uint64_t id = 0;
+    const std::string id_text = req.get_param_value("request");
+    std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+    nlohmann::json call = {{"request", id},
+                           {"note", req.get_param_value("note")},
+                           {"granted_by", s.user + " (dashboard)"}};
+    if (action == "approve") {
+      call["cmd"] = "requests.approve";
+      call["minutes"] = std::atoi(req.get_param_value("minutes").c_str());
+    } else {
+      call["cmd"] = "requests.deny";
+    }
+    auto r = controlCall(socket_, call, 5000);
+    std::string notice;
+    if (r && r->ok) {
+      const auto& q = r->result["request"];
+      notice = "Request " + std::to_string(id) + " " + q.value("state", std::string()) + ": " +
+               q.value("name", std::string()) + " for " + q.value("client", std::string()) + ".";
+      audit(s, req, action,
+            "request " + std::to_string(id) + " " + q.value("name", std::string()) + " for " +
+                q.value("client", std::string()) +
+                (action == "approve" ? ", " + req.get_param_value("minutes") + " minutes" : ""));
+    } else {
+      res.status = 409;
+      notice = "Not done: " + (r ? r->error : r.status().message());
+    }
+    requests(s, req, res, notice);
+  }
+
+  void auditView(const Session& s, const httplib::Request& req, httplib::Response& res) {
+    if (s.role != Role::kAdmin) {
+      res.status = 403;
+      res.set_content(renderMessage(&s, "Not allowed", "Only an admin account sees the audit log."),
+                      kHtml);
+      return;
+    }
+    audit(s, req, "view_audit", "");
+    res.set_content(renderAudit(s, audit_.recent(500)), kHtml);
+  }
+
+  const policy::UiSettings& ui_;
+  std::string socket_;
+  bool tls_;
+  std::string cookie_;
+  SessionStore sessions_;
+  AuditLog audit_;
+  LoginThrottle throttle_;
+  FormTokens tokens_;
+  std::mutex password_check_;
+};
+
 std::filesystem::path translationsDir(const std::string& option, const policy::Config& config) {
   if (!option.empty()) return option;
   if (!config.daemon.ui.translations_dir.empty()) return config.daemon.ui.translations_dir;
@@ -127,6 +401,13 @@ int run(int argc, char** argv) {
   app.add_option("--socket", socket_option, "safegated's control socket (overrides the config)");
   app.add_option("--translations", translations_option,
                  "folder of <language>.toml files (overrides ui.translations_dir)");
+  std::string state_dir_option;
+  app.add_option("--state-dir", state_dir_option,
+                 "safegated's state directory, as its --state-dir (where the dashboard's "
+                 "accounts, certificate and audit log are by default)");
+  std::string dashboard_option;
+  app.add_option("--dashboard-listen", dashboard_option,
+                 "ADDR:PORT of the dashboard (overrides ui.dashboard_listen; \"\" = none)");
   bool check_only = false;
   app.add_flag("--check", check_only,
                "load the config and translations, print what would be served, and exit");
@@ -137,7 +418,10 @@ int run(int argc, char** argv) {
   }
 
   DiagnosticSink sink;
-  auto config = policy::loadConfig(config_path, sink);
+  auto config =
+      policy::loadConfig(config_path, sink,
+                         state_dir_option.empty() ? std::filesystem::path()
+                                                  : std::filesystem::absolute(state_dir_option));
   for (const auto& d : sink.all()) std::cerr << d.toString() << "\n";
   if (!config) return 1;
   const auto& settings = config->daemon;
@@ -188,12 +472,7 @@ int run(int argc, char** argv) {
   server.set_keep_alive_max_count(100);
   const FormTokens tokens;
   auto commonHeaders = [](httplib::Response& res, const Translation& lang) {
-    res.set_header("Cache-Control", "no-store");
-    res.set_header("Content-Security-Policy",
-                   "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-                   "form-action 'self'; frame-ancestors 'none'");
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_header("Referrer-Policy", "no-referrer");
+    securityHeaders(res);
     res.set_header("Content-Language", lang.code);
     res.set_header("Vary", "Accept-Language");
   };
@@ -300,6 +579,61 @@ int run(int argc, char** argv) {
     }
   }
 
+  // The dashboard, on its own listener (HTTPS unless ui.dashboard_tls is false).
+  const std::string dashboard_text =
+      app.count("--dashboard-listen") ? dashboard_option : settings.ui.dashboard_listen;
+  std::unique_ptr<httplib::Server> dashboard_server;
+  std::unique_ptr<Dashboard> dashboard;
+  int dashboard_port = 0;
+  std::optional<Listen> dashboard_listen;
+  if (!dashboard_text.empty()) {
+    dashboard_listen = parseListen(dashboard_text);
+    if (!dashboard_listen) {
+      std::cerr << "safegate-ui: dashboard address \"" << dashboard_text << "\" is not ADDR:PORT\n";
+      return 1;
+    }
+    if (settings.ui.dashboard_tls) {
+      if (Status st = ensureSelfSignedCertificate(
+              settings.ui.dashboard_cert, settings.ui.dashboard_key, dashboard_listen->host);
+          !st) {
+        std::cerr << "safegate-ui: dashboard certificate: " << st.message() << "\n";
+        return 1;
+      }
+      auto tls = std::make_unique<httplib::SSLServer>(settings.ui.dashboard_cert.c_str(),
+                                                      settings.ui.dashboard_key.c_str());
+      if (!tls->is_valid()) {
+        std::cerr << "safegate-ui: cannot use " << settings.ui.dashboard_cert << " and "
+                  << settings.ui.dashboard_key << " for HTTPS\n";
+        return 1;
+      }
+      dashboard_server = std::move(tls);
+    } else {
+      dashboard_server = std::make_unique<httplib::Server>();
+    }
+    std::error_code ec;
+    if (!std::filesystem::exists(settings.ui.users_file, ec)) {
+      std::cerr << "safegate-ui: no dashboard accounts yet (" << settings.ui.users_file.string()
+                << "); add one with: safegatectl user add NAME --role admin\n";
+    }
+    dashboard_server->set_payload_max_length(16 * 1024);
+    dashboard_server->set_read_timeout(5, 0);
+    dashboard_server->set_write_timeout(5, 0);
+    dashboard_server->set_tcp_nodelay(true);
+    dashboard = std::make_unique<Dashboard>(settings.ui, socket, settings.ui.dashboard_tls);
+    dashboard->install(*dashboard_server);
+    dashboard_port =
+        dashboard_listen->port == 0
+            ? dashboard_server->bind_to_any_port(dashboard_listen->host)
+            : (dashboard_server->bind_to_port(dashboard_listen->host, dashboard_listen->port)
+                   ? dashboard_listen->port
+                   : -1);
+    if (dashboard_port <= 0) {
+      std::cerr << "safegate-ui: cannot listen on " << dashboard_text << ": "
+                << std::strerror(errno) << "\n";
+      return 1;
+    }
+  }
+
   int port = listen->port;
   if (port == 0) {
     port = server.bind_to_any_port(listen->host);
@@ -316,9 +650,14 @@ int run(int argc, char** argv) {
     sigwait(&stop_signals, &sig);
     server.stop();
     metrics.stop();
+    if (dashboard_server) dashboard_server->stop();
   });
   std::thread metrics_thread;
   if (metrics_port > 0) metrics_thread = std::thread([&] { metrics.listen_after_bind(); });
+  std::thread dashboard_thread;
+  if (dashboard_server) {
+    dashboard_thread = std::thread([&] { dashboard_server->listen_after_bind(); });
+  }
   const std::string shown_host =
       listen->host.find(':') != std::string::npos ? "[" + listen->host + "]" : listen->host;
   std::string metrics_url;
@@ -326,6 +665,12 @@ int run(int argc, char** argv) {
     const std::string& h = metrics_listen->host;
     metrics_url = " metrics=http://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) +
                   ":" + std::to_string(metrics_port) + "/metrics";
+  }
+  if (dashboard_server) {
+    const std::string& h = dashboard_listen->host;
+    metrics_url += std::string(" dashboard=") + (settings.ui.dashboard_tls ? "https" : "http") +
+                   "://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" +
+                   std::to_string(dashboard_port) + "/";
   }
   std::printf("safegate-ui: ready url=http://%s:%d/ languages=%zu%s\n", shown_host.c_str(), port,
               translations->all().size(), metrics_url.c_str());
@@ -337,6 +682,7 @@ int run(int argc, char** argv) {
     stopper.join();
   }
   if (metrics_thread.joinable()) metrics_thread.join();
+  if (dashboard_thread.joinable()) dashboard_thread.join();
   return ok ? 0 : 1;
 }
 

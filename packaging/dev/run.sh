@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's first command: install what is missing, build (dev preset), and run safegated on
 # loopback with the bundled example policy and starter lists, state in ./state/, and the block
-# page (safegate-ui) beside it on a free loopback port whose URL is printed.
+# page and dashboard (safegate-ui) beside it on free loopback ports whose URLs are printed.
 #
 #   packaging/dev/run.sh                 DNS on 127.0.0.1:5353, upstream = /etc/resolv.conf
 #   SAFEGATE_PORT=5354 SAFEGATE_UPSTREAM=9.9.9.9:53 packaging/dev/run.sh
@@ -61,13 +61,16 @@ exec 3<"$fifo"
 await_ready 3 "safegated: ready" safegated
 control="${READY##*control=}"
 
-# The block page (safegate-ui), asking this safegated; SAFEGATE_UI_PORT picks its port.
-"$root/build/dev/ui-helper/safegate-ui" --config "$config" --socket "$control" \
-  --listen "127.0.0.1:${SAFEGATE_UI_PORT:-0}" >"$ui_fifo" &
+# The block page and the dashboard (safegate-ui), asking this safegated; SAFEGATE_UI_PORT and
+# SAFEGATE_DASHBOARD_PORT pick their ports.
+"$root/build/dev/ui-helper/safegate-ui" --config "$config" --socket "$control" --state-dir "$state" \
+  --listen "127.0.0.1:${SAFEGATE_UI_PORT:-0}" \
+  --dashboard-listen "127.0.0.1:${SAFEGATE_DASHBOARD_PORT:-0}" >"$ui_fifo" &
 ui_pid=$!
 exec 4<"$ui_fifo"
 await_ready 4 "safegate-ui: ready url=" safegate-ui
 ui_url="${READY%% *}"
+dashboard_url="${READY##*dashboard=}"
 
 # A name the bundled gambling list blocks, to show a block.
 blocked="$(awk '$1 == "0.0.0.0" && $2 != "0.0.0.0" { print $2; exit }' \
@@ -80,6 +83,9 @@ Try it:
   dig @127.0.0.1 -p $port ${blocked:-casino.example}   # blocked: NXDOMAIN with "EDE: 15 (Blocked)"
   dig @127.0.0.1 -p $port www.google.com       # safe search: CNAME forcesafesearch.google.com
   curl -H 'Host: ${blocked:-casino.example}' $ui_url   # the block page a browser would get (try -H 'Accept-Language: ar')
+  $ctl requests list --socket $control          # what children asked for from the block page
+  $ctl user add admin --role admin --file $state/ui-users   # an account, then sign in at
+      $dashboard_url   (a self-signed certificate: the browser asks once)
   $ctl status --socket $control
   $ctl incidents --socket $control
   sqlite3 $state/incidents.sqlite 'SELECT * FROM incidents'

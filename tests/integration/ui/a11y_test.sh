@@ -1,7 +1,8 @@
 #!/bin/bash
 # The block page's accessibility: every language (the six UN languages) in every age band, plus
 # the "not blocked" and licensed-list pages and the pages that answer the ask-for-access form
-# (filled in and submitted in the browser), loaded in headless Chromium from the real
+# (filled in and submitted in the browser), and the dashboard (signed in, a request approved,
+# the audit log; a11y/dashboard.mjs), loaded in headless Chromium from the real
 # safegate-ui (asking the real safegated) and checked by axe-core against the WCAG 2.2 A/AA
 # rules: zero violations. A screenshot of each page is saved in $A11Y_SCREENSHOTS.
 # The npm packages (axe-core, puppeteer-core) are pinned in a11y/package-lock.json and installed
@@ -29,7 +30,7 @@ if ! cmp -s "$SRC/tests/integration/ui/a11y/package-lock.json" "$NODE_DIR/packag
   cp "$SRC/tests/integration/ui/a11y/package.json" "$SRC/tests/integration/ui/a11y/package-lock.json" "$NODE_DIR/"
   (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-cp "$SRC/tests/integration/ui/a11y/check_pages.mjs" "$NODE_DIR/"
+cp "$SRC"/tests/integration/ui/a11y/*.mjs "$NODE_DIR/"
 
 ui_test_init a11y
 
@@ -77,8 +78,11 @@ PY
 
 write_config "13-17"
 start_safegated
-start_ui
+echo "password-of-ada" |
+  "$SAFEGATECTL" user add ada --role admin --password-stdin --config "$WORK/safegate.toml" >/dev/null
+start_ui --dashboard-listen 127.0.0.1:0
 PORT="$UI_PORT"
+DASH="$(sed -n 's|.* dashboard=\(https://[^ ]*\)|\1|p' <<<"$READY_LINE")"
 
 langs=(ar en es fr ru zh)
 for band in "13-17:teen" "9-12:junior" "under-9:young"; do
@@ -108,6 +112,17 @@ check "the form in the browser: asked twice is one request" "1" \
   "$("$SAFEGATECTL" requests list --json --socket "$WORK/state/control.sock" | grep -c '"kind":"access"')"
 check "the form in the browser: the reason typed arrived" "yes" \
   "$("$SAFEGATECTL" requests list --json --socket "$WORK/state/control.sock" | grep -q '"reason":"For my homework"' && echo yes || echo no)"
+# The dashboard: sign in (after a wrong password), approve the request the form filed above,
+# the audit log; axe on every page.
+rc=0
+node "$NODE_DIR/dashboard.mjs" "$DASH" "$SHOTS" ada password-of-ada >"$WORK/axe-dashboard.out" 2>&1 || rc=$?
+cat "$WORK/axe-dashboard.out"
+check "axe: no WCAG 2.2 A/AA violation on the dashboard pages" "0" "$rc"
+check "axe: every dashboard page was checked" "6" "$(grep -c '^ok  \|^FAIL' "$WORK/axe-dashboard.out" || true)"
+check "dashboard in the browser: the request is approved" "1" \
+  "$("$SAFEGATECTL" requests list --state approved --json --socket "$WORK/state/control.sock" | wc -l)"
+check "dashboard in the browser: its exception is in force" "yes" \
+  "$("$SAFEGATECTL" exceptions list --json --socket "$WORK/state/control.sock" | grep -q '"granted_by":"root for ada (dashboard)"' && echo yes || echo no)"
 check "Arabic is right to left in the browser" "yes" \
   "$(grep -q 'casino.example.test?lang=ar: HTTP 403, lang=ar dir=rtl' "$WORK/axe-13-17.out" && echo yes || echo no)"
 check "a screenshot per language and band" "yes" \

@@ -20,15 +20,7 @@ source "$SRC/tests/support/checks.sh"
 source "$SRC/tests/integration/ui/lib.sh"
 
 ui_test_init access
-UP_PID=""
-trap 'ui_test_cleanup; [ -n "$UP_PID" ] && kill "$UP_PID" 2>/dev/null; true' EXIT
-
-# The upstream: answers every A question with 192.0.2.1.
-mkfifo "$WORK/up.fifo"
-python3 "$SRC/tests/support/udp_dns_server.py" >"$WORK/up.fifo" 2>"$WORK/upstream.log" &
-UP_PID=$!
-UP_PORT="$(read_ready_port "$WORK/up.fifo" "ready port=")"
-[ -n "$UP_PORT" ] || { echo "FAIL: the test upstream did not start"; exit 1; }
+start_upstream
 
 printf 'casino.example.test\npoker.example.test\ndice.example.test\nbingo.example.test\nslots.example.test\n' \
   >"$WORK/gambling.txt"

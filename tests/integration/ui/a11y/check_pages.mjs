@@ -7,12 +7,9 @@
 // browser's would. "HOST?QUERY!KIND" then fills in the form's reason and presses the button of
 // that kind ("access", "wrong-block"), and checks the page that answers the form.
 // Prints one line per page; exits 1 when any page has a violation.
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import puppeteer from 'puppeteer-core';
+import { axeCheck } from './axe_check.mjs';
 
-const require = createRequire(import.meta.url);
-const axePath = require.resolve('axe-core/axe.min.js');
 const [port, shots, prefix, ...pages] = process.argv.slice(2);
 const browser = await puppeteer.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -38,27 +35,9 @@ try {
         page.click(`button[value="${action}"]`),
       ]);
     }
-    const result = await (async () => {
-      await page.addScriptTag({ path: axePath });
-      return page.evaluate(async () => {
-        const r = await window.axe.run(document, {
-          runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
-        });
-        return {
-          violations: r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
-          passes: r.passes.length,
-          lang: document.documentElement.lang,
-          dir: document.dir,
-        };
-      });
-    })();
     const name = `${prefix}-${host.split('.')[0]}-${(query || 'default').replace(/[^a-z0-9]+/gi, '_')}${action ? '-' + action : ''}.png`;
-    // The viewport, not fullPage: Chromium's full-page capture clips right-to-left pages.
-    await page.screenshot({ path: path.join(shots, name) });
     const status = response ? response.status() : 0;
-    console.log(`${result.violations.length === 0 ? 'ok  ' : 'FAIL'} ${prefix} ${spec}: HTTP ${status}, lang=${result.lang} dir=${result.dir}, ${result.passes} rules passed, ${result.violations.length} violations -> ${name}`);
-    for (const v of result.violations) console.log(`       ${v}`);
-    if (result.violations.length !== 0) failed++;
+    if (await axeCheck(page, shots, name, `${prefix} ${spec}`, status) !== 0) failed++;
     await page.close();
   }
 } finally {

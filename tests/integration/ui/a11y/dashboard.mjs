@@ -1,0 +1,66 @@
+// The dashboard in headless Chromium, as the safeguarding lead uses it: sign in, the overview,
+// the requests page, approve the first waiting request, the audit log — axe-core's WCAG 2.2 A
+// and AA rules and a screenshot on each page. Also a wrong password first (the page that says
+// so is checked too).
+//
+//   node dashboard.mjs DASHBOARD_URL SCREENSHOT_DIR ACCOUNT PASSWORD
+// Prints one line per page and "approved: <notice>"; exits 1 on any violation or when a step
+// does not land where it should.
+import puppeteer from 'puppeteer-core';
+import { axeCheck } from './axe_check.mjs';
+
+const [base, shots, account, password] = process.argv.slice(2);
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  acceptInsecureCerts: true,  // the dashboard's own self-signed certificate
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+let failed = 0;
+const expect = (what, ok) => {
+  if (!ok) {
+    console.log(`FAIL ${what}`);
+    failed++;
+  }
+};
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1100, height: 900 });
+  await page.setBypassCSP(true);  // the pages allow no script; axe is the test's own
+  let response = await page.goto(`${base}login`, { waitUntil: 'load' });
+  failed += await axeCheck(page, shots, 'dashboard-login.png', 'dashboard sign-in', response.status());
+
+  const signIn = async (pw) => {
+    await page.type('#user', account);
+    await page.type('#password', pw);
+    const [r] = await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load' }),
+      page.click('button[type="submit"]'),
+    ]);
+    return r;
+  };
+  response = await signIn('not-the-password');
+  expect('a wrong password is refused', response.status() === 401);
+  failed += await axeCheck(page, shots, 'dashboard-login-wrong.png', 'dashboard wrong password', response.status());
+
+  response = await signIn(password);
+  expect('signed in: the overview', page.url() === base);
+  failed += await axeCheck(page, shots, 'dashboard-overview.png', 'dashboard overview', response.status());
+
+  response = await page.goto(`${base}requests`, { waitUntil: 'load' });
+  failed += await axeCheck(page, shots, 'dashboard-requests.png', 'dashboard requests', response.status());
+  [response] = await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.click('button[value="approve"]'),
+  ]);
+  const notice = await page.$eval('.notice', (n) => n.textContent).catch(() => '');
+  console.log(`approved: ${notice}`);
+  expect('the approval is confirmed', / approved: /.test(notice));
+  failed += await axeCheck(page, shots, 'dashboard-approved.png', 'dashboard after approval', response.status());
+
+  response = await page.goto(`${base}audit`, { waitUntil: 'load' });
+  failed += await axeCheck(page, shots, 'dashboard-audit.png', 'dashboard audit log', response.status());
+} finally {
+  await browser.close();
+}
+process.exit(failed === 0 ? 0 : 1);

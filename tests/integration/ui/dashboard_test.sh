@@ -1,0 +1,152 @@
+#!/bin/bash
+# The dashboard end to end over HTTPS (its generated self-signed certificate), with curl as the
+# browser: the real safegate-ui, the real safegated, accounts made by the real safegatectl.
+#
+# Checks: signed out, every page sends you to the sign-in page; a wrong password is refused and
+# audited, five in a row lock the account for 15 minutes (429 with Retry-After, even with the
+# right password); the session cookie is __Host-, HttpOnly, Secure, SameSite=Strict; the
+# overview shows an incident a real dig produced and the request a child filed from the block
+# page; a post without the session's CSRF token is refused and changes nothing; a viewer cannot
+# decide; a lead approves and a second dig gets the upstream's answer; only an admin sees the
+# audit log, which names who approved what; signing out ends the session.
+# Environment: SAFEGATED, SAFEGATE_UI, SAFEGATECTL, SAFEGATE_SOURCE_DIR.
+set -euo pipefail
+
+SRC="${SAFEGATE_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}"
+SAFEGATED="${SAFEGATED:?set SAFEGATED to the safegated binary}"
+SAFEGATE_UI="${SAFEGATE_UI:?set SAFEGATE_UI to the safegate-ui binary}"
+SAFEGATECTL="${SAFEGATECTL:?set SAFEGATECTL to the safegatectl binary}"
+source "$SRC/tests/support/checks.sh"
+source "$SRC/tests/integration/ui/lib.sh"
+
+ui_test_init dashboard
+start_upstream
+
+echo "casino.example.test" >"$WORK/gambling.txt"
+cat >"$WORK/safegate.toml" <<EOF
+[daemon]
+state_dir = "$WORK/state"
+[dns]
+listen = ["127.0.0.1:0"]
+upstreams = ["127.0.0.1:$UP_PORT"]
+[ui]
+dashboard_listen = "127.0.0.1:0"
+[policy]
+default_group = "pupils"
+[[lists]]
+name = "gambling"
+category = "gambling"
+format = "domains"
+sources = ["$WORK/gambling.txt"]
+[[groups]]
+name = "pupils"
+profile = "9-12"
+EOF
+
+start_safegated
+for account in "lena lead" "vic viewer" "ada admin"; do
+  echo "password-of-${account% *}" |
+    "$SAFEGATECTL" user add ${account% *} --role ${account#* } --password-stdin --config "$WORK/safegate.toml" >/dev/null
+done
+check "accounts file: not readable by others" "640" "$(stat -c %a "$WORK/state/ui-users")"
+start_ui
+DASH="$(sed -n 's|.* dashboard=\(https://[^ ]*\)|\1|p' <<<"$READY_LINE")"
+check "the ready line names the HTTPS dashboard" "yes" "$([[ "$DASH" == https://127.0.0.1:*/ ]] && echo yes || echo "$READY_LINE")"
+check "a self-signed certificate for the listen address" "yes" \
+  "$(openssl x509 -in "$WORK/state/dashboard.crt" -noout -ext subjectAltName | grep -q 'IP Address:127.0.0.1' && echo yes || echo no)"
+check "its key is the owner's alone" "600" "$(stat -c %a "$WORK/state/dashboard.key")"
+has() { grep -qF -- "$1" <<<"$2" && echo yes || echo no; }
+
+# A child's blocked query and access request, as in integration.access_requests.
+dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 casino.example.test >/dev/null
+tok="$(curl -s -H 'Host: casino.example.test' "http://127.0.0.1:$UI_PORT/" | sed -n 's|.*name="token" value="\([^"]*\)".*|\1|p')"
+curl -s -o /dev/null -H 'Host: casino.example.test' --data-urlencode "token=$tok" --data 'kind=access' \
+  --data-urlencode 'reason=science project' "http://127.0.0.1:$UI_PORT/"
+
+# c JAR PATH [curl args]: a request with that cookie jar; the status goes to $WORK/status.
+c() {
+  local jar="$WORK/$1.jar" path="$2"; shift 2
+  curl -sk -c "$jar" -b "$jar" -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' "$@" \
+    "${DASH%/}$path" >"$WORK/status"
+  cat "$WORK/body"
+}
+# signin JAR USER PASSWORD: the sign-in form, then the post.
+signin() {
+  local t
+  t="$(c "$1" /login | sed -n 's|.*name="token" value="\([^"]*\)".*|\1|p')"
+  c "$1" /login --data-urlencode "token=$t" --data-urlencode "user=$2" --data-urlencode "password=$3"
+}
+csrf_of() { sed -n 's|.*name="csrf" value="\([^"]*\)".*|\1|p' <<<"$1" | head -1; }
+
+c anon / >/dev/null
+check "signed out: / goes to the sign-in page" "303 /login" "$(cat "$WORK/status") $(sed -n 's/^Location: \([^\r]*\).*/\1/p' "$WORK/headers")"
+c anon /requests >/dev/null
+check "signed out: /requests too" "303" "$(cat "$WORK/status")"
+body="$(c anon /login --data 'token=1.00&user=lena&password=password-of-lena')"
+check "sign-in without a good form token: 403" "403" "$(cat "$WORK/status")"
+
+body="$(signin lena lena not-her-password)"
+check "wrong password: 401" "401" "$(cat "$WORK/status")"
+check "wrong password: said plainly" "yes" "$(has 'Wrong account or password.' "$body")"
+signin lena lena password-of-lena >/dev/null
+check "right password: 303 to the overview" "303" "$(cat "$WORK/status")"
+cookie="$(grep -i '^Set-Cookie:' "$WORK/headers" | tr -d '\r')"
+check "session cookie: __Host-, HttpOnly, Secure, SameSite=Strict" "yes" \
+  "$([[ "$cookie" == *"__Host-sg_session="*"; Path=/; HttpOnly; SameSite=Strict; Secure" ]] && echo yes || echo "$cookie")"
+body="$(c lena /)"
+check "overview: the real dig's incident" "yes" "$(has '<td>casino.example.test</td><td>gambling</td><td>block</td>' "$body")"
+check "overview: one request waiting" "yes" "$(has 'Requests waiting <strong>1</strong>' "$body")"
+body="$(c lena /requests)"
+check "requests: the child's reason" "yes" "$(has '<td>science project</td>' "$body")"
+CSRF="$(csrf_of "$body")"
+ID="$("$SAFEGATECTL" requests list --json --socket "$WORK/state/control.sock" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')"
+
+c lena /requests/decide --data "request=$ID&action=approve&minutes=60" >/dev/null
+check "no CSRF token: 403" "403" "$(cat "$WORK/status")"
+c lena /requests/decide --data "csrf=0000&request=$ID&action=approve&minutes=60" >/dev/null
+check "wrong CSRF token: 403" "403" "$(cat "$WORK/status")"
+check "refused posts changed nothing" "1" "$("$SAFEGATECTL" requests list --state pending --json --socket "$WORK/state/control.sock" | wc -l)"
+
+signin vic vic password-of-vic >/dev/null
+vcsrf="$(csrf_of "$(c vic /requests)")"
+check "viewer: no decision buttons" "no" "$(has 'value="approve"' "$(cat "$WORK/body")")"
+check "viewer: no incidents" "no" "$(has 'Latest incidents' "$(c vic /)")"
+c vic /requests/decide --data "csrf=$vcsrf&request=$ID&action=approve&minutes=60" >/dev/null
+check "viewer: deciding is refused" "403" "$(cat "$WORK/status")"
+
+body="$(c lena /requests/decide --data "csrf=$CSRF&request=$ID&action=approve&minutes=60&note=science")"
+check "lead: approve" "200" "$(cat "$WORK/status")"
+check "lead: told what happened" "yes" "$(has "Request $ID approved: casino.example.test for 127.0.0.1." "$body")"
+check "the exception names the lead" "yes" \
+  "$(has 'for lena (dashboard)' "$("$SAFEGATECTL" exceptions list --json --socket "$WORK/state/control.sock")")"
+check "dig after approval: the upstream's answer" "192.0.2.1" \
+  "$(dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 +short casino.example.test)"
+
+c lena /audit >/dev/null
+check "lead: no audit log" "403" "$(cat "$WORK/status")"
+signin ada ada password-of-ada >/dev/null
+body="$(c ada /audit)"
+check "admin: the audit log" "200" "$(cat "$WORK/status")"
+check "audit: the approval, by whom" "yes" "$(has "<td>lena</td><td>127.0.0.1</td><td>approve</td><td>request $ID casino.example.test for 127.0.0.1, 60 minutes</td>" "$body")"
+check "audit: the failed sign-in" "yes" "$(has '<td>lena</td><td>127.0.0.1</td><td>login_failed</td>' "$body")"
+check "audit: the refused forgery" "yes" "$(has '<td>csrf_refused</td>' "$body")"
+check "audit: views of incident data" "yes" "$(has '<td>view_incidents</td>' "$body")"
+
+# Five wrong passwords lock the name; then even the right one waits.
+for i in 1 2 3 4; do signin guess ada wrong-$i >/dev/null; done
+body="$(signin guess ada wrong-5)"
+check "fifth wrong password: locked" "yes" "$(has 'Signing in is locked for 15 minutes' "$body")"
+body="$(signin guess ada password-of-ada)"
+check "locked: the right password waits too" "429" "$(cat "$WORK/status")"
+check "locked: Retry-After" "yes" "$(grep -qi '^Retry-After: [0-9]' "$WORK/headers" && echo yes || echo no)"
+check "locked: audited" "yes" "$(grep -q '"action":"login_locked"' "$WORK/state/ui-audit.log" && echo yes || echo no)"
+check "another account is not locked" "303" "$(signin other vic password-of-vic >/dev/null; cat "$WORK/status")"
+
+c lena /logout --data "csrf=$CSRF" >/dev/null
+check "sign out: back to sign-in" "303" "$(cat "$WORK/status")"
+c lena / >/dev/null
+check "signed out: the old session is gone" "303" "$(cat "$WORK/status")"
+
+kill "$UI_PID"; wait "$UI_PID" || true; UI_PID=""
+check "safegate-ui: no sanitizer report" "0" "$(grep -c 'Sanitizer' "$WORK/ui.log" || true)"
+finish "dashboard: all checks passed"
