@@ -86,9 +86,18 @@ int64_t LoginThrottle::lockedFor(const std::string& name, const std::string& add
 
 bool LoginThrottle::failed(const std::string& name, const std::string& address, int64_t now) {
   std::lock_guard<std::mutex> lock(mutex_);
-  // Bounded: a flood of made-up names cannot grow the maps without limit.
-  if (names_.size() > 10000) names_.clear();
-  if (addresses_.size() > 10000) addresses_.clear();
+  // Bounded: a flood of made-up names cannot grow the maps without limit. Records that lock
+  // nothing and hold no recent failure go first; a lock in force is never dropped.
+  for (auto* records : {&names_, &addresses_}) {
+    if (records->size() < kMaxRecords) continue;
+    std::erase_if(*records, [&](const auto& kv) {
+      return kv.second.locked_until <= now &&
+             (kv.second.failures.empty() || now - kv.second.failures.back() >= kWindowSeconds);
+    });
+    if (records->size() >= kMaxRecords) {
+      std::erase_if(*records, [&](const auto& kv) { return kv.second.locked_until <= now; });
+    }
+  }
   const bool by_name = add(names_[name], kMaxPerName, now);
   const bool by_address = add(addresses_[address], kMaxPerAddress, now);
   return by_name || by_address;

@@ -61,6 +61,7 @@ class LoginThrottle {
   static constexpr int kMaxPerAddress = 20;
   static constexpr int64_t kWindowSeconds = 15 * 60;
   static constexpr int64_t kLockSeconds = 15 * 60;
+  static constexpr size_t kMaxRecords = 10000;  // per map; see failed()
 
   // Seconds until `name` from `address` may try again; 0 = now.
   int64_t lockedFor(const std::string& name, const std::string& address, int64_t now);

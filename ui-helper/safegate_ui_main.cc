@@ -241,7 +241,9 @@ class Dashboard {
   void login(const httplib::Request& req, httplib::Response& res) {
     securityHeaders(res);
     const std::string address = clientAddress(req);
-    const std::string name = req.get_param_value("user");
+    // Account names are at most 32 bytes; a longer one is cut so it cannot bloat the throttle
+    // or the audit log (it matches no account either way).
+    const std::string name = req.get_param_value("user").substr(0, 64);
     const int64_t now = unixNow();
     if (!tokens_.verify(req.get_param_value("token"), address, "dashboard-login", now)) {
       res.status = 403;

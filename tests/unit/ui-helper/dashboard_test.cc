@@ -117,6 +117,18 @@ TEST(DashboardTest, OneAddressGuessingManyNamesIsLockedToo) {
   EXPECT_EQ(t.lockedFor("someone-else", "10.0.0.67", kNow), 0);
 }
 
+TEST(DashboardTest, AFloodOfMadeUpNamesNeverLiftsALock) {
+  LoginThrottle t;
+  for (int i = 0; i < LoginThrottle::kMaxPerName; ++i) t.failed("alice", "10.0.0.9", kNow);
+  ASSERT_GT(t.lockedFor("alice", "10.0.0.9", kNow), 0);
+  // Many addresses, each trying a new name once: the maps stay bounded, alice stays locked.
+  for (size_t i = 0; i < 3 * LoginThrottle::kMaxRecords; ++i) {
+    t.failed("guess" + std::to_string(i),
+             "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250), kNow + 1);
+  }
+  EXPECT_GT(t.lockedFor("alice", "10.0.0.9", kNow + 2), 0);
+}
+
 TEST(DashboardTest, TheAuditLogAppendsJsonLinesPrivately) {
   testing::TempDir dir;
   AuditLog log(dir.path() / "audit.log");
