@@ -46,15 +46,38 @@ std::optional<State> parseRequestState(std::string_view s) {
   return std::nullopt;
 }
 
+namespace {
+
+// Bytes of a character at the start of `s` that must not reach a table or page as it is: C1
+// controls (U+0080-U+009F), line and paragraph separators (U+2028, U+2029) and the bidi
+// embedding, override and isolate controls (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069),
+// which could make a reason run into or reorder the columns around it. 0 = an ordinary one.
+size_t invisibleControlBytes(std::string_view s) {
+  const auto b = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0; };
+  if (b(0) == 0xC2 && b(1) >= 0x80 && b(1) <= 0x9F) return 2;
+  if (b(0) == 0xE2 && b(1) == 0x80 &&
+      (b(2) == 0x8E || b(2) == 0x8F || (b(2) >= 0xA8 && b(2) <= 0xAE))) {
+    return 3;
+  }
+  if (b(0) == 0xE2 && b(1) == 0x81 && b(2) >= 0xA6 && b(2) <= 0xA9) return 3;
+  return 0;
+}
+
+}  // namespace
+
 std::string cleanReason(std::string_view text, size_t max_bytes) {
   std::string out;
   out.reserve(std::min(text.size(), max_bytes));
-  for (unsigned char c : text) {
-    const bool space = c < 0x20 || c == 0x7f || c == ' ';
-    if (space) {
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t skip = invisibleControlBytes(text.substr(i));
+    if (skip == 0 && (c < 0x20 || c == 0x7f || c == ' ')) skip = 1;
+    if (skip > 0) {
       if (!out.empty() && out.back() != ' ') out += ' ';
+      i += skip;
     } else {
       out += static_cast<char>(c);
+      ++i;
     }
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
@@ -266,6 +289,8 @@ void RequestStore::load(RequestBook& book, DiagnosticSink& diags, int64_t now) c
   if (!in) {
     diags.error({path_.string()}, std::string("cannot read the requests file: ") +
                                       std::strerror(errno) + "; starting without them");
+    // Set aside, so the next save does not replace what could not be read.
+    setDamagedFileAside(path_, now, 0, "request(s)", diags);
     return;
   }
   std::stringstream ss;

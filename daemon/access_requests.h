@@ -66,7 +66,8 @@ nlohmann::json requestToJson(const AccessRequest& r);
 // The reverse; an error names the key that is missing or wrong.
 Result<AccessRequest> requestFromJson(const nlohmann::json& j);
 
-// `text` with control characters (C0, DEL) as spaces, runs of spaces collapsed, trimmed, and cut
+// `text` with control characters (C0, DEL, C1, line/paragraph separators, bidi controls) as
+// spaces, runs of spaces collapsed, trimmed, and cut
 // to at most `max_bytes` on a UTF-8 character boundary. The input must be valid UTF-8 (a parsed
 // JSON string is).
 std::string cleanReason(std::string_view text, size_t max_bytes = kMaxReasonBytes);

@@ -721,7 +721,9 @@ std::string Daemon::handleControl(const ControlRequest& req) {
     std::string client_text = str(a, "client");
     auto client = IpAddress::parse(client_text.empty() ? "127.0.0.1" : client_text);
     if (!client) return controlError(req.id, "\"client\" is not an IP address: " + client_text);
-    std::optional<MacAddress> mac;
+    // Without "mac", the one the DNS path would see for that address (a group chosen by MAC
+    // must decide here as it does for the device's queries).
+    std::optional<MacAddress> mac = macOf(*client);
     if (!str(a, "mac").empty()) {
       mac = MacAddress::parse(str(a, "mac"));
       if (!mac) return controlError(req.id, "\"mac\" is not a MAC address");
@@ -823,6 +825,12 @@ std::string Daemon::handleControl(const ControlRequest& req) {
                                   "\" (status, stats, reload, explain, incidents, "
                                   "exceptions.list, exceptions.add, exceptions.remove, pause, "
                                   "requests.add, requests.list, requests.approve, requests.deny)");
+}
+
+std::optional<MacAddress> Daemon::macOf(const IpAddress& client) const {
+  if (!neighbours_) return std::nullopt;
+  const auto map = neighbours_->holder().get();
+  return map ? map->find(client) : std::nullopt;
 }
 
 Result<policy::TemporaryException> Daemon::grantException(policy::TemporaryException e) {

@@ -85,6 +85,8 @@ class Daemon {
   void applyLiveSettings(const policy::Config& config, std::vector<std::string>& diagnostics);
   nlohmann::json statusJson();
   nlohmann::json statsJson();
+  // The client's MAC from the kernel's neighbour table (as the DNS path sees it), if known.
+  std::optional<MacAddress> macOf(const IpAddress& client) const;
   // requests.add / list / approve / deny (daemon/daemon_requests.cc).
   std::string handleRequests(const ControlRequest& req);
   // Adds a temporary exception: saved to exceptions.json before it takes effect. Under mutex_.

@@ -12,6 +12,7 @@
 // exception for that client and name, exactly as `exceptions.add` would (same bounds, saved
 // first), and records its id on the request.
 #include <algorithm>
+#include <cstdio>
 
 #include "common/ip_address.h"
 #include "daemon/control_protocol.h"
@@ -53,8 +54,9 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
   const int64_t now = unixSeconds();
   std::lock_guard<std::mutex> lock(mutex_);
   if (requests_.expire(now)) {
+    // Expiry only forgets; a failed save is retried at the next change, never a refusal.
     if (Status saved = request_store_->save(requests_); !saved) {
-      return controlError(req.id, saved.message());
+      fprintf(stderr, "safegated: %s\n", saved.toString().c_str());
     }
   }
 
@@ -70,6 +72,7 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
     }
     RequestFacts facts;
     facts.client = *client;
+    facts.mac = macOf(*client);  // as the device's own queries are decided
     facts.name = *name;
     facts.unix_time_seconds = now;
     const Decision d = holder_.get()->decide(facts);

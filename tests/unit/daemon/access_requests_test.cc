@@ -108,6 +108,9 @@ TEST(AccessRequestsTest, UndecidedExpireAndDecidedAreForgotten) {
 TEST(AccessRequestsTest, ReasonIsOneShortLineOfTheChildsWords) {
   EXPECT_EQ(cleanReason("  for my\nmaths\t\thomework \x7f "), "for my maths homework");
   EXPECT_EQ(cleanReason(""), "");
+  // Bidi overrides, C1 controls and line separators would reorder or break a table row.
+  EXPECT_EQ(cleanReason("a\u202Eevil\u202C b\u2028c\u0085d\u2066e"), "a evil b c d e");
+  EXPECT_EQ(cleanReason("caf\u00e9 \u4e2d\u6587"), "caf\u00e9 \u4e2d\u6587");  // letters stay
   // Cut on a character boundary: 3 bytes of "é" pairs would split the second.
   EXPECT_EQ(cleanReason("\xc3\xa9\xc3\xa9", 3), "\xc3\xa9");
   EXPECT_EQ(cleanReason(std::string(600, 'a')).size(), kMaxReasonBytes);
