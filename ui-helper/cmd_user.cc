@@ -63,6 +63,12 @@ std::optional<std::vector<Account>> readAccounts(const std::filesystem::path& fi
   DiagnosticSink sink;
   auto accounts = parseAccounts(text.str(), file.string(), sink);
   for (const auto& d : sink.all()) std::cerr << d.toString() << "\n";
+  if (sink.hasErrors()) {
+    // Rewriting would drop the lines it could not read: fix them first.
+    std::cerr << "safegatectl: " << file.string()
+              << " has lines this safegatectl cannot read; fix or remove them first\n";
+    return std::nullopt;
+  }
   return accounts;
 }
 
@@ -72,8 +78,10 @@ bool writeAccounts(const std::filesystem::path& file, const std::vector<Account>
     return false;
   }
   struct stat dir {};
+  // lchown: the folder's owner could have put a symbolic link there since the rename, and
+  // root must not hand its target (/etc/shadow) over.
   if (geteuid() == 0 && ::stat(file.parent_path().c_str(), &dir) == 0 &&
-      ::chown(file.c_str(), dir.st_uid, dir.st_gid) != 0) {
+      ::lchown(file.c_str(), dir.st_uid, dir.st_gid) != 0) {
     std::cerr << "safegatectl: warning: cannot give " << file.string()
               << " to its folder's owner: " << std::strerror(errno) << "\n";
   }

@@ -28,8 +28,9 @@ std::string randomToken() {
   return out;
 }
 
-Session SessionStore::create(const std::string& user, Role role, int64_t now) {
-  Session s{randomToken(), randomToken(), user, role, now, now};
+Session SessionStore::create(const std::string& user, Role role, const std::string& hash,
+                             int64_t now) {
+  Session s{randomToken(), randomToken(), user, role, hash, now, now};
   std::lock_guard<std::mutex> lock(mutex_);
   // Sweep ended sessions here, so the map never outgrows the people signed in.
   std::erase_if(sessions_, [&](const auto& kv) {
@@ -94,6 +95,13 @@ bool LoginThrottle::failed(const std::string& name, const std::string& address, 
       return kv.second.locked_until <= now &&
              (kv.second.failures.empty() || now - kv.second.failures.back() >= kWindowSeconds);
     });
+    // Still full: a flood of names tried once each. Drop those first, so a real account's
+    // recent failures are the last thing a flood can wash out.
+    if (records->size() >= kMaxRecords) {
+      std::erase_if(*records, [&](const auto& kv) {
+        return kv.second.locked_until <= now && kv.second.failures.size() <= 1;
+      });
+    }
     if (records->size() >= kMaxRecords) {
       std::erase_if(*records, [&](const auto& kv) { return kv.second.locked_until <= now; });
     }
@@ -103,10 +111,11 @@ bool LoginThrottle::failed(const std::string& name, const std::string& address, 
   return by_name || by_address;
 }
 
-void LoginThrottle::succeeded(const std::string& name) {
+void LoginThrottle::succeeded(const std::string& name, int64_t now) {
   std::lock_guard<std::mutex> lock(mutex_);
+  // A lock in force stays; once it has run out, a right password starts the count afresh.
   auto it = names_.find(name);
-  if (it != names_.end() && it->second.locked_until == 0) names_.erase(it);
+  if (it != names_.end() && it->second.locked_until <= now) names_.erase(it);
 }
 
 Status AuditLog::append(const std::string& user, const std::string& address,

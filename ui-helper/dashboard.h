@@ -35,6 +35,7 @@ struct Session {
   std::string csrf;  // 64 hex
   std::string user;
   Role role = Role::kViewer;
+  std::string hash;  // the account's password hash at sign-in: a new password ends the session
   int64_t created_unix = 0;
   int64_t last_seen_unix = 0;
 };
@@ -43,7 +44,7 @@ class SessionStore {
  public:
   explicit SessionStore(int64_t idle_seconds, int64_t max_seconds = 12 * 3600)
       : idle_(idle_seconds), max_(max_seconds) {}
-  Session create(const std::string& user, Role role, int64_t now);
+  Session create(const std::string& user, Role role, const std::string& hash, int64_t now);
   // The live session with this id (its last use set to now), or nullopt.
   std::optional<Session> find(const std::string& id, int64_t now);
   void remove(const std::string& id);
@@ -67,8 +68,8 @@ class LoginThrottle {
   int64_t lockedFor(const std::string& name, const std::string& address, int64_t now);
   // Records a failure; true when it locked the name or address.
   bool failed(const std::string& name, const std::string& address, int64_t now);
-  // Forgets the name's failures (a successful sign-in).
-  void succeeded(const std::string& name);
+  // Forgets the name's failures (a successful sign-in), unless a lock is in force.
+  void succeeded(const std::string& name, int64_t now);
 
  private:
   struct Record {

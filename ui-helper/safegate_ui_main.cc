@@ -189,10 +189,18 @@ class Dashboard {
     return tokens_.issue(clientAddress(req), "dashboard-login", unixNow());
   }
 
+  // The session of the request's cookie, while its account still exists with the same role
+  // and password: `safegatectl user remove` or a new password or role ends it at once.
   std::optional<Session> session(const httplib::Request& req) {
     const std::string id = cookieValue(req.get_header_value("Cookie"), cookie_);
     if (id.empty()) return std::nullopt;
-    return sessions_.find(id, unixNow());
+    auto s = sessions_.find(id, unixNow());
+    if (!s) return s;
+    for (const Account& a : accounts()) {
+      if (a.name == s->user && a.role == s->role && a.hash == s->hash) return s;
+    }
+    sessions_.remove(id);
+    return std::nullopt;
   }
 
   void audit(const Session& s, const httplib::Request& req, const std::string& action,
@@ -251,14 +259,18 @@ class Dashboard {
           renderLogin("The sign-in form was too old. Please try again.", loginToken(req)), kHtml);
       return;
     }
-    if (const int64_t wait = throttle_.lockedFor(name, address, now); wait > 0) {
+    const auto locked_page = [&](int64_t wait) {
       res.status = 429;
       res.set_header("Retry-After", std::to_string(wait));
-      auditAs(name, req, "login_locked", "");
       res.set_content(renderLogin("Too many wrong passwords. Signing in is locked for " +
                                       std::to_string((wait + 59) / 60) + " minutes.",
                                   loginToken(req)),
                       kHtml);
+    };
+    // Refused while locked without a scrypt check and without an audit line each (the lock
+    // itself was audited once), so a locked name costs nothing to hammer.
+    if (const int64_t wait = throttle_.lockedFor(name, address, now); wait > 0) {
+      locked_page(wait);
       return;
     }
     const std::string password = req.get_param_value("password");
@@ -267,27 +279,37 @@ class Dashboard {
       if (a.name == name) found = std::move(a);
     }
     // An unknown name costs the same scrypt as a known one: no timing tells which exist.
-    static const std::string kDummy = *hashPassword("safegate-no-such-account");
+    static const std::string kDummy = [] {
+      auto h = hashPassword("safegate-no-such-account");
+      if (!h) std::abort();  // no randomness: nothing here can be safe
+      return *h;
+    }();
     bool ok = false;
+    bool locked_now = false;
     {
       // One check at a time: each takes 32 MiB and 0.1 s, so a flood of sign-ins queues
-      // instead of taking the router's memory.
+      // instead of taking the router's memory. The lock is checked again and a failure counted
+      // inside, so posts queued together cannot make more guesses than the limit.
       std::lock_guard<std::mutex> one_at_a_time(password_check_);
+      if (const int64_t wait = throttle_.lockedFor(name, address, unixNow()); wait > 0) {
+        locked_page(wait);
+        return;
+      }
       ok = verifyPassword(password, found ? found->hash : kDummy) && found;
+      if (!ok) locked_now = throttle_.failed(name, address, unixNow());
     }
     if (!ok) {
-      const bool locked = throttle_.failed(name, address, now);
-      auditAs(name, req, locked ? "login_locked" : "login_failed", "");
+      auditAs(name, req, locked_now ? "login_locked" : "login_failed", "");
       res.status = 401;
-      res.set_content(renderLogin(locked ? "Too many wrong passwords. Signing in is locked for "
-                                           "15 minutes."
-                                         : "Wrong account or password.",
+      res.set_content(renderLogin(locked_now ? "Too many wrong passwords. Signing in is locked "
+                                               "for 15 minutes."
+                                             : "Wrong account or password.",
                                   loginToken(req)),
                       kHtml);
       return;
     }
-    throttle_.succeeded(name);
-    const Session s = sessions_.create(found->name, found->role, now);
+    throttle_.succeeded(name, now);
+    const Session s = sessions_.create(found->name, found->role, found->hash, now);
     audit(s, req, "login", std::string(roleName(s.role)));
     res.set_header("Set-Cookie", cookie_ + "=" + s.id + "; Path=/; HttpOnly; SameSite=Strict" +
                                      (tls_ ? "; Secure" : ""));
@@ -314,10 +336,21 @@ class Dashboard {
 
   void requests(const Session& s, const httplib::Request& req, httplib::Response& res,
                 const std::string& notice = {}) {
-    auto r = controlCall(socket_, {{"cmd", "requests.list"}, {"limit", 200}}, 2000);
+    // Every pending request (at most requests.max_pending), then the newest decided ones: one
+    // list of both could push the oldest pending ones - the next to expire - off the page.
+    auto pending = controlCall(socket_, {{"cmd", "requests.list"}, {"state", "pending"}}, 2000);
+    nlohmann::json rows = nlohmann::json::array();
+    const bool up = pending && pending->ok;
+    if (up) rows = pending->result["requests"];
+    for (const char* state : {"approved", "denied", "expired"}) {
+      auto r =
+          controlCall(socket_, {{"cmd", "requests.list"}, {"state", state}, {"limit", 50}}, 2000);
+      if (r && r->ok) {
+        for (auto& row : r->result["requests"]) rows.push_back(std::move(row));
+      }
+    }
     audit(s, req, "view_requests", "");
-    res.set_content(renderRequests(s, r && r->ok ? r->result["requests"] : nlohmann::json(),
-                                   r && r->ok ? notice : "safegated cannot be asked right now."),
+    res.set_content(renderRequests(s, rows, up ? notice : "safegated cannot be asked right now."),
                     kHtml);
   }
   void requests(const Session& s, const httplib::Request& req, httplib::Response& res) {
@@ -502,6 +535,8 @@ int run(int argc, char** argv) {
     FormOutcome outcome = FormOutcome::kFailed;
     std::string profile;
     // A post from another origin is forged whatever its token; browsers send Origin on POST.
+    // "null" is what they send for a page with Referrer-Policy: no-referrer (this one, Fetch
+    // §3.2.5), so it cannot be refused; the token decides then.
     const std::string origin = req.get_header_value("Origin");
     const bool same_origin =
         origin.empty() || origin == "null" || origin == "http://" + req.get_header_value("Host");

@@ -86,9 +86,12 @@ Status ensureSelfSignedCertificate(const std::filesystem::path& cert,
       PEM_write_bio_X509(cert_pem.get(), x.get()) != 1) {
     return Status::internal("cannot encode the certificate (OpenSSL)");
   }
-  // The key first: a certificate without its key would block the next start.
+  // Both or neither: a key left without its certificate would block every later start.
   if (Status s = writeFileAtomically(key, drain(key_pem.get()), 0600); !s) return s;
-  if (Status s = writeFileAtomically(cert, drain(cert_pem.get()), 0644); !s) return s;
+  if (Status s = writeFileAtomically(cert, drain(cert_pem.get()), 0644); !s) {
+    std::filesystem::remove(key, ec);
+    return s;
+  }
   return Status::ok();
 }
 

@@ -8,7 +8,8 @@
 # overview shows an incident a real dig produced and the request a child filed from the block
 # page; a post without the session's CSRF token is refused and changes nothing; a viewer cannot
 # decide; a lead approves and a second dig gets the upstream's answer; only an admin sees the
-# audit log, which names who approved what; signing out ends the session.
+# audit log, which names who approved what; removing an account or changing its password ends
+# its sessions; signing out ends the session.
 # Environment: SAFEGATED, SAFEGATE_UI, SAFEGATECTL, SAFEGATE_SOURCE_DIR.
 set -euo pipefail
 
@@ -141,6 +142,22 @@ check "locked: the right password waits too" "429" "$(cat "$WORK/status")"
 check "locked: Retry-After" "yes" "$(grep -qi '^Retry-After: [0-9]' "$WORK/headers" && echo yes || echo no)"
 check "locked: audited" "yes" "$(grep -q '"action":"login_locked"' "$WORK/state/ui-audit.log" && echo yes || echo no)"
 check "another account is not locked" "303" "$(signin other vic password-of-vic >/dev/null; cat "$WORK/status")"
+
+# An account removed, or given a new password, is signed out at once.
+signin vic2 vic password-of-vic >/dev/null
+"$SAFEGATECTL" user remove vic --config "$WORK/safegate.toml" >/dev/null
+c vic2 /requests >/dev/null
+check "removed account: its session ends" "303" "$(cat "$WORK/status")"
+echo "new-password-of-ada" |
+  "$SAFEGATECTL" user add ada --role admin --password-stdin --config "$WORK/safegate.toml" >/dev/null
+c ada /audit >/dev/null
+check "new password: the old session ends" "303" "$(cat "$WORK/status")"
+echo "oops" >>"$WORK/state/ui-users"
+rc=0
+echo "password-of-zoe" | "$SAFEGATECTL" user add zoe --role viewer --password-stdin \
+  --config "$WORK/safegate.toml" >/dev/null 2>"$WORK/useradd.err" || rc=$?
+check "a line it cannot read: user add refuses to rewrite the file" "2 yes" \
+  "$rc $(grep -q 'ui-users:.*expected name:role:hash' "$WORK/useradd.err" && echo yes || echo no)"
 
 c lena /logout --data "csrf=$CSRF" >/dev/null
 check "sign out: back to sign-in" "303" "$(cat "$WORK/status")"

@@ -74,7 +74,7 @@ TEST(DashboardTest, TheAccountsFileIsCheckedLineByLine) {
 
 TEST(DashboardTest, SessionsEndWhenIdleOrOld) {
   SessionStore store(/*idle_seconds=*/600, /*max_seconds=*/3600);
-  const Session s = store.create("alice", Role::kLead, kNow);
+  const Session s = store.create("alice", Role::kLead, "h", kNow);
   EXPECT_EQ(s.id.size(), 64u);
   EXPECT_EQ(s.csrf.size(), 64u);
   EXPECT_NE(s.id, s.csrf);
@@ -82,10 +82,10 @@ TEST(DashboardTest, SessionsEndWhenIdleOrOld) {
   ASSERT_TRUE(store.find(s.id, kNow + 590));
   ASSERT_TRUE(store.find(s.id, kNow + 1180));   // each use restarts the idle clock
   EXPECT_FALSE(store.find(s.id, kNow + 1781));  // idle too long
-  const Session t = store.create("bob", Role::kAdmin, kNow);
+  const Session t = store.create("bob", Role::kAdmin, "h", kNow);
   for (int64_t at = kNow + 500; at < kNow + 3600; at += 500) ASSERT_TRUE(store.find(t.id, at));
   EXPECT_FALSE(store.find(t.id, kNow + 3601));  // signed in too long ago
-  const Session u = store.create("carol", Role::kViewer, kNow);
+  const Session u = store.create("carol", Role::kViewer, "h", kNow);
   store.remove(u.id);
   EXPECT_FALSE(store.find(u.id, kNow));
 }
@@ -98,7 +98,7 @@ TEST(DashboardTest, FiveWrongPasswordsLockTheNameForAQuarterHour) {
   EXPECT_EQ(t.lockedFor("alice", "10.0.0.9", kNow + 4), 900);
   EXPECT_EQ(t.lockedFor("alice", "10.0.0.7", kNow + 4), 900);  // from anywhere
   EXPECT_EQ(t.lockedFor("bob", "10.0.0.7", kNow + 4), 0);
-  t.succeeded("alice");  // a right password does not lift a lock
+  t.succeeded("alice", kNow + 5);  // a right password does not lift a lock
   EXPECT_GT(t.lockedFor("alice", "10.0.0.7", kNow + 5), 0);
   EXPECT_EQ(t.lockedFor("alice", "10.0.0.7", kNow + 904), 0);
   // Failures older than the window do not add up.
@@ -127,6 +127,24 @@ TEST(DashboardTest, AFloodOfMadeUpNamesNeverLiftsALock) {
              "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250), kNow + 1);
   }
   EXPECT_GT(t.lockedFor("alice", "10.0.0.9", kNow + 2), 0);
+  // Nor does it wash out a real account's recent failures while one-shot names can go.
+  LoginThrottle u;
+  for (int i = 0; i < LoginThrottle::kMaxPerName - 1; ++i) u.failed("bob", "10.0.0.9", kNow);
+  for (size_t i = 0; i < 2 * LoginThrottle::kMaxRecords; ++i) {
+    u.failed("guess" + std::to_string(i),
+             "10.2." + std::to_string(i / 250) + "." + std::to_string(i % 250), kNow + 1);
+  }
+  EXPECT_TRUE(u.failed("bob", "10.0.0.9", kNow + 2));  // the fifth failure still locks
+}
+
+TEST(DashboardTest, ASuccessfulSignInAfterALockStartsAfresh) {
+  LoginThrottle t;
+  for (int i = 0; i < LoginThrottle::kMaxPerName; ++i) t.failed("alice", "10.0.0.9", kNow);
+  ASSERT_EQ(t.lockedFor("alice", "10.0.0.9", kNow + 900), 0);
+  t.succeeded("alice", kNow + 900);
+  for (int i = 0; i < LoginThrottle::kMaxPerName - 1; ++i) {
+    EXPECT_FALSE(t.failed("alice", "10.0.0.9", kNow + 901));
+  }
 }
 
 TEST(DashboardTest, TheAuditLogAppendsJsonLinesPrivately) {
@@ -146,7 +164,7 @@ TEST(DashboardTest, TheAuditLogAppendsJsonLinesPrivately) {
 }
 
 TEST(DashboardTest, PagesEscapeWhatTheyShowAndHideWhatARoleMayNotDo) {
-  Session viewer{"id", "csrf<", "vic", Role::kViewer, kNow, kNow};
+  Session viewer{"id", "csrf<", "vic", Role::kViewer, "h", kNow, kNow};
   Session lead = viewer;
   lead.role = Role::kLead;
   const nlohmann::json requests = nlohmann::json::array({{{"id", 4},
