@@ -23,27 +23,23 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
-#include <charconv>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <mutex>
-#include <sstream>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/ip_address.h"
 #include "filters/domain_name.h"
 #include "policy/config.h"
-#include "ui-helper/accounts.h"
 #include "ui-helper/block_page.h"
 #include "ui-helper/control_client.h"
-#include "ui-helper/dashboard.h"
+#include "ui-helper/dashboard_server.h"
 #include "ui-helper/form_token.h"
 #include "ui-helper/metrics.h"
 #include "ui-helper/self_signed.h"
+#include "ui-helper/web_util.h"
 
 namespace safegate::ui {
 namespace {
@@ -84,19 +80,6 @@ std::string requestedHost(const std::string& header) {
   return canonical ? *canonical : std::string();
 }
 
-// The visitor's address as the daemon knows clients: an IPv4-mapped IPv6 peer as IPv4.
-std::string clientAddress(const httplib::Request& req) {
-  std::string who = req.remote_addr;
-  if (who.starts_with("::ffff:") && who.find('.') != std::string::npos) who = who.substr(7);
-  return who;
-}
-
-int64_t unixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // How the running policy decides `host` for `client`; not blocked when the daemon cannot be
 // asked (the page then says so rather than guessing a reason).
 BlockFacts askDaemon(const std::string& socket, const std::string& host,
@@ -119,302 +102,6 @@ BlockFacts askDaemon(const std::string& socket, const std::string& host,
   facts.confidential = d.value("confidential", false);
   return facts;
 }
-
-// The value of cookie `name` in a Cookie header ("" when absent).
-std::string cookieValue(const std::string& header, const std::string& name) {
-  size_t at = 0;
-  while (at < header.size()) {
-    while (at < header.size() && (header[at] == ' ' || header[at] == ';')) ++at;
-    const size_t end = std::min(header.find(';', at), header.size());
-    const std::string_view item(header.data() + at, end - at);
-    if (item.size() > name.size() && item.starts_with(name) && item[name.size()] == '=') {
-      return std::string(item.substr(name.size() + 1));
-    }
-    at = end;
-  }
-  return {};
-}
-
-void securityHeaders(httplib::Response& res) {
-  res.set_header("Cache-Control", "no-store");
-  res.set_header("Content-Security-Policy",
-                 "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-                 "form-action 'self'; frame-ancestors 'none'");
-  res.set_header("X-Content-Type-Options", "nosniff");
-  res.set_header("Referrer-Policy", "no-referrer");
-}
-
-// The dashboard (docs/dashboard.md) on its own listener: sign-in, overview, requests, audit.
-class Dashboard {
- public:
-  Dashboard(const policy::UiSettings& ui, std::string socket, bool tls)
-      : ui_(ui),
-        socket_(std::move(socket)),
-        tls_(tls),
-        cookie_(tls ? "__Host-sg_session" : "sg_session"),
-        sessions_(ui.session_idle_minutes * 60),
-        audit_(ui.audit_log) {}
-
-  void install(httplib::Server& server) {
-    server.Get("/login", [this](const httplib::Request& req, httplib::Response& res) {
-      securityHeaders(res);
-      res.set_content(renderLogin("", loginToken(req)), kHtml);
-    });
-    server.Post("/login", [this](const auto& req, auto& res) { login(req, res); });
-    server.Post("/logout", [this](const httplib::Request& req, httplib::Response& res) {
-      securityHeaders(res);
-      auto s = session(req);
-      if (s && req.get_param_value("csrf") == s->csrf) {
-        sessions_.remove(s->id);
-        audit(*s, req, "logout", "");
-      }
-      res.set_header("Set-Cookie", cookie_ + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" +
-                                       (tls_ ? "; Secure" : ""));
-      res.set_redirect("/login", 303);
-    });
-    server.Get("/", [this](const auto& req, auto& res) { page(req, res, &Dashboard::overview); });
-    server.Get("/requests",
-               [this](const auto& req, auto& res) { page(req, res, &Dashboard::requests); });
-    server.Post("/requests/decide",
-                [this](const auto& req, auto& res) { page(req, res, &Dashboard::decide); });
-    server.Get("/audit",
-               [this](const auto& req, auto& res) { page(req, res, &Dashboard::auditView); });
-  }
-
- private:
-  static constexpr const char* kHtml = "text/html; charset=utf-8";
-  using Handler = void (Dashboard::*)(const Session&, const httplib::Request&, httplib::Response&);
-
-  std::string loginToken(const httplib::Request& req) {
-    return tokens_.issue(clientAddress(req), "dashboard-login", unixNow());
-  }
-
-  // The session of the request's cookie, while its account still exists with the same role
-  // and password: `safegatectl user remove` or a new password or role ends it at once.
-  std::optional<Session> session(const httplib::Request& req) {
-    const std::string id = cookieValue(req.get_header_value("Cookie"), cookie_);
-    if (id.empty()) return std::nullopt;
-    auto s = sessions_.find(id, unixNow());
-    if (!s) return s;
-    for (const Account& a : accounts()) {
-      if (a.name == s->user && a.role == s->role && a.hash == s->hash) return s;
-    }
-    sessions_.remove(id);
-    return std::nullopt;
-  }
-
-  void audit(const Session& s, const httplib::Request& req, const std::string& action,
-             const std::string& detail) {
-    auditAs(s.user, req, action, detail);
-  }
-  void auditAs(const std::string& user, const httplib::Request& req, const std::string& action,
-               const std::string& detail) {
-    if (Status st = audit_.append(user, clientAddress(req), action, detail, unixNow()); !st) {
-      std::fprintf(stderr, "safegate-ui: audit log: %s\n", st.message().c_str());
-    }
-  }
-
-  // Signed-in pages: a visitor without a session goes to the sign-in page; a post needs the
-  // session's CSRF token.
-  void page(const httplib::Request& req, httplib::Response& res, Handler handler) {
-    securityHeaders(res);
-    auto s = session(req);
-    if (!s) {
-      res.set_redirect("/login", 303);
-      return;
-    }
-    if (req.method == "POST" && req.get_param_value("csrf") != s->csrf) {
-      res.status = 403;
-      audit(*s, req, "csrf_refused", req.path);
-      res.set_content(renderMessage(&*s, "Not done",
-                                    "This form was not sent from this dashboard page (its "
-                                    "security token is missing or old). Open the page again and "
-                                    "retry."),
-                      kHtml);
-      return;
-    }
-    (this->*handler)(*s, req, res);
-  }
-
-  std::vector<Account> accounts() {
-    std::ifstream in(ui_.users_file, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    DiagnosticSink sink;
-    auto out = parseAccounts(text.str(), ui_.users_file.string(), sink);
-    for (const auto& d : sink.all()) std::fprintf(stderr, "%s\n", d.toString().c_str());
-    return out;
-  }
-
-  void login(const httplib::Request& req, httplib::Response& res) {
-    securityHeaders(res);
-    const std::string address = clientAddress(req);
-    // Account names are at most 32 bytes; a longer one is cut so it cannot bloat the throttle
-    // or the audit log (it matches no account either way).
-    const std::string name = req.get_param_value("user").substr(0, 64);
-    const int64_t now = unixNow();
-    if (!tokens_.verify(req.get_param_value("token"), address, "dashboard-login", now)) {
-      res.status = 403;
-      res.set_content(
-          renderLogin("The sign-in form was too old. Please try again.", loginToken(req)), kHtml);
-      return;
-    }
-    const auto locked_page = [&](int64_t wait) {
-      res.status = 429;
-      res.set_header("Retry-After", std::to_string(wait));
-      res.set_content(renderLogin("Too many wrong passwords. Signing in is locked for " +
-                                      std::to_string((wait + 59) / 60) + " minutes.",
-                                  loginToken(req)),
-                      kHtml);
-    };
-    // Refused while locked without a scrypt check and without an audit line each (the lock
-    // itself was audited once), so a locked name costs nothing to hammer.
-    if (const int64_t wait = throttle_.lockedFor(name, address, now); wait > 0) {
-      locked_page(wait);
-      return;
-    }
-    const std::string password = req.get_param_value("password");
-    std::optional<Account> found;
-    for (Account& a : accounts()) {
-      if (a.name == name) found = std::move(a);
-    }
-    // An unknown name costs the same scrypt as a known one: no timing tells which exist.
-    static const std::string kDummy = [] {
-      auto h = hashPassword("safegate-no-such-account");
-      if (!h) std::abort();  // no randomness: nothing here can be safe
-      return *h;
-    }();
-    bool ok = false;
-    bool locked_now = false;
-    {
-      // One check at a time: each takes 32 MiB and 0.1 s, so a flood of sign-ins queues
-      // instead of taking the router's memory. The lock is checked again and a failure counted
-      // inside, so posts queued together cannot make more guesses than the limit.
-      std::lock_guard<std::mutex> one_at_a_time(password_check_);
-      if (const int64_t wait = throttle_.lockedFor(name, address, unixNow()); wait > 0) {
-        locked_page(wait);
-        return;
-      }
-      ok = verifyPassword(password, found ? found->hash : kDummy) && found;
-      if (!ok) locked_now = throttle_.failed(name, address, unixNow());
-    }
-    if (!ok) {
-      auditAs(name, req, locked_now ? "login_locked" : "login_failed", "");
-      res.status = 401;
-      res.set_content(renderLogin(locked_now ? "Too many wrong passwords. Signing in is locked "
-                                               "for 15 minutes."
-                                             : "Wrong account or password.",
-                                  loginToken(req)),
-                      kHtml);
-      return;
-    }
-    throttle_.succeeded(name, now);
-    const Session s = sessions_.create(found->name, found->role, found->hash, now);
-    audit(s, req, "login", std::string(roleName(s.role)));
-    res.set_header("Set-Cookie", cookie_ + "=" + s.id + "; Path=/; HttpOnly; SameSite=Strict" +
-                                     (tls_ ? "; Secure" : ""));
-    res.set_redirect("/", 303);
-  }
-
-  void overview(const Session& s, const httplib::Request& req, httplib::Response& res) {
-    auto status = controlCall(socket_, {{"cmd", "status"}}, 2000);
-    auto stats = controlCall(socket_, {{"cmd", "stats"}}, 2000);
-    auto pending = controlCall(socket_, {{"cmd", "requests.list"}, {"state", "pending"}}, 2000);
-    nlohmann::json incidents = nlohmann::json::array();
-    if (s.role != Role::kViewer) {
-      auto r = controlCall(socket_, {{"cmd", "incidents"}, {"limit", 20}}, 5000);
-      if (r && r->ok) incidents = r->result.value("incidents", nlohmann::json::array());
-      audit(s, req, "view_incidents", "overview: latest " + std::to_string(incidents.size()));
-    }
-    const auto ok = [](const auto& r) { return r && r->ok; };
-    res.set_content(
-        renderOverview(s, ok(status) ? status->result : nlohmann::json::object(),
-                       ok(stats) ? stats->result : nlohmann::json::object(),
-                       ok(pending) ? pending->result.value("pending", size_t{0}) : 0, incidents),
-        kHtml);
-  }
-
-  void requests(const Session& s, const httplib::Request& req, httplib::Response& res,
-                const std::string& notice = {}) {
-    // Every pending request (at most requests.max_pending), then the newest decided ones: one
-    // list of both could push the oldest pending ones - the next to expire - off the page.
-    auto pending = controlCall(socket_, {{"cmd", "requests.list"}, {"state", "pending"}}, 2000);
-    nlohmann::json rows = nlohmann::json::array();
-    const bool up = pending && pending->ok;
-    if (up) rows = pending->result["requests"];
-    for (const char* state : {"approved", "denied", "expired"}) {
-      auto r =
-          controlCall(socket_, {{"cmd", "requests.list"}, {"state", state}, {"limit", 50}}, 2000);
-      if (r && r->ok) {
-        for (auto& row : r->result["requests"]) rows.push_back(std::move(row));
-      }
-    }
-    audit(s, req, "view_requests", "");
-    res.set_content(renderRequests(s, rows, up ? notice : "safegated cannot be asked right now."),
-                    kHtml);
-  }
-  void requests(const Session& s, const httplib::Request& req, httplib::Response& res) {
-    requests(s, req, res, {});
-  }
-
-  void decide(const Session& s, const httplib::Request& req, httplib::Response& res) {
-    if (s.role == Role::kViewer) {
-      res.status = 403;
-      res.set_content(renderMessage(&s, "Not allowed", "A viewer account cannot decide requests."),
-                      kHtml);
-      return;
-    }
-    const std::string action = req.get_param_value("action");
-    uint64_t id = 0;
-    const std::string id_text = req.get_param_value("request");
-    std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-    nlohmann::json call = {{"request", id},
-                           {"note", req.get_param_value("note")},
-                           {"granted_by", s.user + " (dashboard)"}};
-    if (action == "approve") {
-      call["cmd"] = "requests.approve";
-      call["minutes"] = std::atoi(req.get_param_value("minutes").c_str());
-    } else {
-      call["cmd"] = "requests.deny";
-    }
-    auto r = controlCall(socket_, call, 5000);
-    std::string notice;
-    if (r && r->ok) {
-      const auto& q = r->result["request"];
-      notice = "Request " + std::to_string(id) + " " + q.value("state", std::string()) + ": " +
-               q.value("name", std::string()) + " for " + q.value("client", std::string()) + ".";
-      audit(s, req, action,
-            "request " + std::to_string(id) + " " + q.value("name", std::string()) + " for " +
-                q.value("client", std::string()) +
-                (action == "approve" ? ", " + req.get_param_value("minutes") + " minutes" : ""));
-    } else {
-      res.status = 409;
-      notice = "Not done: " + (r ? r->error : r.status().message());
-    }
-    requests(s, req, res, notice);
-  }
-
-  void auditView(const Session& s, const httplib::Request& req, httplib::Response& res) {
-    if (s.role != Role::kAdmin) {
-      res.status = 403;
-      res.set_content(renderMessage(&s, "Not allowed", "Only an admin account sees the audit log."),
-                      kHtml);
-      return;
-    }
-    audit(s, req, "view_audit", "");
-    res.set_content(renderAudit(s, audit_.recent(500)), kHtml);
-  }
-
-  const policy::UiSettings& ui_;
-  std::string socket_;
-  bool tls_;
-  std::string cookie_;
-  SessionStore sessions_;
-  AuditLog audit_;
-  LoginThrottle throttle_;
-  FormTokens tokens_;
-  std::mutex password_check_;
-};
 
 std::filesystem::path translationsDir(const std::string& option, const policy::Config& config) {
   if (!option.empty()) return option;
@@ -520,7 +207,9 @@ int run(int argc, char** argv) {
     res.status = facts.blocked ? 403 : 200;
     commonHeaders(res, lang);
     const std::string token =
-        facts.blocked && !host.empty() ? tokens.issue(client, host, unixNow()) : std::string();
+        facts.blocked && !host.empty()
+            ? tokens.issue(client, host, SystemClock::instance().unixSeconds())
+            : std::string();
     res.set_content(renderBlockPage(*translations, lang, facts, help, token),
                     "text/html; charset=utf-8");
   });
@@ -541,7 +230,8 @@ int run(int argc, char** argv) {
     const bool same_origin =
         origin.empty() || origin == "null" || origin == "http://" + req.get_header_value("Host");
     if (host.empty() || !same_origin ||
-        !tokens.verify(req.get_param_value("token"), client, host, unixNow())) {
+        !tokens.verify(req.get_param_value("token"), client, host,
+                       SystemClock::instance().unixSeconds())) {
       outcome = FormOutcome::kExpired;
       res.status = 403;
     } else if (kind != "access" && kind != "wrong-block") {
@@ -620,7 +310,7 @@ int run(int argc, char** argv) {
   const std::string dashboard_text =
       app.count("--dashboard-listen") ? dashboard_option : settings.ui.dashboard_listen;
   std::unique_ptr<httplib::Server> dashboard_server;
-  std::unique_ptr<Dashboard> dashboard;
+  std::unique_ptr<DashboardServer> dashboard;
   int dashboard_port = 0;
   std::optional<Listen> dashboard_listen;
   if (!dashboard_text.empty()) {
@@ -656,7 +346,7 @@ int run(int argc, char** argv) {
     dashboard_server->set_read_timeout(5, 0);
     dashboard_server->set_write_timeout(5, 0);
     dashboard_server->set_tcp_nodelay(true);
-    dashboard = std::make_unique<Dashboard>(settings.ui, socket, settings.ui.dashboard_tls);
+    dashboard = std::make_unique<DashboardServer>(settings.ui, socket, settings.ui.dashboard_tls);
     dashboard->install(*dashboard_server);
     dashboard_port =
         dashboard_listen->port == 0
