@@ -29,12 +29,25 @@ Result<ControlRequest> parseControlRequest(std::string_view line) {
 
 bool controlCommandReadsOnly(std::string_view command) {
   for (std::string_view read_only :
-       {"status", "stats", "explain", "incidents", "exceptions.list", "lists", "requests.list",
+       {"status", "stats", "explain", "incidents", "incidents.summary", "exceptions.list", "lists",
+        "requests.list",
         // Files a request for an administrator to decide; changes no filtering.
         "requests.add"}) {
     if (command == read_only) return true;
   }
   return false;
+}
+
+std::string argText(const nlohmann::json& args, const char* key) {
+  auto it = args.find(key);
+  if (it == args.end() || !it->is_string()) return {};
+  return it->get<std::string>();
+}
+
+int64_t argInt(const nlohmann::json& args, const char* key, int64_t fallback) {
+  auto it = args.find(key);
+  if (it == args.end() || !it->is_number_integer()) return fallback;
+  return it->get<int64_t>();
 }
 
 std::string controlOk(const nlohmann::json& id, nlohmann::json result) {

@@ -48,6 +48,11 @@ Result<ControlRequest> parseControlRequest(std::string_view line);
 // "Access"): a new command is refused to readers until it is listed here.
 bool controlCommandReadsOnly(std::string_view command);
 
+// An argument of a request: its string ("" when absent or not a string), or its integer
+// (`fallback` when absent or not an integer).
+std::string argText(const nlohmann::json& args, const char* key);
+int64_t argInt(const nlohmann::json& args, const char* key, int64_t fallback);
+
 std::string controlOk(const nlohmann::json& id, nlohmann::json result);
 std::string controlError(const nlohmann::json& id, std::string_view message,
                          const std::vector<std::string>& diagnostics = {});

@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/clock.h"
 #include "common/logger.h"
 #include "common/utc_time.h"
 #include "daemon/dns_access.h"
@@ -35,11 +36,7 @@ namespace safegate {
 
 namespace {
 
-int64_t unixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t unixNow() { return SystemClock::instance().unixSeconds(); }
 
 // sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET ("@" = abstract namespace).
 void notifySystemd(const char* state) {
@@ -89,12 +86,6 @@ nlohmann::json decisionJson(std::string_view name, const Decision& d) {
 }
 
 nlohmann::json exceptionJson(const policy::TemporaryException& e) { return exceptionToJson(e); }
-
-std::string str(const nlohmann::json& args, const char* key) {
-  auto it = args.find(key);
-  if (it == args.end() || !it->is_string()) return {};
-  return it->get<std::string>();
-}
 
 }  // namespace
 
@@ -718,14 +709,14 @@ std::string Daemon::handleControl(const ControlRequest& req) {
     return controlOk(req.id, {{"policy_generation", holder_.generation()}, {"warnings", diags}});
   }
   if (cmd == "explain") {
-    std::string client_text = str(a, "client");
+    std::string client_text = argText(a, "client");
     auto client = IpAddress::parse(client_text.empty() ? "127.0.0.1" : client_text);
     if (!client) return controlError(req.id, "\"client\" is not an IP address: " + client_text);
     // Without "mac", the one the DNS path would see for that address (a group chosen by MAC
     // must decide here as it does for the device's queries).
     std::optional<MacAddress> mac = macOf(*client);
-    if (!str(a, "mac").empty()) {
-      mac = MacAddress::parse(str(a, "mac"));
+    if (!argText(a, "mac").empty()) {
+      mac = MacAddress::parse(argText(a, "mac"));
       if (!mac) return controlError(req.id, "\"mac\" is not a MAC address");
     }
     std::vector<std::string> names;
@@ -734,7 +725,7 @@ std::string Daemon::handleControl(const ControlRequest& req) {
         if (n.is_string()) names.push_back(n.get<std::string>());
       }
     }
-    if (!str(a, "name").empty()) names.push_back(str(a, "name"));
+    if (!argText(a, "name").empty()) names.push_back(argText(a, "name"));
     if (names.empty()) return controlError(req.id, "explain needs \"name\" or \"names\"");
     int64_t at =
         a.contains("at") && a["at"].is_number_integer() ? a["at"].get<int64_t>() : unixNow();
@@ -761,34 +752,7 @@ std::string Daemon::handleControl(const ControlRequest& req) {
     }
     return controlOk(req.id, {{"decisions", out}});
   }
-  if (cmd == "incidents") {
-    size_t limit =
-        a.contains("limit") && a["limit"].is_number_unsigned() ? a["limit"].get<size_t>() : 50;
-    int64_t since = a.contains("since_ms") && a["since_ms"].is_number_integer()
-                        ? a["since_ms"].get<int64_t>()
-                        : 0;
-    incidents_->flushSoon();
-    auto rows =
-        IncidentStore::readRecent(settings_.database.path, std::min<size_t>(limit, 10000), since);
-    if (!rows) return controlError(req.id, rows.status().message());
-    nlohmann::json out = nlohmann::json::array();
-    for (const StoredIncident& r : *rows) {
-      out.push_back({{"id", r.id},
-                     {"time_ms", r.unix_ms},
-                     {"client", r.client},
-                     {"group", r.group},
-                     {"name", r.name},
-                     {"qtype", r.qtype},
-                     {"category", r.category},
-                     {"verdict", r.verdict},
-                     {"alert", r.alert},
-                     {"rule", r.rule},
-                     {"source", r.source},
-                     {"protocol", r.protocol},
-                     {"reason", r.reason}});
-    }
-    return controlOk(req.id, {{"incidents", out}});
-  }
+  if (cmd == "incidents" || cmd == "incidents.summary") return handleIncidents(req);
   if (cmd == "exceptions.list") {
     std::lock_guard<std::mutex> lock(mutex_);
     nlohmann::json out = nlohmann::json::array();
@@ -821,10 +785,11 @@ std::string Daemon::handleControl(const ControlRequest& req) {
     publishView();
     return controlOk(req.id, {{"removed", idj.get<uint64_t>()}});
   }
-  return controlError(req.id, "unknown command \"" + cmd +
-                                  "\" (status, stats, reload, explain, incidents, "
-                                  "exceptions.list, exceptions.add, exceptions.remove, pause, "
-                                  "requests.add, requests.list, requests.approve, requests.deny)");
+  return controlError(req.id,
+                      "unknown command \"" + cmd +
+                          "\" (status, stats, reload, explain, incidents, incidents.summary, "
+                          "exceptions.list, exceptions.add, exceptions.remove, pause, "
+                          "requests.add, requests.list, requests.approve, requests.deny)");
 }
 
 std::optional<MacAddress> Daemon::macOf(const IpAddress& client) const {

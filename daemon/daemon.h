@@ -89,6 +89,7 @@ class Daemon {
   std::optional<MacAddress> macOf(const IpAddress& client) const;
   // requests.add / list / approve / deny (daemon/daemon_requests.cc).
   std::string handleRequests(const ControlRequest& req);
+  std::string handleIncidents(const ControlRequest& req);  // daemon_incidents.cc
   // Adds a temporary exception: saved to exceptions.json before it takes effect. Under mutex_.
   Result<policy::TemporaryException> grantException(policy::TemporaryException e);
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/clock.h"
 #include "common/ip_address.h"
 #include "daemon/control_protocol.h"
 #include "daemon/daemon.h"
@@ -23,18 +24,6 @@
 namespace safegate {
 
 namespace {
-
-int64_t unixSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string text(const nlohmann::json& args, const char* key) {
-  auto it = args.find(key);
-  if (it == args.end() || !it->is_string()) return {};
-  return it->get<std::string>();
-}
 
 std::string_view outcomeName(RequestBook::AddOutcome o) {
   switch (o) {
@@ -51,7 +40,7 @@ std::string_view outcomeName(RequestBook::AddOutcome o) {
 std::string Daemon::handleRequests(const ControlRequest& req) {
   const std::string& cmd = req.command;
   const nlohmann::json& a = req.args;
-  const int64_t now = unixSeconds();
+  const int64_t now = SystemClock::instance().unixSeconds();
   std::lock_guard<std::mutex> lock(mutex_);
   if (requests_.expire(now)) {
     // Expiry only forgets; a failed save is retried at the next change, never a refusal.
@@ -61,11 +50,11 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
   }
 
   if (cmd == "requests.add") {
-    auto client = IpAddress::parse(text(a, "client"));
+    auto client = IpAddress::parse(argText(a, "client"));
     if (!client) return controlError(req.id, "requests.add needs \"client\" (an IP address)");
-    auto kind = parseRequestKind(text(a, "kind").empty() ? "access" : text(a, "kind"));
+    auto kind = parseRequestKind(argText(a, "kind").empty() ? "access" : argText(a, "kind"));
     if (!kind) return controlError(req.id, "\"kind\" must be \"access\" or \"wrong-block\"");
-    auto name = normalizeDomain(text(a, "name"), NameSyntax::kHostname);
+    auto name = normalizeDomain(argText(a, "name"), NameSyntax::kHostname);
     if (!name) return controlError(req.id, "\"name\": " + name.status().message());
     if (a.contains("reason") && !a["reason"].is_string()) {
       return controlError(req.id, "\"reason\" must be a string");
@@ -88,7 +77,7 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
     r.name = *name;
     r.category = std::string(d.category);
     r.group = std::string(d.group);
-    r.reason = text(a, "reason");
+    r.reason = argText(a, "reason");
     const RequestBook before = requests_;
     const RequestBook::Added added = requests_.add(std::move(r), now);
     nlohmann::json out = {{"status", std::string(outcomeName(added.outcome))}};
@@ -107,8 +96,8 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
 
   if (cmd == "requests.list") {
     std::optional<AccessRequest::State> only;
-    if (!text(a, "state").empty()) {
-      only = parseRequestState(text(a, "state"));
+    if (!argText(a, "state").empty()) {
+      only = parseRequestState(argText(a, "state"));
       if (!only) {
         return controlError(req.id, "\"state\" must be pending, approved, denied or expired");
       }
@@ -142,7 +131,7 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
     }
     auto by = grantedByFromRequest(req);
     if (!by) return controlError(req.id, by.status().message());
-    const std::string note = text(a, "note");
+    const std::string note = argText(a, "note");
     uint64_t exception_id = 0;
     nlohmann::json out;
     if (cmd == "requests.approve") {

@@ -70,6 +70,14 @@ CREATE TABLE IF NOT EXISTS query_log (
 );
 CREATE INDEX IF NOT EXISTS query_log_ts ON query_log(ts_ms);
 )sql",
+    // 1 -> 2: the dashboard's filters (daemon/incident_query.h) each walk one index, newest
+    // first, instead of scanning every row in the time window.
+    R"sql(
+CREATE INDEX IF NOT EXISTS incidents_client_ts ON incidents(client, ts_ms);
+CREATE INDEX IF NOT EXISTS incidents_grp_ts ON incidents(grp, ts_ms);
+CREATE INDEX IF NOT EXISTS incidents_category_ts ON incidents(category, ts_ms);
+CREATE INDEX IF NOT EXISTS incidents_alert_ts ON incidents(ts_ms) WHERE alert = 1;
+)sql",
 };
 constexpr int64_t kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
 static_assert(kMigrationCount == kIncidentSchemaVersion);
@@ -510,46 +518,6 @@ void IncidentStore::enforceRetention(int64_t now_ms) {
   }
   const int64_t hour_cutoff = cutoff / 1000;
   db_.execCode("DELETE FROM hourly_counts WHERE hour < " + std::to_string(hour_cutoff - 3600));
-}
-
-Result<std::vector<StoredIncident>> IncidentStore::readRecent(const std::filesystem::path& path,
-                                                              size_t limit, int64_t since_unix_ms) {
-  SqliteOpenOptions o;
-  o.read_only = true;
-  o.wal = false;
-  o.synchronous_normal = false;
-  o.busy_timeout_ms = 2000;
-  auto db = SqliteDb::open(path.string(), o);
-  if (!db) return db.status();
-  auto st = db->prepare(
-      "SELECT id, ts_ms, client, grp, COALESCE(name,''), COALESCE(qtype,0), COALESCE(category,''), "
-      "verdict, alert, COALESCE(rule,''), COALESCE(source,''), protocol, COALESCE(reason,'') "
-      "FROM incidents WHERE ts_ms >= ? ORDER BY id DESC LIMIT ?");
-  if (!st) return st.status();
-  st->bindInt(1, since_unix_ms);
-  st->bindInt(2, static_cast<int64_t>(limit));
-  std::vector<StoredIncident> out;
-  for (;;) {
-    SqliteCode c = st->step();
-    if (c == SqliteCode::kDone) break;
-    if (c != SqliteCode::kRow) return Status::unavailable(path.string() + ": " + st->lastError());
-    StoredIncident i;
-    i.id = st->columnInt(0);
-    i.unix_ms = st->columnInt(1);
-    i.client = st->columnText(2);
-    i.group = st->columnText(3);
-    i.name = st->columnText(4);
-    i.qtype = st->columnInt(5);
-    i.category = st->columnText(6);
-    i.verdict = st->columnText(7);
-    i.alert = st->columnInt(8) != 0;
-    i.rule = st->columnText(9);
-    i.source = st->columnText(10);
-    i.protocol = st->columnText(11);
-    i.reason = st->columnText(12);
-    out.push_back(std::move(i));
-  }
-  return out;
 }
 
 }  // namespace safegate

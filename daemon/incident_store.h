@@ -31,12 +31,13 @@
 #include "common/result.h"
 #include "common/sqlite_db.h"
 #include "daemon/bounded_queue.h"
+#include "daemon/incident_query.h"
 #include "daemon/pseudonymizer.h"
 #include "policy/decision.h"
 
 namespace safegate {
 
-inline constexpr int64_t kIncidentSchemaVersion = 1;
+inline constexpr int64_t kIncidentSchemaVersion = 2;
 
 // Fixed-capacity text so an event is trivially copyable (no allocation on the data plane).
 // Longer text is cut at N bytes.
@@ -130,23 +131,6 @@ struct IncidentStoreHealth {
   std::string last_error;
 };
 
-// A stored incident as read back (control socket "incidents", tests).
-struct StoredIncident {
-  int64_t id = 0;
-  int64_t unix_ms = 0;
-  std::string client;
-  std::string group;
-  std::string name;  // empty for confidential categories
-  int64_t qtype = 0;
-  std::string category;
-  std::string verdict;
-  bool alert = false;
-  std::string rule;
-  std::string source;
-  std::string protocol;
-  std::string reason;
-};
-
 class IncidentStore {
  public:
   // Opens (creating and migrating) the database and the pseudonym secret. Does not start the
@@ -176,8 +160,6 @@ class IncidentStore {
   void flushSoon();
 
   // Control plane: newest first, through a separate read-only connection.
-  static Result<std::vector<StoredIncident>> readRecent(const std::filesystem::path& db,
-                                                        size_t limit, int64_t since_unix_ms);
 
   // Migrates a database to kIncidentSchemaVersion (exposed for tests of old versions).
   static Status migrate(SqliteDb& db);

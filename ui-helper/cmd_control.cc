@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "policy/config.h"
@@ -178,13 +179,21 @@ void printObject(const ControlOptions& o, const json& obj) {
   }
 }
 
-// "2026-11-23T15:00:00Z", "15:00" (today, UTC) or unix seconds -> unix seconds.
+// "2026-11-23T15:00:00Z", "2026-11-23" (00:00 UTC), "15:00" (today, UTC) or unix seconds ->
+// unix seconds.
 std::optional<int64_t> parseUntil(const std::string& text) {
   if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) return std::stoll(text);
   std::tm tm{};
   std::istringstream in(text);
   in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
   if (!in.fail()) return static_cast<int64_t>(timegm(&tm));
+  if (text.size() == 10 && text[4] == '-' && text[7] == '-') {
+    std::tm day{};
+    std::istringstream in_day(text);
+    in_day >> std::get_time(&day, "%Y-%m-%d");
+    if (in_day.fail()) return std::nullopt;
+    return static_cast<int64_t>(timegm(&day));
+  }
   std::tm hm{};
   std::istringstream in2(text);
   in2 >> std::get_time(&hm, "%H:%M");
@@ -307,23 +316,39 @@ void registerControlCommands(CLI::App& app) {
     }
   });
 
-  auto limit = std::make_shared<int>(50);
-  auto since = std::make_shared<std::string>();
+  struct IncidentArgs {
+    int limit = 50;
+    std::string since, until, group, client, category;
+    bool alerts = false;
+  };
+  auto ia = std::make_shared<IncidentArgs>();
   CLI::App* incidents = app.add_subcommand("incidents", "Show recent incidents, newest first");
   addCommon(incidents, *o, true);
-  incidents->add_option("--limit", *limit, "How many (default 50)");
-  incidents->add_option("--since", *since, "Only after this time (ISO-8601 UTC or unix seconds)");
-  incidents->callback([o, limit, since] {
-    json req = {{"cmd", "incidents"}, {"limit", *limit}};
-    if (!since->empty()) {
-      auto t = parseUntil(*since);
+  incidents->add_option("--limit", ia->limit, "How many (default 50, at most 10000)");
+  incidents->add_option("--since", ia->since,
+                        "Only from this time on (ISO-8601 UTC, YYYY-MM-DD, HH:MM or unix seconds)");
+  incidents->add_option("--until", ia->until, "Only before this time");
+  incidents->add_option("--group", ia->group, "Only this policy group's");
+  incidents->add_option("--client", ia->client, "Only this device's (its name or pseudonym)");
+  incidents->add_option("--category", ia->category, "Only this category's");
+  incidents->add_flag("--alerts", ia->alerts, "Only those flagged for the safeguarding lead");
+  incidents->callback([o, ia] {
+    json req = {{"cmd", "incidents"}, {"limit", ia->limit}};
+    for (const auto& [flag, text, key] :
+         {std::tuple{"--since", &ia->since, "since_ms"}, {"--until", &ia->until, "until_ms"}}) {
+      if (text->empty()) continue;
+      auto t = parseUntil(*text);
       if (!t) {
-        std::cerr << "safegatectl: --since: not a time: " << *since << "\n";
+        std::cerr << "safegatectl: " << flag << ": not a time: " << *text << "\n";
         exitCode() = 1;
         return;
       }
-      req["since_ms"] = *t * 1000;
+      req[key] = *t * 1000;
     }
+    if (!ia->group.empty()) req["group"] = ia->group;
+    if (!ia->client.empty()) req["client"] = ia->client;
+    if (!ia->category.empty()) req["category"] = ia->category;
+    if (ia->alerts) req["alerts"] = true;
     json r = call(*o, req);
     if (r.is_null()) return;
     json rows = r["incidents"];

@@ -76,10 +76,10 @@ TEST(IncidentStoreTest, WritesBlockedRequestWithEveryField) {
   ASSERT_TRUE(waitWritten(**store, 1));
   (*store)->stop();
 
-  auto rows = IncidentStore::readRecent(dir.path() / "incidents.db", 10, 0);
+  auto rows = queryIncidents(dir.path() / "incidents.db", IncidentFilter{});
   ASSERT_TRUE(rows) << rows.status().toString();
-  ASSERT_EQ(rows->size(), 1u);
-  const StoredIncident& r = rows->front();
+  ASSERT_EQ(rows->rows.size(), 1u);
+  const StoredIncident& r = rows->rows.front();
   EXPECT_EQ(r.name, "casino.example");
   EXPECT_EQ(r.group, "kids");
   EXPECT_EQ(r.category, "gambling");
@@ -280,9 +280,9 @@ TEST(IncidentStoreTest, RetentionDeletesOldRowsInChunks) {
   }
   (*store)->stop();
   EXPECT_EQ((*store)->stats().retention_deleted, 5u);
-  auto rows = IncidentStore::readRecent(o.database_path, 10, 0);
+  auto rows = queryIncidents(o.database_path, IncidentFilter{});
   ASSERT_TRUE(rows);
-  EXPECT_TRUE(rows->empty());
+  EXPECT_TRUE(rows->rows.empty());
 }
 
 TEST(IncidentStoreTest, SchemaVersionIsSetAndReopenIsIdempotent) {
