@@ -6,7 +6,10 @@
 # serves the dashboard over HTTPS. Each page is fetched SAMPLES times by a signed-in curl
 # (a new TLS connection each time, as a browser opening a page would at worst); the median
 # and the slowest are printed. The overview asks safegated for status, stats, the pending
-# requests and the latest 20 incidents; the requests page lists requests.
+# requests, the 24-hour summary (hourly counters, alerts), the lists and the latest 20
+# incidents; the incident pages search with each filter (the last one matches nothing, the
+# worst case for an index walk); the device page sums one device's week; the CSV export is
+# one device's 2,500 incidents.
 #
 #   bench/dashboard.sh [BUILD_DIR]       (default build/release)
 # Environment: ROWS (1000000), SAMPLES (50).
@@ -70,8 +73,10 @@ SELECT $now_ms - (($rows - i) * 1728), 'device-' || (i % 400), 0,
        CASE i % 3 WHEN 0 THEN 'pupils' WHEN 1 THEN 'staff' ELSE 'infants' END,
        'site' || (i % 5000) || '.example', 1,
        CASE i % 4 WHEN 0 THEN 'gambling' WHEN 1 THEN 'social' WHEN 2 THEN 'games' ELSE 'violence' END,
-       'block', 0, 'site.example', 'list:1', 'dns', ''
+       'block', CASE WHEN i % 1000 = 0 THEN 1 ELSE 0 END, 'site.example', 'list:1', 'dns', ''
 FROM n;
+INSERT INTO hourly_counts (hour, grp, category, verdict, count)
+SELECT ts_ms / 3600000 * 3600, grp, category, verdict, COUNT(*) FROM incidents GROUP BY 1, 2, 3, 4;
 EOSQL
 echo "database: $(du -h "$work/state/incidents.sqlite" | cut -f1), $(sqlite3 "$work/state/incidents.sqlite" 'SELECT count(*) FROM incidents') incidents"
 start_daemon
@@ -90,15 +95,29 @@ token="$(curl -sk -c "$jar" -b "$jar" "${dash}login" | sed -n 's|.*name="token" 
 curl -sk -c "$jar" -b "$jar" -o /dev/null "${dash}login" --data-urlencode "token=$token" \
   --data 'user=lead&password=bench-password-1'
 
-for page in "" requests; do
+day() { date -u -d "@$(( $(date +%s) - $1 * 86400 ))" +%F; }
+pages=("" requests incidents "incidents?group=staff" "incidents?client=device-7"
+       "incidents?category=violence&since=$(day 10)&until=$(day 5)" "incidents?alerts=1"
+       "incidents?group=pupils&category=games"
+       # A group no incident has, with a common category: the walk stops at its budget.
+       "incidents?group=nobody&category=games"
+       # Matches nothing: device-7's incidents are all "violence".
+       "incidents?client=device-7&category=games"
+       "device?client=device-7" "incidents.csv?client=device-7")
+for page in "${pages[@]}"; do
   curl -sk -b "$jar" -o "$work/page.html" "${dash}$page"
-  grep -q 'Sign out lead' "$work/page.html" || { echo "not signed in"; exit 1; }
+  if [[ "$page" == incidents.csv* ]]; then
+    [ "$(head -c 8 "$work/page.html")" = "time_utc" ] || { echo "no CSV"; exit 1; }
+    echo "  $(($(wc -l <"$work/page.html") - 1)) incidents in the CSV"
+  else
+    grep -q 'Sign out lead' "$work/page.html" || { echo "not signed in"; exit 1; }
+  fi
   if [ -z "$page" ]; then
     grep -q '<td>site[0-9]*\.example</td>' "$work/page.html" || { echo "no incidents shown"; exit 1; }
   fi
   for _ in $(seq "$samples"); do
     curl -sk -b "$jar" -o /dev/null -w '%{time_total}\n' "${dash}$page"
   done | sort -g | awk -v p="/$page" '{ v[NR] = $1 } END {
-    printf "%-10s median %.1f ms, slowest %.1f ms (%d fetches, TLS handshake included)\n",
+    printf "%-62s median %5.1f ms, slowest %5.1f ms (%d fetches, TLS included)\n",
            p, v[int((NR + 1) / 2)] * 1000, v[NR] * 1000, NR }'
 done

@@ -98,14 +98,4 @@ class AuditLog {
 // A random 256-bit value as 64 hex digits.
 std::string randomToken();
 
-// Pages. `user` is the signed-in account (for the header and which actions are shown).
-std::string renderLogin(const std::string& message, const std::string& token);
-std::string renderOverview(const Session& user, const nlohmann::json& status,
-                           const nlohmann::json& stats, size_t pending_requests,
-                           const nlohmann::json& incidents);
-std::string renderRequests(const Session& user, const nlohmann::json& requests,
-                           const std::string& notice);
-std::string renderAudit(const Session& user, const std::vector<nlohmann::json>& entries);
-std::string renderMessage(const Session* user, const std::string& title, const std::string& text);
-
 }  // namespace safegate::ui

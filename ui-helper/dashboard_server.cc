@@ -11,6 +11,7 @@
 #include "ui-helper/accounts.h"
 #include "ui-helper/control_client.h"
 #include "ui-helper/dashboard.h"
+#include "ui-helper/dashboard_pages.h"
 #include "ui-helper/form_token.h"
 #include "ui-helper/web_util.h"
 
@@ -53,6 +54,16 @@ class DashboardServer::Impl {
                [this](const auto& req, auto& res) { page(req, res, &Impl::requests); });
     server.Post("/requests/decide",
                 [this](const auto& req, auto& res) { page(req, res, &Impl::decide); });
+    server.Get("/incidents",
+               [this](const auto& req, auto& res) { page(req, res, &Impl::incidents); });
+    server.Get("/incidents.csv",
+               [this](const auto& req, auto& res) { page(req, res, &Impl::incidentsCsvExport); });
+    server.Get("/device", [this](const auto& req, auto& res) { page(req, res, &Impl::device); });
+    server.Get("/exceptions", [this](const auto& req, auto& res) {
+      page(req, res, static_cast<Handler>(&Impl::exceptions));
+    });
+    server.Post("/exceptions/end",
+                [this](const auto& req, auto& res) { page(req, res, &Impl::endException); });
     server.Get("/audit", [this](const auto& req, auto& res) { page(req, res, &Impl::auditView); });
   }
 
@@ -191,22 +202,167 @@ class DashboardServer::Impl {
     res.set_redirect("/", 303);
   }
 
+  // The daemon's answer to `request`, or an empty JSON value when it did not answer.
+  nlohmann::json ask(nlohmann::json request, int timeout_ms = 2000) {
+    auto r = controlCall(socket_, std::move(request), timeout_ms);
+    if (r && r->ok) return std::move(r->result);
+    return nlohmann::json();
+  }
+
+  // Pages with incident data are for the safeguarding lead and admins; a viewer sees counts.
+  bool mayReadIncidents(const Session& s, httplib::Response& res) {
+    if (s.role != Role::kViewer) return true;
+    res.status = 403;
+    res.set_content(renderMessage(&s, "Not allowed",
+                                  "A viewer account sees the overview's counts, not incidents, "
+                                  "devices or exceptions."),
+                    kHtml);
+    return false;
+  }
+
   void overview(const Session& s, const httplib::Request& req, httplib::Response& res) {
-    auto status = controlCall(socket_, {{"cmd", "status"}}, 2000);
-    auto stats = controlCall(socket_, {{"cmd", "stats"}}, 2000);
-    auto pending = controlCall(socket_, {{"cmd", "requests.list"}, {"state", "pending"}}, 2000);
-    nlohmann::json incidents = nlohmann::json::array();
-    if (s.role != Role::kViewer) {
-      auto r = controlCall(socket_, {{"cmd", "incidents"}, {"limit", 20}}, 5000);
-      if (r && r->ok) incidents = r->result.value("incidents", nlohmann::json::array());
-      audit(s, req, "view_incidents", "overview: latest " + std::to_string(incidents.size()));
+    OverviewData d;
+    d.status = ask({{"cmd", "status"}});
+    d.stats = ask({{"cmd", "stats"}});
+    const nlohmann::json pending = ask({{"cmd", "requests.list"}, {"state", "pending"}});
+    d.pending = pending.value("pending", size_t{0});
+    for (const auto& r : pending.value("requests", nlohmann::json::array())) {
+      ++d.pending_by_group[r.value("group", std::string())];
     }
-    const auto ok = [](const auto& r) { return r && r->ok; };
+    // 24 whole hours, the current one last.
+    const int64_t hour = unixNow() / 3600 * 3600;
+    d.summary = ask({{"cmd", "incidents.summary"}, {"since_ms", (hour - 23 * 3600) * 1000}});
+    d.lists = ask({{"cmd", "lists"}}).value("lists", nlohmann::json::array());
+    if (s.role != Role::kViewer) {
+      d.incidents = ask({{"cmd", "incidents"}, {"limit", 20}}, 5000)
+                        .value("incidents", nlohmann::json::array());
+      audit(s, req, "view_incidents", "overview: latest " + std::to_string(d.incidents.size()));
+    }
+    res.set_content(renderOverview(s, d), kHtml);
+  }
+
+  static IncidentSearch searchOf(const httplib::Request& req) {
+    IncidentSearch q;
+    q.group = req.get_param_value("group").substr(0, 64);
+    q.client = req.get_param_value("client").substr(0, 64);
+    q.category = req.get_param_value("category").substr(0, 64);
+    q.since = req.get_param_value("since").substr(0, 10);
+    q.until = req.get_param_value("until").substr(0, 10);
+    q.alerts = req.get_param_value("alerts") == "1";
+    const auto number = [&](const char* key) {
+      const std::string t = req.get_param_value(key);
+      int64_t v = 0;
+      std::from_chars(t.data(), t.data() + t.size(), v);
+      return v;
+    };
+    q.before_ms = number("before_ms");
+    q.before_id = number("before_id");
+    return q;
+  }
+
+  void incidents(const Session& s, const httplib::Request& req, httplib::Response& res) {
+    if (!mayReadIncidents(s, res)) return;
+    const IncidentSearch q = searchOf(req);
+    std::vector<std::string> groups;
+    for (const auto& g :
+         ask({{"cmd", "incidents.summary"}}).value("groups", nlohmann::json::array())) {
+      groups.push_back(g.value("group", std::string()));
+    }
+    nlohmann::json rows = nlohmann::json::array(), next;
+    std::string notice;
+    auto call = incidentRequest(q, 50);
+    if (!call) {
+      res.status = 400;
+      notice = call.status().message();
+    } else if (auto r = controlCall(socket_, *call, 5000); r && r->ok) {
+      rows = r->result.value("incidents", nlohmann::json::array());
+      next = r->result.value("next", nlohmann::json());
+    } else {
+      notice = "safegated cannot be asked right now: " + (r ? r->error : r.status().message());
+    }
+    const std::string query = searchQuery(q);
+    audit(s, req, "view_incidents",
+          (query.empty() ? std::string("all") : query) + ": " + std::to_string(rows.size()));
+    res.set_content(renderIncidents(s, q, groups, rows, next, notice), kHtml);
+  }
+
+  void incidentsCsvExport(const Session& s, const httplib::Request& req, httplib::Response& res) {
+    if (!mayReadIncidents(s, res)) return;
+    IncidentSearch q = searchOf(req);
+    q.before_ms = q.before_id = 0;
+    auto call = incidentRequest(q, 10000);
+    if (!call) {
+      res.status = 400;
+      res.set_content(renderMessage(&s, "Not exported", call.status().message()), kHtml);
+      return;
+    }
+    auto r = controlCall(socket_, *call, 10000);
+    if (!r || !r->ok) {
+      res.status = 503;
+      res.set_content(renderMessage(&s, "Not exported", "safegated cannot be asked right now."),
+                      kHtml);
+      return;
+    }
+    const auto& rows = r->result["incidents"];
+    const std::string query = searchQuery(q);
+    // Written to the audit log before the data leaves: an export that fails to be audited is
+    // still recorded as attempted.
+    const nlohmann::json next = r->result.value("next", nlohmann::json::object());
+    audit(s, req, "export_incidents",
+          (query.empty() ? std::string("all") : query) + ": " + std::to_string(rows.size()) +
+              " rows" + (next.empty() ? "" : " (more not exported)"));
+    res.set_header("Content-Disposition", "attachment; filename=\"incidents.csv\"");
+    res.set_content(incidentsCsv(rows), "text/csv; charset=utf-8");
+  }
+
+  void device(const Session& s, const httplib::Request& req, httplib::Response& res) {
+    if (!mayReadIncidents(s, res)) return;
+    const std::string client = req.get_param_value("client").substr(0, 64);
+    if (client.empty()) {
+      res.status = 400;
+      res.set_content(renderMessage(&s, "Which device?", "Choose a device from an incident list."),
+                      kHtml);
+      return;
+    }
+    // Seven whole days, today last.
+    const int64_t day = unixNow() / 86400 * 86400;
+    const nlohmann::json summary = ask(
+        {{"cmd", "incidents.summary"}, {"client", client}, {"since_ms", (day - 6 * 86400) * 1000}},
+        5000);
+    const nlohmann::json rows = ask({{"cmd", "incidents"}, {"client", client}, {"limit", 20}}, 5000)
+                                    .value("incidents", nlohmann::json::array());
+    audit(s, req, "view_device", client);
+    res.set_content(renderDevice(s, client, summary, rows), kHtml);
+  }
+
+  void exceptions(const Session& s, const httplib::Request& req, httplib::Response& res,
+                  const std::string& notice) {
+    const nlohmann::json list = ask({{"cmd", "exceptions.list"}});
+    audit(s, req, "view_exceptions", "");
     res.set_content(
-        renderOverview(s, ok(status) ? status->result : nlohmann::json::object(),
-                       ok(stats) ? stats->result : nlohmann::json::object(),
-                       ok(pending) ? pending->result.value("pending", size_t{0}) : 0, incidents),
+        renderExceptions(s, list.value("exceptions", nlohmann::json::array()),
+                         list.is_null() ? "safegated cannot be asked right now." : notice),
         kHtml);
+  }
+  void exceptions(const Session& s, const httplib::Request& req, httplib::Response& res) {
+    if (mayReadIncidents(s, res)) exceptions(s, req, res, {});
+  }
+
+  void endException(const Session& s, const httplib::Request& req, httplib::Response& res) {
+    if (!mayReadIncidents(s, res)) return;
+    uint64_t id = 0;
+    const std::string text = req.get_param_value("exception");
+    std::from_chars(text.data(), text.data() + text.size(), id);
+    auto r = controlCall(socket_, {{"cmd", "exceptions.remove"}, {"exception", id}}, 5000);
+    std::string notice;
+    if (r && r->ok) {
+      notice = "Exception " + std::to_string(id) + " ended.";
+      audit(s, req, "end_exception", std::to_string(id));
+    } else {
+      res.status = 409;
+      notice = "Not done: " + (r ? r->error : r.status().message());
+    }
+    exceptions(s, req, res, notice);
   }
 
   void requests(const Session& s, const httplib::Request& req, httplib::Response& res,

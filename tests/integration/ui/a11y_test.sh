@@ -2,7 +2,7 @@
 # The block page's accessibility: every language (the six UN languages) in every age band, plus
 # the "not blocked" and licensed-list pages and the pages that answer the ask-for-access form
 # (filled in and submitted in the browser), and the dashboard (signed in, a request approved,
-# the audit log; a11y/dashboard.mjs), loaded in headless Chromium from the real
+# incidents, a device, exceptions, the audit log; a11y/dashboard.mjs), loaded in headless Chromium from the real
 # safegate-ui (asking the real safegated) and checked by axe-core against the WCAG 2.2 A/AA
 # rules: zero violations. A screenshot of each page is saved in $A11Y_SCREENSHOTS.
 # The npm packages (axe-core, puppeteer-core) are pinned in a11y/package-lock.json and installed
@@ -113,12 +113,14 @@ check "the form in the browser: asked twice is one request" "1" \
 check "the form in the browser: the reason typed arrived" "yes" \
   "$("$SAFEGATECTL" requests list --json --socket "$WORK/state/control.sock" | grep -q '"reason":"For my homework"' && echo yes || echo no)"
 # The dashboard: sign in (after a wrong password), approve the request the form filed above,
-# the audit log; axe on every page.
+# the incidents (a real dig's block), its device, the exceptions, the audit log; axe on every
+# page.
+dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 casino.example.test >/dev/null
 rc=0
 node "$NODE_DIR/dashboard.mjs" "$DASH" "$SHOTS" ada password-of-ada >"$WORK/axe-dashboard.out" 2>&1 || rc=$?
 cat "$WORK/axe-dashboard.out"
 check "axe: no WCAG 2.2 A/AA violation on the dashboard pages" "0" "$rc"
-check "axe: every dashboard page was checked" "6" "$(grep -c '^ok  \|^FAIL' "$WORK/axe-dashboard.out" || true)"
+check "axe: every dashboard page was checked" "9" "$(grep -c '^ok  \|^FAIL' "$WORK/axe-dashboard.out" || true)"
 check "dashboard in the browser: the request is approved" "1" \
   "$("$SAFEGATECTL" requests list --state approved --json --socket "$WORK/state/control.sock" | wc -l)"
 check "dashboard in the browser: its exception is in force" "yes" \

@@ -7,8 +7,10 @@
 # right password); the session cookie is __Host-, HttpOnly, Secure, SameSite=Strict; the
 # overview shows an incident a real dig produced and the request a child filed from the block
 # page; a post without the session's CSRF token is refused and changes nothing; a viewer cannot
-# decide; a lead approves and a second dig gets the upstream's answer; only an admin sees the
-# audit log, which names who approved what; removing an account or changing its password ends
+# decide; a lead approves and a second dig gets the upstream's answer; the overview's group state
+# and charts; incident search by category, group and day, a device's page and the CSV export
+# (all audited, none for a viewer); a lead ends the exception and a third dig is blocked again;
+# only an admin sees the audit log, which names who approved, viewed and exported what; removing an account or changing its password ends
 # its sessions; signing out ends the session.
 # Environment: SAFEGATED, SAFEGATE_UI, SAFEGATECTL, SAFEGATE_SOURCE_DIR.
 set -euo pipefail
@@ -97,6 +99,30 @@ check "session cookie: __Host-, HttpOnly, Secure, SameSite=Strict" "yes" \
 body="$(c lena /)"
 check "overview: the real dig's incident" "yes" "$(has '<td>casino.example.test</td><td>gambling</td><td>block</td>' "$body")"
 check "overview: one request waiting" "yes" "$(has 'Requests waiting <strong>1</strong>' "$body")"
+check "overview: the group is amber while a request waits" "yes" \
+  "$(has 'pupils</a></th><td><span class="rag rag-amber">Amber</span></td><td>1</td>' "$body")"
+check "overview: the block in the hour chart and the category chart" "yes" \
+  "$(has '<th scope="row">gambling</th><td>1</td>' "$body")"
+body="$(c lena '/incidents?category=gambling')"
+check "search by category: the incident" "200 yes" "$(cat "$WORK/status") $(has '<td>casino.example.test</td>' "$body")"
+DEVICE="$(sed -n 's|.*href="/device?client=\([^"]*\)".*|\1|p' <<<"$body" | head -1)"
+check "devices are pseudonyms, not addresses" "yes" "$([[ "$DEVICE" == c-* ]] && echo yes || echo "$DEVICE")"
+check "search by another category: nothing" "yes" "$(has 'No incident matches.' "$(c lena '/incidents?category=adult')")"
+check "search by group and day" "yes" \
+  "$(has '<td>casino.example.test</td>' "$(c lena "/incidents?group=pupils&since=$(date -u +%F)&until=$(date -u +%F)")")"
+q() { "$SAFEGATECTL" incidents --json --socket "$WORK/state/control.sock" "$@" | wc -l; }
+check "safegatectl incidents: by category, group, day and device" "1 0 1 1 0 1" \
+  "$(q --category gambling) $(q --category adult) $(q --group pupils --since "$(date -u +%F)")\
+ $(q --client "$DEVICE") $(q --client "$DEVICE" --alerts) $(q --until "$(date -u -d tomorrow +%F)")"
+body="$(c lena '/incidents?since=yesterday')"
+check "a bad date: 400, said where" "400 yes" "$(cat "$WORK/status") $(has 'From: &quot;yesterday&quot; is not a date' "$body")"
+body="$(c lena "/device?client=$DEVICE")"
+check "device page: its week" "200 yes" "$(cat "$WORK/status") $(has 'Blocks <strong>1</strong>pupils' "$body")"
+c lena '/incidents.csv?category=gambling' >/dev/null
+check "CSV export: a download" "200 yes" \
+  "$(cat "$WORK/status") $(grep -qi '^Content-Disposition: attachment; filename="incidents.csv"' "$WORK/headers" && echo yes || echo no)"
+check "CSV export: header and the one row" "2 yes" \
+  "$(wc -l <"$WORK/body") $(grep -q "^[0-9T:-]*Z,$DEVICE,pupils,casino.example.test,gambling,block,0,dns" "$WORK/body" && echo yes || echo no)"
 body="$(c lena /requests)"
 check "requests: the child's reason" "yes" "$(has '<td>science project</td>' "$body")"
 CSRF="$(csrf_of "$body")"
@@ -112,6 +138,11 @@ signin vic vic password-of-vic >/dev/null
 vcsrf="$(csrf_of "$(c vic /requests)")"
 check "viewer: no decision buttons" "no" "$(has 'value="approve"' "$(cat "$WORK/body")")"
 check "viewer: no incidents" "no" "$(has 'Latest incidents' "$(c vic /)")"
+check "viewer: the group's counts" "yes" "$(has '<th scope="row">pupils</th>' "$(c vic /)")"
+for path in /incidents /incidents.csv "/device?client=$DEVICE" /exceptions; do
+  c vic "$path" >/dev/null
+  check "viewer: $path refused" "403" "$(cat "$WORK/status")"
+done
 c vic /requests/decide --data "csrf=$vcsrf&request=$ID&action=approve&minutes=60" >/dev/null
 check "viewer: deciding is refused" "403" "$(cat "$WORK/status")"
 
@@ -123,6 +154,16 @@ check "the exception names the lead" "yes" \
 check "dig after approval: the upstream's answer" "192.0.2.1" \
   "$(dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 +short casino.example.test)"
 
+body="$(c lena /exceptions)"
+check "exceptions: the approved one" "yes" "$(has '<td>device 127.0.0.1</td><td>casino.example.test</td>' "$body")"
+XID="$(sed -n 's|.*name="exception" value="\([0-9]*\)".*|\1|p' <<<"$body" | head -1)"
+c lena /exceptions/end --data "exception=$XID" >/dev/null
+check "ending without CSRF: 403" "403" "$(cat "$WORK/status")"
+body="$(c lena /exceptions/end --data "csrf=$CSRF&exception=$XID")"
+check "ending an exception" "200 yes" "$(cat "$WORK/status") $(has "Exception $XID ended." "$body")"
+check "dig after ending it: blocked again" "NXDOMAIN" \
+  "$(dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 casino.example.test | sed -n 's/.*status: \([A-Z]*\).*/\1/p')"
+
 c lena /audit >/dev/null
 check "lead: no audit log" "403" "$(cat "$WORK/status")"
 signin ada ada password-of-ada >/dev/null
@@ -132,6 +173,10 @@ check "audit: the approval, by whom" "yes" "$(has "<td>lena</td><td>127.0.0.1</t
 check "audit: the failed sign-in" "yes" "$(has '<td>lena</td><td>127.0.0.1</td><td>login_failed</td>' "$body")"
 check "audit: the refused forgery" "yes" "$(has '<td>csrf_refused</td>' "$body")"
 check "audit: views of incident data" "yes" "$(has '<td>view_incidents</td>' "$body")"
+check "audit: the search, with its filter" "yes" "$(has '<td>view_incidents</td><td>category=gambling: 1</td>' "$body")"
+check "audit: the device page" "yes" "$(has "<td>view_device</td><td>$DEVICE</td>" "$body")"
+check "audit: the export, with its size" "yes" "$(has '<td>export_incidents</td><td>category=gambling: 1 rows</td>' "$body")"
+check "audit: the ended exception" "yes" "$(has "<td>end_exception</td><td>$XID</td>" "$body")"
 
 # Five wrong passwords lock the name; then even the right one waits.
 for i in 1 2 3 4; do signin guess ada wrong-$i >/dev/null; done

@@ -1,5 +1,6 @@
 // The dashboard in headless Chromium, as the safeguarding lead uses it: sign in, the overview,
-// the requests page, approve the first waiting request, the audit log — axe-core's WCAG 2.2 A
+// the requests page, approve the first waiting request, the incident search, a device's page,
+// the exceptions, the audit log — axe-core's WCAG 2.2 A
 // and AA rules and a screenshot on each page. Also a wrong password first (the page that says
 // so is checked too).
 //
@@ -57,6 +58,18 @@ try {
   console.log(`approved: ${notice}`);
   expect('the approval is confirmed', / approved: /.test(notice));
   failed += await axeCheck(page, shots, 'dashboard-approved.png', 'dashboard after approval', response.status());
+
+  response = await page.goto(`${base}incidents`, { waitUntil: 'load' });
+  failed += await axeCheck(page, shots, 'dashboard-incidents.png', 'dashboard incidents', response.status());
+  const device = await page.$eval('a[href^="/device?client="]', (a) => a.href).catch(() => '');
+  expect('an incident links to its device', device !== '');
+  if (device) {
+    response = await page.goto(device, { waitUntil: 'load' });
+    failed += await axeCheck(page, shots, 'dashboard-device.png', 'dashboard device', response.status());
+  }
+  response = await page.goto(`${base}exceptions`, { waitUntil: 'load' });
+  failed += await axeCheck(page, shots, 'dashboard-exceptions.png', 'dashboard exceptions', response.status());
+  expect('the approved exception is listed', (await page.content()).includes('End now'));
 
   response = await page.goto(`${base}audit`, { waitUntil: 'load' });
   failed += await axeCheck(page, shots, 'dashboard-audit.png', 'dashboard audit log', response.status());

@@ -1,0 +1,99 @@
+// Fuzz target for the dashboard's incident search (ui-helper/dashboard_pages.h): the fields of
+// the search form (one per input line: group, device, category, from, to, alerts) become one
+// control request or an error naming the field; the query string percent-decodes back to the
+// same fields; the incident page and the CSV export never carry a field's markup or a formula
+// unescaped.
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "ui-helper/dashboard_pages.h"
+
+namespace {
+
+std::string decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace safegate::ui;
+  if (size > 4096) return 0;
+  std::vector<std::string> f(6);
+  size_t field = 0;
+  for (size_t i = 0; i < size && field < f.size(); ++i) {
+    if (data[i] == '\n') {
+      ++field;
+    } else {
+      f[field] += static_cast<char>(data[i]);
+    }
+  }
+  IncidentSearch s;
+  s.group = f[0];
+  s.client = f[1];
+  s.category = f[2];
+  s.since = f[3];
+  s.until = f[4];
+  s.alerts = f[5] == "1";
+  auto r = incidentRequest(s, 50);
+  if (r) {
+    if ((*r)["cmd"] != "incidents") std::abort();
+    if (!s.group.empty() && (*r)["group"] != s.group) std::abort();
+    if (r->contains("since_ms") && r->contains("until_ms") &&
+        (*r)["until_ms"].get<int64_t>() <= (*r)["since_ms"].get<int64_t>()) {
+      std::abort();
+    }
+  } else if (r.status().message().empty()) {
+    std::abort();
+  }
+  // The query: only unreserved characters, '%', '=' and '&'; each value decodes back.
+  const std::string q = searchQuery(s);
+  for (char c : q) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ||
+                    c == '_' || c == '~' || c == '%' || c == '=' || c == '&';
+    if (!ok) std::abort();
+  }
+  size_t at = 0;
+  while (at < q.size()) {
+    const size_t end = std::min(q.find('&', at), q.size());
+    const std::string item = q.substr(at, end - at);
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq), value = decode(item.substr(eq + 1));
+    if ((key == "group" && value != s.group) || (key == "client" && value != s.client) ||
+        (key == "category" && value != s.category)) {
+      std::abort();
+    }
+    at = end + 1;
+  }
+  // The page and the CSV: a field with markup never appears as markup.
+  const Session lead{"id", "csrf", "lee", Role::kLead, "h", 0, 0};
+  const nlohmann::json rows = nlohmann::json::array({{{"id", 1},
+                                                      {"time_ms", 0},
+                                                      {"client", s.client},
+                                                      {"group", s.group},
+                                                      {"name", s.category},
+                                                      {"category", s.category},
+                                                      {"verdict", "block"}}});
+  const std::string page = renderIncidents(lead, s, {s.group}, rows, {}, s.since);
+  for (const std::string& v : f) {
+    if (v.find('<') != std::string::npos && page.find(v) != std::string::npos) std::abort();
+  }
+  const std::string csv = incidentsCsv(rows);
+  for (const char* formula : {",=", ",+", ",@", "\n=", ",\"="}) {
+    if (csv.find(formula) != std::string::npos) std::abort();
+  }
+  return 0;
+}
