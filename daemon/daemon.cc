@@ -664,6 +664,11 @@ nlohmann::json Daemon::statsJson() {
                     {"write_errors", s.write_errors},
                     {"retention_deleted", s.retention_deleted},
                     {"pending", s.pending}};
+  nlohmann::json by_category = nlohmann::json::array();
+  for (const IncidentCount& c : incidents_->countsByCategory()) {
+    by_category.push_back({{"category", c.category}, {"verdict", c.verdict}, {"count", c.count}});
+  }
+  j["incidents_by_category"] = std::move(by_category);
   const ControlServerStats cs = control_ ? control_->stats() : ControlServerStats{};
   j["control"] = {{"refused_peers", cs.refused_peers},
                   {"refused_busy", cs.refused_busy},

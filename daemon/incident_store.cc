@@ -421,6 +421,12 @@ bool IncidentStore::writeBatch() {
   if (ok) {
     c = db_.execCode("COMMIT", &err);
     if (c == SqliteCode::kOk) {
+      {
+        std::lock_guard<std::mutex> lock(counts_mutex_);
+        for (const auto& [key, count] : hourly) {
+          counts_[{std::get<2>(key), std::get<3>(key)}] += static_cast<uint64_t>(count);
+        }
+      }
       written_.fetch_add(pending_.size(), std::memory_order_relaxed);
       batches_.fetch_add(1, std::memory_order_relaxed);
       pending_.clear();
@@ -439,6 +445,14 @@ bool IncidentStore::writeBatch() {
     noteWriteFailure(err.empty() ? "write failed" : err);
   }
   return false;
+}
+
+std::vector<IncidentCount> IncidentStore::countsByCategory() const {
+  std::lock_guard<std::mutex> lock(counts_mutex_);
+  std::vector<IncidentCount> out;
+  out.reserve(counts_.size());
+  for (const auto& [key, count] : counts_) out.push_back({key.first, key.second, count});
+  return out;
 }
 
 IncidentStoreHealth IncidentStore::health() const {

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -123,6 +124,13 @@ struct IncidentStoreStats {
   uint64_t pending = 0;  // taken from the queue, waiting for the database
 };
 
+// Incidents written since start, per category and verdict (/metrics' blocks by category).
+struct IncidentCount {
+  std::string category;
+  std::string verdict;
+  uint64_t count = 0;
+};
+
 // Whether incidents reach the database (a full disk, an I/O error): `safegatectl status`
 // shows it as the health line.
 struct IncidentStoreHealth {
@@ -152,6 +160,9 @@ class IncidentStore {
 
   IncidentStoreStats stats() const;
   IncidentStoreHealth health() const;
+  // Written (committed) incidents since start by category and verdict, in key order. The
+  // writer adds each batch after its commit; DNS workers never touch it.
+  std::vector<IncidentCount> countsByCategory() const;
   // Called on the writer thread for every alerting incident as it is taken from the queue —
   // before and independently of the database write, so a full disk does not silence alerts.
   // Set before start(); the sink must be quick (it is the alert router's enqueue).
@@ -192,6 +203,8 @@ class IncidentStore {
   bool stopping_ = false;
   bool wake_now_ = false;
   int64_t last_retention_ms_ = 0;
+  mutable std::mutex counts_mutex_;
+  std::map<std::pair<std::string, std::string>, uint64_t> counts_;  // guarded by counts_mutex_
   mutable std::mutex health_mutex_;
   IncidentStoreHealth health_;                                         // guarded by health_mutex_
   int64_t last_failure_log_ms_ = 0;                                    // writer thread

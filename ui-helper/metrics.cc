@@ -131,6 +131,15 @@ std::string renderPrometheus(const nlohmann::json& stats, const nlohmann::json& 
     }
   }
   for (const auto& [section, values] : stats.items()) flatten(w, section, values);
+  // Blocks (and other logged verdicts) by category: one labelled counter.
+  if (auto it = stats.find("incidents_by_category"); it != stats.end() && it->is_array()) {
+    for (const auto& c : *it) {
+      if (!c.is_object() || !c.contains("count") || !c["count"].is_number()) continue;
+      w.sample("incidents_by_category", "incidents_by_category", number(c["count"]),
+               "category=\"" + labelValue(c.value("category", std::string())) + "\",verdict=\"" +
+                   labelValue(c.value("verdict", std::string())) + "\"");
+    }
+  }
   return w.str(std::move(head));
 }
 

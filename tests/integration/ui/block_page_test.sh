@@ -125,8 +125,17 @@ check "metrics: the daemon is up" "yes" "$(has 'safegate_up 1' "$metrics")"
 check "metrics: the blocked query is counted" "yes" "$(has 'safegate_dns_blocked_total 1' "$metrics")"
 check "metrics: UDP queries are a counter" "yes" "$(has '# TYPE safegate_dns_queries_udp_total counter' "$metrics")"
 check "metrics: in-flight queries are a gauge" "yes" "$(has '# TYPE safegate_dns_in_flight gauge' "$metrics")"
+# Blocks by category count incidents once written (the writer commits every batch_ms): asked
+# until it shows, for at most 5 s.
+for _ in $(seq 50); do
+  metrics="$(curl -s "$METRICS_URL")"
+  grep -q '^safegate_incidents_by_category_total' <<<"$metrics" && break
+  sleep 0.1
+done
+check "metrics: blocks by category" "yes" \
+  "$(has 'safegate_incidents_by_category_total{category="gambling",verdict="block"} 1' "$metrics")"
 check "metrics: every line is a comment or a well-formed sample" "" \
-  "$(grep -Ev '^(# (TYPE|HELP) .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"\})? -?[0-9][0-9.e+-]*)$' <<<"$metrics" || true)"
+  "$(grep -Ev '^(# (TYPE|HELP) .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9][0-9.e+-]*)$' <<<"$metrics" || true)"
 check "metrics: not on the block page's listener" "yes" \
   "$(curl -s -H 'Host: 127.0.0.1' "http://127.0.0.1:$UI_PORT/metrics" | grep -qv safegate_up && echo yes)"
 

@@ -50,6 +50,23 @@ TEST(MetricsTest, CountersGaugesAndLabelsFromStatsAndStatus) {
       << text;
 }
 
+TEST(MetricsTest, IncidentsByCategoryAreOneLabelledCounter) {
+  const json stats = {
+      {"incidents_by_category",
+       json::array({{{"category", "gambling"}, {"verdict", "block"}, {"count", 7}},
+                    {{"category", "say \"hi\""}, {"verdict", "monitor"}, {"count", 1}},
+                    {{"category", "x"}}})}};
+  const std::string text = renderPrometheus(stats, json::object());
+  EXPECT_EQ(count(text, "# TYPE safegate_incidents_by_category_total counter"), 1u) << text;
+  EXPECT_NE(
+      text.find("safegate_incidents_by_category_total{category=\"gambling\",verdict=\"block\"} 7\n"
+                "safegate_incidents_by_category_total{category=\"say \\\"hi\\\"\",verdict="
+                "\"monitor\"} 1\n"),
+      std::string::npos)
+      << text;
+  EXPECT_EQ(count(text, "category=\"x\""), 0u) << "a row without a count is left out";
+}
+
 TEST(MetricsTest, ADaemonThatDidNotAnswerIsOnlyUpZero) {
   const std::string text = renderPrometheus(nullptr, nullptr);
   EXPECT_NE(text.find("safegate_up 0\n"), std::string::npos);
