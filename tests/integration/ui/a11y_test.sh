@@ -2,7 +2,8 @@
 # The block page's accessibility: every language (the six UN languages) in every age band, plus
 # the "not blocked" and licensed-list pages and the pages that answer the ask-for-access form
 # (filled in and submitted in the browser), and the dashboard (signed in, a request approved,
-# incidents, a device, exceptions, the audit log; a11y/dashboard.mjs), loaded in headless Chromium from the real
+# incidents, a device, exceptions, the audit log, a forged form refused, five wrong passwords
+# locking the account; a11y/dashboard.mjs), loaded in headless Chromium from the real
 # safegate-ui (asking the real safegated) and checked by axe-core against the WCAG 2.2 A/AA
 # rules: zero violations. A screenshot of each page is saved in $A11Y_SCREENSHOTS.
 # The npm packages (axe-core, puppeteer-core) are pinned in a11y/package-lock.json and installed

@@ -2,7 +2,8 @@
 // the requests page, approve the first waiting request, the incident search, a device's page,
 // the exceptions, the audit log — axe-core's WCAG 2.2 A
 // and AA rules and a screenshot on each page. Also a wrong password first (the page that says
-// so is checked too).
+// so is checked too), a forged form (403, nothing decided, audited) and, last, five wrong
+// passwords in a fresh browser locking the account (the right one then gets 429).
 //
 //   node dashboard.mjs DASHBOARD_URL SCREENSHOT_DIR ACCOUNT PASSWORD
 // Prints one line per page and "approved: <notice>"; exits 1 on any violation or when a step
@@ -50,6 +51,16 @@ try {
 
   response = await page.goto(`${base}requests`, { waitUntil: 'load' });
   failed += await axeCheck(page, shots, 'dashboard-requests.png', 'dashboard requests', response.status());
+  // A forged form (another site's post carries no valid token): refused, nothing decided.
+  await page.$eval('form[action="/requests/decide"] input[name="csrf"]', (i) => { i.value = 'forged'; });
+  [response] = await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.click('button[value="approve"]'),
+  ]);
+  console.log(`forged post: HTTP ${response.status()}`);
+  expect('a post with a forged CSRF token is refused', response.status() === 403);
+  response = await page.goto(`${base}requests`, { waitUntil: 'load' });
+  expect('the forged post decided nothing', (await page.$('button[value="approve"]')) !== null);
   [response] = await Promise.all([
     page.waitForNavigation({ waitUntil: 'load' }),
     page.click('button[value="approve"]'),
@@ -73,6 +84,28 @@ try {
 
   response = await page.goto(`${base}audit`, { waitUntil: 'load' });
   failed += await axeCheck(page, shots, 'dashboard-audit.png', 'dashboard audit log', response.status());
+  expect('the audit log shows the refused forgery', (await page.content()).includes('csrf_refused'));
+
+  // Five wrong passwords in a fresh browser lock the account; then the right one waits too.
+  const context = await browser.createBrowserContext();
+  const guesser = await context.newPage();
+  let last;
+  for (let i = 1; i <= 6; i++) {
+    await guesser.goto(`${base}login`, { waitUntil: 'load' });
+    await guesser.type('#user', account);
+    await guesser.type('#password', i === 6 ? password : `wrong-guess-${i}`);
+    [last] = await Promise.all([
+      guesser.waitForNavigation({ waitUntil: 'load' }),
+      guesser.click('button[type="submit"]'),
+    ]);
+    if (i === 5) {
+      const text = await guesser.$eval('[role="alert"]', (n) => n.textContent).catch(() => '');
+      expect('the fifth wrong password locks signing in', /locked for 15 minutes/.test(text));
+    }
+  }
+  console.log(`locked: right password answered HTTP ${last.status()}`);
+  expect('locked: the right password is refused too', last.status() === 429);
+  await context.close();
 } finally {
   await browser.close();
 }
