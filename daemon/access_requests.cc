@@ -21,11 +21,19 @@ constexpr int64_t kHour = 3600;
 
 }  // namespace
 
-std::string_view requestKindName(Kind k) { return k == Kind::kAccess ? "access" : "wrong-block"; }
+std::string_view requestKindName(Kind k) {
+  switch (k) {
+    case Kind::kAccess: return "access";
+    case Kind::kWrongBlock: return "wrong-block";
+    case Kind::kSuspectedIllegal: return "suspected-illegal";
+  }
+  return "access";
+}
 
 std::optional<Kind> parseRequestKind(std::string_view s) {
   if (s == "access") return Kind::kAccess;
   if (s == "wrong-block") return Kind::kWrongBlock;
+  if (s == "suspected-illegal") return Kind::kSuspectedIllegal;
   return std::nullopt;
 }
 
@@ -107,6 +115,7 @@ nlohmann::json requestToJson(const AccessRequest& r) {
     j["note"] = r.note;
   }
   if (r.exception_id != 0) j["exception_id"] = r.exception_id;
+  if (r.outbox_id != 0) j["outbox_id"] = r.outbox_id;
   return j;
 }
 
@@ -141,7 +150,9 @@ Result<AccessRequest> requestFromJson(const nlohmann::json& j) {
   auto kind = text("kind", true);
   if (!kind) return kind.status();
   auto k = parseRequestKind(*kind);
-  if (!k) return Status::invalid("\"kind\" must be \"access\" or \"wrong-block\"");
+  if (!k) {
+    return Status::invalid("\"kind\" must be \"access\", \"wrong-block\" or \"suspected-illegal\"");
+  }
   r.kind = *k;
   auto client = text("client", true);
   if (!client) return client.status();
@@ -177,6 +188,10 @@ Result<AccessRequest> requestFromJson(const nlohmann::json& j) {
   if (!exception) return exception.status();
   if (*exception < 0) return Status::invalid("\"exception_id\" must not be negative");
   r.exception_id = static_cast<uint64_t>(*exception);
+  auto outbox = integer("outbox_id", false);
+  if (!outbox) return outbox.status();
+  if (*outbox < 0) return Status::invalid("\"outbox_id\" must not be negative");
+  r.outbox_id = static_cast<uint64_t>(*outbox);
   return r;
 }
 
@@ -215,6 +230,7 @@ RequestBook::Added RequestBook::add(AccessRequest r, int64_t now) {
   r.decided_by.clear();
   r.note.clear();
   r.exception_id = 0;
+  r.outbox_id = 0;
   entries_.push_back(std::move(r));
   out.request = &entries_.back();
   return out;
@@ -222,7 +238,7 @@ RequestBook::Added RequestBook::add(AccessRequest r, int64_t now) {
 
 Result<const AccessRequest*> RequestBook::decide(uint64_t id, State to, std::string by,
                                                  std::string note, uint64_t exception_id,
-                                                 int64_t now) {
+                                                 int64_t now, uint64_t outbox_id) {
   for (AccessRequest& e : entries_) {
     if (e.id != id) continue;
     if (e.state != State::kPending) {
@@ -235,6 +251,7 @@ Result<const AccessRequest*> RequestBook::decide(uint64_t id, State to, std::str
     e.decided_by = std::move(by);
     e.note = std::move(note);
     e.exception_id = exception_id;
+    e.outbox_id = outbox_id;
     return static_cast<const AccessRequest*>(&e);
   }
   return Status::notFound("no request " + std::to_string(id) +

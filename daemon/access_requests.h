@@ -39,7 +39,9 @@ namespace safegate {
 inline constexpr size_t kMaxReasonBytes = 500;
 
 struct AccessRequest {
-  enum class Kind : uint8_t { kAccess, kWrongBlock };
+  // kSuspectedIllegal: "this page may be against the law" (offered only with [hotline] on);
+  // approving it forwards a URL-only report to the hotline outbox, never an exception.
+  enum class Kind : uint8_t { kAccess, kWrongBlock, kSuspectedIllegal };
   enum class State : uint8_t { kPending, kApproved, kDenied, kExpired };
 
   uint64_t id = 0;
@@ -55,9 +57,11 @@ struct AccessRequest {
   std::string decided_by;            // the control peer (as exceptions' granted_by)
   std::string note;                  // the administrator's note
   uint64_t exception_id = 0;         // the exception an approval granted
+  uint64_t outbox_id = 0;            // the hotline report a forwarded suspected-illegal became
 };
 
-std::string_view requestKindName(AccessRequest::Kind k);  // "access", "wrong-block"
+// "access", "wrong-block", "suspected-illegal"
+std::string_view requestKindName(AccessRequest::Kind k);
 std::optional<AccessRequest::Kind> parseRequestKind(std::string_view s);
 std::string_view requestStateName(AccessRequest::State s);  // "pending", ...
 std::optional<AccessRequest::State> parseRequestState(std::string_view s);
@@ -91,7 +95,7 @@ class RequestBook {
   // kNotFound for an unknown id, kFailedPrecondition when it is not pending.
   Result<const AccessRequest*> decide(uint64_t id, AccessRequest::State to, std::string by,
                                       std::string note, uint64_t exception_id,
-                                      int64_t now_unix_seconds);
+                                      int64_t now_unix_seconds, uint64_t outbox_id = 0);
   const AccessRequest* find(uint64_t id) const;
 
   // Closes pending requests older than pending_hours and drops decided ones older than

@@ -90,6 +90,9 @@ class Daemon {
   // requests.add / list / approve / deny (daemon/daemon_requests.cc).
   std::string handleRequests(const ControlRequest& req);
   std::string handleIncidents(const ControlRequest& req);  // daemon_incidents.cc
+  // Queues a child's suspected-illegal report as a hotline report; the outbox message id.
+  Result<uint64_t> forwardToHotline(const AccessRequest& r, const std::string& category,
+                                    int64_t now);
   // Adds a temporary exception: saved to exceptions.json before it takes effect. Under mutex_.
   Result<policy::TemporaryException> grantException(policy::TemporaryException e);
 

@@ -1,8 +1,10 @@
 // The control commands on access requests (docs/access-requests.md, docs/control-protocol.md):
 //
-//   requests.add      client, name, kind ("access" | "wrong-block"), reason   — any reader
+//   requests.add      client, name, kind ("access" | "wrong-block" | "suspected-illegal"),
+//                     reason                                                  — any reader
 //   requests.list     state?, limit?                                          — any reader
-//   requests.approve  request, minutes | until, note?, granted_by?            — admin
+//   requests.approve  request, minutes | until (access), category (suspected-illegal: the
+//                     hotline's category), note?, granted_by?                 — admin
 //   requests.deny     request, note?, granted_by?                             — admin
 //
 // requests.add is what safegate-ui sends when a child submits the block page's form. It is
@@ -16,10 +18,13 @@
 
 #include "common/clock.h"
 #include "common/ip_address.h"
+#include "common/outbox_store.h"
 #include "daemon/control_protocol.h"
 #include "daemon/daemon.h"
 #include "daemon/exception_request.h"
+#include "daemon/outbox_service.h"
 #include "filters/domain_name.h"
+#include "policy/hotline_report.h"
 
 namespace safegate {
 
@@ -53,7 +58,10 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
     auto client = IpAddress::parse(argText(a, "client"));
     if (!client) return controlError(req.id, "requests.add needs \"client\" (an IP address)");
     auto kind = parseRequestKind(argText(a, "kind").empty() ? "access" : argText(a, "kind"));
-    if (!kind) return controlError(req.id, "\"kind\" must be \"access\" or \"wrong-block\"");
+    if (!kind) {
+      return controlError(req.id,
+                          "\"kind\" must be \"access\", \"wrong-block\" or \"suspected-illegal\"");
+    }
     auto name = normalizeDomain(argText(a, "name"), NameSyntax::kHostname);
     if (!name) return controlError(req.id, "\"name\": " + name.status().message());
     if (a.contains("reason") && !a["reason"].is_string()) {
@@ -65,10 +73,19 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
     facts.name = *name;
     facts.unix_time_seconds = now;
     const Decision d = holder_.get()->decide(facts);
+    if (*kind == AccessRequest::Kind::kSuspectedIllegal && !settings_.hotline.enabled) {
+      return controlError(req.id,
+                          "\"suspected-illegal\" needs the hotline ([hotline] enabled = true)");
+    }
     if (d.verdict != Verdict::kBlock) {
       return controlOk(req.id, {{"status", "not_blocked"}});
     }
     if (d.confidential) {
+      // A licensed list has it, so the hotline has it: a report would tell it nothing new.
+      // The child is thanked all the same and learns nothing about the list.
+      if (*kind == AccessRequest::Kind::kSuspectedIllegal) {
+        return controlOk(req.id, {{"status", "already_known"}});
+      }
       return controlError(req.id, "this name cannot be asked for: a licensed list blocks it");
     }
     AccessRequest r;
@@ -133,8 +150,16 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
     if (!by) return controlError(req.id, by.status().message());
     const std::string note = argText(a, "note");
     uint64_t exception_id = 0;
+    uint64_t outbox_id = 0;
     nlohmann::json out;
-    if (cmd == "requests.approve") {
+    if (cmd == "requests.approve" && r->kind == AccessRequest::Kind::kSuspectedIllegal) {
+      // Approving a child's "this may be illegal" forwards it: a URL-only hotline report with
+      // the category the lead chose, reporter "child", nothing about the child.
+      auto queued = forwardToHotline(*r, argText(a, "category"), now);
+      if (!queued) return controlError(req.id, queued.status().message());
+      outbox_id = *queued;
+      out["outbox_id"] = outbox_id;
+    } else if (cmd == "requests.approve") {
       // The exception exactly as exceptions.add would make it for this client and name.
       ControlRequest grant = req;
       grant.command = "exceptions.add";
@@ -153,7 +178,7 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
     auto decided = requests_.decide(
         id,
         cmd == "requests.approve" ? AccessRequest::State::kApproved : AccessRequest::State::kDenied,
-        *by, note, exception_id, now);
+        *by, note, exception_id, now, outbox_id);
     if (!decided) return controlError(req.id, decided.status().message());
     out["request"] = requestToJson(**decided);
     if (Status saved = request_store_->save(requests_); !saved) {
@@ -172,6 +197,42 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
   return controlError(req.id, "unknown command \"" + cmd +
                                   "\" (requests.add, requests.list, requests.approve, "
                                   "requests.deny)");
+}
+
+Result<uint64_t> Daemon::forwardToHotline(const AccessRequest& r, const std::string& category,
+                                          int64_t now) {
+  const policy::HotlineSettings& h = settings_.hotline;
+  if (!h.enabled) return Status::invalid("the hotline is off ([hotline] enabled = false)");
+  const std::vector<std::string> known = hotlineCategories();
+  if (std::find(known.begin(), known.end(), category) == known.end()) {
+    std::string list;
+    for (const std::string& c : known) list += (list.empty() ? "" : ", ") + c;
+    return Status::invalid("forwarding to the hotline needs \"category\": one of " + list);
+  }
+  auto location = parseReportedLocation("http://" + r.name + "/");
+  if (!location) return location.status();
+  auto key = newIdempotencyKey();
+  if (!key) return key.status();
+  HotlineReportInput in;
+  in.location = *location;
+  in.category = category;
+  in.reporter = ReporterRole::kChild;
+  in.reported_unix_seconds = now;
+  in.report_id = *key;
+  in.deployment_id = h.deployment_id;
+  in.operator_contact = h.operator_contact;
+  auto body = buildHotlineReport(in);
+  if (!body) return body.status();
+  auto store = OutboxStore::open(settings_.outbox.path.string(), outboxStoreOptions(settings_));
+  if (!store) return store.status();
+  OutboxNewMessage m;
+  m.kind = "hotline-report";
+  m.destination = "hotline";
+  m.idempotency_key = *key;
+  m.payload = *body;
+  auto id = store->enqueue(m, now * 1000);
+  if (!id) return id.status();
+  return static_cast<uint64_t>(*id);
 }
 
 }  // namespace safegate

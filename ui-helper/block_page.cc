@@ -284,7 +284,7 @@ void helpLinks(std::string& h, const std::string& heading, const std::vector<Hel
 
 std::string renderBlockPage(const Translations& all, const Translation& lang,
                             const BlockFacts& facts, const std::vector<HelpLink>& help,
-                            const std::string& form_token) {
+                            const std::string& form_token, bool offer_illegal_report) {
   const std::string band(bandName(ageBandForProfile(facts.profile)));
   auto t = [&](const char* key) -> const std::string& { return lang.get(band + "." + key); };
   std::string category = lang.get("categories." + facts.category);
@@ -318,7 +318,12 @@ std::string renderBlockPage(const Translations& all, const Translation& lang,
            "value=\"access\">" +
            htmlEscape(lang.get("form.ask_button")) + "</button>\n";
       h += "<button type=\"submit\" name=\"kind\" value=\"wrong-block\">" +
-           htmlEscape(lang.get("form.report_button")) + "</button>\n</div>\n</form>\n";
+           htmlEscape(lang.get("form.report_button")) + "</button>\n";
+      if (offer_illegal_report) {
+        h += "<button type=\"submit\" name=\"kind\" value=\"suspected-illegal\">" +
+             htmlEscape(lang.get("form.illegal_button")) + "</button>\n";
+      }
+      h += "</div>\n</form>\n";
     }
   }
   helpLinks(h, t("help"), help);
@@ -345,6 +350,10 @@ std::string renderFormResult(const Translation& lang, FormOutcome outcome, const
       break;
     case FormOutcome::kSentReport:
       key = "sent_report";
+      sent = true;
+      break;
+    case FormOutcome::kSentIllegal:
+      key = "sent_illegal";
       sent = true;
       break;
     case FormOutcome::kAlreadyPending: key = "already"; break;

@@ -35,10 +35,12 @@ inline constexpr const char* kBandKeys[] = {"title", "intro",  "category", "reco
                                             "ask",   "report", "help"};
 // Top-level sentences every language has besides its bands.
 inline constexpr const char* kPageKeys[] = {"not_blocked", "choose_language", "site"};
-// The [form] table: the ask-for-access / wrong-block form and the pages after it.
+// The [form] table: the ask-for-access / wrong-block / may-be-illegal form and the pages after
+// it.
 inline constexpr const char* kFormKeys[] = {
-    "heading",     "reason_label", "ask_button", "report_button", "sent_title", "sent_access",
-    "sent_report", "already",      "too_many",   "expired",       "failed",     "back"};
+    "heading",    "reason_label", "ask_button",  "report_button", "illegal_button",
+    "sent_title", "sent_access",  "sent_report", "sent_illegal",  "already",
+    "too_many",   "expired",      "failed",      "back"};
 
 struct Translation {
   std::string code;                         // file name without .toml: "en", "ar", "zh"
@@ -92,15 +94,17 @@ struct HelpLink {
 
 // The whole HTML document. `form_token` non-empty: the page carries the form that asks for
 // access or reports a wrong block (posted back to the same URL; never for a confidential
-// decision or an unknown name).
+// decision or an unknown name); `offer_illegal_report` adds its third button, "this page may be
+// against the law" (only with the hotline on, docs/access-requests.md).
 std::string renderBlockPage(const Translations& all, const Translation& lang,
                             const BlockFacts& facts, const std::vector<HelpLink>& help,
-                            const std::string& form_token = {});
+                            const std::string& form_token = {}, bool offer_illegal_report = false);
 
 // What became of a submitted form.
 enum class FormOutcome : uint8_t {
   kSentAccess,      // a new access request
   kSentReport,      // a new wrong-block report
+  kSentIllegal,     // a may-be-illegal report filed (or the page is known already)
   kAlreadyPending,  // the same question is still waiting
   kTooMany,         // this client's hourly limit (or the pending list is full)
   kExpired,         // the token is stale or forged: reload the page

@@ -484,7 +484,7 @@ void registerRequestCommands(CLI::App& app, std::shared_ptr<ControlOptions> o) {
   struct Decision {
     uint64_t id = 0;
     double minutes = 0;
-    std::string until, note;
+    std::string until, note, category;
   };
   auto send = [o](const char* cmd, const Decision& d) {
     json req = {{"cmd", cmd}, {"request", d.id}};
@@ -499,6 +499,7 @@ void registerRequestCommands(CLI::App& app, std::shared_ptr<ControlOptions> o) {
       req["until"] = *t;
     }
     if (!d.note.empty()) req["note"] = d.note;
+    if (!d.category.empty()) req["category"] = d.category;
     if (const char* sudo_user = getenv("SUDO_USER")) req["granted_by"] = sudo_user;
     json r = call(*o, req);
     if (r.is_null()) return;
@@ -513,17 +514,24 @@ void registerRequestCommands(CLI::App& app, std::shared_ptr<ControlOptions> o) {
       std::cout << " (exception " << r["exception"].value("id", 0) << " until "
                 << isoTime(r["exception"].value("until", int64_t{0}) * 1000) << ")";
     }
+    if (r.contains("outbox_id")) {
+      std::cout << " (forwarded to the hotline: outbox message " << r.value("outbox_id", 0) << ")";
+    }
     std::cout << "\n";
   };
   auto approve_args = std::make_shared<Decision>();
   CLI::App* approve = requests->add_subcommand(
-      "approve", "Allow the name for the client that asked, for a while (an exception)");
+      "approve",
+      "Allow the name for the client that asked, for a while (an exception); for a "
+      "suspected-illegal report, forward it to the hotline (--category)");
   addCommon(approve, *o, false);
   approve->add_option("ID", approve_args->id, "Request id (see requests list)")->required();
   approve->add_option("--minutes", approve_args->minutes, "For this many minutes");
   approve->add_option("--until", approve_args->until,
                       "Until this time (ISO-8601 UTC, HH:MM today, unix s)");
   approve->add_option("--note", approve_args->note, "Why (recorded with the exception)");
+  approve->add_option("--category", approve_args->category,
+                      "A suspected-illegal report's hotline category (child-abuse, terrorism)");
   approve->callback([send, approve_args] { send("requests.approve", *approve_args); });
   auto deny_args = std::make_shared<Decision>();
   CLI::App* deny = requests->add_subcommand("deny", "Close the request without an exception");

@@ -24,7 +24,7 @@
 #include "policy/config.h"
 #include "policy/policy_engine.h"
 #include "ui-helper/commands.h"
-#include "ui-helper/hotline_report.h"
+#include "policy/hotline_report.h"
 
 namespace safegate::ui {
 namespace {

@@ -621,25 +621,39 @@ std::string renderRequests(const Session& user, const nlohmann::json& requests,
                       e(time(r, "created", 1)) + "</td><td>" + e(cell(r, "reason")) + "</td>";
     if (cell(r, "state") == "pending") {
       if (can_decide) {
+        // One form per request: its fields, then approve/deny buttons named for the request.
         const std::string f = "r" + e(id);
-        row +=
-            "<td><form method=\"post\" action=\"/requests/decide\">\n"
-            "<input type=\"hidden\" name=\"csrf\" value=\"" +
-            e(user.csrf) + "\">\n<input type=\"hidden\" name=\"request\" value=\"" + e(id) +
-            "\">\n<label for=\"" + f + "m\">For</label>\n<select id=\"" + f +
-            "m\" name=\"minutes\">\n<option value=\"30\">30 minutes</option>\n"
-            "<option value=\"60\" selected>1 hour</option>\n"
-            "<option value=\"240\">4 hours</option>\n"
-            "<option value=\"1440\">1 day</option>\n"
-            "<option value=\"10080\">7 days</option>\n</select>\n<label for=\"" +
-            f + "n\">Note</label>\n<input id=\"" + f +
-            "n\" name=\"note\" maxlength=\"200\">\n"
-            "<button class=\"primary\" type=\"submit\" name=\"action\" value=\"approve\" "
-            "aria-label=\"Approve request " +
-            e(id) +
-            "\">Approve</button>\n<button type=\"submit\" name=\"action\" "
-            "value=\"deny\" aria-label=\"Deny request " +
-            e(id) + "\">Deny</button>\n</form></td>";
+        const auto form = [&](const std::string& fields, const std::string& yes,
+                              const std::string& no) {
+          return "<td><form method=\"post\" action=\"/requests/decide\">\n"
+                 "<input type=\"hidden\" name=\"csrf\" value=\"" +
+                 e(user.csrf) + "\">\n<input type=\"hidden\" name=\"request\" value=\"" + e(id) +
+                 "\">\n" + fields +
+                 "<button class=\"primary\" type=\"submit\" name=\"action\" value=\"approve\" "
+                 "aria-label=\"" +
+                 yes + " request " + e(id) + "\">" + yes +
+                 "</button>\n<button type=\"submit\" name=\"action\" value=\"deny\" "
+                 "aria-label=\"" +
+                 no + " request " + e(id) + "\">" + no + "</button>\n</form></td>";
+        };
+        if (cell(r, "kind") == "suspected-illegal") {
+          // A child's "this may be against the law": the lead forwards it to the hotline with
+          // the hotline's category, or closes it; no exception either way.
+          row += form("<label for=\"" + f + "c\">Hotline category</label>\n<select id=\"" + f +
+                          "c\" name=\"category\">\n<option value=\"child-abuse\">child abuse"
+                          "</option>\n<option value=\"terrorism\">terrorism</option>\n</select>\n",
+                      "Forward to the hotline", "Close without forwarding");
+        } else {
+          row += form("<label for=\"" + f + "m\">For</label>\n<select id=\"" + f +
+                          "m\" name=\"minutes\">\n<option value=\"30\">30 minutes</option>\n"
+                          "<option value=\"60\" selected>1 hour</option>\n"
+                          "<option value=\"240\">4 hours</option>\n"
+                          "<option value=\"1440\">1 day</option>\n"
+                          "<option value=\"10080\">7 days</option>\n</select>\n<label for=\"" +
+                          f + "n\">Note</label>\n<input id=\"" + f +
+                          "n\" name=\"note\" maxlength=\"200\">\n",
+                      "Approve", "Deny");
+        }
       }
       pending += row + "</tr>\n";
     } else {

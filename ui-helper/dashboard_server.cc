@@ -405,6 +405,7 @@ class DashboardServer::Impl {
     if (action == "approve") {
       call["cmd"] = "requests.approve";
       call["minutes"] = std::atoi(req.get_param_value("minutes").c_str());
+      if (req.has_param("category")) call["category"] = req.get_param_value("category");
     } else {
       call["cmd"] = "requests.deny";
     }
@@ -414,10 +415,18 @@ class DashboardServer::Impl {
       const auto& q = r->result["request"];
       notice = "Request " + std::to_string(id) + " " + q.value("state", std::string()) + ": " +
                q.value("name", std::string()) + " for " + q.value("client", std::string()) + ".";
-      audit(s, req, action,
+      const bool forwarded = r->result.contains("outbox_id");
+      if (forwarded) {
+        notice = "Request " + std::to_string(id) + " forwarded to the hotline as " +
+                 req.get_param_value("category") + ": " + q.value("name", std::string()) + ".";
+      }
+      audit(s, req, forwarded ? "forward_hotline" : action,
             "request " + std::to_string(id) + " " + q.value("name", std::string()) + " for " +
                 q.value("client", std::string()) +
-                (action == "approve" ? ", " + req.get_param_value("minutes") + " minutes" : ""));
+                (forwarded ? ", " + req.get_param_value("category") + ", outbox " +
+                                 std::to_string(r->result.value("outbox_id", uint64_t{0}))
+                 : action == "approve" ? ", " + req.get_param_value("minutes") + " minutes"
+                                       : ""));
     } else {
       res.status = 409;
       notice = "Not done: " + (r ? r->error : r.status().message());

@@ -193,6 +193,9 @@ int run(int argc, char** argv) {
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(100);
   const FormTokens tokens;
+  // The third button, "this page may be against the law", only when reports can reach a
+  // hotline (the lead forwards them from the dashboard; docs/access-requests.md).
+  const bool hotline_on = settings.hotline.enabled;
   auto commonHeaders = [](httplib::Response& res, const Translation& lang) {
     securityHeaders(res);
     res.set_header("Content-Language", lang.code);
@@ -210,10 +213,11 @@ int run(int argc, char** argv) {
         facts.blocked && !host.empty()
             ? tokens.issue(client, host, SystemClock::instance().unixSeconds())
             : std::string();
-    res.set_content(renderBlockPage(*translations, lang, facts, help, token),
+    res.set_content(renderBlockPage(*translations, lang, facts, help, token, hotline_on),
                     "text/html; charset=utf-8");
   });
-  // The form: an access request or a wrong-block report (docs/access-requests.md).
+  // The form: an access request, a wrong-block report or a may-be-illegal report
+  // (docs/access-requests.md).
   server.Post(".*", [&](const httplib::Request& req, httplib::Response& res) {
     const std::string client = clientAddress(req);
     const std::string host = requestedHost(req.get_header_value("Host"));
@@ -234,7 +238,8 @@ int run(int argc, char** argv) {
                        SystemClock::instance().unixSeconds())) {
       outcome = FormOutcome::kExpired;
       res.status = 403;
-    } else if (kind != "access" && kind != "wrong-block") {
+    } else if (kind != "access" && kind != "wrong-block" &&
+               (kind != "suspected-illegal" || !hotline_on)) {
       res.status = 400;
     } else {
       std::string reason = req.get_param_value("reason");
@@ -249,7 +254,11 @@ int run(int argc, char** argv) {
       const std::string status =
           reply && reply->ok ? reply->result.value("status", std::string()) : std::string();
       res.status = 200;
-      if (status == "added") {
+      if (status == "already_known" || (status == "added" && kind == "suspected-illegal")) {
+        // Known already (a licensed list has it) reads the same as filed: the child is thanked
+        // and learns nothing about the list.
+        outcome = FormOutcome::kSentIllegal;
+      } else if (status == "added") {
         outcome = kind == "access" ? FormOutcome::kSentAccess : FormOutcome::kSentReport;
       } else if (status == "already_pending") {
         outcome = FormOutcome::kAlreadyPending;

@@ -10,6 +10,7 @@
 # decide; a lead approves and a second dig gets the upstream's answer; the overview's group state
 # and charts; incident search by category, group and day, a device's page and the CSV export
 # (all audited, none for a viewer); a lead ends the exception and a third dig is blocked again;
+# a child's may-be-illegal report is forwarded by the lead to the hotline outbox, URL only;
 # only an admin sees the audit log, which names who approved, viewed and exported what; removing an account or changing its password ends
 # its sessions; signing out ends the session.
 # Environment: SAFEGATED, SAFEGATE_UI, SAFEGATECTL, SAFEGATE_SOURCE_DIR.
@@ -44,6 +45,11 @@ sources = ["$WORK/gambling.txt"]
 [[groups]]
 name = "pupils"
 profile = "9-12"
+[hotline]
+enabled = true
+# Nothing listens there: a forwarded report waits in the outbox, where the test reads it.
+endpoint = "https://127.0.0.1:9/report"
+deployment_id = "school-test"
 EOF
 
 start_safegated
@@ -164,6 +170,30 @@ check "ending an exception" "200 yes" "$(cat "$WORK/status") $(has "Exception $X
 check "dig after ending it: blocked again" "NXDOMAIN" \
   "$(dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 casino.example.test | sed -n 's/.*status: \([A-Z]*\).*/\1/p')"
 
+# A child's "this page may be against the law" (the hotline is on): the third button, the
+# thank-you, the lead forwards it, and the outbox holds a URL-only report with nothing about
+# the child.
+page="$(curl -s -H 'Host: casino.example.test' "http://127.0.0.1:$UI_PORT/")"
+check "block page: the may-be-illegal button (hotline on)" "yes" "$(has 'value="suspected-illegal"' "$page")"
+tok="$(sed -n 's|.*name="token" value="\([^"]*\)".*|\1|p' <<<"$page")"
+body="$(curl -s -H 'Host: casino.example.test' --data-urlencode "token=$tok" --data 'kind=suspected-illegal' \
+  --data-urlencode 'reason=my friend Sam sent me this' "http://127.0.0.1:$UI_PORT/")"
+check "the child is thanked" "yes" "$(has 'Thank you for telling us.' "$body")"
+body="$(c lena /requests)"
+check "requests: forward or close, no minutes" "yes" "$(has '>Forward to the hotline</button>' "$body")"
+RID="$("$SAFEGATECTL" requests list --state pending --json --socket "$WORK/state/control.sock" |
+  python3 -c 'import json,sys; print([r["id"] for r in map(json.loads, sys.stdin) if r["kind"] == "suspected-illegal"][0])')"
+body="$(c lena /requests/decide --data "csrf=$CSRF&request=$RID&action=approve&category=child-abuse")"
+check "lead: forwarded" "200 yes" "$(cat "$WORK/status") $(has "Request $RID forwarded to the hotline as child-abuse" "$body")"
+report="$(sqlite3 "$WORK/state/outbox.sqlite" "SELECT kind || ' ' || destination || ' ' || payload FROM outbox")"
+check "outbox: one hotline report" "1" "$(grep -c '^hotline-report hotline {' <<<"$report")"
+check "report: the page, the category, reporter child" "yes yes yes" \
+  "$(has '"url":"http://casino.example.test/"' "$report") $(has '"suspected_content":"child-sexual-abuse-material"' "$report") $(has '"reporter_role":"child"' "$report")"
+check "report: nothing about the child" "no no no" \
+  "$(has '127.0.0.1' "$report") $(has "$DEVICE" "$report") $(has 'Sam' "$report")"
+check "forwarded twice: refused" "1" \
+  "$("$SAFEGATECTL" requests approve "$RID" --category child-abuse --socket "$WORK/state/control.sock" >/dev/null 2>&1; echo $?)"
+
 c lena /audit >/dev/null
 check "lead: no audit log" "403" "$(cat "$WORK/status")"
 signin ada ada password-of-ada >/dev/null
@@ -177,6 +207,7 @@ check "audit: the search, with its filter" "yes" "$(has '<td>view_incidents</td>
 check "audit: the device page" "yes" "$(has "<td>view_device</td><td>$DEVICE</td>" "$body")"
 check "audit: the export, with its size" "yes" "$(has '<td>export_incidents</td><td>category=gambling: 1 rows</td>' "$body")"
 check "audit: the ended exception" "yes" "$(has "<td>end_exception</td><td>$XID</td>" "$body")"
+check "audit: the forwarded report" "yes" "$(has "<td>forward_hotline</td><td>request $RID casino.example.test for 127.0.0.1, child-abuse, outbox" "$body")"
 
 # Five wrong passwords lock the name; then even the right one waits.
 for i in 1 2 3 4; do signin guess ada wrong-$i >/dev/null; done

@@ -142,6 +142,26 @@ TEST(AccessRequestsTest, JsonRoundTripAndErrorsNameTheKey) {
   EXPECT_FALSE(requestFromJson(bad));
 }
 
+TEST(AccessRequestsTest, AForwardedMayBeIllegalReportKeepsItsOutboxMessage) {
+  EXPECT_EQ(requestKindName(Kind::kSuspectedIllegal), "suspected-illegal");
+  EXPECT_EQ(parseRequestKind("suspected-illegal"), Kind::kSuspectedIllegal);
+  RequestBook book;
+  book.add(ask("10.0.0.5", "bad.test", Kind::kSuspectedIllegal), kNow);
+  // The same page asked for access by the same child is a different question.
+  EXPECT_EQ(book.add(ask("10.0.0.5", "bad.test", Kind::kAccess), kNow).outcome,
+            RequestBook::AddOutcome::kAdded);
+  auto d = book.decide(1, State::kApproved, "lead", "", 0, kNow + 1, 42);
+  ASSERT_TRUE(d);
+  EXPECT_EQ((*d)->outbox_id, 42u);
+  const nlohmann::json j = requestToJson(book.entries()[0]);
+  EXPECT_EQ(j["kind"], "suspected-illegal");
+  EXPECT_EQ(j["outbox_id"], 42);
+  auto back = requestFromJson(j);
+  ASSERT_TRUE(back) << back.status().message();
+  EXPECT_EQ(back->outbox_id, 42u);
+  EXPECT_FALSE(requestToJson(book.entries()[1]).contains("outbox_id"));
+}
+
 TEST(AccessRequestsTest, StoreKeepsEverythingAcrossRestartsPrivately) {
   TempDir dir;
   const RequestStore store(dir.path() / "requests.json");

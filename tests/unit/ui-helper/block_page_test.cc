@@ -129,6 +129,17 @@ TEST(BlockPageTest, TheFormIsOfferedOnlyWithATokenAndNeverForALicensedList) {
   EXPECT_NE(with.find("<label for=\"reason\">"), std::string::npos);
   EXPECT_NE(with.find("value=\"wrong-block\">It is blocked by mistake</button>"),
             std::string::npos);
+  EXPECT_EQ(with.find("suspected-illegal"), std::string::npos) << "hotline off: no third button";
+  const std::string third = renderBlockPage(all, all.pick("fr", ""), facts, {}, "1.a", true);
+  EXPECT_NE(third.find("<button type=\"submit\" name=\"kind\" value=\"suspected-illegal\">"
+                       "Prévenir un adulte : cette page est peut-être illégale</button>"),
+            std::string::npos);
+  for (const char* code : {"ar", "en", "es", "fr", "ru", "zh"}) {
+    const std::string sent =
+        renderFormResult(all.pick(code, ""), FormOutcome::kSentIllegal, "?", {}, AgeBand::kTeen);
+    EXPECT_NE(sent.find(htmlEscape(all.pick(code, "").get("form.sent_illegal"))), std::string::npos)
+        << code;
+  }
   EXPECT_EQ(renderBlockPage(all, all.pick("", ""), facts, {}).find("<form"), std::string::npos);
   facts.confidential = true;
   EXPECT_EQ(renderBlockPage(all, all.pick("", ""), facts, {}, "1.a").find("<form"),

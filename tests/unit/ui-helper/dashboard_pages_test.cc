@@ -42,6 +42,24 @@ TEST(DashboardPagesTest, PagesEscapeWhatTheyShowAndHideWhatARoleMayNotDo) {
   EXPECT_EQ(renderOverview(viewer, d).find("href=\"/incidents\""), std::string::npos);
 }
 
+TEST(DashboardPagesTest, AMayBeIllegalReportIsForwardedOrClosedNotGivenMinutes) {
+  Session lead{"id", "tok", "lee", Role::kLead, "h", kNow, kNow};
+  const nlohmann::json requests = nlohmann::json::array({{{"id", 9},
+                                                          {"kind", "suspected-illegal"},
+                                                          {"client", "10.0.0.5"},
+                                                          {"name", "bad.test"},
+                                                          {"created", kNow},
+                                                          {"state", "pending"}}});
+  const std::string h = renderRequests(lead, requests, "");
+  EXPECT_NE(h.find("<option value=\"child-abuse\">"), std::string::npos);
+  EXPECT_NE(h.find(">Forward to the hotline</button>"), std::string::npos);
+  EXPECT_NE(h.find(">Close without forwarding</button>"), std::string::npos);
+  EXPECT_EQ(h.find("name=\"minutes\""), std::string::npos) << "no exception is granted";
+  Session viewer = lead;
+  viewer.role = Role::kViewer;
+  EXPECT_EQ(renderRequests(viewer, requests, "").find("Forward"), std::string::npos);
+}
+
 TEST(DashboardPagesTest, AGroupIsRedForAlertsAmberForRequestsOrAnUnusualDayElseGreen) {
   EXPECT_EQ(groupState(0, 0, 1, 0), GroupState::kRed);
   EXPECT_EQ(groupState(500, 0, 1, 3), GroupState::kRed) << "an alert outranks everything";

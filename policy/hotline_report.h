@@ -18,7 +18,7 @@
 
 #include "common/result.h"
 
-namespace safegate::ui {
+namespace safegate {
 
 // Who made the report: a role, never a name.
 enum class ReporterRole : uint8_t { kAdmin, kStaff, kChild, kParent };
@@ -51,4 +51,4 @@ struct HotlineReportInput {
 // unknown category or an over-long note.
 Result<std::string> buildHotlineReport(const HotlineReportInput& in);
 
-}  // namespace safegate::ui
+}  // namespace safegate

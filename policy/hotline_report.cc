@@ -1,4 +1,4 @@
-#include "ui-helper/hotline_report.h"
+#include "policy/hotline_report.h"
 
 #include <nlohmann/json.hpp>
 
@@ -6,7 +6,7 @@
 #include "common/utc_time.h"
 #include "filters/domain_name.h"
 
-namespace safegate::ui {
+namespace safegate {
 namespace {
 
 constexpr size_t kMaxUrlBytes = 2048;
@@ -157,4 +157,4 @@ Result<std::string> buildHotlineReport(const HotlineReportInput& in) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-}  // namespace safegate::ui
+}  // namespace safegate

@@ -1,4 +1,4 @@
-#include "ui-helper/hotline_report.h"
+#include "policy/hotline_report.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -8,7 +8,7 @@
 
 #include "tests/support/shared_data.h"
 
-namespace safegate::ui {
+namespace safegate {
 namespace {
 
 HotlineReportInput sample() {
@@ -112,4 +112,4 @@ TEST(ReportedLocationTest, RefusesWhatCannotBeALocation) {
 }
 
 }  // namespace
-}  // namespace safegate::ui
+}  // namespace safegate
