@@ -182,14 +182,19 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
     if (!decided) return controlError(req.id, decided.status().message());
     out["request"] = requestToJson(**decided);
     if (Status saved = request_store_->save(requests_); !saved) {
-      // A denial is undone; an approval's exception is in force and saved, so the request
-      // stays approved in memory and says so.
-      if (exception_id == 0) {
+      // A denial is undone; an approval's exception (or a forwarded report) is in force and
+      // saved, so the request stays decided in memory and says so — undoing it would let the
+      // report be forwarded twice.
+      if (exception_id == 0 && outbox_id == 0) {
         requests_ = before;
         return controlError(req.id, saved.message());
       }
-      return controlError(req.id, saved.message() + " (exception " + std::to_string(exception_id) +
-                                      " is granted; the request's record is not on disk)");
+      return controlError(
+          req.id,
+          saved.message() +
+              (exception_id != 0 ? " (exception " + std::to_string(exception_id) + " is granted"
+                                 : " (hotline report " + std::to_string(outbox_id) + " is queued") +
+              "; the request's record is not on disk)");
     }
     return controlOk(req.id, out);
   }
