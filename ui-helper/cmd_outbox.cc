@@ -22,9 +22,9 @@
 #include "common/outbox_store.h"
 #include "common/utc_time.h"
 #include "policy/config.h"
+#include "policy/hotline_report.h"
 #include "policy/policy_engine.h"
 #include "ui-helper/commands.h"
-#include "policy/hotline_report.h"
 
 namespace safegate::ui {
 namespace {
