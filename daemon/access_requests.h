@@ -60,6 +60,22 @@ struct AccessRequest {
   uint64_t outbox_id = 0;            // the hotline report a forwarded suspected-illegal became
 };
 
+// A new request as the alert router tells the safeguarding lead (docs/alerts.md): the device
+// as alerts name it (a [[clients]] name, else its pseudonym, never the address), the name only
+// for access and wrong-block requests (a page that may be illegal is not spread by e-mail; the
+// lead reads it on the dashboard), and whether the child wrote a reason, never the reason.
+struct RequestNotice {
+  int64_t unix_ms = 0;
+  uint64_t request = 0;
+  AccessRequest::Kind kind = AccessRequest::Kind::kAccess;
+  std::string device;
+  bool device_named = false;
+  std::string group;
+  std::string category;
+  std::string name;  // empty for kSuspectedIllegal
+  bool reason_given = false;
+};
+
 // "access", "wrong-block", "suspected-illegal"
 std::string_view requestKindName(AccessRequest::Kind k);
 std::optional<AccessRequest::Kind> parseRequestKind(std::string_view s);

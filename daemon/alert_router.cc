@@ -114,7 +114,18 @@ bool AlertRouter::flush(bool force) {
     logged_dropped_ = stats_.dropped;
   }
   for (Route& r : routes_) {
-    if (!r.list_notices.empty()) enqueueListNotices(r, now);
+    if (!r.list_notices.empty()) {
+      enqueueNotices(r, r.list_notices, "list", stats_.list_notices, now,
+                     [&](const ListNotice& n, const std::string& key) {
+                       return renderListNotice(r, n, now, key);
+                     });
+    }
+    if (!r.request_notices.empty()) {
+      enqueueNotices(r, r.request_notices, "request", stats_.request_notices, now,
+                     [&](const RequestNotice& n, const std::string& key) {
+                       return renderRequestNotice(r, n, now, key);
+                     });
+    }
     if (r.batch.empty()) continue;
     // Syslog has no batches: each alert is its own message at the next flush.
     const int64_t window_ms = r.settings.kind == policy::AlertKind::kSyslog
@@ -172,6 +183,18 @@ void AlertRouter::sendDueDigests() {
   }
 }
 
+std::string AlertRouter::emailHead(const Route& r, const std::string& subject, int64_t now_ms,
+                                   const std::string& key) const {
+  std::string to;
+  for (const auto& t : r.settings.to) to += (to.empty() ? "" : ", ") + headerSafe(t);
+  return "From: safegate <" + headerSafe(r.settings.from) + ">\r\nTo: " + to +
+         "\r\nSubject: [safegate] " + headerSafe(subject) +
+         "\r\nDate: " + formatUtc(now_ms / 1000, "%a, %d %b %Y %H:%M:%S +0000") +
+         "\r\nMessage-ID: <" + headerSafe(key) + "@safegate." + headerSafe(hostname_) +
+         ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+         "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
+}
+
 std::vector<std::string> AlertRouter::renderDigest(const Route& r,
                                                    const std::vector<GroupDigest>& groups,
                                                    const std::string& date, const std::string& key,
@@ -201,15 +224,10 @@ std::vector<std::string> AlertRouter::renderDigest(const Route& r,
         red += g.status == "red";
         amber += g.status == "amber";
       }
-      std::string to;
-      for (const auto& t : r.settings.to) to += (to.empty() ? "" : ", ") + headerSafe(t);
-      std::string m = "From: safegate <" + headerSafe(r.settings.from) + ">\r\nTo: " + to +
-                      "\r\nSubject: [safegate] daily digest " + date + ": " + std::to_string(red) +
-                      " red, " + std::to_string(amber) + " amber\r\n" +
-                      "Date: " + formatUtc(now_ms / 1000, "%a, %d %b %Y %H:%M:%S +0000") +
-                      "\r\nMessage-ID: <" + headerSafe(key) + "@safegate." + headerSafe(hostname_) +
-                      ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                      "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
+      std::string m = emailHead(r,
+                                "daily digest " + date + ": " + std::to_string(red) + " red, " +
+                                    std::to_string(amber) + " amber",
+                                now_ms, key);
       m += "The last 24 hours on " + hostname_ + ", per group:\r\n";
       if (groups.empty()) m += "\r\nNo incidents.\r\n";
       for (const GroupDigest& g : groups) {
@@ -281,18 +299,36 @@ void AlertRouter::onListNotice(const ListNotice& notice) {
   }
 }
 
-void AlertRouter::enqueueListNotices(Route& r, int64_t now_ms) {
+void AlertRouter::onRequestNotice(const RequestNotice& notice) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Route& r : routes_) {
+    const auto& groups = r.settings.groups;
+    if (!r.settings.request_notices ||
+        (!groups.empty() &&
+         std::find(groups.begin(), groups.end(), notice.group) == groups.end())) {
+      continue;
+    }
+    if (r.request_notices.size() >= kMaxPendingPerRoute) {
+      ++stats_.dropped;  // the request itself is in requests.json and on the dashboard
+      continue;
+    }
+    r.request_notices.push_back(notice);
+  }
+}
+
+template <typename Notice, typename Render>
+void AlertRouter::enqueueNotices(Route& r, std::vector<Notice>& notices, const char* kind,
+                                 uint64_t& counter, int64_t now_ms, Render render) {
   OutboxStore* store = outbox();
   if (!store) return;
   std::vector<OutboxNewMessage> messages;
-  for (const ListNotice& n : r.list_notices) {
+  for (const Notice& n : notices) {
     auto key = newIdempotencyKey();
     if (!key) {
       ++stats_.enqueue_errors;
       return;
     }
-    messages.push_back(
-        {"list", r.settings.name, key.value(), renderListNotice(r, n, now_ms, key.value()), 0});
+    messages.push_back({kind, r.settings.name, key.value(), render(n, key.value()), 0});
   }
   auto stored = store->enqueueAll(messages, now_ms);
   if (!stored) {
@@ -300,19 +336,19 @@ void AlertRouter::enqueueListNotices(Route& r, int64_t now_ms) {
     stats_.last_error = stored.status().message();
     return;  // kept for the next flush
   }
-  stats_.list_notices += stored->ids.size();
+  counter += stored->ids.size();
   stats_.messages += stored->ids.size();
   if (stored->refused_count > 0) {
     // Outbox full: the notice is lost, so say so where the operator looks (the list's state
-    // stays in `safegatectl lists` and the log).
+    // stays in `safegatectl lists`, a request on the dashboard, and the log).
     stats_.enqueue_errors += stored->refused_count;
     stats_.last_error = stored->refused.message();
-    logWarning("alerts", "list notices not queued",
+    logWarning("alerts", std::string(kind) + " notices not queued",
                {{"destination", r.settings.name},
                 {"messages", static_cast<unsigned long>(stored->refused_count)},
                 {"error", stored->refused.message()}});
   }
-  r.list_notices.clear();
+  notices.clear();
 }
 
 void AlertRouter::enqueue(Route& r, int64_t now_ms) {
@@ -386,17 +422,8 @@ std::string AlertRouter::renderEmail(const Route& r, std::span<const Pending> ba
     categories += (categories.empty() ? "" : ", ") + c + " (" + std::to_string(n) + ")";
   }
   const size_t n = batch.size();
-  std::string to;
-  for (const auto& t : r.settings.to) to += (to.empty() ? "" : ", ") + headerSafe(t);
-  std::string m;
-  m += "From: safegate <" + headerSafe(r.settings.from) + ">\r\n";
-  m += "To: " + to + "\r\n";
-  m += "Subject: [safegate] " + std::to_string(n) + (n == 1 ? " alert: " : " alerts: ") +
-       headerSafe(categories) + "\r\n";
-  m += "Date: " + formatUtc(now_ms / 1000, "%a, %d %b %Y %H:%M:%S +0000") + "\r\n";
-  m += "Message-ID: <" + key + "@safegate." + headerSafe(hostname_) + ">\r\n";
-  m += "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n";
-  m += "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
+  std::string m = emailHead(r, std::to_string(n) + (n == 1 ? " alert: " : " alerts: ") + categories,
+                            now_ms, key);
   m += "safegate on " + hostname_ + " recorded these alerts";
   if (!deployment_id_.empty()) m += " (" + deployment_id_ + ")";
   m += ":\r\n\r\n";
@@ -491,14 +518,7 @@ std::string AlertRouter::renderListNotice(const Route& r, const ListNotice& n, i
       return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     case policy::AlertKind::kEmail: {
-      std::string to;
-      for (const auto& t : r.settings.to) to += (to.empty() ? "" : ", ") + headerSafe(t);
-      std::string m = "From: safegate <" + headerSafe(r.settings.from) + ">\r\nTo: " + to +
-                      "\r\nSubject: [safegate] " + headerSafe(headline) +
-                      "\r\nDate: " + formatUtc(now_ms / 1000, "%a, %d %b %Y %H:%M:%S +0000") +
-                      "\r\nMessage-ID: <" + headerSafe(key) + "@safegate." + headerSafe(hostname_) +
-                      ">\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                      "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n\r\n";
+      std::string m = emailHead(r, headline, now_ms, key);
       m += "safegate on " + hostname_;
       if (!deployment_id_.empty()) m += " (" + deployment_id_ + ")";
       m += ", " + isoMs(n.unix_ms) + ": " + headline + ".\r\n";
@@ -529,6 +549,83 @@ std::string AlertRouter::renderListNotice(const Route& r, const ListNotice& n, i
       if (!deployment_id_.empty()) params.push_back({"deployment", deployment_id_});
       return formatRfc5424(n.kind == ListNotice::Kind::kRecovered ? 5 : 4, n.unix_ms, hostname_,
                            "list", "safegate@32473", params, headline);
+    }
+  }
+  return {};
+}
+
+std::string AlertRouter::renderRequestNotice(const Route& r, const RequestNotice& n, int64_t now_ms,
+                                             const std::string& key) const {
+  const bool illegal = n.kind == AccessRequest::Kind::kSuspectedIllegal;
+  const std::string who = n.device + " (" + n.group + ")";
+  std::string headline;
+  switch (n.kind) {
+    case AccessRequest::Kind::kAccess:
+      headline = "access request from " + who + ": " + n.name;
+      break;
+    case AccessRequest::Kind::kWrongBlock:
+      headline = "wrong block reported by " + who + ": " + n.name;
+      break;
+    case AccessRequest::Kind::kSuspectedIllegal:
+      headline = "a child reports a page that may be illegal (" + n.group + ")";
+      break;
+  }
+  const std::string_view kind = requestKindName(n.kind);
+  switch (r.settings.kind) {
+    case policy::AlertKind::kWebhook: {
+      nlohmann::json body{{"type", "safegate.request"},
+                          {"version", 1},
+                          {"gateway", hostname_},
+                          {"deployment_id", deployment_id_},
+                          {"sent_at", isoMs(now_ms)},
+                          {"time", isoMs(n.unix_ms)},
+                          {"request", n.request},
+                          {"kind", kind},
+                          {"device", n.device},
+                          {"device_named", n.device_named},
+                          {"group", n.group},
+                          {"category", n.category},
+                          {"reason_given", n.reason_given}};
+      if (!illegal) body["name"] = n.name;
+      return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    case policy::AlertKind::kEmail: {
+      std::string m = emailHead(r, headline, now_ms, key);
+      m += "safegate on " + hostname_;
+      if (!deployment_id_.empty()) m += " (" + deployment_id_ + ")";
+      m += ", " + isoMs(n.unix_ms) + ": request " + std::to_string(n.request) +
+           " is waiting.\r\n\r\n";
+      if (illegal) {
+        m += "A child on " + who + " reports that a page blocked as " + n.category +
+             " may be against the law. The address is not in this e-mail; the dashboard's "
+             "Requests page shows it, and forwards it to the hotline or closes it.\r\n";
+      } else {
+        m += (n.kind == AccessRequest::Kind::kAccess ? "Asks to open: "
+                                                     : "Says this is blocked "
+                                                       "by mistake: ") +
+             n.name + " (blocked as " + n.category + ")\r\n";
+        m += "Device: " + who + "\r\n";
+        m += std::string(n.reason_given ? "The child gave a reason; it is shown on the dashboard."
+                                        : "No reason given.") +
+             "\r\n\r\nApprove or deny it on the dashboard's Requests page, or with "
+             "`safegatectl requests` on the gateway.\r\n";
+      }
+      if (!n.device_named) {
+        m += "\r\nDevices without a name in the configuration are shown by their pseudonym.\r\n";
+      }
+      return m;
+    }
+    case policy::AlertKind::kSyslog: {
+      std::vector<SyslogField> params = {{"request", std::to_string(n.request)},
+                                         {"kind", std::string(kind)},
+                                         {"device", n.device},
+                                         {"group", n.group},
+                                         {"category", n.category}};
+      if (!illegal) params.push_back({"name", n.name});
+      if (!deployment_id_.empty()) params.push_back({"deployment", deployment_id_});
+      // notice; a page that may be illegal is a warning (someone should look today).
+      return formatRfc5424(illegal ? 4 : 5, n.unix_ms, hostname_, "request", "safegate@32473",
+                           params, headline);
     }
   }
   return {};

@@ -28,6 +28,7 @@
 
 #include "common/clock.h"
 #include "common/outbox_store.h"
+#include "daemon/access_requests.h"
 #include "daemon/alert_digest.h"
 #include "daemon/incident_store.h"
 #include "daemon/list_store.h"
@@ -41,9 +42,10 @@ struct AlertRouterStats {
   uint64_t suppressed = 0;  // folded into a later alert by a rate limit
   uint64_t messages = 0;    // outbox messages queued
   uint64_t enqueue_errors = 0;
-  uint64_t dropped = 0;       // more than the per-destination backlog held between flushes
-  uint64_t digests = 0;       // daily digests queued
-  uint64_t list_notices = 0;  // list notices queued (one per destination)
+  uint64_t dropped = 0;          // more than the per-destination backlog held between flushes
+  uint64_t digests = 0;          // daily digests queued
+  uint64_t list_notices = 0;     // list notices queued (one per destination)
+  uint64_t request_notices = 0;  // request notices queued (one per destination)
   std::string last_error;
 };
 
@@ -61,6 +63,11 @@ class AlertRouter {
   // list_notices on, one message at the next flush (no batching, no rate limit: the refresher
   // already sends a failure at most once a day). Called by the list refresher thread.
   void onListNotice(const ListNotice& notice);
+  // A child filed a request (access, wrong block, may be illegal): for every destination with
+  // request_notices on whose `groups` take the request's group, one message at the next flush
+  // (no batching, no rate limit: the request book limits each device already). Called by the
+  // control thread.
+  void onRequestNotice(const RequestNotice& notice);
   // Queues every batch whose window has closed (batch_seconds = 0: everything pending; all of
   // them with `force`, at shutdown).
   // Returns whether it queued any message (the delivery thread then delivers at once).
@@ -82,6 +89,7 @@ class AlertRouter {
     policy::AlertSettings settings;
     std::vector<Pending> batch;
     std::vector<ListNotice> list_notices;
+    std::vector<RequestNotice> request_notices;
     int64_t batch_started_ms = 0;
     struct Window {
       int64_t started_ms = 0;
@@ -93,15 +101,24 @@ class AlertRouter {
 
   bool matches(const policy::AlertSettings& s, const AlertNotice& n) const;
   void enqueue(Route& r, int64_t now_ms);
-  void enqueueListNotices(Route& r, int64_t now_ms);
+  // Queues each notice as its own message in one transaction; they stay for the next flush when
+  // the outbox cannot be opened or written, and a full outbox is logged.
+  template <typename Notice, typename Render>
+  void enqueueNotices(Route& r, std::vector<Notice>& notices, const char* kind, uint64_t& counter,
+                      int64_t now_ms, Render render);
   // The outbox, opened on first use; nullptr (error counted) when it cannot be opened.
   OutboxStore* outbox();
+  // An e-mail's header lines and the blank line after them (RFC 5322; no CR/LF from values).
+  std::string emailHead(const Route& r, const std::string& subject, int64_t now_ms,
+                        const std::string& key) const;
   std::string renderWebhook(std::span<const Pending> batch, int64_t now_ms) const;
   std::string renderEmail(const Route& r, std::span<const Pending> batch, int64_t now_ms,
                           const std::string& key) const;
   std::string renderSyslog(const Pending& p) const;
   std::string renderListNotice(const Route& r, const ListNotice& n, int64_t now_ms,
                                const std::string& key) const;
+  std::string renderRequestNotice(const Route& r, const RequestNotice& n, int64_t now_ms,
+                                  const std::string& key) const;
   std::vector<std::string> renderDigest(const Route& r, const std::vector<GroupDigest>& groups,
                                         const std::string& date, const std::string& key,
                                         int64_t now_ms) const;

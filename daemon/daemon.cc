@@ -684,9 +684,13 @@ nlohmann::json Daemon::statsJson() {
   }
   if (alerts_) {
     const AlertRouterStats a = alerts_->stats();
-    j["alerts"] = {{"alerts", a.alerts},        {"suppressed", a.suppressed},
-                   {"messages", a.messages},    {"enqueue_errors", a.enqueue_errors},
-                   {"dropped", a.dropped},      {"list_notices", a.list_notices},
+    j["alerts"] = {{"alerts", a.alerts},
+                   {"suppressed", a.suppressed},
+                   {"messages", a.messages},
+                   {"enqueue_errors", a.enqueue_errors},
+                   {"dropped", a.dropped},
+                   {"list_notices", a.list_notices},
+                   {"request_notices", a.request_notices},
                    {"last_error", a.last_error}};
   }
   return j;

@@ -90,6 +90,8 @@ class Daemon {
   // requests.add / list / approve / deny (daemon/daemon_requests.cc).
   std::string handleRequests(const ControlRequest& req);
   std::string handleIncidents(const ControlRequest& req);  // daemon_incidents.cc
+  // A new request as the alert router tells the lead: the device named as alerts name it.
+  RequestNotice requestNotice(const AccessRequest& r, const std::optional<MacAddress>& mac) const;
   // Queues a child's suspected-illegal report as a hotline report; the outbox message id.
   Result<uint64_t> forwardToHotline(const AccessRequest& r, const std::string& category,
                                     int64_t now);

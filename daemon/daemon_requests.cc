@@ -42,6 +42,22 @@ std::string_view outcomeName(RequestBook::AddOutcome o) {
 
 }  // namespace
 
+RequestNotice Daemon::requestNotice(const AccessRequest& r,
+                                    const std::optional<MacAddress>& mac) const {
+  RequestNotice n;
+  n.unix_ms = r.created_unix_seconds * 1000;
+  n.request = r.id;
+  n.kind = r.kind;
+  const auto policy = holder_.get();
+  n.device =
+      incidents_->deviceText(policy->deviceName(r.client, mac), mac, r.client, &n.device_named);
+  n.group = r.group;
+  n.category = r.category;
+  if (r.kind != AccessRequest::Kind::kSuspectedIllegal) n.name = r.name;
+  n.reason_given = !r.reason.empty();
+  return n;
+}
+
 std::string Daemon::handleRequests(const ControlRequest& req) {
   const std::string& cmd = req.command;
   const nlohmann::json& a = req.args;
@@ -103,6 +119,7 @@ std::string Daemon::handleRequests(const ControlRequest& req) {
         requests_ = before;  // not kept on disk = not taken
         return controlError(req.id, saved.message());
       }
+      if (alerts_) alerts_->onRequestNotice(requestNotice(*added.request, facts.mac));
     }
     if (added.request) out["request"] = requestToJson(*added.request);
     if (added.outcome == RequestBook::AddOutcome::kRateLimited) {

@@ -296,12 +296,19 @@ void IncidentStore::run() {
   }
 }
 
-std::string IncidentStore::clientText(const IncidentEvent& e, bool* named) {
-  if (e.device.length > 0) {
+std::string IncidentStore::clientText(const IncidentEvent& e, bool* named) const {
+  return deviceText(e.device.view(), e.has_mac ? std::optional<MacAddress>(e.mac) : std::nullopt,
+                    e.client, named);
+}
+
+std::string IncidentStore::deviceText(std::string_view device_name,
+                                      const std::optional<MacAddress>& mac, const IpAddress& client,
+                                      bool* named) const {
+  if (!device_name.empty()) {
     *named = true;
-    return std::string(e.device.view());
+    return std::string(device_name);
   }
-  std::string identity = e.has_mac ? "mac:" + e.mac.toString() : "ip:" + e.client.toString();
+  std::string identity = mac ? "mac:" + mac->toString() : "ip:" + client.toString();
   if (!pseudonymize_clients_.load(std::memory_order_relaxed)) {
     *named = true;
     return identity.substr(identity.find(':') + 1);

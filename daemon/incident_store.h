@@ -167,6 +167,11 @@ class IncidentStore {
   // before and independently of the database write, so a full disk does not silence alerts.
   // Set before start(); the sink must be quick (it is the alert router's enqueue).
   void setAlertSink(AlertSink sink) { alert_sink_ = std::move(sink); }
+  // How incidents and alerts show a device: its [[clients]] name (`device_name`), else its
+  // pseudonym (or its MAC / address with pseudonymize_clients off; *named is then true). Any
+  // thread.
+  std::string deviceText(std::string_view device_name, const std::optional<MacAddress>& mac,
+                         const IpAddress& client, bool* named) const;
   // Wakes the writer now (tests, shutdown) instead of waiting for batch_ms.
   void flushSoon();
 
@@ -182,7 +187,7 @@ class IncidentStore {
   void enforceRetention(int64_t now_ms);
   // Moves queued events into pending_ (as many as fit), telling the alert sink about alerts.
   void takeQueued();
-  std::string clientText(const IncidentEvent& e, bool* named);
+  std::string clientText(const IncidentEvent& e, bool* named) const;
   // Writer thread: the first failure of a streak is logged with its reason, then a summary at
   // most once a minute, and the recovery; a failing store never logs per batch.
   void noteWriteFailure(const std::string& error);

@@ -736,6 +736,7 @@ class ModelBuilder {
     a.categories = s.strings("categories");
     a.groups = s.strings("groups");
     a.list_notices = s.boolean("list_notices");
+    a.request_notices = s.boolean("request_notices");
     const auto actions = s.strings("actions");
     a.on_block = a.on_allow = false;
     for (const auto& act : actions) {

@@ -171,6 +171,7 @@ struct AlertSettings {
   std::vector<std::string> categories;  // empty = all
   std::vector<std::string> groups;      // empty = all
   bool list_notices = true;             // subscribed lists failing / recovering (docs/alerts.md)
+  bool request_notices = true;          // a child's access request or report arrived
   int batch_seconds = 60;
   int rate_limit_minutes = 60;
   int digest_minute_of_day = -1;  // -1 = no digest

@@ -1076,6 +1076,10 @@ const KeyDef kKeys[] = {
      "Also send list notices: a subscribed list that cannot be refreshed or is refused by the "
      "sanity gate (the last good copy stays), recovers, or has entries quarantined. "
      "actions = [] with this on sends list notices only (for the IT contact)."},
+    {"alerts[].request_notices", K::kBoolean, "true", R,
+     "Also tell this destination when a child asks for access, reports a wrong block or reports "
+     "a page that may be illegal (only requests from `groups`, when set). Names the device and "
+     "the page, never the child's reason; a may-be-illegal page's address is not sent."},
     {"alerts[].digest_time", K::kString, "\"\"", R,
      "Daily digest at this local time (\"07:30\", policy.time_zone): per group the day's alerts "
      "and blocks by category, top blocked names and a red-amber-green status; empty = none.",

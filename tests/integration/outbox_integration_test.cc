@@ -18,6 +18,7 @@
 #include "tests/support/https_test_server.h"
 #include "tests/support/minisign_vectors.h"
 #include "tests/support/shared_data.h"
+#include "ui-helper/control_client.h"
 
 namespace safegate {
 namespace {
@@ -208,6 +209,54 @@ TEST_F(OutboxIntegrationTest, AlertingIncidentFromARealDigReachesTheLeadsSignedW
   EXPECT_EQ(j["alerts"][0]["name"], "selfharm.test");
   EXPECT_EQ(j["alerts"][0]["device_named"], false);  // a pseudonym, never the address
   EXPECT_EQ(body.find("127.0.0.1"), std::string::npos) << body;
+}
+
+// A child's access request (as the block page files it) reaches the lead's webhook at once: the
+// page and the device's pseudonym, never the address or the child's words.
+TEST_F(OutboxIntegrationTest, AChildsAccessRequestIsToldToTheLeadsWebhook) {
+  dir_.write("games.txt", "games.test\n");
+  const auto cfg = dir_.write(
+      "safegate.toml",
+      "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
+          "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
+          "[policy]\ndefault_group = \"kids\"\n"
+          "[[lists]]\nname = \"games\"\ncategory = \"games\"\nsources = [\"games.txt\"]\n"
+          "[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n"
+          "[groups.categories]\ngames = \"block\"\n"
+          "[[alerts]]\nname = \"lead\"\nkind = \"webhook\"\nurl = \"" +
+          server_.url("/ok") + "\"\nca_file = \"" + pki_->caFile() + "\"\nbatch_seconds = 3600\n");
+  ASSERT_TRUE(startDaemon(cfg)) << testing::readFile(log());
+  auto added = ui::controlCall((dir_.path() / "state/control.sock").string(),
+                               {{"v", 1},
+                                {"id", 1},
+                                {"cmd", "requests.add"},
+                                {"client", "127.0.0.1"},
+                                {"kind", "access"},
+                                {"name", "games.test"},
+                                {"reason", "homework about board games"}});
+  ASSERT_TRUE(added && added->ok) << (added ? added->error : added.status().message());
+  ASSERT_EQ(added->result["status"], "added") << added->result.dump();
+
+  std::vector<nlohmann::json> got;
+  for (int i = 0; i < 1500 && got.empty(); ++i) {
+    for (const auto& r : server_.requests()) {
+      if (r["path"] == "/ok") got.push_back(r);
+    }
+    if (got.empty()) usleep(20'000);
+  }
+  ASSERT_EQ(got.size(), 1u) << testing::readFile(log());
+  const std::string body = got[0]["body"];
+  auto j = nlohmann::json::parse(body);
+  EXPECT_EQ(j["type"], "safegate.request");
+  EXPECT_EQ(j["kind"], "access");
+  EXPECT_EQ(j["request"], added->result["request"]["id"]);
+  EXPECT_EQ(j["name"], "games.test");
+  EXPECT_EQ(j["category"], "games");
+  EXPECT_EQ(j["group"], "kids");
+  EXPECT_EQ(j["device_named"], false);
+  EXPECT_EQ(j["reason_given"], true);
+  EXPECT_EQ(body.find("127.0.0.1"), std::string::npos) << body;
+  EXPECT_EQ(body.find("board games"), std::string::npos) << body;
 }
 
 // A list subscribed over HTTPS. The daemon is ready before the download (start-up

@@ -237,6 +237,79 @@ TEST_F(AlertRouterTest, ListNoticesGoAtTheNextFlushToEveryDestinationThatWantsTh
   EXPECT_EQ(q[8].payload.rfind("<109>1 ", 0), 0u) << q[8].payload;  // notice
 }
 
+TEST_F(AlertRouterTest, ARequestReachesTheLeadAtTheNextFlushWithoutTheChildsWords) {
+  auto hook = route("lead-hook", policy::AlertKind::kWebhook);
+  hook.batch_seconds = 3600;  // request notices do not wait for a batch window
+  auto mail = route("lead", policy::AlertKind::kEmail);
+  auto log = route("district", policy::AlertKind::kSyslog);
+  auto staff = route("staff-lead", policy::AlertKind::kEmail);
+  staff.groups = {"staff"};  // another group's requests are not this lead's
+  auto it = route("it", policy::AlertKind::kEmail);
+  it.request_notices = false;
+  AlertRouter r = router({hook, mail, log, staff, it});
+  RequestNotice n;
+  n.unix_ms = int64_t{1'700'000'000} * 1000;
+  n.request = 7;
+  n.kind = AccessRequest::Kind::kAccess;
+  n.device = "Sam's tablet";
+  n.device_named = true;
+  n.group = "year-7";
+  n.category = "games";
+  n.name = "games.example";
+  n.reason_given = true;
+  r.onRequestNotice(n);
+  r.flush();
+  auto q = queued();
+  ASSERT_EQ(q.size(), 3u);
+  EXPECT_EQ(r.stats().request_notices, 3u);
+  EXPECT_EQ(q[0].destination, "lead-hook");
+  EXPECT_EQ(q[1].destination, "lead");
+  EXPECT_EQ(q[2].destination, "district");
+  for (const auto& m : q) EXPECT_EQ(m.kind, "request");
+  auto body = nlohmann::json::parse(q[0].payload);
+  EXPECT_EQ(body["type"], "safegate.request");
+  EXPECT_EQ(body["request"], 7);
+  EXPECT_EQ(body["kind"], "access");
+  EXPECT_EQ(body["device"], "Sam's tablet");
+  EXPECT_EQ(body["name"], "games.example");
+  EXPECT_EQ(body["category"], "games");
+  EXPECT_EQ(body["reason_given"], true);
+  EXPECT_FALSE(body.contains("reason"));
+  const std::string& m = q[1].payload;
+  EXPECT_NE(m.find("Subject: [safegate] access request from Sam's tablet (year-7): "
+                   "games.example\r\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("Asks to open: games.example (blocked as games)"), std::string::npos) << m;
+  EXPECT_NE(m.find("The child gave a reason; it is shown on the dashboard."), std::string::npos)
+      << m;
+  EXPECT_EQ(q[2].payload.rfind("<109>1 ", 0), 0u) << q[2].payload;  // notice
+  EXPECT_NE(q[2].payload.find("kind=\"access\""), std::string::npos) << q[2].payload;
+
+  // A page that may be illegal: its address goes nowhere but the dashboard.
+  n.request = 8;
+  n.kind = AccessRequest::Kind::kSuspectedIllegal;
+  n.name.clear();
+  n.device = "p-3f9a";
+  n.device_named = false;
+  r.onRequestNotice(n);
+  r.flush();
+  q = queued();
+  ASSERT_EQ(q.size(), 6u);
+  for (size_t i = 3; i < 6; ++i) {
+    EXPECT_EQ(q[i].payload.find("games.example"), std::string::npos) << q[i].payload;
+  }
+  body = nlohmann::json::parse(q[3].payload);
+  EXPECT_EQ(body["kind"], "suspected-illegal");
+  EXPECT_FALSE(body.contains("name"));
+  EXPECT_NE(q[4].payload.find("Subject: [safegate] a child reports a page that may be illegal "
+                              "(year-7)\r\n"),
+            std::string::npos)
+      << q[4].payload;
+  EXPECT_NE(q[4].payload.find("shown by their pseudonym"), std::string::npos) << q[4].payload;
+  EXPECT_EQ(q[5].payload.rfind("<108>1 ", 0), 0u) << q[5].payload;  // warning
+}
+
 TEST_F(AlertRouterTest, QuarantinedEntriesAreListedWithTheNameTheyWouldHaveBlocked) {
   AlertRouter r = router({route("it", policy::AlertKind::kWebhook)});
   ListNotice n;
