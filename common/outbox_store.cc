@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "common/hex.h"
 #include "common/random.h"
 
 namespace safegate {
@@ -39,14 +40,7 @@ constexpr std::string_view kColumns =
 Result<std::string> newIdempotencyKey() {
   uint8_t bytes[16];
   if (Status s = fillRandom(bytes); !s) return s;
-  std::string key;
-  key.reserve(32);
-  for (uint8_t b : bytes) {
-    char hex[3];
-    std::snprintf(hex, sizeof hex, "%02x", b);
-    key += hex;
-  }
-  return key;
+  return hexEncode(bytes);
 }
 
 namespace {

@@ -6,20 +6,15 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/hex.h"
+
 namespace safegate {
 
 std::string sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    char b[3];
-    std::snprintf(b, sizeof b, "%02x", digest[i]);
-    hex += b;
-  }
-  return hex;
+  return hexEncode(std::span<const unsigned char>(digest, length));
 }
 
 // zlib checks each member's CRC-32 and length trailer: a body cut short never decodes to a

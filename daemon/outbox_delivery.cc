@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <random>
 
+#include "common/hex.h"
 #include "common/logger.h"
 #include "common/thread_name.h"
 
@@ -38,14 +39,7 @@ std::string hmacSha256Hex(std::string_view secret, std::string_view body) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    char b[3];
-    std::snprintf(b, sizeof b, "%02x", mac[i]);
-    hex += b;
-  }
-  return hex;
+  return hexEncode(std::span<const unsigned char>(mac, len));
 }
 
 OutboxDelivery::OutboxDelivery(OutboxDeliveryOptions options,

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/hex.h"
 #include "common/random.h"
 
 namespace safegate {
@@ -79,13 +80,7 @@ std::string Pseudonymizer::pseudonym(std::string_view identity) const {
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
        reinterpret_cast<const unsigned char*>(identity.data()), identity.size(), mac, &mac_len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "c-";
-  for (unsigned i = 0; i < 8 && i < mac_len; ++i) {
-    out.push_back(kHex[mac[i] >> 4]);
-    out.push_back(kHex[mac[i] & 0xf]);
-  }
-  return out;
+  return "c-" + hexEncode(std::span<const unsigned char>(mac, std::min(mac_len, 8u)));
 }
 
 }  // namespace safegate

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/hex.h"
+
 namespace safegate::ui {
 
 namespace {
@@ -16,29 +18,6 @@ constexpr size_t kKeyBytes = 32;
 // Bounds on each parameter read from a hash; their product is bounded in parseHash().
 constexpr int kMinLogN = 10, kMaxLogN = 20;
 constexpr uint64_t kMaxR = 16, kMaxP = 4;
-
-std::string hex(const unsigned char* data, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out += kHex[data[i] >> 4];
-    out += kHex[data[i] & 15];
-  }
-  return out;
-}
-
-std::optional<std::vector<unsigned char>> unhex(std::string_view s) {
-  if (s.size() % 2 != 0) return std::nullopt;
-  std::vector<unsigned char> out(s.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(s.data() + 2 * i, s.data() + 2 * i + 2, value, 16);
-    if (ec != std::errc() || end != s.data() + 2 * i + 2) return std::nullopt;
-    out[i] = static_cast<unsigned char>(value);
-  }
-  return out;
-}
 
 bool scrypt(std::string_view password, const unsigned char* salt, size_t salt_len, uint64_t n,
             uint64_t r, uint64_t p, unsigned char* key, size_t key_len) {
@@ -91,8 +70,8 @@ std::optional<Parsed> parseHash(std::string_view hash) {
   // Memory 128 * N * r at most 256 MiB, work N * r * p at most 4x that of 2^19 x 8 x 1.
   const uint64_t n_r = (uint64_t{1} << out.log_n) * out.r;
   if (n_r > (uint64_t{1} << 21) || n_r * out.p > (uint64_t{1} << 24)) return std::nullopt;
-  auto salt = unhex(hash.substr(d1 + 1, d2 - d1 - 1));
-  auto key = unhex(hash.substr(d2 + 1));
+  auto salt = hexDecode(hash.substr(d1 + 1, d2 - d1 - 1));
+  auto key = hexDecode(hash.substr(d2 + 1));
   if (!salt || salt->size() < 8 || salt->size() > 64 || !key || key->size() != kKeyBytes) {
     return std::nullopt;
   }
@@ -129,8 +108,8 @@ Result<std::string> hashPassword(std::string_view password, int log_n) {
   if (!scrypt(password, salt, sizeof salt, uint64_t{1} << log_n, 8, 1, key, sizeof key)) {
     return Status::internal("scrypt failed (OpenSSL)");
   }
-  return "$scrypt$ln=" + std::to_string(log_n) + ",r=8,p=1$" + hex(salt, sizeof salt) + "$" +
-         hex(key, sizeof key);
+  return "$scrypt$ln=" + std::to_string(log_n) + ",r=8,p=1$" + hexEncode(salt) + "$" +
+         hexEncode(key);
 }
 
 bool verifyPassword(std::string_view password, std::string_view hash) {

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "common/fd.h"
+#include "common/hex.h"
 #include "common/utc_time.h"
 #include "ui-helper/block_page.h"
 
@@ -19,13 +20,7 @@ namespace safegate::ui {
 std::string randomToken() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no randomness: nothing is safe
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
+  return hexEncode(bytes);
 }
 
 Session SessionStore::create(const std::string& user, Role role, const std::string& hash,

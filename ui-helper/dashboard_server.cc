@@ -41,7 +41,7 @@ class DashboardServer::Impl {
     server.Post("/logout", [this](const httplib::Request& req, httplib::Response& res) {
       securityHeaders(res);
       auto s = session(req);
-      if (s && req.get_param_value("csrf") == s->csrf) {
+      if (s && sameSecret(req.get_param_value("csrf"), s->csrf)) {
         sessions_.remove(s->id);
         audit(*s, req, "logout", "");
       }
@@ -109,7 +109,7 @@ class DashboardServer::Impl {
       res.set_redirect("/login", 303);
       return;
     }
-    if (req.method == "POST" && req.get_param_value("csrf") != s->csrf) {
+    if (req.method == "POST" && !sameSecret(req.get_param_value("csrf"), s->csrf)) {
       res.status = 403;
       audit(*s, req, "csrf_refused", req.path);
       res.set_content(renderMessage(&*s, "Not done",

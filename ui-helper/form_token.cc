@@ -1,12 +1,14 @@
 #include "ui-helper/form_token.h"
 
-#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+
+#include "common/hex.h"
+#include "ui-helper/web_util.h"
 
 namespace safegate::ui {
 
@@ -26,14 +28,7 @@ std::string FormTokens::mac(int64_t issued, std::string_view client, std::string
   unsigned int length = 0;
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return hexEncode(std::span<const unsigned char>(digest, length));
 }
 
 std::string FormTokens::issue(std::string_view client, std::string_view host, int64_t now) const {
@@ -50,8 +45,7 @@ bool FormTokens::verify(std::string_view token, std::string_view client, std::st
   if (issued > now + 60 || now - issued > max_age_seconds) return false;
   const std::string expected = mac(issued, client, host);
   const std::string_view given = token.substr(dot + 1);
-  return given.size() == expected.size() &&
-         CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
+  return sameSecret(given, expected);
 }
 
 }  // namespace safegate::ui

@@ -1,5 +1,7 @@
 #include "ui-helper/web_util.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <string_view>
 
@@ -9,6 +11,11 @@ std::string clientAddress(const httplib::Request& req) {
   std::string who = req.remote_addr;
   if (who.starts_with("::ffff:") && who.find('.') != std::string::npos) who = who.substr(7);
   return who;
+}
+
+bool sameSecret(std::string_view given, std::string_view expected) {
+  return !expected.empty() && given.size() == expected.size() &&
+         CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
 }
 
 std::string cookieValue(const std::string& header, const std::string& name) {

@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <string>
+#include <string_view>
 
 namespace safegate::ui {
 
@@ -14,6 +15,10 @@ std::string clientAddress(const httplib::Request& req);
 
 // The value of cookie `name` in a Cookie header ("" when absent).
 std::string cookieValue(const std::string& header, const std::string& name);
+
+// Whether a token sent by the browser is the secret it should be, in time that does not depend on
+// where they first differ (only the length may show: it is no secret). Empty never matches.
+bool sameSecret(std::string_view given, std::string_view expected);
 
 // No caching, no scripts, no framing, no referrer: every page either listener serves.
 void securityHeaders(httplib::Response& res);

@@ -9,6 +9,7 @@
 
 #include "tests/support/shared_data.h"
 #include "ui-helper/accounts.h"
+#include "ui-helper/web_util.h"
 
 namespace safegate::ui {
 namespace {
@@ -70,6 +71,14 @@ TEST(DashboardTest, TheAccountsFileIsCheckedLineByLine) {
   EXPECT_FALSE(again.hasErrors());
   ASSERT_EQ(back.size(), 2u);
   EXPECT_EQ(back[1].hash, accounts[1].hash);
+}
+
+TEST(DashboardTest, ACsrfTokenMatchesOnlyWhenEqualAndNotEmpty) {
+  EXPECT_TRUE(sameSecret("5f3a", "5f3a"));
+  EXPECT_FALSE(sameSecret("5f3b", "5f3a"));
+  EXPECT_FALSE(sameSecret("5f3a0", "5f3a"));  // a longer guess does not match on a prefix
+  EXPECT_FALSE(sameSecret("5f3", "5f3a"));
+  EXPECT_FALSE(sameSecret("", ""));  // a session without a token accepts nothing
 }
 
 TEST(DashboardTest, SessionsEndWhenIdleOrOld) {
