@@ -599,9 +599,10 @@ const KeyDef kKeys[] = {
      "not the block page's listener and has no login.",
      validateListenAddrPort},
     {"ui.translations_dir", K::kString, "\"\"", R,
-     "Folder of the block page's translations (one <language>.toml each, see "
-     "docs/block-page.md); empty = the installed ones. A school adds a language by adding a "
-     "file."},
+     "A school's own folder of block-page translations (one <language>.toml each, see "
+     "docs/block-page.md), read over the installed ones: a file rewords the sentences it has "
+     "and keeps the rest; a new language's missing sentences are shown in English. Empty = the "
+     "installed ones only."},
     {"ui.help_links", K::kStringList, "[]", R,
      "Where a child can get help, shown on every block page: \"Label|URL\" entries, the URL "
      "https://, http:// or tel: (e.g. \"Childline 0800 1111|https://www.childline.org.uk\").",

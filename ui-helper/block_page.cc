@@ -62,16 +62,23 @@ bool Translation::parse(std::string_view toml_text, const std::filesystem::path&
       sink.error(where(file, n), "\"" + key + "\" must be a string");
     }
   };
-  if (auto v = doc["language"].value<std::string>(); v && !v->empty()) {
-    out.name = *v;
-  } else {
-    sink.error(where(file, nullptr), "\"language\" (the language's own name) is missing");
+  // "language" is required of a whole language (checkLanguage); a school's file rewording a
+  // few sentences of an installed one may leave it out.
+  if (const toml::node* n = doc.get("language")) {
+    if (auto v = n->value<std::string>()) {
+      out.name = *v;
+    } else {
+      sink.error(where(file, n), "\"language\" must be a string");
+    }
   }
-  const std::string direction = doc["direction"].value_or(std::string("ltr"));
-  if (direction != "ltr" && direction != "rtl") {
-    sink.error(where(file, doc.get("direction")), "\"direction\" is \"ltr\" or \"rtl\"");
+  if (const toml::node* n = doc.get("direction")) {
+    const std::string direction = n->value_or(std::string());
+    if (direction != "ltr" && direction != "rtl") {
+      sink.error(where(file, n), "\"direction\" is \"ltr\" or \"rtl\"");
+    }
+    out.rtl = direction == "rtl";
+    out.direction_set = true;
   }
-  out.rtl = direction == "rtl";
   for (const char* key : kPageKeys) text(doc.get(key), std::string("page.") + key);
   for (const char* band : kBands) {
     if (const toml::table* t = doc[band].as_table()) {
@@ -99,7 +106,12 @@ const std::string& Translation::get(const std::string& key) const {
   return it == text.end() ? kEmpty : it->second;
 }
 
-Result<Translations> Translations::load(const std::filesystem::path& dir, DiagnosticSink& sink) {
+namespace {
+
+// Every *.toml in `dir`, parsed, in file-name order; false when the folder cannot be read or a
+// file has errors (all reported).
+bool readFolder(const std::filesystem::path& dir, std::vector<Translation>& out,
+                DiagnosticSink& sink) {
   std::error_code ec;
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
@@ -107,68 +119,158 @@ Result<Translations> Translations::load(const std::filesystem::path& dir, Diagno
   }
   if (ec) {
     sink.error(where(dir, nullptr), "cannot read the translations folder: " + ec.message());
-    return Status::invalid("translations: " + dir.string() + ": " + ec.message());
+    return false;
   }
   std::sort(files.begin(), files.end());
-  Translations out;
+  bool ok = true;
   for (const auto& f : files) {
     std::ifstream in(f, std::ios::binary);
     if (!in.is_open()) {
       sink.error(where(f, nullptr), "cannot read the file");
+      ok = false;
       continue;
     }
     std::stringstream text;
     text << in.rdbuf();
     Translation t;
-    if (Translation::parse(text.str(), f, t, sink)) out.languages_.push_back(std::move(t));
+    if (Translation::parse(text.str(), f, t, sink)) {
+      out.push_back(std::move(t));
+    } else {
+      ok = false;
+    }
   }
-  auto en = std::find_if(out.languages_.begin(), out.languages_.end(),
-                         [](const Translation& t) { return t.code == "en"; });
-  if (en == out.languages_.end()) {
-    sink.error(where(dir / "en.toml", nullptr),
-               "en.toml is missing: it is the reference every language is checked against");
-    return Status::invalid("translations: no en.toml in " + dir.string());
-  }
-  // Every language has every sentence the reference has, and the reference has every
-  // sentence the page shows.
+  return ok;
+}
+
+}  // namespace
+
+std::set<std::string> Translations::requiredKeys(const Translation& en) {
   std::set<std::string> required;
   for (const char* key : kPageKeys) required.insert(std::string("page.") + key);
   for (const char* key : kFormKeys) required.insert(std::string("form.") + key);
   for (const char* band : kBands) {
     for (const char* key : kBandKeys) required.insert(std::string(band) + "." + key);
   }
-  for (const auto& [k, v] : en->text) {
+  for (const auto& [k, v] : en.text) {
     if (k.starts_with("categories.")) required.insert(k);
   }
   required.insert("categories.other");
+  return required;
+}
+
+void Translations::checkLanguage(const Translation& t, const std::filesystem::path& file,
+                                 DiagnosticSink& sink) {
+  if (t.name.empty()) {
+    sink.error(where(file, nullptr), "\"language\" (the language's own name) is missing");
+  }
+  for (const char* band : kBands) {
+    if (t.get(std::string(band) + ".category").find("{category}") == std::string::npos) {
+      sink.error(where(file, nullptr),
+                 std::string("\"") + band + ".category\" must contain {category}");
+    }
+  }
+  if (t.get("page.site").find("{name}") == std::string::npos) {
+    sink.error(where(file, nullptr), "\"site\" must contain {name}");
+  }
+}
+
+const Translation* Translations::find(std::string_view code) const {
+  for (const Translation& t : languages_) {
+    if (t.code == code) return &t;
+  }
+  return nullptr;
+}
+
+Result<Translations> Translations::load(const std::filesystem::path& dir, DiagnosticSink& sink) {
+  Translations out;
+  readFolder(dir, out.languages_, sink);  // errors are counted in `sink` and end the load below
+  const Translation* en = out.find("en");
+  if (en == nullptr) {
+    sink.error(where(dir / "en.toml", nullptr),
+               "en.toml is missing: it is the reference every language is checked against");
+    return Status::invalid("translations: no en.toml in " + dir.string());
+  }
+  // Every language has every sentence the reference has, and the reference has every
+  // sentence the page shows.
+  const std::set<std::string> required = requiredKeys(*en);
   for (const Translation& t : out.languages_) {
+    const std::filesystem::path file = dir / (t.code + ".toml");
     for (const std::string& key : required) {
-      if (t.get(key).empty()) {
-        sink.error(where(dir / (t.code + ".toml"), nullptr), "no text for \"" + key + "\"");
-      }
+      if (t.get(key).empty()) sink.error(where(file, nullptr), "no text for \"" + key + "\"");
     }
-    for (const char* band : kBands) {
-      if (t.get(std::string(band) + ".category").find("{category}") == std::string::npos) {
-        sink.error(where(dir / (t.code + ".toml"), nullptr),
-                   std::string("\"") + band + ".category\" must contain {category}");
-      }
-    }
-    if (t.get("page.site").find("{name}") == std::string::npos) {
-      sink.error(where(dir / (t.code + ".toml"), nullptr), "\"site\" must contain {name}");
-    }
+    checkLanguage(t, file, sink);
   }
   if (sink.hasErrors()) return Status::invalid("translations in " + dir.string() + " have errors");
   return out;
 }
 
+Result<Translations> Translations::load(const std::filesystem::path& installed,
+                                        const std::filesystem::path& custom, DiagnosticSink& sink) {
+  std::error_code ec;
+  if (custom.empty() || std::filesystem::equivalent(installed, custom, ec)) {
+    return load(installed, sink);
+  }
+  auto base = load(installed, sink);
+  if (!base) return base.status();
+  std::vector<Translation> own;
+  if (!readFolder(custom, own, sink)) {
+    return Status::invalid("translations in " + custom.string() + " have errors");
+  }
+  const Translation en = *base->find("en");  // a copy: languages_ grows below
+  const std::set<std::string> required = requiredKeys(en);
+  Translations out = std::move(*base);
+  for (Translation& o : own) {
+    const std::filesystem::path file = custom / (o.code + ".toml");
+    auto same = std::find_if(out.languages_.begin(), out.languages_.end(),
+                             [&](const Translation& t) { return t.code == o.code; });
+    const bool installed_language = same != out.languages_.end();
+    // An installed language keeps the sentences the school's file does not reword; a new one
+    // starts from English, and says which sentences are still English.
+    Translation merged = installed_language ? *same : en;
+    if (!installed_language) {
+      merged.code = o.code;
+      merged.name.clear();
+      merged.rtl = false;
+      std::string missing;
+      size_t count = 0;
+      for (const std::string& key : required) {
+        if (!o.get(key).empty()) continue;
+        if (count++ < 8) missing += (missing.empty() ? "" : ", ") + key;
+      }
+      if (count > 0) {
+        sink.warning(where(file, nullptr), std::to_string(count) + " sentence" +
+                                               (count == 1 ? "" : "s") +
+                                               " not translated, shown in English: " + missing +
+                                               (count > 8 ? ", ..." : ""));
+      }
+    }
+    for (auto& [key, text] : o.text) {
+      if (!en.text.contains(key) && !key.starts_with("categories.")) {
+        sink.warning(where(file, nullptr),
+                     "\"" + key + "\" is not a sentence the page shows (a typo?); ignored");
+        continue;
+      }
+      merged.text[key] = std::move(text);
+    }
+    if (!o.name.empty()) merged.name = o.name;
+    if (o.direction_set) merged.rtl = o.rtl;
+    checkLanguage(merged, file, sink);
+    if (installed_language) {
+      *same = std::move(merged);
+    } else {
+      out.languages_.push_back(std::move(merged));
+    }
+  }
+  std::sort(out.languages_.begin(), out.languages_.end(),
+            [](const Translation& a, const Translation& b) { return a.code < b.code; });
+  if (sink.hasErrors()) {
+    return Status::invalid("translations in " + custom.string() + " have errors");
+  }
+  return out;
+}
+
 const Translation& Translations::pick(std::string_view requested,
                                       std::string_view accept_language) const {
-  auto find = [&](std::string_view code) -> const Translation* {
-    for (const Translation& t : languages_) {
-      if (t.code == code) return &t;
-    }
-    return nullptr;
-  };
   if (const Translation* t = find(lower(std::string(requested)))) return *t;
   for (const auto& [range, weight] : parseAcceptLanguage(accept_language)) {
     if (range == "*") break;  // anything: the default below

@@ -6,7 +6,10 @@
 // (profile under-9), `junior` (9-12) and `teen` (13-17, staff and every other profile) — and
 // the category names. Translations::load() checks every file against en.toml, the reference:
 // a missing sentence or category is an error naming the file, line and key, so a page never
-// shows a blank.
+// shows a blank. A school's own folder (ui.translations_dir) is read over the installed one:
+// its fr.toml need only hold the sentences it rewords, a new language's missing sentences are
+// shown in English (with a warning naming them), so an upgrade that adds a sentence never
+// stops a school's block page.
 //
 // The language is the visitor's choice (`?lang=`), else the best match of Accept-Language
 // (RFC 9110 §12.5.4, basic filtering of RFC 4647 §3.3.1), else English. The page never shows
@@ -17,6 +20,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +50,7 @@ struct Translation {
   std::string code;                         // file name without .toml: "en", "ar", "zh"
   std::string name;                         // the language's own name: "English", "العربية"
   bool rtl = false;                         // direction = "rtl"
+  bool direction_set = false;               // the file says "direction"
   std::map<std::string, std::string> text;  // "teen.title", "page.site", "categories.gambling"
 
   // The sentence, or "" when the key is unknown (load() makes sure the reference keys exist).
@@ -62,6 +67,13 @@ class Translations {
   // Reads every *.toml in `dir`; en.toml must be there. Problems go to `sink` with file and
   // line; any error fails the load.
   static Result<Translations> load(const std::filesystem::path& dir, DiagnosticSink& sink);
+  // The installed folder (complete, as above), then every *.toml of `custom` over it: a
+  // language both have takes the custom file's sentences, keeping the installed ones it does
+  // not mention; a new language starts from English, and each sentence it lacks is named in a
+  // warning. A file that cannot be read, or a sentence without its {name} / {category}, is an
+  // error. `custom` empty or the same folder: load(installed).
+  static Result<Translations> load(const std::filesystem::path& installed,
+                                   const std::filesystem::path& custom, DiagnosticSink& sink);
 
   // The language to show: `requested` (?lang=) when available, else the best Accept-Language
   // match, else "en".
@@ -69,6 +81,14 @@ class Translations {
   const std::vector<Translation>& all() const { return languages_; }
 
  private:
+  // The sentences every language must have: the page's, the form's, the bands', and each
+  // category en.toml names.
+  static std::set<std::string> requiredKeys(const Translation& en);
+  // Errors for a language without its own name, or a sentence without its placeholder.
+  static void checkLanguage(const Translation& t, const std::filesystem::path& file,
+                            DiagnosticSink& sink);
+  const Translation* find(std::string_view code) const;
+
   std::vector<Translation> languages_;  // sorted by code
 };
 

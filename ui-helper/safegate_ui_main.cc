@@ -103,9 +103,14 @@ BlockFacts askDaemon(const std::string& socket, const std::string& host,
   return facts;
 }
 
-std::filesystem::path translationsDir(const std::string& option, const policy::Config& config) {
+// The school's own folder, read over the installed one ("" = none).
+std::filesystem::path customTranslationsDir(const std::string& option,
+                                            const policy::Config& config) {
   if (!option.empty()) return option;
-  if (!config.daemon.ui.translations_dir.empty()) return config.daemon.ui.translations_dir;
+  return config.daemon.ui.translations_dir;
+}
+
+std::filesystem::path installedTranslationsDir() {
   // Installed: <prefix>/bin/safegate-ui beside <prefix>/share/safegate/translations.
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -122,7 +127,8 @@ int run(int argc, char** argv) {
   app.add_option("--listen", listen_option, "ADDR:PORT to serve on (overrides ui.listen)");
   app.add_option("--socket", socket_option, "safegated's control socket (overrides the config)");
   app.add_option("--translations", translations_option,
-                 "folder of <language>.toml files (overrides ui.translations_dir)");
+                 "folder of <language>.toml files read over the installed ones (overrides "
+                 "ui.translations_dir)");
   std::string state_dir_option;
   app.add_option("--state-dir", state_dir_option,
                  "safegated's state directory, as its --state-dir (where the dashboard's "
@@ -158,9 +164,11 @@ int run(int argc, char** argv) {
     std::cerr << "safegate-ui: \"" << listen_text << "\" is not ADDR:PORT\n";
     return 1;
   }
-  const std::filesystem::path dir = translationsDir(translations_option, *config);
+  const std::filesystem::path installed = installedTranslationsDir();
+  const std::filesystem::path custom = customTranslationsDir(translations_option, *config);
+  const std::filesystem::path dir = custom.empty() ? installed : custom;
   DiagnosticSink translation_sink;
-  auto translations = Translations::load(dir, translation_sink);
+  auto translations = Translations::load(installed, custom, translation_sink);
   for (const auto& d : translation_sink.all()) std::cerr << d.toString() << "\n";
   if (!translations) {
     std::cerr << "safegate-ui: " << translations.status().message() << "\n";

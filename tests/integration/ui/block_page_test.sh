@@ -151,15 +151,29 @@ kill "$UI_PID"; wait "$UI_PID" || rc=$?; UI_PID=""
 check "safegate-ui stops cleanly on SIGTERM" "0" "$rc"
 check "safegate-ui: no sanitizer report" "0" "$(grep -c 'Sanitizer' "$WORK/ui.log" || true)"
 
-# A translation without a sentence: refused at start, naming the file and key.
+# A school's own translations folder is read over the installed one: a copied fr.toml that
+# lacks a sentence keeps the installed one; a new language lacking sentences starts with a
+# warning naming them; a sentence that lost its {name} stops the start, naming file and key.
 mkdir "$WORK/tr"
-cp "$SRC"/ui-helper/translations/*.toml "$WORK/tr/"
+cp "$SRC"/ui-helper/translations/fr.toml "$WORK/tr/"
 grep -v '^ask = ' "$WORK/tr/fr.toml" >"$WORK/tr/fr.tmp" && mv "$WORK/tr/fr.tmp" "$WORK/tr/fr.toml"
+grep -v '^illegal_button = \|^sent_illegal = ' "$SRC/ui-helper/translations/en.toml" |
+  sed 's/^language = .*/language = "Deutsch"/' >"$WORK/tr/de.toml"
+rc=0
+"$SAFEGATE_UI" --config "$WORK/safegate.toml" --listen 127.0.0.1:0 --translations "$WORK/tr" \
+  --check >"$WORK/tr.out" 2>"$WORK/tr.log" || rc=$?
+check "school's translations: starts" "0" "$rc"
+check "school's translations: seven languages" "yes" "$(has "languages=7" "$(cat "$WORK/tr.out")")"
+check "school's translations: fr keeps the installed sentence, no error" "0" \
+  "$(grep -c 'error' "$WORK/tr.log" || true)"
+check "school's translations: de's missing sentences named" "yes" \
+  "$(has "de.toml: warning: 2 sentences not translated, shown in English: form.illegal_button, form.sent_illegal" "$(cat "$WORK/tr.log")")"
+sed -i 's/^site = .*/site = "Diese Seite"/' "$WORK/tr/de.toml"
 rc=0
 "$SAFEGATE_UI" --config "$WORK/safegate.toml" --listen 127.0.0.1:0 --translations "$WORK/tr" \
   >"$WORK/bad.out" 2>"$WORK/bad.log" || rc=$?
 check "broken translation: exit 1" "1" "$rc"
 check "broken translation: names the file and key" "yes" \
-  "$(has "fr.toml: error: no text for \"young.ask\"" "$(cat "$WORK/bad.log")")"
+  "$(has "de.toml: error: \"site\" must contain {name}" "$(cat "$WORK/bad.log")")"
 
 finish "block page: all checks passed"

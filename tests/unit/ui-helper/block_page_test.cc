@@ -22,6 +22,7 @@ Translations bundled() {
   DiagnosticSink sink;
   auto t = Translations::load(kBundled, sink);
   EXPECT_TRUE(t) << sink.toString();
+  EXPECT_EQ(sink.warningCount(), 0u) << sink.toString();  // the shipped six are complete
   return t ? std::move(*t) : Translations();
 }
 
@@ -118,6 +119,81 @@ TEST(BlockPageTest, AnIncompleteOrBrokenTranslationIsRefusedWithFileAndKey) {
   DiagnosticSink sink2;
   EXPECT_FALSE(Translations::load(dir.path(), sink2));
   EXPECT_NE(sink2.toString().find("es.toml:2:"), std::string::npos) << sink2.toString();
+}
+
+TEST(BlockPageTest, ASchoolsFolderRewordsSomeSentencesAndKeepsTheInstalledRest) {
+  testing::TempDir own;
+  {
+    std::ofstream fr(own.path() / "fr.toml");  // no "language": the installed one's is kept
+    fr << "[junior]\nhelp = \"Parle à Mme Dubois, salle 12.\"\n";
+  }
+  DiagnosticSink sink;
+  auto all = Translations::load(kBundled, own.path(), sink);
+  ASSERT_TRUE(all) << sink.toString();
+  EXPECT_EQ(sink.all().size(), 0u) << sink.toString();
+  const Translation& fr = all->pick("fr", "");
+  const Translations installed = bundled();
+  const Translation& installed_fr = installed.pick("fr", "");
+  EXPECT_EQ(fr.get("junior.help"), "Parle à Mme Dubois, salle 12.");
+  EXPECT_EQ(fr.get("teen.help"), installed_fr.get("teen.help"));
+  EXPECT_EQ(fr.name, installed_fr.name);
+  EXPECT_EQ(all->all().size(), 6u);
+}
+
+TEST(BlockPageTest, ANewLanguageMissingSentencesShowsThemInEnglishAndSaysWhich) {
+  testing::TempDir own;
+  DiagnosticSink reference_sink;
+  auto reference = Translations::load(kBundled, reference_sink);
+  ASSERT_TRUE(reference);
+  const Translation& en = reference->pick("en", "");
+  {
+    // A German file written before the form's may-be-illegal button existed, with one typo.
+    std::ofstream de(own.path() / "de.toml");
+    de << "language = \"Deutsch\"\n";
+    for (const auto& [key, text] : en.text) {
+      if (key == "form.illegal_button" || key == "form.sent_illegal") continue;
+      // Dotted keys ("junior.title = ..."); the page's own sentences are top-level keys.
+      const std::string toml_key = key.starts_with("page.") ? key.substr(5) : key;
+      const char* placeholder = key.ends_with(".category") ? "{category}"
+                                : key == "page.site"       ? "{name}"
+                                                           : "";
+      de << toml_key << " = \"DE " << placeholder << "\"\n";
+    }
+    de << "form.ilegal_button = \"Illegal\"\n";
+  }
+  DiagnosticSink sink;
+  auto all = Translations::load(kBundled, own.path(), sink);
+  ASSERT_TRUE(all) << sink.toString();
+  EXPECT_EQ(all->all().size(), 7u);
+  const Translation& de = all->pick("", "de-AT, en;q=0.5");
+  EXPECT_EQ(de.code, "de");
+  EXPECT_EQ(de.name, "Deutsch");
+  EXPECT_FALSE(de.rtl);
+  EXPECT_EQ(de.get("form.illegal_button"), en.get("form.illegal_button"));
+  EXPECT_EQ(de.get("junior.title"), "DE ");
+  const std::string text = sink.toString();
+  EXPECT_EQ(sink.errorCount(), 0u) << text;
+  EXPECT_NE(text.find("de.toml: warning: 2 sentences not translated, shown in English: "
+                      "form.illegal_button, form.sent_illegal"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\"form.ilegal_button\" is not a sentence the page shows"), std::string::npos)
+      << text;
+}
+
+TEST(BlockPageTest, ANewLanguageWithoutItsNameOrPlaceholdersIsRefused) {
+  testing::TempDir own;
+  {
+    std::ofstream de(own.path() / "de.toml");
+    de << "[junior]\ncategory = \"Gesperrt\"\n";  // no language, no {category}
+  }
+  DiagnosticSink sink;
+  EXPECT_FALSE(Translations::load(kBundled, own.path(), sink));
+  const std::string text = sink.toString();
+  EXPECT_NE(text.find("de.toml: error: \"language\" (the language's own name) is missing"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\"junior.category\" must contain {category}"), std::string::npos) << text;
 }
 
 TEST(BlockPageTest, TheFormIsOfferedOnlyWithATokenAndNeverForALicensedList) {
