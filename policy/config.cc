@@ -396,10 +396,18 @@ class ModelBuilder {
     }
     d.ui.dashboard_listen = ui.str("dashboard_listen");
     d.ui.dashboard_tls = ui.boolean("dashboard_tls");
-    d.ui.dashboard_cert = statePath(ui.str("dashboard_cert"));
-    d.ui.dashboard_key = statePath(ui.str("dashboard_key"));
-    d.ui.users_file = statePath(ui.str("users_file"));
-    d.ui.audit_log = statePath(ui.str("audit_log"));
+    // The UI's own folder when it runs as a user of its own; with --state-dir everything,
+    // this too, stays under the override.
+    const std::string ui_dir = ui.str("state_dir");
+    const bool own_ui_dir = !ui_dir.empty() && state_dir_override_.empty();
+    d.ui.state_dir = own_ui_dir ? resolveAgainst(configDir(), ui_dir) : d.state_dir;
+    auto uiPath = [&](const std::string& p) {
+      return own_ui_dir ? resolveAgainst(d.ui.state_dir, p) : statePath(p);
+    };
+    d.ui.dashboard_cert = uiPath(ui.str("dashboard_cert"));
+    d.ui.dashboard_key = uiPath(ui.str("dashboard_key"));
+    d.ui.users_file = uiPath(ui.str("users_file"));
+    d.ui.audit_log = uiPath(ui.str("audit_log"));
     d.ui.session_idle_minutes = ui.integer("session_idle_minutes");
     Section rq = top.sub("requests");
     d.requests.per_client_per_hour = rq.integer("per_client_per_hour");

@@ -93,6 +93,7 @@ struct UiSettings {
   std::string listen;                      // "addr:port"; "" = see schema
   std::string metrics_listen;              // "addr:port" of /metrics; "" = not served
   std::filesystem::path translations_dir;  // absolute; "" = installed
+  std::filesystem::path state_dir;  // absolute: the UI's own files (daemon.state_dir by default)
   std::vector<std::pair<std::string, std::string>> help_links;  // label, URL
   // The dashboard (docs/dashboard.md).
   std::string dashboard_listen;          // "addr:port"; "" = no dashboard

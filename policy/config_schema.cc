@@ -608,6 +608,11 @@ const KeyDef kKeys[] = {
      "https://, http:// or tel: (e.g. \"Childline 0800 1111|https://www.childline.org.uk\").",
      validateHelpLinks},
 
+    {"ui.state_dir", K::kString, "\"\"", R,
+     "Where safegate-ui keeps its own files (the dashboard's certificate, accounts and audit "
+     "log, when those are relative), so it can run as a user of its own that cannot read "
+     "daemon.state_dir (the package: /var/lib/safegate-ui, docs/operations.md); empty = "
+     "daemon.state_dir. Ignored with --state-dir, which keeps everything under the override."},
     {"ui.dashboard_listen", K::kString, "\"\"", R,
      "Where safegate-ui serves the dashboard for the safeguarding lead and parents, "
      "\"addr:port\", e.g. \"127.0.0.1:8443\" (docs/dashboard.md); empty = no dashboard. Port 0 "
@@ -618,19 +623,19 @@ const KeyDef kKeys[] = {
      "ui.dashboard_cert does not exist). false = plain HTTP: only behind a TLS proxy or on "
      "loopback."},
     {"ui.dashboard_cert", K::kString, "\"dashboard.crt\"", R,
-     "The dashboard's certificate (PEM), relative to daemon.state_dir unless absolute.",
+     "The dashboard's certificate (PEM), relative to ui.state_dir unless absolute.",
      validateNonEmpty},
     {"ui.dashboard_key", K::kString, "\"dashboard.key\"", R,
-     "The certificate's private key (PEM, mode 0600), relative to daemon.state_dir unless "
+     "The certificate's private key (PEM, mode 0600), relative to ui.state_dir unless "
      "absolute.",
      validateNonEmpty},
     {"ui.users_file", K::kString, "\"ui-users\"", R,
      "Dashboard accounts (name:role:scrypt hash per line; `safegatectl user add` writes it), "
-     "relative to daemon.state_dir unless absolute.",
+     "relative to ui.state_dir unless absolute.",
      validateNonEmpty},
     {"ui.audit_log", K::kString, "\"ui-audit.log\"", R,
      "Where the dashboard records who signed in, looked at or decided what (JSON lines), "
-     "relative to daemon.state_dir unless absolute.",
+     "relative to ui.state_dir unless absolute.",
      validateNonEmpty},
     {"ui.session_idle_minutes",
      K::kInteger,

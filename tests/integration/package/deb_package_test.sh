@@ -59,6 +59,15 @@ check "postinst created the safegate system user" "yes" \
 uid="$(awk -F: '$1 == "safegate" {print $3}' "$ROOT/etc/passwd")"
 check "postinst created /var/lib/safegate for it, 0750" "$uid 750" \
   "$(stat -c '%u %a' "$ROOT/var/lib/safegate" 2>/dev/null)"
+# safegate-ui is a user of its own: in the control socket's groups, not in safegate's group.
+ui_uid="$(awk -F: '$1 == "safegate-ui" {print $3}' "$ROOT/etc/passwd")"
+check "postinst created the safegate-ui system user" "yes" "$([ -n "$ui_uid" ] && echo yes || echo no)"
+members() { awk -F: -v g="$1" '$1 == g {print $4}' "$ROOT/etc/group"; }
+check "safegate-control: the daemon and the UI" "safegate,safegate-ui" "$(members safegate-control)"
+check "safegate-admin: the UI (the dashboard's decisions)" "safegate-ui" "$(members safegate-admin)"
+check "the UI is not in the daemon's group" "" "$(members safegate)"
+check "postinst created /var/lib/safegate-ui for it, 0750" "$ui_uid 750" \
+  "$(stat -c '%u %a' "$ROOT/var/lib/safegate-ui" 2>/dev/null)"
 for page in safegated safegatectl; do
   check "man page $page(8) renders without warnings" "" \
     "$(zcat "$ROOT/usr/share/man/man8/$page.8.gz" | groff -man -Tutf8 -ww -z 2>&1)"
@@ -124,6 +133,18 @@ if [ -n "$port" ]; then
     "$(dig @127.0.0.1 -p "$port" +time=2 +tries=1 10bet.com | grep -o NXDOMAIN | head -1)"
   check "its state went to the root's /var/lib/safegate" "yes" \
     "$([ -e "$ROOT/var/lib/safegate/incidents.sqlite" ] && echo yes || echo no)"
+  control_gid="$(awk -F: '$1 == "safegate-control" {print $3}' "$ROOT/etc/group")"
+  check "the control socket is in /run/safegate, 0660, group safegate-control" "660 $control_gid" \
+    "$(stat -c '%a %g' "$ROOT/run/safegate/control.sock" 2>/dev/null)"
+  # What the safegate-ui user can do, as the unit starts it (its groups from the root's
+  # /etc/group): ask safegated, but not read the children's data.
+  cp /usr/bin/setpriv /bin/ls "$ROOT/usr/bin/"
+  as_ui() { inroot /usr/bin/setpriv --reuid=safegate-ui --regid=safegate-ui --init-groups "$@"; }
+  out="$(as_ui /usr/bin/safegatectl status --json --config /etc/safegate/safegate.toml 2>&1)" || true
+  check "safegate-ui may ask safegated over the socket" "yes" \
+    "$(printf '%s' "$out" | grep -q '"pid"' && echo yes || echo "$out")"
+  check "safegate-ui cannot read /var/lib/safegate" "denied" \
+    "$(as_ui /usr/bin/ls /var/lib/safegate 2>&1 | grep -o 'Permission denied' | head -1 | sed 's/Permission denied/denied/')"
 fi
 check "the daemon runs as unshare's child" "safegated" "$(ps -o comm= -p "${DAEMON:-0}" || true)"
 [ -n "$DAEMON" ] && kill "$DAEMON"

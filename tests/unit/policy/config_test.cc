@@ -102,6 +102,39 @@ sources = ["https://lists.example/adult.txt"]
   EXPECT_EQ(abs->daemon.privacy.secret_file, "/etc/sg-secret");
 }
 
+TEST(ConfigTest, TheUisFilesLiveInUiStateDirUnlessAStateDirOverrideHoldsEverything) {
+  testing::TempDir dir;
+  const std::string text = R"(
+[daemon]
+state_dir = "state"
+[ui]
+state_dir = "ui-state"
+audit_log = "/var/log/sg-audit.log"
+)";
+  DiagnosticSink sink;
+  auto cfg = loadConfig(dir.write("c.toml", text), sink);
+  ASSERT_TRUE(cfg) << sink.toString();
+  const auto ui = dir.path() / "ui-state";
+  EXPECT_EQ(cfg->daemon.ui.state_dir, ui);
+  EXPECT_EQ(cfg->daemon.ui.users_file, ui / "ui-users");
+  EXPECT_EQ(cfg->daemon.ui.dashboard_cert, ui / "dashboard.crt");
+  EXPECT_EQ(cfg->daemon.ui.dashboard_key, ui / "dashboard.key");
+  EXPECT_EQ(cfg->daemon.ui.audit_log, "/var/log/sg-audit.log");  // absolute stays
+  EXPECT_EQ(cfg->daemon.database.path.parent_path(), dir.path() / "state");
+
+  // Without ui.state_dir, the daemon's; with --state-dir, the override (a test instance never
+  // writes into the production UI folder).
+  DiagnosticSink sink2;
+  auto plain = loadConfig(dir.write("d.toml", "[daemon]\nstate_dir = \"state\"\n"), sink2);
+  ASSERT_TRUE(plain) << sink2.toString();
+  EXPECT_EQ(plain->daemon.ui.users_file, dir.path() / "state" / "ui-users");
+  DiagnosticSink sink3;
+  auto moved = loadConfig(dir.path() / "c.toml", sink3, dir.path() / "other");
+  ASSERT_TRUE(moved) << sink3.toString();
+  EXPECT_EQ(moved->daemon.ui.state_dir, dir.path() / "other");
+  EXPECT_EQ(moved->daemon.ui.users_file, dir.path() / "other" / "ui-users");
+}
+
 TEST(ConfigTest, ControlRolesAndExceptionBoundAreReadAndRangeChecked) {
   testing::TempDir dir;
   DiagnosticSink sink;
