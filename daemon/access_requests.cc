@@ -121,27 +121,8 @@ nlohmann::json requestToJson(const AccessRequest& r) {
 
 Result<AccessRequest> requestFromJson(const nlohmann::json& j) {
   if (!j.is_object()) return Status::invalid("a request must be a JSON object");
-  auto text = [&](const char* key, bool required) -> Result<std::string> {
-    auto it = j.find(key);
-    if (it == j.end()) {
-      if (required) return Status::invalid(std::string("missing \"") + key + "\"");
-      return std::string();
-    }
-    if (!it->is_string()) return Status::invalid(std::string("\"") + key + "\" must be a string");
-    return it->get<std::string>();
-  };
-  auto integer = [&](const char* key, bool required) -> Result<int64_t> {
-    auto it = j.find(key);
-    if (it == j.end()) {
-      if (required) return Status::invalid(std::string("missing \"") + key + "\"");
-      return int64_t{0};
-    }
-    if (!it->is_number_integer() ||
-        (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX})) {
-      return Status::invalid(std::string("\"") + key + "\" must be an integer");
-    }
-    return it->get<int64_t>();
-  };
+  auto text = [&](const char* key, bool required) { return recordText(j, key, required); };
+  auto integer = [&](const char* key, bool required) { return recordInteger(j, key, required); };
   AccessRequest r;
   auto id = integer("id", true);
   if (!id) return id.status();

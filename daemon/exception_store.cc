@@ -40,23 +40,8 @@ nlohmann::json exceptionToJson(const TemporaryException& e) {
 
 Result<TemporaryException> exceptionFromJson(const nlohmann::json& j) {
   if (!j.is_object()) return Status::invalid("an exception must be a JSON object");
-  auto text = [&](const char* key, bool required) -> Result<std::string> {
-    auto it = j.find(key);
-    if (it == j.end()) {
-      if (required) return Status::invalid(std::string("missing \"") + key + "\"");
-      return std::string();
-    }
-    if (!it->is_string()) return Status::invalid(std::string("\"") + key + "\" must be a string");
-    return it->get<std::string>();
-  };
-  auto integer = [&](const char* key) -> Result<int64_t> {
-    auto it = j.find(key);
-    if (it == j.end()) return Status::invalid(std::string("missing \"") + key + "\"");
-    if (!it->is_number_integer()) {
-      return Status::invalid(std::string("\"") + key + "\" must be an integer");
-    }
-    return it->get<int64_t>();
-  };
+  auto text = [&](const char* key, bool required) { return recordText(j, key, required); };
+  auto integer = [&](const char* key) { return recordInteger(j, key, /*required=*/true); };
   TemporaryException e;
   auto id = integer("id");
   if (!id) return id.status();

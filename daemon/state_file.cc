@@ -60,4 +60,27 @@ std::filesystem::path setDamagedFileAside(const std::filesystem::path& file, int
   return aside;
 }
 
+Result<std::string> recordText(const nlohmann::json& entry, const char* key, bool required) {
+  auto it = entry.find(key);
+  if (it == entry.end()) {
+    if (required) return Status::invalid(std::string("missing \"") + key + "\"");
+    return std::string();
+  }
+  if (!it->is_string()) return Status::invalid(std::string("\"") + key + "\" must be a string");
+  return it->get<std::string>();
+}
+
+Result<int64_t> recordInteger(const nlohmann::json& entry, const char* key, bool required) {
+  auto it = entry.find(key);
+  if (it == entry.end()) {
+    if (required) return Status::invalid(std::string("missing \"") + key + "\"");
+    return int64_t{0};
+  }
+  if (!it->is_number_integer() ||
+      (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX})) {
+    return Status::invalid(std::string("\"") + key + "\" must be an integer");
+  }
+  return it->get<int64_t>();
+}
+
 }  // namespace safegate

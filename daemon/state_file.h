@@ -19,6 +19,11 @@ namespace safegate {
 nlohmann::json parseStateFile(const std::string& text, const std::filesystem::path& file,
                               std::string_view what, DiagnosticSink& diags);
 
+// One entry's key as a string (a missing optional key reads as "") or an integer (missing
+// optional: 0; an unsigned value past INT64_MAX is refused), else an error naming the key.
+Result<std::string> recordText(const nlohmann::json& entry, const char* key, bool required);
+Result<int64_t> recordInteger(const nlohmann::json& entry, const char* key, bool required);
+
 // Renames `file` to `<file>.corrupt-<now>` and warns that `kept` valid entries (`noun`, e.g.
 // "exception(s)") were restored; an error when the rename fails. Returns the new name, or ""
 // when it could not be moved.
