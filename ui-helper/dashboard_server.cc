@@ -237,6 +237,9 @@ class DashboardServer::Impl {
       d.incidents = ask({{"cmd", "incidents"}, {"limit", 20}}, 5000)
                         .value("incidents", nlohmann::json::array());
       audit(s, req, "view_incidents", "overview: latest " + std::to_string(d.incidents.size()));
+    } else {
+      // A viewer sees counts only, but counts of children's blocks are incident data too.
+      audit(s, req, "view_counts", "overview");
     }
     res.set_content(renderOverview(s, d), kHtml);
   }

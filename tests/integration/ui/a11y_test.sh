@@ -36,6 +36,7 @@ cp "$SRC"/tests/integration/ui/a11y/*.mjs "$NODE_DIR/"
 ui_test_init a11y
 
 echo "casino.example.test" >"$WORK/gambling.txt"
+start_upstream  # answers every A with 192.0.2.1: what an approved name gets
 echo "secret-illegal.example.test" >"$WORK/iwf.txt"
 # write_config PROFILE: the client (127.0.0.1, Chromium) is in a group of that profile.
 write_config() {
@@ -44,7 +45,7 @@ write_config() {
 state_dir = "$WORK/state"
 [dns]
 listen = ["127.0.0.1:0"]
-upstreams = ["127.0.0.1:9"]
+upstreams = ["127.0.0.1:$UP_PORT"]
 [control]
 socket = "control.sock"
 [ui]
@@ -126,6 +127,8 @@ check "dashboard in the browser: the request is approved" "1" \
   "$("$SAFEGATECTL" requests list --state approved --json --socket "$WORK/state/control.sock" | wc -l)"
 check "dashboard in the browser: its exception is in force" "yes" \
   "$("$SAFEGATECTL" exceptions list --json --socket "$WORK/state/control.sock" | grep -q '"granted_by":"root for ada (dashboard)"' && echo yes || echo no)"
+check "dig after the approval in the browser: the upstream's answer" "192.0.2.1" \
+  "$(dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 +short casino.example.test)"
 check "Arabic is right to left in the browser" "yes" \
   "$(grep -q 'casino.example.test?lang=ar: HTTP 403, lang=ar dir=rtl' "$WORK/axe-13-17.out" && echo yes || echo no)"
 check "a screenshot per language and band" "yes" \

@@ -170,6 +170,19 @@ check "ending an exception" "200 yes" "$(cat "$WORK/status") $(has "Exception $X
 check "dig after ending it: blocked again" "NXDOMAIN" \
   "$(dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 casino.example.test | sed -n 's/.*status: \([A-Z]*\).*/\1/p')"
 
+# A pause (safegatectl pause) is on the same page, says "everything", and ends the same way.
+"$SAFEGATECTL" pause --group pupils --minutes 30 --socket "$WORK/state/control.sock" >/dev/null
+body="$(c lena /exceptions)"
+check "exceptions: a group's pause is listed" "yes" \
+  "$(has '<td>pause</td><td>group pupils</td><td>everything</td>' "$body")"
+PID_X="$(sed -n 's|.*name="exception" value="\([0-9]*\)".*|\1|p' <<<"$body" | head -1)"
+check "dig during the pause: allowed" "192.0.2.1" \
+  "$(dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 +short casino.example.test)"
+body="$(c lena /exceptions/end --data "csrf=$CSRF&exception=$PID_X")"
+check "ending the pause" "200 yes" "$(cat "$WORK/status") $(has "Exception $PID_X ended." "$body")"
+check "dig after the pause: blocked again" "NXDOMAIN" \
+  "$(dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +timeout=3 casino.example.test | sed -n 's/.*status: \([A-Z]*\).*/\1/p')"
+
 # A child's "this page may be against the law" (the hotline is on): the third button, the
 # thank-you, the lead forwards it, and the outbox holds a URL-only report with nothing about
 # the child.
@@ -202,6 +215,7 @@ check "admin: the audit log" "200" "$(cat "$WORK/status")"
 check "audit: the approval, by whom" "yes" "$(has "<td>lena</td><td>127.0.0.1</td><td>approve</td><td>request $ID casino.example.test for 127.0.0.1, 60 minutes</td>" "$body")"
 check "audit: the failed sign-in" "yes" "$(has '<td>lena</td><td>127.0.0.1</td><td>login_failed</td>' "$body")"
 check "audit: the refused forgery" "yes" "$(has '<td>csrf_refused</td>' "$body")"
+check "audit: a viewer's look at the counts" "yes" "$(has '<td>vic</td><td>127.0.0.1</td><td>view_counts</td>' "$body")"
 check "audit: views of incident data" "yes" "$(has '<td>view_incidents</td>' "$body")"
 check "audit: the search, with its filter" "yes" "$(has '<td>view_incidents</td><td>category=gambling: 1</td>' "$body")"
 check "audit: the device page" "yes" "$(has "<td>view_device</td><td>$DEVICE</td>" "$body")"

@@ -72,6 +72,7 @@ try {
 
   response = await page.goto(`${base}incidents`, { waitUntil: 'load' });
   failed += await axeCheck(page, shots, 'dashboard-incidents.png', 'dashboard incidents', response.status());
+  expect("the real dig's block is listed", (await page.content()).includes('casino.example.test'));
   const device = await page.$eval('a[href^="/device?client="]', (a) => a.href).catch(() => '');
   expect('an incident links to its device', device !== '');
   if (device) {
