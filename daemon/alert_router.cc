@@ -29,7 +29,10 @@ std::string headerSafe(std::string_view v) {
   return out;
 }
 
-std::string actionOf(const AlertNotice& n) { return n.blocked ? "alert-block" : "alert-allow"; }
+std::string actionOf(const AlertNotice& n) {
+  if (!n.alert) return n.blocked ? "block" : "monitor";
+  return n.blocked ? "alert-block" : "alert-allow";
+}
 
 // What an alert says about the name: nothing for a licensed list (docs/categories.md).
 std::string shownName(const AlertNotice& n) {
@@ -57,7 +60,10 @@ AlertRouter::AlertRouter(std::vector<policy::AlertSettings> routes, std::string 
 }
 
 bool AlertRouter::matches(const policy::AlertSettings& s, const AlertNotice& n) const {
-  if (n.blocked ? !s.on_block : !s.on_allow) return false;
+  if (n.alert ? (n.blocked ? !s.on_block : !s.on_allow)
+              : (n.blocked ? !s.on_every_block : !s.on_every_monitor)) {
+    return false;
+  }
   if (!s.categories.empty() &&
       std::find(s.categories.begin(), s.categories.end(), n.category) == s.categories.end()) {
     return false;
@@ -66,6 +72,13 @@ bool AlertRouter::matches(const policy::AlertSettings& s, const AlertNotice& n) 
     return false;
   }
   return true;
+}
+
+bool AlertRouter::wantsEveryIncident() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::any_of(routes_.begin(), routes_.end(), [](const Route& r) {
+    return r.settings.on_every_block || r.settings.on_every_monitor;
+  });
 }
 
 void AlertRouter::onAlert(const AlertNotice& notice) {
@@ -453,8 +466,9 @@ std::string AlertRouter::renderSyslog(const Pending& p) const {
     params.push_back({"suppressed_before", std::to_string(p.suppressed_before)});
   }
   if (!deployment_id_.empty()) params.push_back({"deployment", deployment_id_});
-  // alert-allow (the child reached the content) is more urgent than a block: error vs warning.
-  const int severity = p.notice.blocked ? 4 : 3;
+  // alert-allow (the child reached the content) is more urgent than a block: error vs warning;
+  // exported plain incidents: a block is a notice, a monitored one informational.
+  const int severity = p.notice.alert ? (p.notice.blocked ? 4 : 3) : (p.notice.blocked ? 5 : 6);
   return formatRfc5424(severity, p.notice.unix_ms, hostname_, "alert", "safegate@32473", params,
                        p.notice.category + " " + (p.notice.blocked ? "blocked" : "allowed") +
                            " for " + p.notice.device + " (" + p.notice.group + ")");

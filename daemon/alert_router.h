@@ -59,6 +59,9 @@ class AlertRouter {
               std::filesystem::path incident_db = {});
 
   void onAlert(const AlertNotice& notice);
+  // Whether a destination exports plain block / monitor incidents too (actions "block",
+  // "monitor"): the incident store then hands every such incident to onAlert().
+  bool wantsEveryIncident() const;
   // A subscribed list's health changed (daemon/list_refresher.h): for every destination with
   // list_notices on, one message at the next flush (no batching, no rate limit: the refresher
   // already sends a failure at most once a day). Called by the list refresher thread.

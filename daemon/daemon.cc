@@ -402,8 +402,8 @@ Status Daemon::startUp(DiagnosticSink& diags) {
   incidents_ = std::move(*store);
   alerts_ = makeAlertRouter(settings_, SystemClock::instance(), loaded->config.policy.time_zone);
   if (alerts_) {
-    incidents_->setAlertSink(
-        [router = alerts_.get()](const AlertNotice& n) { router->onAlert(n); });
+    incidents_->setAlertSink([router = alerts_.get()](const AlertNotice& n) { router->onAlert(n); },
+                             alerts_->wantsEveryIncident());
   }
   incidents_->start();
 

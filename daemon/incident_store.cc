@@ -231,7 +231,10 @@ void IncidentStore::takeQueued() {
   std::unordered_map<std::string, std::string> devices;
   while (pending_.size() < pending_.capacity() && queue_.tryPop(e)) {
     pending_.push_back(e);
-    if (!e.alert || e.query_log_only || !alert_sink_) continue;
+    if (e.query_log_only || !alert_sink_) continue;
+    const bool exported =
+        sink_every_incident_ && (e.verdict == Verdict::kBlock || e.verdict == Verdict::kMonitor);
+    if (!e.alert && !exported) continue;
     AlertNotice n;
     n.unix_ms = e.unix_ms;
     std::string key = e.device.length ? std::string(e.device.view())
@@ -249,6 +252,7 @@ void IncidentStore::takeQueued() {
     n.confidential = e.confidential;
     if (!e.confidential) n.name = e.name.view();
     n.blocked = e.verdict == Verdict::kBlock;
+    n.alert = e.alert;
     n.protocol = protocolName(e.protocol);
     alert_sink_(n);
   }

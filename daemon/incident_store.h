@@ -88,7 +88,8 @@ struct AlertNotice {
   std::string category;
   std::string name;  // empty when confidential
   bool confidential = false;
-  bool blocked = false;  // alert-block (else alert-allow)
+  bool blocked = false;  // alert-block / block (else alert-allow / monitor)
+  bool alert = true;     // an alert-* action; false: a plain block or monitor (incident export)
   std::string protocol;
 };
 using AlertSink = std::function<void(const AlertNotice&)>;
@@ -166,7 +167,12 @@ class IncidentStore {
   // Called on the writer thread for every alerting incident as it is taken from the queue —
   // before and independently of the database write, so a full disk does not silence alerts.
   // Set before start(); the sink must be quick (it is the alert router's enqueue).
-  void setAlertSink(AlertSink sink) { alert_sink_ = std::move(sink); }
+  // With `every_incident`, also every plain block and monitor incident (a destination exports
+  // incidents to a collector, docs/alerts.md "Incident export"); never full-query-log rows.
+  void setAlertSink(AlertSink sink, bool every_incident = false) {
+    alert_sink_ = std::move(sink);
+    sink_every_incident_ = every_incident;
+  }
   // How incidents and alerts show a device: its [[clients]] name (`device_name`), else its
   // pseudonym (or its MAC / address with pseudonymize_clients off; *named is then true). Any
   // thread.
@@ -202,6 +208,7 @@ class IncidentStore {
   static constexpr size_t kMaxBatch = 4096;    // events per transaction
   static constexpr size_t kRowsPerYield = 64;  // see writeBatch()
   std::vector<IncidentEvent> pending_;         // writer thread only
+  bool sink_every_incident_ = false;           // set before start()
   std::thread thread_;
   std::mutex wake_mutex_;
   std::condition_variable wake_;

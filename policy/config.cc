@@ -752,9 +752,13 @@ class ModelBuilder {
         a.on_block = true;
       } else if (act == "alert-allow") {
         a.on_allow = true;
+      } else if (act == "block") {
+        a.on_every_block = true;
+      } else if (act == "monitor") {
+        a.on_every_monitor = true;
       } else {
-        sink_.error(s.at("actions"),
-                    shown + ".actions: \"" + act + "\" is not alert-block or alert-allow");
+        sink_.error(s.at("actions"), shown + ".actions: \"" + act +
+                                         "\" is not alert-block, alert-allow, block or monitor");
       }
     }
     for (const auto& c : a.categories) checkCategory(c, s.at("categories"), shown + ".categories");

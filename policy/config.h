@@ -169,6 +169,8 @@ struct AlertSettings {
   bool syslog_tls = true;
   bool on_block = true;                 // actions contains alert-block
   bool on_allow = true;                 // actions contains alert-allow
+  bool on_every_block = false;          // actions contains block: every blocked incident
+  bool on_every_monitor = false;        // actions contains monitor: every monitored incident
   std::vector<std::string> categories;  // empty = all
   std::vector<std::string> groups;      // empty = all
   bool list_notices = true;             // subscribed lists failing / recovering (docs/alerts.md)

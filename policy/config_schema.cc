@@ -1075,7 +1075,9 @@ const KeyDef kKeys[] = {
      "syslog: collector as host:port (RFC 5425 TLS on 6514 by default)."},
     {"alerts[].syslog_tls", K::kBoolean, "true", R, "syslog: TLS (RFC 5425); false = plain TCP."},
     {"alerts[].actions", K::kStringList, "[\"alert-block\", \"alert-allow\"]", R,
-     "Which incidents: alert-block (blocked) and/or alert-allow (allowed but alerting)."},
+     "Which incidents: alert-block (blocked) and/or alert-allow (allowed but alerting); block "
+     "and monitor add every blocked / monitored incident, for exporting incidents to a "
+     "district's collector (usually a syslog destination with rate_limit_minutes = 0)."},
     {"alerts[].categories", K::kStringList, "[]", R, "Only these categories; empty = all."},
     {"alerts[].groups", K::kStringList, "[]", R, "Only these groups; empty = all."},
     {"alerts[].list_notices", K::kBoolean, "true", R,

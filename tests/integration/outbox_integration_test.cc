@@ -120,6 +120,14 @@ TEST_F(OutboxIntegrationTest, QueuedReportIsDeliveredWithTokenKeyAndDeployment) 
   EXPECT_EQ(got[0]["headers"]["x-safegate-deployment"], "school-42");
   auto body = nlohmann::json::parse(got[0]["body"].get<std::string>());
   EXPECT_EQ(body["url"], "http://bad.test/page");
+  // What actually arrived is what docs/hotline-report.schema.json promises.
+  const auto sent = dir_.write("sent.jsonl", got[0]["body"].get<std::string>() + "\n");
+  const std::string verdict =
+      run("/usr/bin/python3 '" +
+          (testing::sourceDir() / "tests/support/validate_json_schema.py").string() + "' '" +
+          (testing::sourceDir() / "docs/hotline-report.schema.json").string() + "' < '" +
+          sent.string() + "' 2>&1 && echo schema-ok");
+  EXPECT_NE(verdict.find("schema-ok"), std::string::npos) << verdict;
   for (int i = 0; i < 500 && stateOf(result["id"]) != OutboxState::kDelivered; ++i) usleep(20'000);
   EXPECT_EQ(stateOf(result["id"]), OutboxState::kDelivered);
 
@@ -209,6 +217,48 @@ TEST_F(OutboxIntegrationTest, AlertingIncidentFromARealDigReachesTheLeadsSignedW
   EXPECT_EQ(j["alerts"][0]["name"], "selfharm.test");
   EXPECT_EQ(j["alerts"][0]["device_named"], false);  // a pseudonym, never the address
   EXPECT_EQ(body.find("127.0.0.1"), std::string::npos) << body;
+}
+
+// Incident export (actions = ["block"]): a plain block from a real dig reaches the district's
+// collector, naming the device as its [[clients]] entry does.
+TEST_F(OutboxIntegrationTest, EveryBlockIsExportedToADestinationThatAsksForIt) {
+  dir_.write("games.txt", "games.test\n");
+  const auto cfg = dir_.write(
+      "safegate.toml",
+      "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
+          "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
+          "[policy]\ndefault_group = \"kids\"\n"
+          "[[lists]]\nname = \"games\"\ncategory = \"games\"\nsources = [\"games.txt\"]\n"
+          "[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n"
+          "[groups.categories]\ngames = \"block\"\n"
+          "[[clients]]\nname = \"Sam's tablet\"\ngroup = \"kids\"\naddresses = [\"127.0.0.1\"]\n"
+          "[[alerts]]\nname = \"district\"\nkind = \"webhook\"\nurl = \"" +
+          server_.url("/ok") + "\"\nca_file = \"" + pki_->caFile() +
+          "\"\nactions = [\"block\"]\nbatch_seconds = 0\nrate_limit_minutes = 0\n");
+  ASSERT_TRUE(daemon_.start({safegated_, "--config", cfg.string()}, log().string()));
+  auto line = daemon_.waitForLine("safegated: ready", 15000);
+  ASSERT_TRUE(line) << testing::readFile(log());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) << *line;
+  const std::string answer =
+      run("dig @127.0.0.1 -p " + std::string(m[1]) + " +time=3 +tries=1 games.test 2>&1");
+  ASSERT_NE(answer.find("NXDOMAIN"), std::string::npos) << answer;
+
+  std::vector<nlohmann::json> got;
+  for (int i = 0; i < 1500 && got.empty(); ++i) {
+    for (const auto& r : server_.requests()) {
+      if (r["path"] == "/ok") got.push_back(r);
+    }
+    if (got.empty()) usleep(20'000);
+  }
+  ASSERT_EQ(got.size(), 1u) << testing::readFile(log());
+  auto j = nlohmann::json::parse(got[0]["body"].get<std::string>());
+  ASSERT_EQ(j["alerts"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["alerts"][0]["action"], "block");
+  EXPECT_EQ(j["alerts"][0]["category"], "games");
+  EXPECT_EQ(j["alerts"][0]["name"], "games.test");
+  EXPECT_EQ(j["alerts"][0]["device"], "Sam's tablet");
+  EXPECT_EQ(j["alerts"][0]["device_named"], true);
 }
 
 // A child's access request (as the block page files it) reaches the lead's webhook at once: the

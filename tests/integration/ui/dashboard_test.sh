@@ -204,6 +204,9 @@ check "report: the page, the category, reporter child" "yes yes yes" \
   "$(has '"url":"http://casino.example.test/"' "$report") $(has '"suspected_content":"child-sexual-abuse-material"' "$report") $(has '"reporter_role":"child"' "$report")"
 check "report: nothing about the child" "no no no" \
   "$(has '127.0.0.1' "$report") $(has "$DEVICE" "$report") $(has 'Sam' "$report")"
+check "report: valid against docs/hotline-report.schema.json" "0" \
+  "$(sqlite3 "$WORK/state/outbox.sqlite" "SELECT payload FROM outbox WHERE kind = 'hotline-report'" |
+     python3 "$SRC/tests/support/validate_json_schema.py" "$SRC/docs/hotline-report.schema.json" >"$WORK/schema.out" 2>&1; echo $?)"
 check "forwarded twice: refused" "1" \
   "$("$SAFEGATECTL" requests approve "$RID" --category child-abuse --socket "$WORK/state/control.sock" >/dev/null 2>&1; echo $?)"
 

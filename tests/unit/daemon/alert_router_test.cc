@@ -73,6 +73,37 @@ TEST_F(AlertRouterTest, OnlyMatchingActionsCategoriesAndGroupsBecomeAlerts) {
   EXPECT_EQ(r.stats().alerts, 1u);
 }
 
+TEST_F(AlertRouterTest, PlainBlocksGoOnlyToADestinationThatExportsThem) {
+  auto lead = route("lead", policy::AlertKind::kWebhook);  // alert-block, alert-allow
+  lead.batch_seconds = 0;
+  auto district = route("district", policy::AlertKind::kSyslog);
+  district.on_block = district.on_allow = false;
+  district.on_every_block = true;  // actions = ["block"]
+  district.rate_limit_minutes = 0;
+  AlertRouter r = router({lead});
+  EXPECT_FALSE(r.wantsEveryIncident());
+  AlertRouter both = router({lead, district});
+  EXPECT_TRUE(both.wantsEveryIncident());
+  AlertNotice plain = notice("Sam's tablet", "gambling");
+  plain.alert = false;
+  AlertNotice monitored = notice("Sam's tablet", "social", /*blocked=*/false);
+  monitored.alert = false;
+  both.onAlert(plain);
+  both.onAlert(monitored);                            // nobody exports monitored incidents here
+  both.onAlert(notice("Sam's tablet", "self-harm"));  // an alert: the lead only
+  both.flush();
+  auto q = queued();
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0].destination, "lead");
+  auto body = nlohmann::json::parse(q[0].payload);
+  ASSERT_EQ(body["alerts"].size(), 1u);
+  EXPECT_EQ(body["alerts"][0]["action"], "alert-block");
+  EXPECT_EQ(q[1].destination, "district");
+  EXPECT_EQ(q[1].payload.rfind("<109>1 ", 0), 0u) << q[1].payload;  // a plain block: notice
+  EXPECT_NE(q[1].payload.find("action=\"block\""), std::string::npos) << q[1].payload;
+  EXPECT_NE(q[1].payload.find("category=\"gambling\""), std::string::npos) << q[1].payload;
+}
+
 TEST_F(AlertRouterTest, BatchWindowGathersAlertsIntoOneWebhookBody) {
   AlertRouter r = router({route("lead", policy::AlertKind::kWebhook)});
   r.onAlert(notice("Sam's tablet", "self-harm"));

@@ -77,6 +77,7 @@ categories = ["self-harm"]
 name = "district"
 kind = "syslog"
 syslog_address = "collector.example:6514"
+actions = ["block", "monitor", "alert-block"]
 )"),
                         sink);
   ASSERT_TRUE(cfg) << sink.toString();
@@ -86,6 +87,11 @@ syslog_address = "collector.example:6514"
   EXPECT_TRUE(cfg->daemon.alerts[0].on_allow);
   EXPECT_EQ(cfg->daemon.alerts[1].syslog_host, "collector.example");
   EXPECT_EQ(cfg->daemon.alerts[1].syslog_port, 6514);
+  EXPECT_TRUE(cfg->daemon.alerts[1].on_every_block);  // incident export
+  EXPECT_TRUE(cfg->daemon.alerts[1].on_every_monitor);
+  EXPECT_TRUE(cfg->daemon.alerts[1].on_block);
+  EXPECT_FALSE(cfg->daemon.alerts[1].on_allow);
+  EXPECT_FALSE(cfg->daemon.alerts[0].on_every_block);
 
   DiagnosticSink bad;
   auto broken = loadConfig(dir.write("d.toml", R"([[alerts]]
@@ -93,6 +99,7 @@ name = "x"
 kind = "email"
 smtp_url = "http://mail.example"
 categories = ["selfharm"]
+actions = ["blocked"]
 [[alerts]]
 name = "x"
 kind = "webhook"
@@ -102,7 +109,8 @@ kind = "webhook"
   const std::string all = bad.toString();
   for (const char* want : {"alerts[0]: smtp_url must be", "alerts[0]: to needs at least one",
                            "unknown category \"selfharm\"", "alerts[1].name: \"x\" is used twice",
-                           "alerts[1]: url is required"}) {
+                           "alerts[1]: url is required",
+                           "\"blocked\" is not alert-block, alert-allow, block or monitor"}) {
     EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
   }
 }
