@@ -66,14 +66,35 @@ class OutboxIntegrationTest : public ::testing::Test {
   // Starts the daemon on `cfg` and waits for the reload that follows its first list download
   // (readiness from the log, woken by inotify). Returns the DNS port, "" on failure.
   std::string startAndWaitForListUpdate(const std::filesystem::path& cfg) {
+    const std::string port = startForDns(cfg);
+    if (port.empty() || !testing::waitForFileText(log(), "reload after a list update applied")) {
+      return "";
+    }
+    return port;
+  }
+  // Starts the daemon on `cfg`; the DNS port of its ready line, "" on failure.
+  std::string startForDns(const std::filesystem::path& cfg) {
     if (!daemon_.start({safegated_, "--config", cfg.string()}, log().string())) return "";
     auto line = daemon_.waitForLine("safegated: ready", 15000);
     std::smatch m;
     if (!line || !std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) {
       return "";
     }
-    if (!testing::waitForFileText(log(), "reload after a list update applied")) return "";
     return m[1];
+  }
+  std::string dig(const std::string& port, const std::string& name) {
+    return run("dig @127.0.0.1 -p " + port + " +time=3 +tries=1 " + name + " 2>&1");
+  }
+  // The requests that reached `path`, waiting (bounded) for the first.
+  std::vector<nlohmann::json> postsTo(const std::string& path) {
+    std::vector<nlohmann::json> got;
+    for (int i = 0; i < 1500 && got.empty(); ++i) {
+      for (const auto& r : server_.requests()) {
+        if (r["path"] == path) got.push_back(r);
+      }
+      if (got.empty()) usleep(20'000);
+    }
+    return got;
   }
   std::string report(const std::filesystem::path& cfg) {
     return run(ctl_ + " report http://bad.test/page --category child-abuse --json --config '" +
@@ -190,23 +211,14 @@ TEST_F(OutboxIntegrationTest, AlertingIncidentFromARealDigReachesTheLeadsSignedW
           "[[alerts]]\nname = \"lead\"\nkind = \"webhook\"\nurl = \"" +
           server_.url("/ok") + "\"\nca_file = \"" + pki_->caFile() + "\"\nsecret_file = \"" +
           secret.string() + "\"\nbatch_seconds = 0\n");
-  ASSERT_TRUE(daemon_.start({safegated_, "--config", cfg.string()}, log().string()));
-  auto line = daemon_.waitForLine("safegated: ready", 15000);
-  ASSERT_TRUE(line) << testing::readFile(log());
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) << *line;
-  const std::string answer =
-      run("dig @127.0.0.1 -p " + std::string(m[1]) + " +time=3 +tries=1 selfharm.test 2>&1");
+  const std::string port = startForDns(cfg);
+  ASSERT_FALSE(port.empty()) << testing::readFile(log());
+  const std::string answer = dig(port, "selfharm.test");
   ASSERT_NE(answer.find("NXDOMAIN"), std::string::npos) << answer;
 
-  std::vector<nlohmann::json> got;
-  for (int i = 0; i < 1500 && got.empty(); ++i) {
-    for (const auto& r : server_.requests()) {
-      if (r["headers"].contains("x-safegate-signature")) got.push_back(r);
-    }
-    if (got.empty()) usleep(20'000);
-  }
+  auto got = postsTo("/ok");
   ASSERT_EQ(got.size(), 1u) << testing::readFile(log());
+  ASSERT_TRUE(got[0]["headers"].contains("x-safegate-signature")) << got[0].dump();
   const std::string body = got[0]["body"];
   EXPECT_EQ(got[0]["headers"]["x-safegate-signature"],
             "sha256=" + hmacSha256Hex("shared-with-the-receiver", body));
@@ -235,22 +247,12 @@ TEST_F(OutboxIntegrationTest, EveryBlockIsExportedToADestinationThatAsksForIt) {
           "[[alerts]]\nname = \"district\"\nkind = \"webhook\"\nurl = \"" +
           server_.url("/ok") + "\"\nca_file = \"" + pki_->caFile() +
           "\"\nactions = [\"block\"]\nbatch_seconds = 0\nrate_limit_minutes = 0\n");
-  ASSERT_TRUE(daemon_.start({safegated_, "--config", cfg.string()}, log().string()));
-  auto line = daemon_.waitForLine("safegated: ready", 15000);
-  ASSERT_TRUE(line) << testing::readFile(log());
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(*line, m, std::regex("dns=127\\.0\\.0\\.1:(\\d+)"))) << *line;
-  const std::string answer =
-      run("dig @127.0.0.1 -p " + std::string(m[1]) + " +time=3 +tries=1 games.test 2>&1");
+  const std::string port = startForDns(cfg);
+  ASSERT_FALSE(port.empty()) << testing::readFile(log());
+  const std::string answer = dig(port, "games.test");
   ASSERT_NE(answer.find("NXDOMAIN"), std::string::npos) << answer;
 
-  std::vector<nlohmann::json> got;
-  for (int i = 0; i < 1500 && got.empty(); ++i) {
-    for (const auto& r : server_.requests()) {
-      if (r["path"] == "/ok") got.push_back(r);
-    }
-    if (got.empty()) usleep(20'000);
-  }
+  auto got = postsTo("/ok");
   ASSERT_EQ(got.size(), 1u) << testing::readFile(log());
   auto j = nlohmann::json::parse(got[0]["body"].get<std::string>());
   ASSERT_EQ(j["alerts"].size(), 1u) << j.dump();
@@ -287,13 +289,7 @@ TEST_F(OutboxIntegrationTest, AChildsAccessRequestIsToldToTheLeadsWebhook) {
   ASSERT_TRUE(added && added->ok) << (added ? added->error : added.status().message());
   ASSERT_EQ(added->result["status"], "added") << added->result.dump();
 
-  std::vector<nlohmann::json> got;
-  for (int i = 0; i < 1500 && got.empty(); ++i) {
-    for (const auto& r : server_.requests()) {
-      if (r["path"] == "/ok") got.push_back(r);
-    }
-    if (got.empty()) usleep(20'000);
-  }
+  auto got = postsTo("/ok");
   ASSERT_EQ(got.size(), 1u) << testing::readFile(log());
   const std::string body = got[0]["body"];
   auto j = nlohmann::json::parse(body);
@@ -356,13 +352,7 @@ TEST_F(OutboxIntegrationTest, AListThatCannotBeDownloadedIsToldToTheAlertDestina
           "\"\n[[alerts]]\nname = \"it\"\nkind = \"webhook\"\nurl = \"" + server_.url("/ok") +
           "\"\nca_file = \"" + pki_->caFile() + "\"\nactions = []\n");
   ASSERT_TRUE(startDaemon(cfg)) << testing::readFile(log());
-  std::vector<nlohmann::json> got;
-  for (int i = 0; i < 1500 && got.empty(); ++i) {
-    for (const auto& r : server_.requests()) {
-      if (r["path"] == "/ok") got.push_back(r);
-    }
-    if (got.empty()) usleep(20'000);
-  }
+  auto got = postsTo("/ok");
   ASSERT_EQ(got.size(), 1u) << testing::readFile(log());
   auto j = nlohmann::json::parse(got[0]["body"].get<std::string>());
   EXPECT_EQ(j["type"], "safegate.list");
