@@ -255,8 +255,9 @@ TEST_F(OutboxDeliveryTest, ThreadDeliversWhatIsQueuedAfterAWake) {
   EXPECT_EQ(state, OutboxState::kDelivered);
 }
 
-// A flood of 10,000 alerts (one per device, so no rate limit folds them) reaches the
-// receiver whole, in 500-alert bodies, with the router flushed by the delivery thread the way
+// A flood of 20,000 alerts — 10,000 devices, each twice — drains within the rate limit (one per
+// device and category per hour): the 10,000 first ones reach the receiver whole, in 500-alert
+// bodies, and the 10,000 repeats are folded and counted, with the router flushed by the delivery thread the way
 // safegated wires it (AlertRouter::flush as the producer) — nothing on the caller's thread but
 // onAlert().
 TEST_F(OutboxDeliveryTest, TenThousandAlertsDrainThroughTheRouterAndTheDeliveryThread) {
@@ -264,17 +265,17 @@ TEST_F(OutboxDeliveryTest, TenThousandAlertsDrainThroughTheRouterAndTheDeliveryT
   route.name = "drain";
   route.kind = policy::AlertKind::kWebhook;
   route.batch_seconds = 1;
-  route.rate_limit_minutes = 0;
+  route.rate_limit_minutes = 60;
   AlertRouter router({route}, (dir_.path() / "outbox.sqlite").string(), {}, "gw1", "school-42",
                      SystemClock::instance());
   const size_t earlier = server_->requests().size();  // the suite shares one receiver
   OutboxDelivery d(options(), {destination("drain", "/echo")}, SystemClock::instance());
   d.setProducer([&router] { return router.flush(); });
   ASSERT_TRUE(d.start().isOk());
-  for (int i = 0; i < 10'000; ++i) {
+  for (int i = 0; i < 20'000; ++i) {
     AlertNotice n;
     n.unix_ms = SystemClock::instance().unixMs();
-    n.device = "device-" + std::to_string(i);
+    n.device = "device-" + std::to_string(i % 10'000);
     n.group = "year-7";
     n.category = "self-harm";
     n.name = "self-harm.example";
@@ -308,6 +309,7 @@ TEST_F(OutboxDeliveryTest, TenThousandAlertsDrainThroughTheRouterAndTheDeliveryT
   EXPECT_LE(bodies, 40u);
   EXPECT_EQ(d.stats().delivered, bodies);
   EXPECT_EQ(router.stats().messages, bodies);
+  EXPECT_EQ(router.stats().suppressed, 10'000u);
   EXPECT_EQ(d.stats().failed_attempts, 0u);
 }
 
