@@ -61,7 +61,8 @@ struct AccessRequest {
 };
 
 // A new request as the alert router tells the safeguarding lead (docs/alerts.md): the device
-// as alerts name it (a [[clients]] name, else its pseudonym, never the address), the name only
+// as alerts name it (a [[clients]] name, else its pseudonym — the address only with
+// pseudonymize_clients off), the name only
 // for access and wrong-block requests (a page that may be illegal is not spread by e-mail; the
 // lead reads it on the dashboard), and whether the child wrote a reason, never the reason.
 struct RequestNotice {

@@ -60,10 +60,10 @@ AlertRouter::AlertRouter(std::vector<policy::AlertSettings> routes, std::string 
 }
 
 bool AlertRouter::matches(const policy::AlertSettings& s, const AlertNotice& n) const {
-  if (n.alert ? (n.blocked ? !s.on_block : !s.on_allow)
-              : (n.blocked ? !s.on_every_block : !s.on_every_monitor)) {
-    return false;
-  }
+  // "block" exports every blocked incident, alerting or not; "monitor" every monitored one.
+  const bool wanted = n.alert ? (n.blocked ? s.on_block : s.on_allow) : false;
+  const bool exported = n.blocked ? s.on_every_block : !n.alert && s.on_every_monitor;
+  if (!wanted && !exported) return false;
   if (!s.categories.empty() &&
       std::find(s.categories.begin(), s.categories.end(), n.category) == s.categories.end()) {
     return false;
@@ -90,7 +90,10 @@ void AlertRouter::onAlert(const AlertNotice& notice) {
     int64_t folded = 0;
     const int64_t window_ms = int64_t{r.settings.rate_limit_minutes} * 60'000;
     if (window_ms > 0) {
-      const std::string key = notice.device + '\n' + notice.category;
+      // Alerts and exported plain incidents have windows of their own: a plain block must not
+      // hide a later alert for the same device and category.
+      const std::string key =
+          notice.device + '\n' + notice.category + (notice.alert ? "\na" : "\ne");
       auto it = r.windows.find(key);
       if (it != r.windows.end() && now - it->second.started_ms < window_ms) {
         ++it->second.suppressed;

@@ -744,7 +744,6 @@ class ModelBuilder {
     a.categories = s.strings("categories");
     a.groups = s.strings("groups");
     a.list_notices = s.boolean("list_notices");
-    a.request_notices = s.boolean("request_notices");
     const auto actions = s.strings("actions");
     a.on_block = a.on_allow = false;
     for (const auto& act : actions) {
@@ -761,6 +760,10 @@ class ModelBuilder {
                                          "\" is not alert-block, alert-allow, block or monitor");
       }
     }
+    // A destination that takes no incidents (actions = [], list notices for the IT contact;
+    // or only an export to a collector) hears of children's requests only when it says so.
+    a.request_notices =
+        s.node("request_notices") ? s.boolean("request_notices") : (a.on_block || a.on_allow);
     for (const auto& c : a.categories) checkCategory(c, s.at("categories"), shown + ".categories");
     for (const auto& g : a.groups) {
       pending_group_refs_.emplace_back(g, s.at("groups"), shown + ".groups");

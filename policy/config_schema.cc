@@ -1087,7 +1087,9 @@ const KeyDef kKeys[] = {
     {"alerts[].request_notices", K::kBoolean, "true", R,
      "Also tell this destination when a child asks for access, reports a wrong block or reports "
      "a page that may be illegal (only requests from `groups`, when set). Names the device and "
-     "the page, never the child's reason; a may-be-illegal page's address is not sent."},
+     "the page, never the child's reason; a may-be-illegal page's address is not sent. Unset: "
+     "on for a destination whose actions include alert-block or alert-allow, off for one that "
+     "takes none (actions = [] or only block / monitor)."},
     {"alerts[].digest_time", K::kString, "\"\"", R,
      "Daily digest at this local time (\"07:30\", policy.time_zone): per group the day's alerts "
      "and blocks by category, top blocked names and a red-amber-green status; empty = none.",

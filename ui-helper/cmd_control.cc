@@ -7,7 +7,8 @@
 // Exit codes: 0 ok; 1 the daemon refused or reported an error (every diagnostic is printed to
 // standard error, e.g. a reload with a bad config); 2 the socket could not be reached.
 // The socket is --socket PATH, else the control.socket of --config FILE, else
-// $SAFEGATE_CONTROL_SOCKET, else /var/lib/safegate/control.sock.
+// $SAFEGATE_CONTROL_SOCKET, else /run/safegate/control.sock when it exists (the package's),
+// else /var/lib/safegate/control.sock.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -51,6 +53,11 @@ std::string socketPath(const ControlOptions& o) {
     for (const auto& d : sink.all()) std::cerr << d.toString() << "\n";
   }
   if (const char* env = getenv("SAFEGATE_CONTROL_SOCKET"); env && *env) return env;
+  // The package's place (/run/safegate, reachable without the state directory), else the
+  // built-in default beside the state.
+  std::error_code ec;
+  if (std::filesystem::exists("/run/safegate/control.sock", ec))
+    return "/run/safegate/control.sock";
   return "/var/lib/safegate/control.sock";
 }
 

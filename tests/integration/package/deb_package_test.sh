@@ -158,6 +158,8 @@ exec 3<&-
 # ---- purge removes the children's data ----
 dpkg --root="$ROOT" --force-script-chrootless --force-depends --log="$WORK/dpkg.log" \
   --purge safegate >"$WORK/purge.out" 2>&1 || { cat "$WORK/purge.out"; FAILURES=$((FAILURES + 1)); }
+check "purge removes /var/lib/safegate-ui (accounts, audit log)" "no" \
+  "$([ -e "$ROOT/var/lib/safegate-ui" ] && echo yes || echo no)"
 check "purge removes /var/lib/safegate (incidents, pseudonym secret)" "no" \
   "$([ -e "$ROOT/var/lib/safegate" ] && echo yes || echo no)"
 check "purge removes the conffile" "no" \

@@ -73,13 +73,13 @@ TEST_F(AlertRouterTest, OnlyMatchingActionsCategoriesAndGroupsBecomeAlerts) {
   EXPECT_EQ(r.stats().alerts, 1u);
 }
 
-TEST_F(AlertRouterTest, PlainBlocksGoOnlyToADestinationThatExportsThem) {
+TEST_F(AlertRouterTest, PlainBlocksGoOnlyToADestinationThatExportsEveryBlock) {
   auto lead = route("lead", policy::AlertKind::kWebhook);  // alert-block, alert-allow
   lead.batch_seconds = 0;
   auto district = route("district", policy::AlertKind::kSyslog);
   district.on_block = district.on_allow = false;
-  district.on_every_block = true;  // actions = ["block"]
-  district.rate_limit_minutes = 0;
+  district.on_every_block = true;    // actions = ["block"]
+  district.rate_limit_minutes = 60;  // the alert below must not fall in the block's window
   AlertRouter r = router({lead});
   EXPECT_FALSE(r.wantsEveryIncident());
   AlertRouter both = router({lead, district});
@@ -89,19 +89,22 @@ TEST_F(AlertRouterTest, PlainBlocksGoOnlyToADestinationThatExportsThem) {
   AlertNotice monitored = notice("Sam's tablet", "social", /*blocked=*/false);
   monitored.alert = false;
   both.onAlert(plain);
-  both.onAlert(monitored);                            // nobody exports monitored incidents here
-  both.onAlert(notice("Sam's tablet", "self-harm"));  // an alert: the lead only
+  both.onAlert(monitored);                           // nobody exports monitored incidents here
+  both.onAlert(notice("Sam's tablet", "gambling"));  // an alert-block: the lead; "block" too
   both.flush();
   auto q = queued();
-  ASSERT_EQ(q.size(), 2u);
+  ASSERT_EQ(q.size(), 3u);
   EXPECT_EQ(q[0].destination, "lead");
   auto body = nlohmann::json::parse(q[0].payload);
-  ASSERT_EQ(body["alerts"].size(), 1u);
+  ASSERT_EQ(body["alerts"].size(), 1u);  // the plain block is not the lead's
   EXPECT_EQ(body["alerts"][0]["action"], "alert-block");
   EXPECT_EQ(q[1].destination, "district");
   EXPECT_EQ(q[1].payload.rfind("<109>1 ", 0), 0u) << q[1].payload;  // a plain block: notice
   EXPECT_NE(q[1].payload.find("action=\"block\""), std::string::npos) << q[1].payload;
   EXPECT_NE(q[1].payload.find("category=\"gambling\""), std::string::npos) << q[1].payload;
+  // The alert for the same device and category is not hidden by the plain block's window.
+  EXPECT_EQ(q[2].destination, "district");
+  EXPECT_NE(q[2].payload.find("action=\"alert-block\""), std::string::npos) << q[2].payload;
 }
 
 TEST_F(AlertRouterTest, BatchWindowGathersAlertsIntoOneWebhookBody) {
@@ -319,8 +322,7 @@ TEST_F(AlertRouterTest, ARequestReachesTheLeadAtTheNextFlushWithoutTheChildsWord
 
   // A page that may be illegal: its address goes nowhere but the dashboard.
   n.request = 8;
-  n.kind = AccessRequest::Kind::kSuspectedIllegal;
-  n.name.clear();
+  n.kind = AccessRequest::Kind::kSuspectedIllegal;  // the name stays set: the router drops it
   n.device = "p-3f9a";
   n.device_named = false;
   r.onRequestNotice(n);

@@ -78,10 +78,27 @@ name = "district"
 kind = "syslog"
 syslog_address = "collector.example:6514"
 actions = ["block", "monitor", "alert-block"]
+[[alerts]]
+name = "it"
+kind = "webhook"
+url = "https://it.example/hook"
+actions = []
+[[alerts]]
+name = "it-and-requests"
+kind = "webhook"
+url = "https://it.example/hook2"
+actions = ["block"]
+request_notices = true
 )"),
                         sink);
   ASSERT_TRUE(cfg) << sink.toString();
-  ASSERT_EQ(cfg->daemon.alerts.size(), 2u);
+  ASSERT_EQ(cfg->daemon.alerts.size(), 4u);
+  // Children's requests: on for a destination that takes alerts, off for one that takes none
+  // unless it says so.
+  EXPECT_TRUE(cfg->daemon.alerts[0].request_notices);
+  EXPECT_TRUE(cfg->daemon.alerts[1].request_notices);
+  EXPECT_FALSE(cfg->daemon.alerts[2].request_notices);
+  EXPECT_TRUE(cfg->daemon.alerts[3].request_notices);
   EXPECT_EQ(cfg->daemon.alerts[0].kind, AlertKind::kEmail);
   EXPECT_FALSE(cfg->daemon.alerts[0].on_block);
   EXPECT_TRUE(cfg->daemon.alerts[0].on_allow);

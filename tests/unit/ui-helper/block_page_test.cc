@@ -125,7 +125,8 @@ TEST(BlockPageTest, ASchoolsFolderRewordsSomeSentencesAndKeepsTheInstalledRest) 
   testing::TempDir own;
   {
     std::ofstream fr(own.path() / "fr.toml");  // no "language": the installed one's is kept
-    fr << "[junior]\nhelp = \"Parle à Mme Dubois, salle 12.\"\n";
+    fr << "[junior]\nhelp = \"Parle à Mme Dubois, salle 12.\"\n"
+       << "[teen]\ntitle = \"\"\n";  // an empty sentence never blanks the installed one
   }
   DiagnosticSink sink;
   auto all = Translations::load(kBundled, own.path(), sink);
@@ -136,6 +137,8 @@ TEST(BlockPageTest, ASchoolsFolderRewordsSomeSentencesAndKeepsTheInstalledRest) 
   const Translation& installed_fr = installed.pick("fr", "");
   EXPECT_EQ(fr.get("junior.help"), "Parle à Mme Dubois, salle 12.");
   EXPECT_EQ(fr.get("teen.help"), installed_fr.get("teen.help"));
+  EXPECT_EQ(fr.get("teen.title"), installed_fr.get("teen.title"));
+  EXPECT_FALSE(fr.get("teen.title").empty());
   EXPECT_EQ(fr.name, installed_fr.name);
   EXPECT_EQ(all->all().size(), 6u);
 }
