@@ -72,6 +72,19 @@ class OutboxIntegrationTest : public ::testing::Test {
     }
     return port;
   }
+  // A config whose group "kids" (the default) has games.test blocked, plus `tail`.
+  std::filesystem::path gamesConfig(const std::string& tail) {
+    dir_.write("games.txt", "games.test\n");
+    return dir_.write(
+        "safegate.toml",
+        "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
+            "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
+            "[policy]\ndefault_group = \"kids\"\n"
+            "[[lists]]\nname = \"games\"\ncategory = \"games\"\nsources = [\"games.txt\"]\n"
+            "[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n"
+            "[groups.categories]\ngames = \"block\"\n" +
+            tail);
+  }
   // Starts the daemon on `cfg`; the DNS port of its ready line, "" on failure.
   std::string startForDns(const std::filesystem::path& cfg) {
     if (!daemon_.start({safegated_, "--config", cfg.string()}, log().string())) return "";
@@ -234,19 +247,11 @@ TEST_F(OutboxIntegrationTest, AlertingIncidentFromARealDigReachesTheLeadsSignedW
 // Incident export (actions = ["block"]): a plain block from a real dig reaches the district's
 // collector, naming the device as its [[clients]] entry does.
 TEST_F(OutboxIntegrationTest, EveryBlockIsExportedToADestinationThatAsksForIt) {
-  dir_.write("games.txt", "games.test\n");
-  const auto cfg = dir_.write(
-      "safegate.toml",
-      "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
-          "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
-          "[policy]\ndefault_group = \"kids\"\n"
-          "[[lists]]\nname = \"games\"\ncategory = \"games\"\nsources = [\"games.txt\"]\n"
-          "[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n"
-          "[groups.categories]\ngames = \"block\"\n"
-          "[[clients]]\nname = \"Sam's tablet\"\ngroup = \"kids\"\naddresses = [\"127.0.0.1\"]\n"
-          "[[alerts]]\nname = \"district\"\nkind = \"webhook\"\nurl = \"" +
-          server_.url("/ok") + "\"\nca_file = \"" + pki_->caFile() +
-          "\"\nactions = [\"block\"]\nbatch_seconds = 0\nrate_limit_minutes = 0\n");
+  const auto cfg = gamesConfig(
+      "[[clients]]\nname = \"Sam's tablet\"\ngroup = \"kids\"\naddresses = [\"127.0.0.1\"]\n"
+      "[[alerts]]\nname = \"district\"\nkind = \"webhook\"\nurl = \"" +
+      server_.url("/ok") + "\"\nca_file = \"" + pki_->caFile() +
+      "\"\nactions = [\"block\"]\nbatch_seconds = 0\nrate_limit_minutes = 0\n");
   const std::string port = startForDns(cfg);
   ASSERT_FALSE(port.empty()) << testing::readFile(log());
   const std::string answer = dig(port, "games.test");
@@ -266,17 +271,9 @@ TEST_F(OutboxIntegrationTest, EveryBlockIsExportedToADestinationThatAsksForIt) {
 // A child's access request (as the block page files it) reaches the lead's webhook at once: the
 // page and the device's pseudonym, never the address or the child's words.
 TEST_F(OutboxIntegrationTest, AChildsAccessRequestIsToldToTheLeadsWebhook) {
-  dir_.write("games.txt", "games.test\n");
-  const auto cfg = dir_.write(
-      "safegate.toml",
-      "[daemon]\nstate_dir = \"" + (dir_.path() / "state").string() +
-          "\"\n[dns]\nlisten = [\"127.0.0.1:0\"]\nupstreams = [\"127.0.0.1:9\"]\n"
-          "[policy]\ndefault_group = \"kids\"\n"
-          "[[lists]]\nname = \"games\"\ncategory = \"games\"\nsources = [\"games.txt\"]\n"
-          "[[groups]]\nname = \"kids\"\nprofile = \"9-12\"\n"
-          "[groups.categories]\ngames = \"block\"\n"
-          "[[alerts]]\nname = \"lead\"\nkind = \"webhook\"\nurl = \"" +
-          server_.url("/ok") + "\"\nca_file = \"" + pki_->caFile() + "\"\nbatch_seconds = 3600\n");
+  const auto cfg =
+      gamesConfig("[[alerts]]\nname = \"lead\"\nkind = \"webhook\"\nurl = \"" + server_.url("/ok") +
+                  "\"\nca_file = \"" + pki_->caFile() + "\"\nbatch_seconds = 3600\n");
   ASSERT_TRUE(startDaemon(cfg)) << testing::readFile(log());
   auto added = ui::controlCall((dir_.path() / "state/control.sock").string(),
                                {{"v", 1},

@@ -257,9 +257,9 @@ TEST_F(OutboxDeliveryTest, ThreadDeliversWhatIsQueuedAfterAWake) {
 
 // A flood of 20,000 alerts — 10,000 devices, each twice — drains within the rate limit (one per
 // device and category per hour): the 10,000 first ones reach the receiver whole, in 500-alert
-// bodies, and the 10,000 repeats are folded and counted, with the router flushed by the delivery thread the way
-// safegated wires it (AlertRouter::flush as the producer) — nothing on the caller's thread but
-// onAlert().
+// bodies, and the 10,000 repeats are folded and counted, with the router flushed by the delivery
+// thread the way safegated wires it (AlertRouter::flush as the producer) — nothing on the caller's
+// thread but onAlert().
 TEST_F(OutboxDeliveryTest, TenThousandAlertsDrainThroughTheRouterAndTheDeliveryThread) {
   policy::AlertSettings route;
   route.name = "drain";
