@@ -30,6 +30,7 @@
 #include "daemon/privileges.h"
 #include "daemon/protected_names_data.h"
 #include "filters/domain_name.h"
+#include "policy/decision_text.h"
 #include "policy/list_cache.h"
 
 namespace safegate {
@@ -53,36 +54,6 @@ void notifySystemd(const char* state) {
   sendto(fd, state, strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
          static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
   close(fd);
-}
-
-std::string_view blockAnswerName(BlockAnswer a) {
-  switch (a) {
-    case BlockAnswer::kNxdomain: return "nxdomain";
-    case BlockAnswer::kNodata: return "nodata";
-    case BlockAnswer::kNullAddress: return "null";
-    case BlockAnswer::kBlockPage: return "block_page";
-    case BlockAnswer::kRefused: return "refused";
-  }
-  return "nxdomain";
-}
-
-nlohmann::json decisionJson(std::string_view name, const Decision& d) {
-  nlohmann::json j;
-  j["name"] = std::string(name);
-  j["verdict"] = std::string(verdictName(d.verdict));
-  j["group"] = std::string(d.group);
-  j["category"] = std::string(d.category);
-  j["rule"] = d.confidential ? std::string() : std::string(d.rule);
-  j["source"] = d.confidential || d.source_file.empty()
-                    ? std::string()
-                    : std::string(d.source_file) + ":" + std::to_string(d.source_line);
-  j["reason"] = renderReason(d);
-  j["alert"] = d.alert;
-  j["confidential"] = d.confidential;
-  j["block_answer"] = std::string(blockAnswerName(d.block_answer));
-  if (!d.rewrite_target.empty()) j["rewrite_target"] = std::string(d.rewrite_target);
-  if (d.exception_id) j["exception_id"] = d.exception_id;
-  return j;
 }
 
 nlohmann::json exceptionJson(const policy::TemporaryException& e) { return exceptionToJson(e); }
@@ -751,7 +722,7 @@ std::string Daemon::handleControl(const ControlRequest& req) {
       f.mac = mac;
       f.name = *canonical;
       f.unix_time_seconds = at;
-      nlohmann::json j = decisionJson(*canonical, view->decide(f));
+      nlohmann::json j = decisionJson(*canonical, describeDecision(view->decide(f)));
       // The group's profile (its age band): the block page words itself for it.
       uint16_t group_index = 0;
       if (const policy::GroupSettings* g = view->groupFor(*client, mac, group_index)) {

@@ -159,7 +159,7 @@ struct InlineInspector::Impl {
   }
 
   void recordIncident(const RequestFacts& f, const Decision& d) {
-    if (!d.log || self.incidents_ == nullptr) return;
+    if (!isIncident(d) || self.incidents_ == nullptr) return;
     IncidentEvent e = IncidentEvent::fromDecision(f, d, unix_ms);
     if (view != nullptr) e.device.assign(view->deviceName(f.client, f.mac));
     count(self.counters_.incidents);
@@ -172,7 +172,7 @@ struct InlineInspector::Impl {
     Decision d;
     d.verdict = v;
     d.log = v != Verdict::kAllow;
-    d.reason = DecisionReason::kDefault;
+    d.reason = DecisionReason::kInlineSetting;
     d.group = group->name;
     d.group_index = group_index;
     d.category = category;

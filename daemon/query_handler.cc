@@ -119,9 +119,7 @@ QueryPlan QueryHandler::plan(const PolicyView& policy, std::span<const uint8_t> 
   facts.dns_type = q.question.qtype;
   facts.unix_time_seconds = now_ms / 1000;
   const Decision d = policy.decide(facts);
-  const bool incident = d.log || d.alert ||
-                        ((d.verdict == Verdict::kBlock || d.verdict == Verdict::kMonitor) &&
-                         d.reason != DecisionReason::kBypassDefault);
+  const bool incident = isIncident(d);
   if (d.alert) bump(counters_.alerted);
   QueryPlan plan;
   switch (d.verdict) {
@@ -200,7 +198,7 @@ size_t QueryHandler::finish(const PolicyView& policy, std::span<const uint8_t> q
     const Decision d = policy.decide(facts);
     if (d.verdict == Verdict::kBlock) {
       bump(counters_.cname_blocked);
-      recordIncident(policy, facts, d, q.question.name, now_ms);
+      if (isIncident(d)) recordIncident(policy, facts, d, q.question.name, now_ms);
       size_t n = buildBlockAnswer(query, q, d, out, &policy);
       return n ? n : servfail(query, q, out, counters_);
     }

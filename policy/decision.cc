@@ -12,6 +12,17 @@ std::string_view verdictName(Verdict v) {
   return "allow";
 }
 
+std::string_view blockAnswerName(BlockAnswer a) {
+  switch (a) {
+    case BlockAnswer::kNxdomain: return "nxdomain";
+    case BlockAnswer::kNodata: return "nodata";
+    case BlockAnswer::kNullAddress: return "null";
+    case BlockAnswer::kBlockPage: return "block-page";
+    case BlockAnswer::kRefused: return "refused";
+  }
+  return "nxdomain";
+}
+
 std::string_view decisionReasonName(DecisionReason r) {
   switch (r) {
     case DecisionReason::kIllegalList: return "illegal-list";
@@ -25,6 +36,7 @@ std::string_view decisionReasonName(DecisionReason r) {
     case DecisionReason::kRegexRule: return "regex-rule";
     case DecisionReason::kListException: return "list-exception";
     case DecisionReason::kDefault: return "default";
+    case DecisionReason::kInlineSetting: return "inline-setting";
   }
   return "default";
 }
@@ -46,6 +58,11 @@ std::string renderReason(const Decision& d) {
       s += ")";
     }
     return s;
+  };
+  auto verb = [&]() -> std::string {
+    return d.verdict == Verdict::kBlock     ? "blocked"
+           : d.verdict == Verdict::kMonitor ? "allowed and recorded"
+                                            : "allowed";
   };
   switch (d.reason) {
     case DecisionReason::kIllegalList:
@@ -70,21 +87,18 @@ std::string renderReason(const Decision& d) {
                   group);
     case DecisionReason::kCategory:
     case DecisionReason::kRegexRule: {
-      std::string verb = d.verdict == Verdict::kBlock     ? "blocked"
-                         : d.verdict == Verdict::kMonitor ? "allowed and recorded"
-                                                          : "allowed";
-      if (d.alert) verb += ", safeguarding alert";
-      return with(verb + ": " + (category.empty() ? std::string("group list") : category) +
+      std::string v = verb();
+      if (d.alert) v += ", safeguarding alert";
+      return with(v + ": " + (category.empty() ? std::string("group list") : category) +
                   (d.reason == DecisionReason::kRegexRule ? " regex rule" : "") + " for group " +
                   group);
     }
     case DecisionReason::kListException:
       return with("allowed: exception (@@) in the " + category + " list for group " + group);
-    case DecisionReason::kDefault:
-      return std::string(d.verdict == Verdict::kBlock     ? "blocked"
-                         : d.verdict == Verdict::kMonitor ? "allowed and recorded"
-                                                          : "allowed") +
-             ": no rule matched; default of group " + group;
+    case DecisionReason::kDefault: return verb() + ": no rule matched; default of group " + group;
+    case DecisionReason::kInlineSetting:
+      return with(verb() + ": " + (category.empty() ? std::string("inline") : category) +
+                  " setting of group " + group);
   }
   return {};
 }

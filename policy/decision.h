@@ -49,6 +49,7 @@ enum class DecisionReason : uint8_t {
   kRegexRule,           // a regex rule matched
   kListException,       // an @@ exception in a list
   kDefault,             // nothing matched: the group's default
+  kInlineSetting,  // the inline path's own group setting (ech, quic, encrypted_dns, ...)
 };
 std::string_view decisionReasonName(DecisionReason r);
 
@@ -73,6 +74,19 @@ struct Decision {
   // Note on `rule`: for plain list entries it is the listed name, which is a suffix of
   // RequestFacts::name (a view into the caller's name, valid as long as that is).
 };
+
+// The config spelling of a block answer: "nxdomain", "nodata", "null", "block-page", "refused".
+std::string_view blockAnswerName(BlockAnswer a);
+
+// True when a decision is recorded as an incident, on every path that decides (DNS over UDP
+// and TCP, inline DNS, HTTP, TLS, QUIC): anything the policy logs or alerts on, and every block
+// or monitor except the bypass defaults (canary and DDR answers keep a client on this resolver;
+// they say nothing about the child).
+constexpr bool isIncident(const Decision& d) noexcept {
+  return d.log || d.alert ||
+         ((d.verdict == Verdict::kBlock || d.verdict == Verdict::kMonitor) &&
+          d.reason != DecisionReason::kBypassDefault);
+}
 
 // One line a person can read: "blocked: pornography (list adult, adult.txt:12) for group
 // year7". Never mentions the entry of a confidential decision. Control plane (allocates).

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "filters/domain_name.h"
+#include "policy/decision_text.h"
 #include "policy/policy_engine.h"
 #include "ui-helper/commands.h"
 
@@ -37,17 +38,6 @@ struct ExplainOptions {
   bool json = false;
   std::vector<std::string> names;
 };
-
-std::string_view blockAnswerName(BlockAnswer a) {
-  switch (a) {
-    case BlockAnswer::kNxdomain: return "nxdomain";
-    case BlockAnswer::kNodata: return "nodata";
-    case BlockAnswer::kNullAddress: return "null";
-    case BlockAnswer::kBlockPage: return "block-page";
-    case BlockAnswer::kRefused: return "refused";
-  }
-  return "nxdomain";
-}
 
 // ISO 8601: YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM|-HH:MM]; without a zone, local time in `tz`.
 std::optional<int64_t> parseIsoTime(std::string_view s, const policy::TimeZone& tz) {
@@ -197,29 +187,14 @@ int runExplain(const ExplainOptions& o) {
     const bool from_list = d.reason == DecisionReason::kCategory ||
                            d.reason == DecisionReason::kAllowList ||
                            d.reason == DecisionReason::kListException;
-    const std::string rule = d.confidential ? std::string()
-                             : from_list
+    const std::string rule = from_list && !d.confidential
                                  ? rule_text.ruleAsWritten(d.source_file, d.source_line, d.rule)
-                                 : std::string(d.rule);
-    std::string source;
-    if (!d.confidential && !d.source_file.empty()) {
-      source = std::string(d.source_file);
-      if (d.source_line > 0) source += ":" + std::to_string(d.source_line);
-    }
-    Decision shown = d;
-    shown.rule = rule;  // renderReason() quotes the rule as written too
-    const std::string reason = renderReason(shown);
+                                 : std::string();
+    const DecisionText t = describeDecision(d, rule);
     if (o.json) {
-      nlohmann::json j{{"name", *canonical}, {"verdict", verdictName(d.verdict)},
-                       {"group", d.group},   {"category", d.category},
-                       {"rule", rule},       {"source", source},
-                       {"reason", reason},   {"decided_by", decisionReasonName(d.reason)},
-                       {"alert", d.alert},   {"log", d.log}};
-      if (d.verdict == Verdict::kBlock) j["block_answer"] = blockAnswerName(d.block_answer);
-      if (d.verdict == Verdict::kRewrite) j["rewrite_target"] = d.rewrite_target;
-      std::cout << j.dump() << "\n";
+      std::cout << decisionJson(*canonical, t).dump() << "\n";
     } else {
-      std::cout << *canonical << ": " << verdictName(d.verdict) << " — " << reason << "\n";
+      std::cout << *canonical << ": " << t.verdict << " — " << t.reason << "\n";
     }
   };
   if (!o.names.empty()) {

@@ -3,8 +3,9 @@
 // One line per observation. Human form:
 //   2016-03-01T12:34:56.789Z 10.0.0.5 tls www.casino.example block gambling (lists/gambling.txt:3)
 // With --json, one object per line: time, client, server, port, protocol, host, dns_type
-// (DNS only), http_path (HTTP only), ech (TLS/QUIC), verdict, group, category, rule, source,
-// reason. Exit status: 0 when the capture was read (whatever the verdicts), 1 on a config or
+// (DNS only), http_path (HTTP only), ech (TLS/QUIC), then the decision as
+// policy/decision_text.h renders it for explain too: verdict, decided_by, group, category,
+// rule, source, reason. Exit status: 0 when the capture was read (whatever the verdicts), 1 on a config or
 // capture error (every diagnostic printed).
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -47,12 +48,13 @@ int runReplay(const ReplayOptions& o) {
                        {"port", r.server_port},
                        {"protocol", protocolName(r.protocol)},
                        {"host", r.host},
-                       {"verdict", r.verdict},
-                       {"group", r.group},
-                       {"category", r.category},
-                       {"rule", r.rule},
-                       {"source", r.source},
-                       {"reason", r.reason}};
+                       {"verdict", r.decision.verdict},
+                       {"decided_by", r.decision.decided_by},
+                       {"group", r.decision.group},
+                       {"category", r.decision.category},
+                       {"rule", r.decision.rule},
+                       {"source", r.decision.source},
+                       {"reason", r.decision.reason}};
       if (r.protocol == Protocol::kDns) j["dns_type"] = r.dns_type;
       if (r.protocol == Protocol::kHttp) j["http_path"] = r.http_path;
       if (r.protocol == Protocol::kTls || r.protocol == Protocol::kQuic) j["ech"] = r.ech;
@@ -63,9 +65,9 @@ int runReplay(const ReplayOptions& o) {
       if (r.protocol == Protocol::kDns) std::cout << " type=" << r.dns_type;
       if (r.protocol == Protocol::kHttp) std::cout << " path=" << r.http_path;
       if (r.ech) std::cout << " ech";
-      std::cout << " " << r.verdict;
-      if (!r.category.empty()) std::cout << " " << r.category;
-      if (!r.source.empty()) std::cout << " (" << r.source << ")";
+      std::cout << " " << r.decision.verdict;
+      if (!r.decision.category.empty()) std::cout << " " << r.decision.category;
+      if (!r.decision.source.empty()) std::cout << " (" << r.decision.source << ")";
       std::cout << "\n";
     }
   }

@@ -169,7 +169,7 @@ class Replayer {
     ReplayObservation o = base(v, Protocol::kQuic);
     if (g.quic == policy::QuicMode::kDrop) {
       o.host = canonical(hello.sni);
-      own(o, v, "block", "quic", "quic = \"drop\" (the client falls back to TCP)");
+      own(o, v, Verdict::kBlock, "quic", "quic = \"drop\" (the client falls back to TCP)");
       return;
     }
     hello_(o, v, hello, g);
@@ -212,13 +212,13 @@ class Replayer {
         "encrypted_dns (circumvention list address)");
   }
 
-  static const char* encryptedDnsVerdict(const policy::GroupSettings& g) {
+  static Verdict encryptedDnsVerdict(const policy::GroupSettings& g) {
     switch (g.encrypted_dns) {
-      case policy::EncryptedDnsMode::kBlock: return "block";
-      case policy::EncryptedDnsMode::kMonitor: return "monitor";
-      case policy::EncryptedDnsMode::kAllow: return "allow";
+      case policy::EncryptedDnsMode::kBlock: return Verdict::kBlock;
+      case policy::EncryptedDnsMode::kMonitor: return Verdict::kMonitor;
+      case policy::EncryptedDnsMode::kAllow: return Verdict::kAllow;
     }
-    return "allow";
+    return Verdict::kAllow;
   }
 
   void tcpSegment(const PacketView& v) {
@@ -311,14 +311,15 @@ class Replayer {
     o.ech = hello.has_ech;
     o.host = canonical(hello.sni);
     if (hello.has_ech && g.ech == policy::EchMode::kBlock) {
-      own(o, v, "block", "ech", "ech = \"block\"");
+      own(o, v, Verdict::kBlock, "ech", "ech = \"block\"");
       return;
     }
     if (o.host.empty()) {
-      const char* verdict = g.unresolved_destination == policy::UnresolvedMode::kBlock ? "block"
-                            : g.unresolved_destination == policy::UnresolvedMode::kMonitor
-                                ? "monitor"
-                                : "allow";
+      const Verdict verdict = g.unresolved_destination == policy::UnresolvedMode::kBlock
+                                  ? Verdict::kBlock
+                              : g.unresolved_destination == policy::UnresolvedMode::kMonitor
+                                  ? Verdict::kMonitor
+                                  : Verdict::kAllow;
       own(o, v, verdict, "unresolved-destination", "unresolved_destination (no SNI)");
       return;
     }
@@ -352,28 +353,23 @@ class Replayer {
   }
 
   void decide(ReplayObservation& o, const RequestFacts& f) {
-    Decision d = snap_.decide(f);
-    o.verdict = std::string(verdictName(d.verdict));
-    o.group = std::string(d.group);
-    o.category = std::string(d.category);
-    if (!d.confidential) {
-      o.rule = std::string(d.rule);
-      if (!d.source_file.empty()) {
-        o.source = std::string(d.source_file);
-        if (d.source_line > 0) o.source += ":" + std::to_string(d.source_line);
-      }
-    }
-    o.reason = renderReason(d);
+    o.decision = describeDecision(snap_.decide(f));
     out_.push_back(std::move(o));
   }
 
-  void own(ReplayObservation& o, const PacketView& v, const char* verdict, const char* category,
-           const char* rule) {
-    o.verdict = verdict;
-    o.group = snap_.group(snap_.groupFor(v.src, std::nullopt)).name;
-    o.category = category;
-    o.rule = rule;
-    o.reason = std::string("inline setting of group \"") + o.group + "\": " + rule;
+  // A decision the inline path makes from a group setting (as daemon/inline_inspector.cc).
+  void own(ReplayObservation& o, const PacketView& v, Verdict verdict, std::string_view category,
+           std::string_view rule) {
+    const uint16_t gi = snap_.groupFor(v.src, std::nullopt);
+    Decision d;
+    d.verdict = verdict;
+    d.log = verdict != Verdict::kAllow;
+    d.reason = DecisionReason::kInlineSetting;
+    d.group = snap_.group(gi).name;
+    d.group_index = gi;
+    d.category = category;
+    d.rule = rule;
+    o.decision = describeDecision(d);
     out_.push_back(std::move(o));
   }
 

@@ -23,6 +23,7 @@
 
 #include "common/result.h"
 #include "policy/decision.h"
+#include "policy/decision_text.h"
 #include "policy/policy_engine.h"
 
 namespace safegate::ui {
@@ -37,13 +38,7 @@ struct ReplayObservation {
   uint16_t dns_type = 0;
   std::string http_path;
   bool ech = false;  // TLS/QUIC ClientHello offered ECH (host is then the outer SNI)
-  // The decision, copied out of the snapshot.
-  std::string verdict;
-  std::string group;
-  std::string category;
-  std::string rule;
-  std::string source;  // file:line
-  std::string reason;
+  DecisionText decision;  // as the control socket and `safegatectl explain` show it
 };
 
 struct ReplayStats {

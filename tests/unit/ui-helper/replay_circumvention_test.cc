@@ -206,13 +206,13 @@ TEST_F(ReplayCircumventionTest, DnsAndDotToTheListedAddressKeepTheirOwnRules) {
   ASSERT_EQ(obs.size(), 3u);
   EXPECT_EQ(obs[0].protocol, Protocol::kDns);
   EXPECT_EQ(obs[0].host, "casino.test");
-  EXPECT_EQ(obs[0].verdict, "block");
-  EXPECT_EQ(obs[0].category, "gambling");
+  EXPECT_EQ(obs[0].decision.verdict, "block");
+  EXPECT_EQ(obs[0].decision.category, "gambling");
   EXPECT_EQ(obs[1].host, "allowed.test");
-  EXPECT_EQ(obs[1].verdict, "allow");
+  EXPECT_EQ(obs[1].decision.verdict, "allow");
   EXPECT_EQ(obs[2].protocol, Protocol::kTls);
   EXPECT_EQ(obs[2].host, "dot.test");
-  EXPECT_EQ(obs[2].rule, "encrypted_dns (DNS over TLS, port 853)");
+  EXPECT_EQ(obs[2].decision.rule, "encrypted_dns (DNS over TLS, port 853)");
 }
 
 }  // namespace

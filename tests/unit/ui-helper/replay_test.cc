@@ -88,7 +88,7 @@ TEST_F(ReplayTest, ReportsDnsTypesAndBlocksSubdomainsOfListedNames) {
   for (const auto& o : obs) {
     if (o.protocol == Protocol::kDns && o.host == "google.com") {
       types.insert(o.dns_type);
-      EXPECT_EQ(o.verdict, "block");
+      EXPECT_EQ(o.decision.verdict, "block");
     }
   }
   EXPECT_EQ(types, (std::multiset<uint16_t>{1, 15, 28}));
@@ -153,7 +153,7 @@ void expectIndexCovered(
     auto obs = run(dir / col[0]);
     std::set<std::string> dns, hello;
     for (const auto& o : obs) {
-      EXPECT_FALSE(o.verdict.empty());
+      EXPECT_FALSE(o.decision.verdict.empty());
       (o.protocol == Protocol::kDns ? dns : hello).insert(o.host);
     }
     std::stringstream qs(col[6]);
