@@ -656,129 +656,142 @@ const std::string* PolicySnapshot::findSafeSearch(std::string_view name,
   return nullptr;
 }
 
-Action PolicySnapshot::effectiveAction(const Group& g, size_t category,
-                                       const bool* active) const noexcept {
-  // Later schedule entries win.
-  for (size_t i = g.schedules.size(); i-- > 0;) {
-    if (active[i] && g.schedules[i].actions[category] >= 0) {
-      return static_cast<Action>(g.schedules[i].actions[category]);
-    }
-  }
-  return g.actions[category];
-}
-
-Decision PolicySnapshot::decide(const RequestFacts& facts,
-                                const ExceptionTable* exceptions) const noexcept {
+// decide()'s state and its steps, one per level of the precedence in the header comment and
+// docs/policy.md. A step returns true when it decided (the Decision is then complete); the
+// steps read the list hits, exceptions and active schedules gathered once up front.
+struct PolicySnapshot::Decider {
+  const PolicySnapshot& s;
+  const RequestFacts& facts;
+  const ExceptionTable* exceptions;
+  const Group& g;
+  const std::string_view name;
   Decision d;
-  const uint16_t gi = groupFor(facts.client, facts.mac);
-  const Group& g = groups_[gi];
-  d.group_index = gi;
-  d.group = g.settings.name;
-  d.block_answer = g.settings.block_answer;
-  d.strip_ech = g.settings.strip_ech;
-  const std::string_view name = facts.name;
-  const bool dns = facts.protocol == Protocol::kDns;
 
-  // Collect list hits per category (most specific first within a level). Only the levels are
-  // initialised; ref/suffix are read only where a level was set.
-  struct Hits {
-    int8_t level[kMaxCategories];
-    NameRef ref[kMaxCategories];
-    std::string_view suffix[kMaxCategories];
-  } h;
-  std::memset(h.level, kNone, sizeof(h.level));
-  names_->forEachMatch(name, [&](const NameRef& r, std::string_view suffix) {
-    const uint8_t cat = list_sources_[r.list].category;
-    const bool allow = (r.flags & NameRef::kAllow) != 0;
-    const bool important = (r.flags & NameRef::kImportant) != 0;
-    const int8_t level =
-        important ? (allow ? kImportantAllow : kImportantBlock) : (allow ? kAllowHit : kBlockHit);
-    if (level > h.level[cat]) {
-      h.level[cat] = level;
-      h.ref[cat] = r;
-      h.suffix[cat] = suffix;
-    }
-  });
-  // A plain-HTTP request is also matched by URL rules (rules with a path): its URL as AdGuard
-  // forms it, "http://" + host + path-and-query.
-  // The path is also matched as a server resolves it (normalizeHttpPath: "%65", "/./", "//"),
-  // so a child cannot spell a blocked page differently. Per-thread buffers: they only grow.
-  std::string_view url, normalized_url;
-  if (facts.protocol == Protocol::kHttp && !rule_matchers_.empty()) {
-    thread_local std::string url_buffer, path_buffer, normalized_buffer;
-    const std::string_view path = facts.http_path.empty() ? std::string_view("/") : facts.http_path;
-    url_buffer.assign("http://").append(name).append(path);
-    url = url_buffer;
-    normalized_buffer.assign("http://").append(name).append(normalizeHttpPath(path, path_buffer));
-    if (normalized_buffer != url_buffer) normalized_url = normalized_buffer;
-  }
-  for (const auto& pm : rule_matchers_) {
-    ListQuery q;
-    q.name = name;
-    q.qtype = facts.dns_type;
-    q.client = facts.client;
-    q.url = url;
-    ListMatch m = pm.matcher->match(q);
-    if (!m && !normalized_url.empty()) {
-      q.url = normalized_url;
-      m = pm.matcher->match(q);
-    }
-    int8_t level = kNone;
-    if (m.verdict == ListVerdict::kBlocked) level = m.important ? kImportantBlock : kBlockHit;
-    if (m.verdict == ListVerdict::kAllowed) level = m.important ? kImportantAllow : kAllowHit;
-    if (level > h.level[pm.category]) {
-      h.level[pm.category] = level;
-      h.ref[pm.category] =
-          NameRef{m.rule.list_id, static_cast<uint8_t>(m.rule.kind), 0, m.rule.line};
-      h.suffix[pm.category] = m.rule.text.empty() ? m.rule.matched_name : m.rule.text;
-    }
-  }
-  struct LevelView {
-    const int8_t* level;
-    struct Entry {
-      int8_t level;
-    };
-    Entry operator[](size_t c) const noexcept { return Entry{level[c]}; }
-  } hits{h.level};
-  auto fillFromHit = [&](size_t cat) {
-    d.category = category_names_[cat];
-    d.rule = h.suffix[cat];
-    d.source_file = list_sources_[h.ref[cat].list].path;
-    d.source_line = h.ref[cat].line;
-  };
+  // The strongest list hit per category (most specific first within a level). Only the levels
+  // are initialised; ref/suffix are read only where a level was set.
+  int8_t level[kMaxCategories];
+  NameRef ref[kMaxCategories];
+  std::string_view suffix[kMaxCategories];
+  // Temporary category exceptions in force, by category index; the first in the table wins
+  // (bit set = entry set).
+  const TemporaryException* category_exception[kMaxCategories];
+  uint32_t excepted_categories = 0;
+  // Schedule entries of the group active at the request's time (compile() refused groups with
+  // more than kMaxGroupSchedules entries).
+  bool active[kMaxGroupSchedules] = {};
+  const GroupSchedule* allow_only = nullptr;  // the active allow-only entry, if any
 
-  // 1. Illegal lists.
-  for (size_t c = 0; c < category_kinds_.size(); ++c) {
-    if (category_kinds_[c] == CategoryKind::kIllegal && blocks(hits[c].level)) {
-      d.verdict = Verdict::kBlock;
-      d.reason = DecisionReason::kIllegalList;
-      d.category = category_names_[c];
-      d.confidential = true;
-      d.log = true;
-      d.alert = true;
-      return d;
+  Decider(const PolicySnapshot& snapshot, const RequestFacts& f, const ExceptionTable* e,
+          uint16_t group_index) noexcept
+      : s(snapshot), facts(f), exceptions(e), g(snapshot.groups_[group_index]), name(f.name) {
+    d.group_index = group_index;
+    d.group = g.settings.name;
+    d.block_answer = g.settings.block_answer;
+    d.strip_ech = g.settings.strip_ech;
+  }
+
+  void hit(size_t cat, int8_t lvl, const NameRef& r, std::string_view text) noexcept {
+    if (lvl > level[cat]) {
+      level[cat] = lvl;
+      ref[cat] = r;
+      suffix[cat] = text;
     }
   }
 
-  // 2. Bypass defaults.
-  if (dns && bypass_enabled_) {
-    for (const auto& b : bypass_) {
+  // Every list that names the request: the shared name index, then the per-category pattern
+  // matchers (adblock rules with modifiers, and URL rules for plain HTTP).
+  void collectListHits() noexcept {
+    std::memset(level, kNone, sizeof(level));
+    s.names_->forEachMatch(name, [&](const NameRef& r, std::string_view matched) {
+      const bool allow = (r.flags & NameRef::kAllow) != 0;
+      const bool important = (r.flags & NameRef::kImportant) != 0;
+      hit(s.list_sources_[r.list].category,
+          important ? (allow ? kImportantAllow : kImportantBlock) : (allow ? kAllowHit : kBlockHit),
+          r, matched);
+    });
+    // A plain-HTTP request is also matched by URL rules (rules with a path): its URL as
+    // AdGuard forms it, "http://" + host + path-and-query. The path is also matched as a
+    // server resolves it (normalizeHttpPath: "%65", "/./", "//"), so a child cannot spell a
+    // blocked page differently. Per-thread buffers: they only grow.
+    std::string_view url, normalized_url;
+    if (facts.protocol == Protocol::kHttp && !s.rule_matchers_.empty()) {
+      thread_local std::string url_buffer, path_buffer, normalized_buffer;
+      const std::string_view path =
+          facts.http_path.empty() ? std::string_view("/") : facts.http_path;
+      url_buffer.assign("http://").append(name).append(path);
+      url = url_buffer;
+      normalized_buffer.assign("http://").append(name).append(normalizeHttpPath(path, path_buffer));
+      if (normalized_buffer != url_buffer) normalized_url = normalized_buffer;
+    }
+    for (const auto& pm : s.rule_matchers_) {
+      ListQuery q;
+      q.name = name;
+      q.qtype = facts.dns_type;
+      q.client = facts.client;
+      q.url = url;
+      ListMatch m = pm.matcher->match(q);
+      if (!m && !normalized_url.empty()) {
+        q.url = normalized_url;
+        m = pm.matcher->match(q);
+      }
+      int8_t lvl = kNone;
+      if (m.verdict == ListVerdict::kBlocked) lvl = m.important ? kImportantBlock : kBlockHit;
+      if (m.verdict == ListVerdict::kAllowed) lvl = m.important ? kImportantAllow : kAllowHit;
+      hit(pm.category, lvl,
+          NameRef{m.rule.list_id, static_cast<uint8_t>(m.rule.kind), 0, m.rule.line},
+          m.rule.text.empty() ? m.rule.matched_name : m.rule.text);
+    }
+  }
+
+  void fillFromHit(size_t cat) noexcept {
+    d.category = s.category_names_[cat];
+    d.rule = suffix[cat];
+    d.source_file = s.list_sources_[ref[cat].list].path;
+    d.source_line = ref[cat].line;
+  }
+
+  void fillFromGroup(std::string_view rule) noexcept {
+    d.rule = rule;
+    d.source_file = g.config_file;
+    d.source_line = g.config_line;
+  }
+
+  // 1. Illegal lists: blocked, confidential, alerted; nothing overrides them.
+  bool illegalList() noexcept {
+    for (size_t c = 0; c < s.category_kinds_.size(); ++c) {
+      if (s.category_kinds_[c] == CategoryKind::kIllegal && blocks(level[c])) {
+        d.verdict = Verdict::kBlock;
+        d.reason = DecisionReason::kIllegalList;
+        d.category = s.category_names_[c];
+        d.confidential = true;
+        d.log = true;
+        d.alert = true;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // 2. Bypass defaults (DNS only): canary and DDR names answered so the client stays here.
+  bool bypassDefault() noexcept {
+    if (facts.protocol != Protocol::kDns || !s.bypass_enabled_) return false;
+    for (const auto& b : s.bypass_) {
       if (name == b.name) {
         d.verdict = Verdict::kBlock;
         d.block_answer = b.answer;
         d.reason = DecisionReason::kBypassDefault;
         d.rule = b.name;
-        d.source_file = bypass_source_;
-        return d;
+        d.source_file = s.bypass_source_;
+        return true;
       }
     }
+    return false;
   }
 
-  // 3/4. Temporary exceptions in force at the request's time.
-  // Category exceptions by category index; the first in the table wins (bit set = entry set).
-  const TemporaryException* category_exception[kMaxCategories];
-  uint32_t excepted_categories = 0;
-  if (exceptions) {
+  // 3/4. A pause or a name exception in force at the request's time allows; category
+  // exceptions are only collected here (they remove their category in steps 9-11).
+  bool temporaryException() noexcept {
+    if (!exceptions) return false;
     for (const auto& e : exceptions->entries()) {
       if (e.until_unix_seconds <= facts.unix_time_seconds ||
           e.created_unix_seconds > facts.unix_time_seconds) {
@@ -796,74 +809,101 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
         d.exception_id = e.id;
         d.granted_by = e.granted_by;
         if (e.kind == TemporaryException::Kind::kName) d.rule = e.name;
-        return d;
+        return true;
       }
       if (e.kind == TemporaryException::Kind::kCategory) {
-        for (size_t c = 0; c < category_names_.size() && c < kMaxCategories; ++c) {
-          if (category_names_[c] == e.category && !(excepted_categories >> c & 1u)) {
+        for (size_t c = 0; c < s.category_names_.size() && c < kMaxCategories; ++c) {
+          if (s.category_names_[c] == e.category && !(excepted_categories >> c & 1u)) {
             category_exception[c] = &e;
             excepted_categories |= 1u << c;
           }
         }
       }
     }
+    return false;
   }
 
-  // 5. The group's own names.
-  std::string_view matched;
-  if (coveredBy(name, g.block, &matched)) {
-    d.verdict = Verdict::kBlock;
-    d.reason = DecisionReason::kCategory;
-    d.rule = matched;
-    d.source_file = g.config_file;
-    d.source_line = g.config_line;
-    d.log = true;
-    return d;
-  }
-  if (coveredBy(name, g.allow, &matched)) {
-    d.verdict = Verdict::kAllow;
-    d.reason = DecisionReason::kAllowList;
-    d.rule = matched;
-    d.source_file = g.config_file;
-    d.source_line = g.config_line;
-    return d;
+  // 5. The group's own block names, then its allow names.
+  bool groupNames() noexcept {
+    std::string_view matched;
+    if (coveredBy(name, g.block, &matched)) {
+      d.verdict = Verdict::kBlock;
+      d.reason = DecisionReason::kCategory;
+      d.log = true;
+      fillFromGroup(matched);
+      return true;
+    }
+    if (coveredBy(name, g.allow, &matched)) {
+      d.verdict = Verdict::kAllow;
+      d.reason = DecisionReason::kAllowList;
+      fillFromGroup(matched);
+      return true;
+    }
+    return false;
   }
 
-  // Schedules active now (local time computed once per time zone).
-  // compile() refused groups with more than kMaxGroupSchedules entries.
-  bool active[kMaxGroupSchedules] = {};
-  bool allow_only = false;
-  const GroupSchedule* allow_only_entry = nullptr;
-  if (!g.schedules.empty()) {
-    LocalTime local[8];
-    bool have[8] = {};
+  // Which of the group's schedule entries are active (local time computed once per zone).
+  void findActiveSchedules() noexcept {
+    if (g.schedules.empty()) return;
+    constexpr uint32_t kCachedZones = 8;
+    LocalTime local[kCachedZones];
+    bool have[kCachedZones] = {};
     for (size_t i = 0; i < g.schedules.size(); ++i) {
-      const Schedule& sc = schedules_[g.schedules[i].schedule];
+      const Schedule& sc = s.schedules_[g.schedules[i].schedule];
       const uint32_t tz = sc.time_zone;
       LocalTime lt;
-      if (tz < 8) {
+      if (tz < kCachedZones) {
         if (!have[tz]) {
-          local[tz] = time_zones_[tz].toLocal(facts.unix_time_seconds);
+          local[tz] = s.time_zones_[tz].toLocal(facts.unix_time_seconds);
           have[tz] = true;
         }
         lt = local[tz];
       } else {
-        lt = time_zones_[tz].toLocal(facts.unix_time_seconds);
+        lt = s.time_zones_[tz].toLocal(facts.unix_time_seconds);
       }
       active[i] = sc.activeAt(lt);
-      if (active[i] && g.schedules[i].allow_only) {
-        allow_only = true;
-        allow_only_entry = &g.schedules[i];
-      }
+      if (active[i] && g.schedules[i].allow_only) allow_only = &g.schedules[i];
     }
   }
 
-  // An allow-type list (education, health, ...) enabled for the group lists the name; used by
-  // the allow-only schedule (step 6) and on its own (step 8).
-  auto allowedByAllowTypeList = [&]() noexcept {
-    for (size_t c = 0; c < category_kinds_.size(); ++c) {
-      if (category_kinds_[c] == CategoryKind::kAllowType && (g.allow_type_mask >> c & 1u) &&
-          blocks(hits[c].level)) {
+  // 6. An allow-only schedule ("bedtime"): only its names and the allow-type lists pass.
+  bool allowOnlySchedule() noexcept {
+    if (allow_only == nullptr) return false;
+    std::string_view matched;
+    for (size_t i = 0; i < g.schedules.size(); ++i) {
+      if (active[i] && coveredBy(name, g.schedules[i].allow, &matched)) {
+        d.verdict = Verdict::kAllow;
+        d.reason = DecisionReason::kAllowList;
+        fillFromGroup(matched);
+        return true;
+      }
+    }
+    if (allowTypeList()) return true;
+    d.verdict = Verdict::kBlock;
+    d.reason = DecisionReason::kScheduleAllowOnly;
+    d.log = true;
+    fillFromGroup(s.schedules_[allow_only->schedule].name);
+    return true;
+  }
+
+  // 7. Safe search (DNS only): the engine's name is rewritten to its restricted target.
+  bool safeSearch() noexcept {
+    if (facts.protocol != Protocol::kDns) return false;
+    const std::string* target = s.findSafeSearch(name, g);
+    if (target == nullptr) return false;
+    d.verdict = Verdict::kRewrite;
+    d.reason = DecisionReason::kSafeSearch;
+    d.rewrite_target = *target;
+    d.rule = *target;
+    d.source_file = s.safe_search_source_;
+    return true;
+  }
+
+  // 8. An allow-type list (education, health, ...) enabled for the group lists the name.
+  bool allowTypeList() noexcept {
+    for (size_t c = 0; c < s.category_kinds_.size(); ++c) {
+      if (s.category_kinds_[c] == CategoryKind::kAllowType && (g.allow_type_mask >> c & 1u) &&
+          blocks(level[c])) {
         d.verdict = Verdict::kAllow;
         d.reason = DecisionReason::kAllowList;
         fillFromHit(c);
@@ -871,149 +911,129 @@ Decision PolicySnapshot::decide(const RequestFacts& facts,
       }
     }
     return false;
-  };
+  }
 
-  // 6. Allow-only schedule.
-  if (allow_only) {
-    for (size_t i = 0; i < g.schedules.size(); ++i) {
-      if (active[i] && coveredBy(name, g.schedules[i].allow, &matched)) {
-        d.verdict = Verdict::kAllow;
-        d.reason = DecisionReason::kAllowList;
-        d.rule = matched;
-        d.source_file = g.config_file;
-        d.source_line = g.config_line;
-        return d;
+  const TemporaryException* excepted(size_t c) const noexcept {
+    return c < kMaxCategories && (excepted_categories >> c & 1u) ? category_exception[c] : nullptr;
+  }
+
+  // The group's action for a category now: the last active schedule entry that sets it, else
+  // the group's own.
+  Action actionFor(size_t category) const noexcept {
+    for (size_t i = g.schedules.size(); i-- > 0;) {
+      if (active[i] && g.schedules[i].actions[category] >= 0) {
+        return static_cast<Action>(g.schedules[i].actions[category]);
       }
     }
-    if (allowedByAllowTypeList()) return d;
-    d.verdict = Verdict::kBlock;
-    d.reason = DecisionReason::kScheduleAllowOnly;
-    d.rule = schedules_[allow_only_entry->schedule].name;
-    d.source_file = g.config_file;
-    d.source_line = g.config_line;
-    d.log = true;
-    return d;
+    return g.actions[category];
   }
 
-  // 7. Safe search.
-  if (dns) {
-    if (const std::string* target = findSafeSearch(name, g)) {
-      d.verdict = Verdict::kRewrite;
-      d.reason = DecisionReason::kSafeSearch;
-      d.rewrite_target = *target;
-      d.rule = *target;
-      d.source_file = safe_search_source_;
-      return d;
-    }
+  void apply(Action a) noexcept {
+    d.verdict = a == Action::kAllow                               ? Verdict::kAllow
+                : a == Action::kBlock || a == Action::kAlertBlock ? Verdict::kBlock
+                                                                  : Verdict::kMonitor;
+    d.log = a != Action::kAllow;
+    d.alert = a == Action::kAlertAllow || a == Action::kAlertBlock;
   }
 
-  // 8. Allow-type lists.
-  if (allowedByAllowTypeList()) return d;
-
-  auto excepted = [&](size_t c) -> const TemporaryException* {
-    return c < kMaxCategories && (excepted_categories >> c & 1u) ? category_exception[c] : nullptr;
-  };
-  auto applyAction = [&](Action a) {
-    switch (a) {
-      case Action::kAllow: d.verdict = Verdict::kAllow; break;
-      case Action::kMonitor:
-        d.verdict = Verdict::kMonitor;
-        d.log = true;
-        break;
-      case Action::kAlertAllow:
-        d.verdict = Verdict::kMonitor;
-        d.log = true;
-        d.alert = true;
-        break;
-      case Action::kBlock:
-        d.verdict = Verdict::kBlock;
-        d.log = true;
-        break;
-      case Action::kAlertBlock:
-        d.verdict = Verdict::kBlock;
-        d.log = true;
-        d.alert = true;
-        break;
-    }
-  };
-
-  // 9. Category lists: the strongest action among listing categories.
-  int best = -1;
-  Action best_action = Action::kAllow;
-  int allowed_cat = -1, exception_cat = -1;
+  // Filled by categoryLists() and regexRules() for step 11.
+  int allowed_category = -1;    // a listing category the group sets to allow
+  int exception_category = -1;  // a category whose list has an @@ exception for the name
   const TemporaryException* used_exception = nullptr;
-  for (size_t c = 0; c < category_kinds_.size(); ++c) {
-    if (category_kinds_[c] != CategoryKind::kContent || hits[c].level == kNone) continue;
-    if (!blocks(hits[c].level)) {
-      if (exception_cat < 0) exception_cat = static_cast<int>(c);
-      continue;
+
+  // 9. Category lists: the strongest action among the categories that list the name.
+  bool categoryLists() noexcept {
+    int best = -1;
+    Action best_action = Action::kAllow;
+    for (size_t c = 0; c < s.category_kinds_.size(); ++c) {
+      if (s.category_kinds_[c] != CategoryKind::kContent || level[c] == kNone) continue;
+      if (!blocks(level[c])) {
+        if (exception_category < 0) exception_category = static_cast<int>(c);
+        continue;
+      }
+      if (const TemporaryException* e = excepted(c)) {
+        used_exception = e;
+        continue;
+      }
+      const Action a = actionFor(c);
+      if (a == Action::kAllow) {
+        if (allowed_category < 0) allowed_category = static_cast<int>(c);
+        continue;
+      }
+      if (best < 0 || a > best_action) {
+        best = static_cast<int>(c);
+        best_action = a;
+      }
     }
+    if (best < 0) return false;
+    d.reason = DecisionReason::kCategory;
+    apply(best_action);
+    fillFromHit(static_cast<size_t>(best));
+    return true;
+  }
+
+  // 10. Regex rules: the action of the matching rule's category.
+  bool regexRules() noexcept {
+    if (!s.regex_) return false;
+    auto m = s.regex_->match(name);
+    if (!m) return false;
+    const uint8_t c = s.regex_categories_[m->value];
     if (const TemporaryException* e = excepted(c)) {
       used_exception = e;
-      continue;
+      return false;
     }
-    const Action a = effectiveAction(g, c, active);
-    if (a == Action::kAllow) {
-      if (allowed_cat < 0) allowed_cat = static_cast<int>(c);
-      continue;
-    }
-    if (best < 0 || a > best_action) {
-      best = static_cast<int>(c);
-      best_action = a;
-    }
-  }
-  if (best >= 0) {
-    d.reason = DecisionReason::kCategory;
-    applyAction(best_action);
-    fillFromHit(static_cast<size_t>(best));
-    return d;
+    const Action a = actionFor(c);
+    if (a == Action::kAllow) return false;
+    d.reason = DecisionReason::kRegexRule;
+    apply(a);
+    d.category = s.category_names_[c];
+    d.rule = s.regex_text_[m->value];
+    d.source_file = s.regex_file_[m->value];
+    d.source_line = s.regex_line_[m->value];
+    return true;
   }
 
-  // 10. Regex rules.
-  if (regex_) {
-    if (auto m = regex_->match(name)) {
-      const uint8_t c = regex_categories_[m->value];
-      const TemporaryException* e = excepted(c);
-      const Action a = effectiveAction(g, c, active);
-      if (!e && a != Action::kAllow) {
-        d.reason = DecisionReason::kRegexRule;
-        applyAction(a);
-        d.category = category_names_[c];
-        d.rule = regex_text_[m->value];
-        d.source_file = regex_file_[m->value];
-        d.source_line = regex_line_[m->value];
-        return d;
-      }
-      if (e) used_exception = e;
+  // 11. Nothing blocked, but a temporary category exception, a category set to allow or an
+  // @@ exception in a list is why: say so.
+  bool allowedByException() noexcept {
+    if (used_exception) {
+      d.verdict = Verdict::kAllow;
+      d.reason = DecisionReason::kTemporaryException;
+      d.exception_id = used_exception->id;
+      d.granted_by = used_exception->granted_by;
+      d.category = used_exception->category;
+      return true;
     }
+    const int c = allowed_category >= 0 ? allowed_category : exception_category;
+    if (c < 0) return false;
+    d.verdict = Verdict::kAllow;
+    d.reason = allowed_category >= 0 ? DecisionReason::kCategory : DecisionReason::kListException;
+    fillFromHit(static_cast<size_t>(c));
+    return true;
   }
 
-  // 11. Temporary category exception, list exceptions, categories set to allow.
-  if (used_exception) {
-    d.verdict = Verdict::kAllow;
-    d.reason = DecisionReason::kTemporaryException;
-    d.exception_id = used_exception->id;
-    d.granted_by = used_exception->granted_by;
-    d.category = used_exception->category;
-    return d;
+  // 12. The group's default.
+  void groupDefault() noexcept {
+    d.reason = DecisionReason::kDefault;
+    apply(g.default_action);
   }
-  if (allowed_cat >= 0) {
-    d.verdict = Verdict::kAllow;
-    d.reason = DecisionReason::kCategory;
-    fillFromHit(static_cast<size_t>(allowed_cat));
-    return d;
-  }
-  if (exception_cat >= 0) {
-    d.verdict = Verdict::kAllow;
-    d.reason = DecisionReason::kListException;
-    fillFromHit(static_cast<size_t>(exception_cat));
-    return d;
-  }
+};
 
-  // 12. Default.
-  d.reason = DecisionReason::kDefault;
-  applyAction(g.default_action);
-  return d;
+Decision PolicySnapshot::decide(const RequestFacts& facts,
+                                const ExceptionTable* exceptions) const noexcept {
+  Decider step(*this, facts, exceptions, groupFor(facts.client, facts.mac));
+  step.collectListHits();
+  if (step.illegalList() || step.bypassDefault() || step.temporaryException() ||
+      step.groupNames()) {
+    return step.d;
+  }
+  step.findActiveSchedules();
+  if (step.allowOnlySchedule() || step.safeSearch() || step.allowTypeList() ||
+      step.categoryLists() || step.regexRules() || step.allowedByException()) {
+    return step.d;
+  }
+  step.groupDefault();
+  return step.d;
 }
 
 Result<LoadedPolicy> PolicyEngine::load(const std::filesystem::path& config_file,

@@ -208,7 +208,7 @@ class PolicySnapshot {
   };
 
   const std::string* findSafeSearch(std::string_view name, const Group& g) const noexcept;
-  Action effectiveAction(const Group& g, size_t category, const bool* active) const noexcept;
+  struct Decider;  // decide()'s state and steps, one per precedence level (policy_engine.cc)
 
   std::vector<std::string> category_names_;  // by category index (standard order)
   std::vector<CategoryKind> category_kinds_;
