@@ -1,6 +1,6 @@
 // Per-message cost of the data-plane protocol parsers and builders (filters/dns_message.h,
-// http_request.h, tls_client_hello.h, stream_reassembler.h): what one DNS query, HTTP request
-// head, TLS ClientHello or TCP segment costs a worker. Inputs are crafted to the sizes real
+// http_request.h, tls_client_hello.h): what one DNS query, HTTP request head or TLS
+// ClientHello costs a worker. Inputs are crafted to the sizes real
 // clients send (a browser-like HTTP head, a post-quantum ClientHello of ~1.9 KB).
 //
 //   build/proto-release/bench/protocol_parsers_bench --benchmark_repetitions=5
@@ -14,7 +14,6 @@
 
 #include "filters/dns_message.h"
 #include "filters/http_request.h"
-#include "filters/stream_reassembler.h"
 #include "filters/tls_client_hello.h"
 
 namespace safegate {
@@ -155,28 +154,6 @@ void BM_ParseTlsClientHello(benchmark::State& state) {
 }
 // One record (the usual case, parsed in place) and records of 300 octets (joined in scratch).
 BENCHMARK(BM_ParseTlsClientHello)->Arg(16384)->Arg(300);
-
-void BM_ReassembleHelloFromSegments(benchmark::State& state) {
-  const Bytes stream = postQuantumHello(16384);
-  const size_t segment = size_t(state.range(0));
-  ReassemblyBuffer<8192> r;
-  for (auto _ : state) {
-    r.start(1000);
-    // Every other segment first, then the gaps: half the segments arrive out of order.
-    for (int pass = 0; pass < 2; ++pass) {
-      for (size_t off = pass * segment; off < stream.size(); off += 2 * segment) {
-        const size_t n = std::min(segment, stream.size() - off);
-        benchmark::DoNotOptimize(r.add(1000 + uint32_t(off), {stream.data() + off, n}));
-      }
-    }
-    if (r.contiguous().size() != stream.size()) {
-      state.SkipWithError("reassembly incomplete");
-      return;
-    }
-  }
-  state.counters["segments"] = double((stream.size() + segment - 1) / segment);
-}
-BENCHMARK(BM_ReassembleHelloFromSegments)->Arg(100)->Arg(536)->Arg(1448);
 
 }  // namespace
 }  // namespace safegate

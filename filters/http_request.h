@@ -2,11 +2,11 @@
 // is really for, from the first bytes a client sends on a TCP connection.
 //
 // Provides parseHttpRequest(): takes the client's stream from its first octet (one segment,
-// or what a StreamReassembler has gathered so far) and returns an HttpParseStatus plus views
-// into that buffer. It never decides "allow" on its own terms: anything a real server could
-// read differently from us is kAmbiguous (with the reasons as flags), anything a conforming
-// server must reject is kMalformed, and both hosts are reported where they differ, so policy
-// can check both and never let the weaker reading win.
+// or the contiguous octets a QuicCryptoAssembler has gathered so far) and returns an
+// HttpParseStatus plus views into that buffer. It never decides "allow" on its own terms:
+// anything a real server could read differently from us is kAmbiguous (with the reasons as
+// flags), anything a conforming server must reject is kMalformed, and both hosts are reported
+// where they differ, so policy can check both and never let the weaker reading win.
 //
 // What is tolerated as the servers we protect tolerate it (RFC 9112):
 //   - any case in field names ("hoSt:"), no space or several spaces/tabs after the colon,

@@ -11,7 +11,10 @@
 //   - QuicCryptoAssembler: a fixed-capacity buffer that places CRYPTO frame data by offset,
 //     tracks which ranges arrived and reports when the first handshake message (the
 //     ClientHello) is complete. No allocation: the buffer is inline (kCapacity bytes), so
-//     flows that need one should take it from a preallocated pool.
+//     flows that need one should take it from a preallocated pool. A TCP stream's first
+//     octets are the same problem (octets at offsets, overlaps that must agree), so the
+//     inline inspector and filters/dns_tcp_stream.h reassemble TCP with it too, turning
+//     sequence numbers into offsets (the stream's first octet, ISN + 1, is offset 0).
 //   - parseInitialFrames(): walks the frames of a decrypted Initial payload; only PADDING,
 //     PING, ACK, CRYPTO and CONNECTION_CLOSE (0x1c) are allowed in an Initial (RFC 9000 §12.4
 //     Table 3); anything else makes the packet malformed.
@@ -105,7 +108,8 @@ class QuicInitialDecryptor {
   std::unique_ptr<Impl> impl_;
 };
 
-// Reassembles the CRYPTO stream at the Initial encryption level up to kCapacity bytes.
+// Reassembles the CRYPTO stream at the Initial encryption level (or the start of a TCP stream)
+// up to kCapacity bytes.
 class QuicCryptoAssembler {
  public:
   static constexpr size_t kCapacity = 16384;  // a ClientHello with PQ key shares and ECH fits

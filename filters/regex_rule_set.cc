@@ -4,7 +4,9 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -138,35 +140,6 @@ bool RegexRuleSet::Builder::add(std::string_view pattern, SourceLocation where, 
   if (every) return reject("pattern matches every " + std::string(targetNoun(options_.target)));
   impl_->rules.push_back(RegexRule{std::string(pattern), std::move(where), value});
   return true;
-}
-
-Status RegexRuleSet::Builder::addSquidGuardExpressions(const std::filesystem::path& path,
-                                                       uint32_t value, DiagnosticSink& sink) {
-  std::error_code ec;
-  const uintmax_t bytes = std::filesystem::file_size(path, ec);
-  if (ec) return Status::io("cannot read " + path.string() + ": " + ec.message());
-  if (bytes > kMaxExpressionsFileBytes) {
-    return Status::exhausted(path.string() + ": " + std::to_string(bytes) +
-                             " bytes, larger than the 16 MiB limit for an expressions file");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::io("cannot open " + path.string());
-  std::string line;
-  uint32_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    // squidGuard reads one expression per line; trailing CR (Windows line ends) and trailing
-    // blanks are not part of the expression.
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
-      line.pop_back();
-    }
-    size_t first = line.find_first_not_of(" \t");
-    if (first == std::string::npos || line[first] == '#') continue;
-    add(std::string_view(line).substr(first), SourceLocation{path.string(), line_no, 0}, value,
-        sink);
-  }
-  if (in.bad()) return Status::io("error reading " + path.string());
-  return Status::ok();
 }
 
 Result<std::shared_ptr<const RegexRuleSet>> RegexRuleSet::Builder::build(DiagnosticSink& sink) {
@@ -349,6 +322,44 @@ RegexRuleSet::Stats RegexRuleSet::stats() const noexcept {
   s.sampled_matches = sampled_matches_.load(std::memory_order_relaxed);
   s.slow_samples = slow_samples_.load(std::memory_order_relaxed);
   return s;
+}
+
+// ---------------------------------------------------------------- expressions files
+
+Status readExpressionsFile(
+    const std::filesystem::path& path,
+    const std::function<void(std::string_view pattern, SourceLocation where)>& each) {
+  const SourceLocation file{path.string(), 0, 0};
+  std::error_code ec;
+  const uintmax_t bytes = std::filesystem::file_size(path, ec);
+  if (ec) return Status(StatusCode::kIoError, ec.message(), file);
+  if (bytes > kMaxExpressionsFileBytes) {
+    return Status(
+        StatusCode::kResourceExhausted,
+        std::to_string(bytes) + " bytes, larger than the 16 MiB limit for an expressions file",
+        file);
+  }
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    // libstdc++ opens with fopen(), which leaves the reason (e.g. EACCES) in errno.
+    return Status(StatusCode::kIoError, errno != 0 ? std::strerror(errno) : "cannot open", file);
+  }
+  std::string line;
+  uint32_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    // squidGuard reads one expression per line; trailing CR (Windows line ends) and trailing
+    // blanks are not part of the expression, nor is the indentation.
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+      line.pop_back();
+    }
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    each(std::string_view(line).substr(first), SourceLocation{file.file, line_no, 0});
+  }
+  if (in.bad()) return Status(StatusCode::kIoError, "error while reading", file);
+  return Status::ok();
 }
 
 }  // namespace safegate

@@ -1,7 +1,8 @@
 // RegexRuleSet: many regular expressions over host names (or URLs) matched in one pass with
 // RE2::Set, each rule remembering where it came from (file:line) so a match explains itself.
 //
-// Building (control plane) goes through RegexRuleSet::Builder:
+// Building (control plane) goes through RegexRuleSet::Builder, fed pattern by pattern (inline
+// patterns, list rules, or the lines readExpressionsFile() reads from a file):
 //   - every pattern is parsed and compiled alone first with the same RE2 options; a pattern that
 //     is invalid, too long, whose compiled program exceeds `max_program_size`, or that matches
 //     the empty string (and so every host) is rejected with its location — every problem is
@@ -38,6 +39,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,13 +121,6 @@ class RegexRuleSet {
     // and returns false; the rule is not added.
     bool add(std::string_view pattern, SourceLocation where, uint32_t value, DiagnosticSink& sink);
 
-    // Reads a squidGuard `expressions` file (one POSIX ERE per line, '#' comments, blank lines
-    // ignored; matched against the URL without its scheme) and adds each line with its
-    // file:line. Returns an error only if the file cannot be read or exceeds 16 MiB; each line
-    // RE2 rejects is reported to `sink` with the reason and skipped.
-    Status addSquidGuardExpressions(const std::filesystem::path& path, uint32_t value,
-                                    DiagnosticSink& sink);
-
     size_t size() const;
     const RegexRuleSetOptions& options() const { return options_; }
 
@@ -178,5 +173,16 @@ class RegexRuleSet {
   mutable std::atomic<uint64_t> sampled_matches_{0};
   mutable std::atomic<uint64_t> slow_samples_{0};
 };
+
+// Reads a file of patterns in the squidGuard `expressions` format, one pattern per line:
+// blank lines and lines whose first non-blank character is '#' are skipped, and leading blanks
+// and trailing CR (Windows line ends) and blanks are not part of the pattern. Calls `each` for
+// every pattern with its file:line, in file order; the pattern view is valid only during the
+// call. Nothing is validated here: the caller decides each pattern's value and passes it to
+// Builder::add(), which reports the lines RE2 rejects. Returns an error (with `path` as its
+// location and the reason as its message) when the file cannot be read or exceeds 16 MiB.
+Status readExpressionsFile(
+    const std::filesystem::path& path,
+    const std::function<void(std::string_view pattern, SourceLocation where)>& each);
 
 }  // namespace safegate

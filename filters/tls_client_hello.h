@@ -4,7 +4,7 @@
 //
 // Provides:
 //   - parseTlsClientHello(): the client's TCP stream from its first octet (one segment, or
-//     what filters/stream_reassembler.h gathered). Reads TLS records (RFC 8446 §5.1) and
+//     what a QuicCryptoAssembler gathered). Reads TLS records (RFC 8446 §5.1) and
 //     joins a ClientHello fragmented over several handshake records into a caller scratch
 //     buffer; a ClientHello in one record (the usual case) is read in place.
 //   - parseClientHelloMessage(): one complete handshake message (type, u24 length, body), as

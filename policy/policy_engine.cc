@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <unordered_set>
 
@@ -366,11 +365,12 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
 
   // Regex rules -> one RegexRuleSet.
   RegexRuleSet::Builder regex;
-  auto addPattern = [&](const std::string& pattern, const SourceLocation& at, uint8_t cat) {
+  // Each pattern's value is its index in the parallel vectors that explain a match.
+  auto addPattern = [&](std::string_view pattern, const SourceLocation& at, uint8_t cat) {
     const uint32_t value = static_cast<uint32_t>(s.regex_categories_.size());
     if (regex.add(pattern, at, value, sink)) {
       s.regex_categories_.push_back(cat);
-      s.regex_text_.push_back(pattern);
+      s.regex_text_.emplace_back(pattern);
       s.regex_file_.push_back(at.file);
       s.regex_line_.push_back(at.line);
     }
@@ -381,20 +381,13 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
     if (cat == kNoCategory) continue;  // reported by loadConfig
     for (const auto& [pattern, at] : spec.patterns) addPattern(pattern, at, cat);
     for (const auto& path : spec.sources) {
-      std::ifstream in(path);
-      if (!in) {
+      const Status read =
+          readExpressionsFile(path, [&](std::string_view pattern, const SourceLocation& at) {
+            addPattern(pattern, at, cat);
+          });
+      if (!read.isOk()) {
         sink.error(spec.where, "rules[" + std::to_string(ri) + "].sources: cannot read \"" +
-                                   path.string() + "\"");
-        continue;
-      }
-      std::string line;
-      uint32_t n = 0;
-      while (std::getline(in, line)) {
-        ++n;
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-        size_t start = line.find_first_not_of(" \t");
-        if (start == std::string::npos || line[start] == '#') continue;
-        addPattern(line.substr(start), SourceLocation{path.string(), n, 0}, cat);
+                                   path.string() + "\": " + read.message());
       }
     }
   }

@@ -3,7 +3,8 @@
 // HTTP request; and the malformed captures must be rejected with the right status.
 //
 // Frames come from tests/support/pcap_reader.h, IP/UDP/TCP from filters/packet.h, TCP streams
-// are put back in order with filters/stream_reassembler.h.
+// are put back in order with the QuicCryptoAssembler (filters/quic_initial.h), as the inline
+// inspector does.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +19,7 @@
 #include "filters/dns_message.h"
 #include "filters/http_request.h"
 #include "filters/packet.h"
-#include "filters/stream_reassembler.h"
+#include "filters/quic_initial.h"
 #include "filters/tls_client_hello.h"
 #include "tests/support/pcap_reader.h"
 #include "tests/support/shared_data.h"
@@ -66,11 +67,49 @@ std::string lower(std::string s) {
   return s;
 }
 
-// The client-to-server (or any) TCP byte streams of a capture, one per direction, in order.
+// The client-to-server (or any) TCP byte streams of a capture, one per direction, in order:
+// the first QuicCryptoAssembler::kCapacity octets, the window the inline inspector reads.
 struct TcpStream {
   uint16_t src_port = 0, dst_port = 0;
-  std::unique_ptr<ReassemblyBuffer<65536>> buffer = std::make_unique<ReassemblyBuffer<65536>>();
-  ReassemblyStatus worst = ReassemblyStatus::kAdvanced;
+  bool started = false;
+  uint32_t first_seq = 0;  // sequence number of the stream's first octet (ISN + 1)
+  std::unique_ptr<QuicCryptoAssembler> buffer = std::make_unique<QuicCryptoAssembler>();
+  // The first thing that went wrong: kCryptoOverflow (octets past the window; what fits is
+  // kept), kCryptoConflict (a retransmission with different octets), kTooFragmented.
+  QuicStatus worst = QuicStatus::kOk;
+
+  void start(uint32_t seq) {
+    started = true;
+    first_seq = seq;
+    buffer->reset();
+    worst = QuicStatus::kOk;
+  }
+  // Places a segment at its offset from the first octet, as daemon/inline_inspector.cc does.
+  void add(uint32_t seq, std::span<const uint8_t> payload) {
+    // Serial-number distance (RFC 9293 §3.4, RFC 1982): octets before the start are dropped.
+    const auto distance = static_cast<int32_t>(seq - first_seq);
+    size_t offset = 0;
+    if (distance < 0) {
+      const auto before = static_cast<size_t>(-static_cast<int64_t>(distance));
+      if (payload.size() <= before) return;
+      payload = payload.subspan(before);
+    } else {
+      offset = static_cast<size_t>(distance);
+    }
+    QuicStatus st = QuicStatus::kOk;
+    if (offset >= QuicCryptoAssembler::kCapacity) {
+      st = QuicStatus::kCryptoOverflow;
+    } else {
+      const size_t room = QuicCryptoAssembler::kCapacity - offset;
+      if (payload.size() > room) {
+        payload = payload.first(room);
+        st = QuicStatus::kCryptoOverflow;
+      }
+      const QuicStatus placed = buffer->add(offset, payload);
+      if (placed != QuicStatus::kOk) st = placed;
+    }
+    if (worst == QuicStatus::kOk) worst = st;
+  }
 };
 
 struct CaptureContents {
@@ -115,13 +154,12 @@ CaptureContents readCapture(const PcapFile& pcap) {
     }
     TcpStream& s = c.tcp[it->second];
     if (p.tcp_flags & tcp_flag::kSyn) {
-      s.buffer->start(p.tcp_seq + 1);
+      s.start(p.tcp_seq + 1);
       continue;
     }
     if (p.payload.empty()) continue;
-    if (!s.buffer->started()) s.buffer->start(p.tcp_seq);  // capture began mid-connection
-    ReassemblyStatus st = s.buffer->add(p.tcp_seq, p.payload);
-    if (st == ReassemblyStatus::kConflict || st == ReassemblyStatus::kOverCap) s.worst = st;
+    if (!s.started) s.start(p.tcp_seq);  // capture began mid-connection
+    s.add(p.tcp_seq, p.payload);
   }
   return c;
 }
@@ -200,6 +238,9 @@ DnsSeen inspectDnsCapture(const std::filesystem::path& path) {
   }
   for (const TcpStream& s : c.tcp) {
     if (!isDnsPort(s.src_port) && !isDnsPort(s.dst_port)) continue;
+    // The inline inspector would not read such a stream whole (DnsTcpStatus::kOverCap or
+    // kAmbiguous), so a well-formed capture must not have one.
+    if (s.worst != QuicStatus::kOk) seen.failures["tcp:" + std::string(quicStatusName(s.worst))]++;
     // RFC 1035 §4.2.2 / RFC 7766 §8: each message is prefixed by a two-octet length.
     std::span<const uint8_t> rest = s.buffer->contiguous();
     while (rest.size() >= 2) {
@@ -364,10 +405,25 @@ TEST(DnsCaptureTest, OverlongNameCapturesAreRejected) {
 
 TEST(DnsCaptureTest, TruncatedRnameCaptureIsRejectedWithoutCrash) {
   const auto dir = SAFEGATE_SHARED_DATA_OR_SKIP("pcaps/suricata-verify");
-  // Redmine 7280 PoC: a 16 KB TCP "query" claiming 1500 questions.
+  // Redmine 7280 PoC: a 16 KB TCP "query" claiming 1500 questions. Its 16,773 octets (plus
+  // the length prefix) do not fit in the 16 KiB window, as the inline inspector would find.
   DnsSeen seen = inspectDnsCapture(dir / "dns-tcp-truncated-rname-malformed.pcap");
   EXPECT_TRUE(seen.queries.empty());
-  EXPECT_EQ(seen.failures, (std::map<std::string, int>{{"query:bad-question-count", 1}}));
+  EXPECT_EQ(seen.failures, (std::map<std::string, int>{{"tcp:crypto-overflow", 1}}));
+  // The part that fits already says what the message is: the header claims 1500 questions.
+  auto pcap = PcapFile::open(dir / "dns-tcp-truncated-rname-malformed.pcap");
+  ASSERT_TRUE(pcap.isOk());
+  CaptureContents c = readCapture(pcap.value());
+  const auto query = std::find_if(c.tcp.begin(), c.tcp.end(),
+                                  [](const TcpStream& s) { return s.dst_port == 1053; });
+  ASSERT_NE(query, c.tcp.end());
+  EXPECT_EQ(query->worst, QuicStatus::kCryptoOverflow);
+  const std::span<const uint8_t> held = query->buffer->contiguous();
+  ASSERT_EQ(held.size(), QuicCryptoAssembler::kCapacity);
+  EXPECT_EQ((size_t{held[0]} << 8) | held[1], 16773u);
+  DnsQuery q;
+  NameBuffer name;
+  EXPECT_EQ(parseDnsQuery(held.subspan(2), q, name), DnsParseStatus::kBadQuestionCount);
 }
 
 // ---------------------------------------------------------------------------------------------

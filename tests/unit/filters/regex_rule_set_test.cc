@@ -5,6 +5,8 @@
 #include <fstream>
 #include <random>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "tests/support/shared_data.h"
 
@@ -179,14 +181,22 @@ TEST(RegexRuleSetTest, NaiveKeywordRuleBlocksRealUniversities) {
   EXPECT_EQ(bounded_hits, 0u);
 }
 
-TEST(RegexRuleSetTest, LoadsSquidGuardExpressionsFromUt1) {
+// Adds every pattern of an expressions file with one value, reporting rejections to `sink`.
+Status addExpressionsFile(RegexRuleSet::Builder& b, const std::filesystem::path& path,
+                          uint32_t value, DiagnosticSink& sink) {
+  return readExpressionsFile(path, [&](std::string_view pattern, const SourceLocation& where) {
+    b.add(pattern, where, value, sink);
+  });
+}
+
+TEST(ReadExpressionsFileTest, LoadsSquidGuardExpressionsFromUt1) {
   auto path = SAFEGATE_SHARED_DATA_OR_SKIP("ut1-blacklists/strict_redirector/expressions");
   RegexRuleSetOptions o;
   o.target = RegexTarget::kUrl;
   o.reject_severity = Severity::kWarning;
   RegexRuleSet::Builder b(o);
   DiagnosticSink sink;
-  ASSERT_TRUE(b.addSquidGuardExpressions(path, 7, sink).isOk());
+  ASSERT_TRUE(addExpressionsFile(b, path, 7, sink).isOk());
   EXPECT_TRUE(sink.all().empty()) << sink.toString();
   auto set = buildOrDie(b, sink);
   ASSERT_TRUE(set);
@@ -203,13 +213,39 @@ TEST(RegexRuleSetTest, LoadsSquidGuardExpressionsFromUt1) {
     if (!std::filesystem::exists(file)) continue;
     RegexRuleSet::Builder each(o);
     DiagnosticSink s;
-    ASSERT_TRUE(each.addSquidGuardExpressions(file, 0, s).isOk()) << file;
+    ASSERT_TRUE(addExpressionsFile(each, file, 0, s).isOk()) << file;
     EXPECT_EQ(s.warningCount(), 0u) << s.toString();
     ASSERT_TRUE(each.build(s)) << file;
   }
 }
 
-TEST(RegexRuleSetTest, SquidGuardFileReportsExactlyWhichLinesRe2Rejects) {
+TEST(ReadExpressionsFileTest, GivesEachPatternWithItsFileAndLine) {
+  TempDir dir;
+  auto path = dir.write("expressions",
+                        "# squidGuard expressionlist\n"
+                        "(^|\\.)casino[0-9]*\\.\r\n"
+                        "\n"
+                        "  \t# an indented comment\n"
+                        "\t(porn|xxx)\\1 \t\n"
+                        "   \r\n"
+                        "[[:alpha:]]+tube\\.com/watch\n"
+                        "(?<=foo)bar");  // no newline at the end
+  std::vector<std::pair<std::string, std::string>> seen;
+  ASSERT_TRUE(readExpressionsFile(path, [&](std::string_view pattern, const SourceLocation& at) {
+                seen.emplace_back(pattern, at.toString());
+              }).isOk());
+  const std::string f = path.string();
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{
+                      {"(^|\\.)casino[0-9]*\\.", f + ":2"},
+                      {"(porn|xxx)\\1", f + ":5"},
+                      {"[[:alpha:]]+tube\\.com/watch", f + ":7"},
+                      {"(?<=foo)bar", f + ":8"},
+                  }));
+}
+
+// Each line can carry a value of its own (policy keeps every pattern's text, file and line by
+// value), and the lines RE2 rejects are reported with their file:line.
+TEST(ReadExpressionsFileTest, BuilderReportsExactlyWhichLinesRe2Rejects) {
   TempDir dir;
   auto path = dir.write("expressions",
                         "# squidGuard expressionlist\n"
@@ -224,7 +260,9 @@ TEST(RegexRuleSetTest, SquidGuardFileReportsExactlyWhichLinesRe2Rejects) {
   o.reject_severity = Severity::kWarning;
   RegexRuleSet::Builder b(o);
   DiagnosticSink sink;
-  ASSERT_TRUE(b.addSquidGuardExpressions(path, 1, sink).isOk());
+  ASSERT_TRUE(readExpressionsFile(path, [&](std::string_view pattern, const SourceLocation& at) {
+                b.add(pattern, at, at.line * 10, sink);
+              }).isOk());
   ASSERT_EQ(sink.warningCount(), 2u) << sink.toString();
   EXPECT_EQ(sink.all()[0].where.toString(), path.string() + ":4");
   EXPECT_NE(sink.all()[0].message.find("invalid escape sequence: \\1"), std::string::npos)
@@ -235,10 +273,30 @@ TEST(RegexRuleSetTest, SquidGuardFileReportsExactlyWhichLinesRe2Rejects) {
   auto set = buildOrDie(b, sink);
   ASSERT_TRUE(set);
   EXPECT_EQ(set->size(), 2u);
-  EXPECT_EQ(set->rule(1).where.line, 6u);
-  EXPECT_EQ(set->match("www.redtube.com/watch?v=1"), (RegexMatch{1, 1}));
-  EXPECT_TRUE(set->match("casino7.example/"));
-  EXPECT_FALSE(b.addSquidGuardExpressions(dir.path() / "missing", 1, sink).isOk());
+  EXPECT_EQ(set->rule(0).where.toString(), path.string() + ":2");
+  EXPECT_EQ(set->rule(1).where.toString(), path.string() + ":6");
+  EXPECT_EQ(set->match("www.redtube.com/watch?v=1"), (RegexMatch{1, 60}));
+  EXPECT_EQ(set->match("casino7.example/"), (RegexMatch{0, 20}));
+}
+
+TEST(ReadExpressionsFileTest, UnreadableOrOversizedFileIsAnErrorAtItsPath) {
+  TempDir dir;
+  size_t calls = 0;
+  auto count = [&](std::string_view, const SourceLocation&) { ++calls; };
+  const auto missing = dir.path() / "missing";
+  Status st = readExpressionsFile(missing, count);
+  EXPECT_FALSE(st.isOk());
+  EXPECT_EQ(st.where().toString(), missing.string());
+  EXPECT_FALSE(st.message().empty());
+  EXPECT_FALSE(readExpressionsFile(dir.path(), count).isOk());  // a directory
+  // One octet over the limit (sparse: the size is all that is checked before reading).
+  const auto big = dir.write("big", "");
+  std::filesystem::resize_file(big, (uintmax_t{16} << 20) + 1);
+  st = readExpressionsFile(big, count);
+  EXPECT_EQ(st.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(st.where().toString(), big.string());
+  EXPECT_NE(st.message().find("16 MiB"), std::string::npos) << st.message();
+  EXPECT_EQ(calls, 0u);
 }
 
 // The per-rule fallback (used when RE2 reports kOutOfMemory) must give the same answers as the

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "filters/stream_reassembler.h"
+#include "filters/quic_initial.h"
 
 namespace safegate {
 namespace {
@@ -155,17 +155,20 @@ TEST(TlsClientHelloTest, EveryPrefixOfAValidStreamNeedsMore) {
 
 TEST(TlsClientHelloTest, PostQuantumHelloSplitInTinySegmentsIsReassembled) {
   Bytes stream = records(clientHelloMessage(standardExtensions()));
-  ReassemblyBuffer<8192> flow;
+  // The inline inspector's TCP reassembly: the CRYPTO-stream assembler at offset
+  // seq - (ISN + 1), the distance taken in serial arithmetic.
+  QuicCryptoAssembler flow;
   const uint32_t isn = 0xFFFFFF00;  // wraps during the stream
-  flow.start(isn + 1);
   std::array<uint8_t, kMaxClientHelloLength> scratch;
   TlsClientHello ch;
   TlsParseStatus status = TlsParseStatus::kNeedMore;
   size_t segments = 0;
   for (size_t off = 0; off < stream.size(); off += 7, ++segments) {
     const size_t n = std::min<size_t>(7, stream.size() - off);
-    ASSERT_EQ(flow.add(isn + 1 + static_cast<uint32_t>(off), {stream.data() + off, n}),
-              ReassemblyStatus::kAdvanced);
+    const uint32_t seq = isn + 1 + static_cast<uint32_t>(off);
+    const uint32_t offset = seq - (isn + 1);
+    ASSERT_EQ(flow.add(offset, {stream.data() + off, n}), QuicStatus::kOk);
+    ASSERT_EQ(flow.contiguousBytes(), off + n);
     status = parseTlsClientHello(flow.contiguous(), scratch, ch);
     if (off + n < stream.size()) {
       ASSERT_EQ(status, TlsParseStatus::kNeedMore) << off;

@@ -197,6 +197,48 @@ TEST_F(PolicyEngineTest, RegexRuleDecidesWithItsCategoryAndLocation) {
   EXPECT_NE(d.source_file.find("c.toml"), std::string_view::npos);
 }
 
+TEST_F(PolicyEngineTest, RegexRulesFromAFileKeepEachPatternsTextAndLine) {
+  dir_.write("kw.txt",
+             "# keyword rules\n"
+             "  (^|\\.)casino[0-9]*\\.  \r\n"
+             "\n"
+             "\t(^|\\.)bet-[a-z]+\\.example$\t\n");
+  DiagnosticSink sink;
+  auto loaded = PolicyEngine::load(dir_.write("rules.toml",
+                                              "[policy]\ndefault_group = \"kids\"\n"
+                                              "[[rules]]\nname = \"kw\"\ncategory = \"gambling\"\n"
+                                              "sources = [\"kw.txt\"]\n"
+                                              "[[groups]]\nname = \"kids\"\n"
+                                              "[groups.categories]\ngambling = \"block\"\n"),
+                                   sink);
+  ASSERT_TRUE(loaded) << sink.toString();
+  snap_ = loaded->snapshot;
+  const Decision casino = decide("www.casino7.example");
+  EXPECT_EQ(casino.verdict, Verdict::kBlock);
+  EXPECT_EQ(casino.reason, DecisionReason::kRegexRule);
+  EXPECT_EQ(casino.category, "gambling");
+  EXPECT_EQ(casino.rule, "(^|\\.)casino[0-9]*\\.");
+  EXPECT_EQ(casino.source_file, (dir_.path() / "kw.txt").string());
+  EXPECT_EQ(casino.source_line, 2u);
+  const Decision bet = decide("bet-now.example");
+  EXPECT_EQ(bet.rule, "(^|\\.)bet-[a-z]+\\.example$");
+  EXPECT_EQ(bet.source_line, 4u);
+}
+
+TEST_F(PolicyEngineTest, UnreadableRulesFileFailsTheCompileWithTheReason) {
+  DiagnosticSink sink;
+  auto loaded = PolicyEngine::load(
+      dir_.write("bad.toml",
+                 "[[rules]]\nname = \"kw\"\ncategory = \"drugs\"\nsources = [\"nope.txt\"]\n"),
+      sink);
+  EXPECT_FALSE(loaded);
+  const std::string text = sink.toString();
+  EXPECT_NE(text.find("bad.toml:1:1: error: rules[0].sources: cannot read \"" +
+                      (dir_.path() / "nope.txt").string() + "\": No such file or directory"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(PolicyEngineTest, MissingListFileFailsTheWholeCompileWithItsLocation) {
   DiagnosticSink sink;
   auto loaded = PolicyEngine::load(
