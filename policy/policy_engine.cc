@@ -149,57 +149,88 @@ bool PolicySnapshot::listCacheCurrent(const Config& config,
   return key && std::filesystem::exists(cache_dir / *key / "manifest", ec);
 }
 
-Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, DiagnosticSink& sink,
-                                                  const CompileOptions& options) {
-  const size_t errors_before = sink.errorCount();
-  std::shared_ptr<PolicySnapshot> snap(new PolicySnapshot());
+// compile()'s state and its steps, in the order they run: what a later step needs of an earlier
+// one (schedule and group indices, the list files and their cache) is a member here.
+struct PolicySnapshot::Compiler {
+  const Config& config;
+  DiagnosticSink& sink;
+  const CompileOptions& options;
+  const size_t errors_before;
+  std::shared_ptr<PolicySnapshot> snap{new PolicySnapshot()};
   PolicySnapshot& s = *snap;
 
+  std::map<std::string, uint16_t, std::less<>> schedule_index;
+  std::map<std::string, uint16_t, std::less<>> group_index;
+  // Lists: the files in NameRef::list order, the list cache and the entry it had for them.
+  std::vector<ListFile> files;
+  std::optional<ListCache> cache;
+  std::string cache_key;
+  std::optional<ListCache::Entry> cached;
+  bool from_image = false;   // plain names come from the cache's mapped image
+  bool write_cache = false;  // a new image is stored once the policy compiled
+  std::vector<std::string> residues;
+  std::vector<ListFormat> formats;
+  struct LoadedList {
+    uint8_t category;
+    uint16_t id;
+    ParsedList parsed;
+  };
+  std::vector<LoadedList> loaded;
+  std::unordered_set<std::string> badfilters;
+
+  Compiler(const Config& c, DiagnosticSink& d, const CompileOptions& o)
+      : config(c), sink(d), options(o), errors_before(d.errorCount()) {}
+
+  std::vector<ListCacheInput> cacheInputs() const { return listCacheInputs(config, files); }
+
   // Categories in standard order (categoryOf() gives the same indices).
-  for (const auto& c : standardCategories()) {
-    s.category_names_.emplace_back(c.name);
-    s.category_kinds_.push_back(c.kind);
+  void categories() {
+    for (const auto& c : standardCategories()) {
+      s.category_names_.emplace_back(c.name);
+      s.category_kinds_.push_back(c.kind);
+    }
   }
 
   // Time zones and schedules.
-  std::map<std::string, uint32_t, std::less<>> tz_index;
-  auto timeZone = [&](const std::string& name, const SourceLocation& at) -> uint32_t {
-    if (auto it = tz_index.find(name); it != tz_index.end()) return it->second;
-    auto tz = TimeZone::load(name);
-    if (!tz) {
-      sink.error(at, tz.status().message());
-      return 0;
+  void schedules() {
+    std::map<std::string, uint32_t, std::less<>> tz_index;
+    auto timeZone = [&](const std::string& name, const SourceLocation& at) -> uint32_t {
+      if (auto it = tz_index.find(name); it != tz_index.end()) return it->second;
+      auto tz = TimeZone::load(name);
+      if (!tz) {
+        sink.error(at, tz.status().message());
+        return 0;
+      }
+      const uint32_t idx = static_cast<uint32_t>(s.time_zones_.size());
+      s.time_zones_.push_back(std::move(*tz));
+      tz_index[name] = idx;
+      return idx;
+    };
+    timeZone(config.policy.time_zone, {});
+    for (const auto& spec : config.schedules) {
+      Schedule sc;
+      sc.name = spec.name;
+      sc.time_zone = timeZone(spec.time_zone, spec.where);
+      for (const auto& w : spec.windows) {
+        if (std::string err = parseWindow(w, sc.minutes); !err.empty()) sink.error(spec.where, err);
+      }
+      for (const auto& d : spec.active_dates) {
+        DateRange r;
+        if (std::string err = parseDateRange(d, r); !err.empty())
+          sink.error(spec.where, err);
+        else
+          sc.active_dates.push_back(r);
+      }
+      for (const auto& d : spec.inactive_dates) {
+        DateRange r;
+        if (std::string err = parseDateRange(d, r); !err.empty())
+          sink.error(spec.where, err);
+        else
+          sc.inactive_dates.push_back(r);
+      }
+      schedule_index[spec.name] = static_cast<uint16_t>(s.schedules_.size());
+      s.schedules_.push_back(std::move(sc));
     }
-    const uint32_t idx = static_cast<uint32_t>(s.time_zones_.size());
-    s.time_zones_.push_back(std::move(*tz));
-    tz_index[name] = idx;
-    return idx;
-  };
-  timeZone(config.policy.time_zone, {});
-  std::map<std::string, uint16_t, std::less<>> schedule_index;
-  for (const auto& spec : config.schedules) {
-    Schedule sc;
-    sc.name = spec.name;
-    sc.time_zone = timeZone(spec.time_zone, spec.where);
-    for (const auto& w : spec.windows) {
-      if (std::string err = parseWindow(w, sc.minutes); !err.empty()) sink.error(spec.where, err);
-    }
-    for (const auto& d : spec.active_dates) {
-      DateRange r;
-      if (std::string err = parseDateRange(d, r); !err.empty())
-        sink.error(spec.where, err);
-      else
-        sc.active_dates.push_back(r);
-    }
-    for (const auto& d : spec.inactive_dates) {
-      DateRange r;
-      if (std::string err = parseDateRange(d, r); !err.empty())
-        sink.error(spec.where, err);
-      else
-        sc.inactive_dates.push_back(r);
-    }
-    schedule_index[spec.name] = static_cast<uint16_t>(s.schedules_.size());
-    s.schedules_.push_back(std::move(sc));
   }
 
   // Lists -> one NameIndex (+ ListMatchers for pattern/modifier rules, per category).
@@ -208,352 +239,376 @@ Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, Diagnost
   // shared name index; then the surviving entries are indexed. With a list cache
   // (policy/list_cache.h) whose entry matches the files as they are, the plain names come from
   // its mapped image and only each file's residue is parsed.
-  const std::vector<ListFile> files = listFilesOf(config, sink);
+  void openListCache() {
+    files = listFilesOf(config, sink);
 
-  std::optional<ListCache> cache;
-  std::string cache_key;
-  std::optional<ListCache::Entry> cached;
-  auto cacheInputs = [&] { return listCacheInputs(config, files); };
-
-  if (!options.list_cache_dir.empty() && !files.empty()) {
-    if (auto key = ListCache::keyOf(cacheInputs())) {
-      cache.emplace(options.list_cache_dir);
-      cache_key = std::move(*key);
-      auto entry = cache->load(cache_key, files.size());
-      if (entry) {
-        cached = std::move(*entry);
-      } else if (entry.status().code() != StatusCode::kNotFound) {
-        sink.warning(SourceLocation{cache->dir().string(), 0, 0},
-                     "compiled lists refused: " + entry.status().message() +
-                         "; reading the list text instead");
+    if (!options.list_cache_dir.empty() && !files.empty()) {
+      if (auto key = ListCache::keyOf(cacheInputs())) {
+        cache.emplace(options.list_cache_dir);
+        cache_key = std::move(*key);
+        auto entry = cache->load(cache_key, files.size());
+        if (entry) {
+          cached = std::move(*entry);
+        } else if (entry.status().code() != StatusCode::kNotFound) {
+          sink.warning(SourceLocation{cache->dir().string(), 0, 0},
+                       "compiled lists refused: " + entry.status().message() +
+                           "; reading the list text instead");
+        }
       }
     }
-  }
-  const bool from_image = cached.has_value();
-  const bool write_cache = cache && !from_image && options.write_list_cache;
-  std::vector<std::string> residues;
-  std::vector<ListFormat> formats;
-
-  struct LoadedList {
-    uint8_t category;
-    uint16_t id;
-    ParsedList parsed;
-  };
-  std::vector<LoadedList> loaded;
-  std::unordered_set<std::string> badfilters;
-  for (size_t i = 0; i < files.size(); ++i) {
-    const ListFile& f = files[i];
-    const ListSpec& spec = config.lists[f.spec];
-    const uint16_t id = static_cast<uint16_t>(i);
-    ListReadOptions read_options;
-    read_options.format = spec.format;
-    read_options.list_id = id;
-    ParsedList parsed;
-    if (from_image) {
-      read_options.format = cached->formats[i];
-      parsed = parseListText(cached->residues[i], f.path, read_options, sink);
-      cached->residues[i] = std::string();
-    } else {
-      auto text = readListText(f.path, read_options, sink);
-      if (!text) {
-        sink.error(spec.where,
-                   "lists[" + std::to_string(f.spec) + "].sources: " + text.status().message());
-        s.list_sources_.push_back(ListSource{f.path, spec.name, f.category});
-        continue;
-      }
-      parsed = parseListText(*text, f.path, read_options, sink);
-      if (write_cache) {
-        residues.push_back(blankLines(*text, plainOnlyLines(parsed)));
-        formats.push_back(parsed.format);
-      }
-    }
-    s.list_sources_.push_back(ListSource{f.path, spec.name, f.category});
-    for (const auto& r : parsed.rules) {
-      if (r.badfilter) badfilters.insert(badfilterKey(r));
-    }
-    loaded.push_back(LoadedList{f.category, id, std::move(parsed)});
+    from_image = cached.has_value();
+    write_cache = cache && !from_image && options.write_list_cache;
   }
 
-  NameIndex::Builder names;
-  std::vector<ParsedList> pattern_lists[kMaxCategories];
+  // Pass 1: every list file read (or its residue, from the cache), $badfilter rules noted.
+  void readLists() {
+    for (size_t i = 0; i < files.size(); ++i) {
+      const ListFile& f = files[i];
+      const ListSpec& spec = config.lists[f.spec];
+      const uint16_t id = static_cast<uint16_t>(i);
+      ListReadOptions read_options;
+      read_options.format = spec.format;
+      read_options.list_id = id;
+      ParsedList parsed;
+      if (from_image) {
+        read_options.format = cached->formats[i];
+        parsed = parseListText(cached->residues[i], f.path, read_options, sink);
+        cached->residues[i] = std::string();
+      } else {
+        auto text = readListText(f.path, read_options, sink);
+        if (!text) {
+          sink.error(spec.where,
+                     "lists[" + std::to_string(f.spec) + "].sources: " + text.status().message());
+          s.list_sources_.push_back(ListSource{f.path, spec.name, f.category});
+          continue;
+        }
+        parsed = parseListText(*text, f.path, read_options, sink);
+        if (write_cache) {
+          residues.push_back(blankLines(*text, plainOnlyLines(parsed)));
+          formats.push_back(parsed.format);
+        }
+      }
+      s.list_sources_.push_back(ListSource{f.path, spec.name, f.category});
+      for (const auto& r : parsed.rules) {
+        if (r.badfilter) badfilters.insert(badfilterKey(r));
+      }
+      loaded.push_back(LoadedList{f.category, id, std::move(parsed)});
+    }
+  }
+
   // Address entries: one category bitmask per distinct CIDR (a CidrSet keeps the first value
   // of identical CIDRs, so merge them first).
-  std::map<std::string, std::pair<Cidr, uint32_t>> addresses;
-  for (LoadedList& l : loaded) {
-    for (const auto& a : l.parsed.addresses) {
-      auto& slot = addresses[a.cidr.toString()];
-      slot.first = a.cidr;
-      slot.second |= 1u << l.category;
-    }
-  }
-  for (const auto& [key, entry] : addresses) {
-    s.destination_addresses_.add(entry.first, entry.second);
-  }
-  s.destination_addresses_.finalize();
-  s.stats_.address_entries = addresses.size();
-  s.circumvention_category_ = categoryOf("circumvention");
-  if (!from_image) {
-    size_t total = 0;
-    for (const LoadedList& l : loaded) total += l.parsed.names.size() + l.parsed.rules.size();
-    names.reserve(total);  // once: growing it list by list would copy every entry again
-  }
-  for (LoadedList& l : loaded) {
-    const uint8_t cat = l.category;
-    const uint16_t id = l.id;
-    ParsedList& list = l.parsed;
-    const std::string path = list.path;
-    // From an image, the names a residue still yields (lines kept for their warnings) are
-    // already in it.
-    if (!from_image) {
-      for (const auto& e : list.names) {
-        if (!badfilters.empty() && badfilters.count(badfilterKey(list, e))) continue;
-        uint8_t flags = 0;
-        if (e.action == RuleAction::kAllow) flags |= NameRef::kAllow;
-        if (e.important) flags |= NameRef::kImportant;
-        names.add(list.name(e), e.kind, id, e.line, flags);
+  void destinationAddresses() {
+    std::map<std::string, std::pair<Cidr, uint32_t>> addresses;
+    for (LoadedList& l : loaded) {
+      for (const auto& a : l.parsed.addresses) {
+        auto& slot = addresses[a.cidr.toString()];
+        slot.first = a.cidr;
+        slot.second |= 1u << l.category;
       }
     }
-    // Plain names (with or without $important) go into the shared name index; rules with
-    // patterns or other modifiers ($dnstype, $client, $denyallow, regexes) are kept for a
-    // per-category ListMatcher, which implements their AdGuard semantics.
-    ParsedList extra;
-    extra.path = list.path;
-    extra.list_id = id;
-    extra.format = list.format;
-    size_t rewrites = 0;
-    for (auto& r : list.rules) {
-      if (r.badfilter) continue;
-      if (!badfilters.empty() && badfilters.count(badfilterKey(r))) continue;
-      if (isPlainNameRule(r)) {
-        if (from_image) continue;
-        uint8_t flags = 0;
-        if (r.action == RuleAction::kAllow) flags |= NameRef::kAllow;
-        if (r.important) flags |= NameRef::kImportant;
-        names.add(r.name, r.kind, id, r.line, flags);
+    for (const auto& [key, entry] : addresses) {
+      s.destination_addresses_.add(entry.first, entry.second);
+    }
+    s.destination_addresses_.finalize();
+    s.stats_.address_entries = addresses.size();
+    s.circumvention_category_ = categoryOf("circumvention");
+  }
+
+  // Pass 2: the surviving entries into the name index and the per-category matchers.
+  void indexLists() {
+    NameIndex::Builder names;
+    std::vector<ParsedList> pattern_lists[kMaxCategories];
+    if (!from_image) {
+      size_t total = 0;
+      for (const LoadedList& l : loaded) total += l.parsed.names.size() + l.parsed.rules.size();
+      names.reserve(total);  // once: growing it list by list would copy every entry again
+    }
+    for (LoadedList& l : loaded) {
+      const uint8_t cat = l.category;
+      const uint16_t id = l.id;
+      ParsedList& list = l.parsed;
+      const std::string path = list.path;
+      // From an image, the names a residue still yields (lines kept for their warnings) are
+      // already in it.
+      if (!from_image) {
+        for (const auto& e : list.names) {
+          if (!badfilters.empty() && badfilters.count(badfilterKey(list, e))) continue;
+          uint8_t flags = 0;
+          if (e.action == RuleAction::kAllow) flags |= NameRef::kAllow;
+          if (e.important) flags |= NameRef::kImportant;
+          names.add(list.name(e), e.kind, id, e.line, flags);
+        }
+      }
+      // Plain names (with or without $important) go into the shared name index; rules with
+      // patterns or other modifiers ($dnstype, $client, $denyallow, regexes) are kept for a
+      // per-category ListMatcher, which implements their AdGuard semantics.
+      ParsedList extra;
+      extra.path = list.path;
+      extra.list_id = id;
+      extra.format = list.format;
+      size_t rewrites = 0;
+      for (auto& r : list.rules) {
+        if (r.badfilter) continue;
+        if (!badfilters.empty() && badfilters.count(badfilterKey(r))) continue;
+        if (isPlainNameRule(r)) {
+          if (from_image) continue;
+          uint8_t flags = 0;
+          if (r.action == RuleAction::kAllow) flags |= NameRef::kAllow;
+          if (r.important) flags |= NameRef::kImportant;
+          names.add(r.name, r.kind, id, r.line, flags);
+          continue;
+        }
+        if (r.has_dnsrewrite && ++rewrites <= 5) {
+          sink.warning(SourceLocation{path, r.line, 0},
+                       "\"" + r.text +
+                           "\": $dnsrewrite is not used in category lists (safe search is "
+                           "configured per group)");
+        }
+        extra.rules.push_back(std::move(r));
+      }
+      list = ParsedList{};  // free each list as soon as it is indexed
+      if (!extra.rules.empty()) pattern_lists[cat].push_back(std::move(extra));
+    }
+    for (size_t c = 0; c < kMaxCategories; ++c) {
+      if (pattern_lists[c].empty()) continue;
+      auto matcher = ListMatcher::compile(std::move(pattern_lists[c]), sink);
+      if (!matcher) {
+        sink.error({}, "category " + s.category_names_[c] + ": " + matcher.status().message());
         continue;
       }
-      if (r.has_dnsrewrite && ++rewrites <= 5) {
-        sink.warning(SourceLocation{path, r.line, 0},
-                     "\"" + r.text +
-                         "\": $dnsrewrite is not used in category lists (safe search is "
-                         "configured per group)");
-      }
-      extra.rules.push_back(std::move(r));
+      s.stats_.pattern_rules += (*matcher)->stats().rules;
+      s.rule_matchers_.push_back(PatternMatcher{static_cast<uint8_t>(c), std::move(*matcher)});
     }
-    list = ParsedList{};  // free each list as soon as it is indexed
-    if (!extra.rules.empty()) pattern_lists[cat].push_back(std::move(extra));
-  }
-  for (size_t c = 0; c < kMaxCategories; ++c) {
-    if (pattern_lists[c].empty()) continue;
-    auto matcher = ListMatcher::compile(std::move(pattern_lists[c]), sink);
-    if (!matcher) {
-      sink.error({}, "category " + s.category_names_[c] + ": " + matcher.status().message());
-      continue;
+    if (from_image) {
+      s.names_ = std::move(cached->names);
+      s.list_cache_key_ = cache_key;
+    } else {
+      NameIndex::Builder builder = std::move(names);  // its pending entries go with this scope
+      s.names_ = std::make_shared<const NameIndex>(builder.build());
     }
-    s.stats_.pattern_rules += (*matcher)->stats().rules;
-    s.rule_matchers_.push_back(PatternMatcher{static_cast<uint8_t>(c), std::move(*matcher)});
+    s.stats_.list_entries = s.names_->entries();
+    s.stats_.names_from_cache = from_image;
   }
-  if (from_image) {
-    s.names_ = std::move(cached->names);
-    s.list_cache_key_ = cache_key;
-  } else {
-    NameIndex::Builder builder = std::move(names);  // its pending entries go with this scope
-    s.names_ = std::make_shared<const NameIndex>(builder.build());
-  }
-  s.stats_.list_entries = s.names_->entries();
-  s.stats_.names_from_cache = from_image;
 
   // Regex rules -> one RegexRuleSet.
-  RegexRuleSet::Builder regex;
-  // Each pattern's value is its index in the parallel vectors that explain a match.
-  auto addPattern = [&](std::string_view pattern, const SourceLocation& at, uint8_t cat) {
-    const uint32_t value = static_cast<uint32_t>(s.regex_categories_.size());
-    if (regex.add(pattern, at, value, sink)) {
-      s.regex_categories_.push_back(cat);
-      s.regex_text_.emplace_back(pattern);
-      s.regex_file_.push_back(at.file);
-      s.regex_line_.push_back(at.line);
-    }
-  };
-  for (size_t ri = 0; ri < config.rules.size(); ++ri) {
-    const RuleSetSpec& spec = config.rules[ri];
-    const uint8_t cat = categoryOf(spec.category);
-    if (cat == kNoCategory) continue;  // reported by loadConfig
-    for (const auto& [pattern, at] : spec.patterns) addPattern(pattern, at, cat);
-    for (const auto& path : spec.sources) {
-      const Status read =
-          readExpressionsFile(path, [&](std::string_view pattern, const SourceLocation& at) {
-            addPattern(pattern, at, cat);
-          });
-      if (!read.isOk()) {
-        sink.error(spec.where, "rules[" + std::to_string(ri) + "].sources: cannot read \"" +
-                                   path.string() + "\": " + read.message());
-      }
-    }
-  }
-  s.stats_.regex_rules = s.regex_categories_.size();
-  if (regex.size() > 0) {
-    auto built = regex.build(sink);
-    if (built) s.regex_ = std::move(*built);
-  }
-
-  // Groups.
-  std::map<std::string, uint16_t, std::less<>> group_index;
-  for (const auto& spec : config.groups) {
-    Group g;
-    g.settings.name = spec.name;
-    g.settings.profile = spec.profile;
-    g.settings.block_answer = spec.block_answer;
-    g.settings.strip_ech = spec.strip_ech;
-    g.settings.fail_open = spec.fail_open;
-    g.settings.quic = spec.quic;
-    g.settings.encrypted_dns = spec.encrypted_dns;
-    g.settings.unresolved_destination = spec.unresolved_destination;
-    g.settings.ech = spec.ech;
-    g.config_file = spec.where.file;
-    g.config_line = spec.where.line;
-    const ProfilePreset* preset = findProfile(spec.profile);
-    if (!preset) preset = findProfile("strict");
-    g.actions.fill(Action::kAllow);
-    for (size_t c = 0; c < s.category_kinds_.size(); ++c) {
-      if (s.category_kinds_[c] == CategoryKind::kIllegal) g.actions[c] = Action::kBlock;
-    }
-    for (const auto& [cat, action] : preset->actions) {
-      const uint8_t c = categoryOf(cat);
-      if (c != kNoCategory) g.actions[c] = action;
-    }
-    for (const auto& [cat, action] : spec.categories) {
-      const uint8_t c = categoryOf(cat);
-      if (c != kNoCategory && s.category_kinds_[c] == CategoryKind::kContent) g.actions[c] = action;
-    }
-    g.default_action = spec.default_action.value_or(preset->default_action);
-    for (const auto& a : spec.allow_lists) {
-      const uint8_t c = categoryOf(a);
-      if (c != kNoCategory && s.category_kinds_[c] == CategoryKind::kAllowType) {
-        g.allow_type_mask |= 1u << c;
-      }
-    }
-    g.safe_google = spec.safe_search_google;
-    g.safe_bing = spec.safe_search_bing;
-    g.safe_ddg = spec.safe_search_duckduckgo;
-    g.youtube = spec.youtube;
-    auto canonicalNames = [&](const std::vector<std::string>& in, std::vector<std::string>& out,
-                              std::string_view key) {
-      for (const auto& n : in) {
-        std::string_view v = n;
-        if (v.starts_with("*.")) v.remove_prefix(2);
-        auto c = normalizeDomain(v);
-        if (!c) {
-          sink.error(spec.where, "groups." + spec.name + "." + std::string(key) + ": \"" + n +
-                                     "\": " + c.status().message());
-        } else {
-          out.push_back(*c);
-        }
+  void regexRules() {
+    RegexRuleSet::Builder regex;
+    // Each pattern's value is its index in the parallel vectors that explain a match.
+    auto addPattern = [&](std::string_view pattern, const SourceLocation& at, uint8_t cat) {
+      const uint32_t value = static_cast<uint32_t>(s.regex_categories_.size());
+      if (regex.add(pattern, at, value, sink)) {
+        s.regex_categories_.push_back(cat);
+        s.regex_text_.emplace_back(pattern);
+        s.regex_file_.push_back(at.file);
+        s.regex_line_.push_back(at.line);
       }
     };
-    canonicalNames(spec.allow, g.allow, "allow");
-    canonicalNames(spec.block, g.block, "block");
-    if (spec.schedules.size() > kMaxGroupSchedules) {
-      sink.error(spec.where, "groups." + spec.name +
-                                 ".schedules: " + std::to_string(spec.schedules.size()) +
-                                 " entries; at most " + std::to_string(kMaxGroupSchedules) +
-                                 " (merge windows into fewer [[schedules]])");
-    }
-    for (const auto& gs : spec.schedules) {
-      auto it = schedule_index.find(gs.schedule);
-      if (it == schedule_index.end()) continue;  // reported by loadConfig
-      GroupSchedule out;
-      out.schedule = it->second;
-      out.actions.fill(-1);
-      for (const auto& [cat, action] : gs.categories) {
-        const uint8_t c = categoryOf(cat);
-        if (c != kNoCategory && s.category_kinds_[c] == CategoryKind::kContent) {
-          out.actions[c] = static_cast<int8_t>(action);
+    for (size_t ri = 0; ri < config.rules.size(); ++ri) {
+      const RuleSetSpec& spec = config.rules[ri];
+      const uint8_t cat = categoryOf(spec.category);
+      if (cat == kNoCategory) continue;  // reported by loadConfig
+      for (const auto& [pattern, at] : spec.patterns) addPattern(pattern, at, cat);
+      for (const auto& path : spec.sources) {
+        const Status read =
+            readExpressionsFile(path, [&](std::string_view pattern, const SourceLocation& at) {
+              addPattern(pattern, at, cat);
+            });
+        if (!read.isOk()) {
+          sink.error(spec.where, "rules[" + std::to_string(ri) + "].sources: cannot read \"" +
+                                     path.string() + "\": " + read.message());
         }
       }
-      out.allow_only = gs.allow_only;
-      canonicalNames(gs.allow, out.allow, "schedules.allow");
-      g.schedules.push_back(std::move(out));
     }
-    group_index[spec.name] = static_cast<uint16_t>(s.groups_.size());
-    s.groups_.push_back(std::move(g));
-  }
-  if (auto it = group_index.find(config.policy.default_group); it != group_index.end()) {
-    s.default_group_ = it->second;
-  } else {
-    sink.error({}, "policy.default_group: no group \"" + config.policy.default_group + "\"");
+    s.stats_.regex_rules = s.regex_categories_.size();
+    if (regex.size() > 0) {
+      auto built = regex.build(sink);
+      if (built) s.regex_ = std::move(*built);
+    }
   }
 
-  // Clients.
-  for (const auto& c : config.clients) {
-    auto it = group_index.find(c.group);
-    if (it == group_index.end()) continue;  // reported by loadConfig
-    const uint32_t idx = static_cast<uint32_t>(s.clients_.size());
-    s.clients_.push_back(Client{c.name, it->second});
-    for (const auto& cidr : c.addresses) {
-      s.client_addresses_.add(cidr, idx);
-      s.client_cidrs_.emplace_back(cidr, idx);
+  // Groups, and the default group.
+  void groups() {
+    for (const auto& spec : config.groups) {
+      Group g;
+      g.settings.name = spec.name;
+      g.settings.profile = spec.profile;
+      g.settings.block_answer = spec.block_answer;
+      g.settings.strip_ech = spec.strip_ech;
+      g.settings.fail_open = spec.fail_open;
+      g.settings.quic = spec.quic;
+      g.settings.encrypted_dns = spec.encrypted_dns;
+      g.settings.unresolved_destination = spec.unresolved_destination;
+      g.settings.ech = spec.ech;
+      g.config_file = spec.where.file;
+      g.config_line = spec.where.line;
+      const ProfilePreset* preset = findProfile(spec.profile);
+      if (!preset) preset = findProfile("strict");
+      g.actions.fill(Action::kAllow);
+      for (size_t c = 0; c < s.category_kinds_.size(); ++c) {
+        if (s.category_kinds_[c] == CategoryKind::kIllegal) g.actions[c] = Action::kBlock;
+      }
+      for (const auto& [cat, action] : preset->actions) {
+        const uint8_t c = categoryOf(cat);
+        if (c != kNoCategory) g.actions[c] = action;
+      }
+      for (const auto& [cat, action] : spec.categories) {
+        const uint8_t c = categoryOf(cat);
+        if (c != kNoCategory && s.category_kinds_[c] == CategoryKind::kContent)
+          g.actions[c] = action;
+      }
+      g.default_action = spec.default_action.value_or(preset->default_action);
+      for (const auto& a : spec.allow_lists) {
+        const uint8_t c = categoryOf(a);
+        if (c != kNoCategory && s.category_kinds_[c] == CategoryKind::kAllowType) {
+          g.allow_type_mask |= 1u << c;
+        }
+      }
+      g.safe_google = spec.safe_search_google;
+      g.safe_bing = spec.safe_search_bing;
+      g.safe_ddg = spec.safe_search_duckduckgo;
+      g.youtube = spec.youtube;
+      auto canonicalNames = [&](const std::vector<std::string>& in, std::vector<std::string>& out,
+                                std::string_view key) {
+        for (const auto& n : in) {
+          std::string_view v = n;
+          if (v.starts_with("*.")) v.remove_prefix(2);
+          auto c = normalizeDomain(v);
+          if (!c) {
+            sink.error(spec.where, "groups." + spec.name + "." + std::string(key) + ": \"" + n +
+                                       "\": " + c.status().message());
+          } else {
+            out.push_back(*c);
+          }
+        }
+      };
+      canonicalNames(spec.allow, g.allow, "allow");
+      canonicalNames(spec.block, g.block, "block");
+      if (spec.schedules.size() > kMaxGroupSchedules) {
+        sink.error(spec.where, "groups." + spec.name +
+                                   ".schedules: " + std::to_string(spec.schedules.size()) +
+                                   " entries; at most " + std::to_string(kMaxGroupSchedules) +
+                                   " (merge windows into fewer [[schedules]])");
+      }
+      for (const auto& gs : spec.schedules) {
+        auto it = schedule_index.find(gs.schedule);
+        if (it == schedule_index.end()) continue;  // reported by loadConfig
+        GroupSchedule out;
+        out.schedule = it->second;
+        out.actions.fill(-1);
+        for (const auto& [cat, action] : gs.categories) {
+          const uint8_t c = categoryOf(cat);
+          if (c != kNoCategory && s.category_kinds_[c] == CategoryKind::kContent) {
+            out.actions[c] = static_cast<int8_t>(action);
+          }
+        }
+        out.allow_only = gs.allow_only;
+        canonicalNames(gs.allow, out.allow, "schedules.allow");
+        g.schedules.push_back(std::move(out));
+      }
+      group_index[spec.name] = static_cast<uint16_t>(s.groups_.size());
+      s.groups_.push_back(std::move(g));
     }
-    for (const auto& mac : c.macs) s.client_macs_.emplace_back(mac, idx);
+    if (auto it = group_index.find(config.policy.default_group); it != group_index.end()) {
+      s.default_group_ = it->second;
+    } else {
+      sink.error({}, "policy.default_group: no group \"" + config.policy.default_group + "\"");
+    }
   }
-  s.client_addresses_.finalize();
-  std::sort(s.client_macs_.begin(), s.client_macs_.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  // Clients by address range and MAC.
+  void clients() {
+    for (const auto& c : config.clients) {
+      auto it = group_index.find(c.group);
+      if (it == group_index.end()) continue;  // reported by loadConfig
+      const uint32_t idx = static_cast<uint32_t>(s.clients_.size());
+      s.clients_.push_back(Client{c.name, it->second});
+      for (const auto& cidr : c.addresses) {
+        s.client_addresses_.add(cidr, idx);
+        s.client_cidrs_.emplace_back(cidr, idx);
+      }
+      for (const auto& mac : c.macs) s.client_macs_.emplace_back(mac, idx);
+    }
+    s.client_addresses_.finalize();
+    std::sort(s.client_macs_.begin(), s.client_macs_.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
 
   // Safe search and bypass names.
-  for (auto d : googleSearchDomains()) {
-    s.safe_search_.push_back({std::string(d), 0});
-    s.safe_search_.push_back({"www." + std::string(d), 0});
-  }
-  for (auto d : bingNames()) s.safe_search_.push_back({std::string(d), 1});
-  for (auto d : duckDuckGoNames()) s.safe_search_.push_back({std::string(d), 2});
-  for (auto d : youtubeNames()) s.safe_search_.push_back({std::string(d), 3});
-  std::sort(s.safe_search_.begin(), s.safe_search_.end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
-  s.safe_targets_ = {std::string(kGoogleSafeTarget), std::string(kBingSafeTarget),
-                     std::string(kDuckDuckGoSafeTarget), std::string(kYoutubeStrictTarget),
-                     std::string(kYoutubeModerateTarget)};
-  s.bypass_enabled_ = config.policy.bypass_defaults;
-  // Firefox canary (support.mozilla.org "canary domain"), Apple Private Relay
-  // (developer.apple.com "Prepare your network for iCloud Private Relay"): NXDOMAIN turns
-  // them off. DDR (RFC 9462 §4): answering resolver.arpa SVCB with no records keeps clients
-  // from upgrading to an encrypted resolver we do not run.
-  s.bypass_ = {{"use-application-dns.net", BlockAnswer::kNxdomain},
-               {"mask.icloud.com", BlockAnswer::kNxdomain},
-               {"mask-h2.icloud.com", BlockAnswer::kNxdomain},
-               {"resolver.arpa", BlockAnswer::kNodata},
-               {"_dns.resolver.arpa", BlockAnswer::kNodata}};
-
-  s.stats_.groups = s.groups_.size();
-  s.stats_.schedules = s.schedules_.size();
-  s.stats_.clients = s.clients_.size();
-  s.stats_.memory_bytes = s.names_->memoryBytes() + s.list_sources_.size() * 64 +
-                          s.groups_.size() * sizeof(Group) + s.safe_search_.size() * 48;
-
-  if (sink.errorCount() > errors_before) {
-    const size_t n = sink.errorCount() - errors_before;
-    return Status::invalid(std::to_string(n) + " error" + (n == 1 ? "" : "s") +
-                           " compiling the policy");
-  }
-  // Only a policy that compiled is stored, and only from list files that did not change while
-  // they were read; the stored image, mapped, replaces the private copy just built.
-  if (write_cache) {
-    auto key_now = ListCache::keyOf(cacheInputs());
-    if (key_now && *key_now == cache_key) {
-      auto stored = cache->store(cache_key, *s.names_, residues, formats);
-      if (stored) {
-        s.names_ = std::move(*stored);
-        s.list_cache_key_ = cache_key;
-      } else {
-        sink.warning(SourceLocation{cache->dir().string(), 0, 0},
-                     "compiled lists not saved: " + stored.status().message() +
-                         "; the next start reads the list text again");
-      }
+  void safeSearchAndBypass() {
+    for (auto d : googleSearchDomains()) {
+      s.safe_search_.push_back({std::string(d), 0});
+      s.safe_search_.push_back({"www." + std::string(d), 0});
     }
-    residues.clear();
+    for (auto d : bingNames()) s.safe_search_.push_back({std::string(d), 1});
+    for (auto d : duckDuckGoNames()) s.safe_search_.push_back({std::string(d), 2});
+    for (auto d : youtubeNames()) s.safe_search_.push_back({std::string(d), 3});
+    std::sort(s.safe_search_.begin(), s.safe_search_.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
+    s.safe_targets_ = {std::string(kGoogleSafeTarget), std::string(kBingSafeTarget),
+                       std::string(kDuckDuckGoSafeTarget), std::string(kYoutubeStrictTarget),
+                       std::string(kYoutubeModerateTarget)};
+    s.bypass_enabled_ = config.policy.bypass_defaults;
+    // Firefox canary (support.mozilla.org "canary domain"), Apple Private Relay
+    // (developer.apple.com "Prepare your network for iCloud Private Relay"): NXDOMAIN turns
+    // them off. DDR (RFC 9462 §4): answering resolver.arpa SVCB with no records keeps clients
+    // from upgrading to an encrypted resolver we do not run.
+    s.bypass_ = {{"use-application-dns.net", BlockAnswer::kNxdomain},
+                 {"mask.icloud.com", BlockAnswer::kNxdomain},
+                 {"mask-h2.icloud.com", BlockAnswer::kNxdomain},
+                 {"resolver.arpa", BlockAnswer::kNodata},
+                 {"_dns.resolver.arpa", BlockAnswer::kNodata}};
   }
-  s.stats_.names_mapped = s.names_->mapped();
-  return PolicySnapshotPtr(std::move(snap));
+
+  // Statistics; the verdict on the whole compile; the list cache written.
+  Result<PolicySnapshotPtr> finish() {
+    s.stats_.groups = s.groups_.size();
+    s.stats_.schedules = s.schedules_.size();
+    s.stats_.clients = s.clients_.size();
+    s.stats_.memory_bytes = s.names_->memoryBytes() + s.list_sources_.size() * 64 +
+                            s.groups_.size() * sizeof(Group) + s.safe_search_.size() * 48;
+
+    if (sink.errorCount() > errors_before) {
+      const size_t n = sink.errorCount() - errors_before;
+      return Status::invalid(std::to_string(n) + " error" + (n == 1 ? "" : "s") +
+                             " compiling the policy");
+    }
+    // Only a policy that compiled is stored, and only from list files that did not change while
+    // they were read; the stored image, mapped, replaces the private copy just built.
+    if (write_cache) {
+      auto key_now = ListCache::keyOf(cacheInputs());
+      if (key_now && *key_now == cache_key) {
+        auto stored = cache->store(cache_key, *s.names_, residues, formats);
+        if (stored) {
+          s.names_ = std::move(*stored);
+          s.list_cache_key_ = cache_key;
+        } else {
+          sink.warning(SourceLocation{cache->dir().string(), 0, 0},
+                       "compiled lists not saved: " + stored.status().message() +
+                           "; the next start reads the list text again");
+        }
+      }
+      residues.clear();
+    }
+    s.stats_.names_mapped = s.names_->mapped();
+    return PolicySnapshotPtr(std::move(snap));
+  }
+};
+
+Result<PolicySnapshotPtr> PolicySnapshot::compile(const Config& config, DiagnosticSink& sink,
+                                                  const CompileOptions& options) {
+  Compiler step(config, sink, options);
+  step.categories();
+  step.schedules();
+  step.openListCache();
+  step.readLists();
+  step.destinationAddresses();
+  step.indexLists();
+  step.regexRules();
+  step.groups();
+  step.clients();
+  step.safeSearchAndBypass();
+  return step.finish();
 }
 
 uint16_t PolicySnapshot::groupFor(const IpAddress& client,

@@ -208,6 +208,7 @@ class PolicySnapshot {
   };
 
   const std::string* findSafeSearch(std::string_view name, const Group& g) const noexcept;
+  struct Compiler;  // compile()'s state and steps (policy_engine.cc)
   struct Decider;  // decide()'s state and steps, one per precedence level (policy_engine.cc)
 
   std::vector<std::string> category_names_;  // by category index (standard order)
