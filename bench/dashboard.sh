@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dashboard page times with 1M incidents in the database (issue 11 target: every page under
+# Dashboard page times with 1M incidents in the database (target: every page under
 # 100 ms; results in docs/performance.md "Dashboard"). safegated starts once to create its
 # database, stops, the incidents table is filled with 1,000,000 rows spread over the last 20
 # days (sqlite3, outside the daemon), safegated starts again on that file, and safegate-ui

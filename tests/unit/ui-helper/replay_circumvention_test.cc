@@ -148,22 +148,22 @@ TEST_F(ReplayCircumventionTest, TlsToAListedDohAddressIsDecidedByEncryptedDnsWha
   ASSERT_NE(kids, nullptr);
   EXPECT_EQ(kids->protocol, Protocol::kTls);
   EXPECT_EQ(kids->host, "allowed.test");
-  EXPECT_EQ(kids->verdict, "block");
-  EXPECT_EQ(kids->group, "kids");
-  EXPECT_EQ(kids->category, "circumvention");
-  EXPECT_EQ(kids->rule, "encrypted_dns (circumvention list address)");
+  EXPECT_EQ(kids->decision.verdict, "block");
+  EXPECT_EQ(kids->decision.group, "kids");
+  EXPECT_EQ(kids->decision.category, "circumvention");
+  EXPECT_EQ(kids->decision.rule, "encrypted_dns (circumvention list address)");
 
   const auto* strict = find(obs, "10.9.1.3", "10.9.0.53", 443);
   ASSERT_NE(strict, nullptr);
-  EXPECT_EQ(strict->verdict, "monitor");
-  EXPECT_EQ(strict->group, "strict");
+  EXPECT_EQ(strict->decision.verdict, "monitor");
+  EXPECT_EQ(strict->decision.group, "strict");
 
   // The address next to it is not listed: the SNI decides, as live.
   const auto* neighbour = find(obs, "10.9.1.2", "10.9.0.2", 443);
   ASSERT_NE(neighbour, nullptr);
   EXPECT_EQ(neighbour->host, "allowed.test");
-  EXPECT_EQ(neighbour->verdict, "allow");
-  EXPECT_EQ(neighbour->category, "");
+  EXPECT_EQ(neighbour->decision.verdict, "allow");
+  EXPECT_EQ(neighbour->decision.category, "");
 }
 
 TEST_F(ReplayCircumventionTest, AnyTcpPortAndUdp443ToTheListedAddressAreCaughtOncePerFlow) {
@@ -184,14 +184,14 @@ TEST_F(ReplayCircumventionTest, AnyTcpPortAndUdp443ToTheListedAddressAreCaughtOn
   EXPECT_EQ(http->protocol, Protocol::kHttp);
   EXPECT_EQ(http->host, "allowed.test");
   EXPECT_EQ(http->http_path, "/dns-query");
-  EXPECT_EQ(http->verdict, "block");
-  EXPECT_EQ(http->category, "circumvention");
+  EXPECT_EQ(http->decision.verdict, "block");
+  EXPECT_EQ(http->decision.category, "circumvention");
 
   const auto* quic = find(obs, "10.9.1.2", "10.9.0.53", 443);
   ASSERT_NE(quic, nullptr);
   EXPECT_EQ(quic->protocol, Protocol::kQuic);
-  EXPECT_EQ(quic->verdict, "block");
-  EXPECT_EQ(quic->rule, "encrypted_dns (circumvention list address)");
+  EXPECT_EQ(quic->decision.verdict, "block");
+  EXPECT_EQ(quic->decision.rule, "encrypted_dns (circumvention list address)");
 }
 
 TEST_F(ReplayCircumventionTest, DnsAndDotToTheListedAddressKeepTheirOwnRules) {

@@ -63,9 +63,9 @@ TEST_F(ReplayTest, DecidesQuicV1InitialByItsSni) {
   auto obs = replay(SAFEGATE_SHARED_DATA_OR_SKIP("pcaps/suricata-verify/quic-v1-msquic.pcap"));
   const auto* o = find(obs, Protocol::kQuic, "msquic.net");
   ASSERT_NE(o, nullptr);
-  EXPECT_EQ(o->verdict, "block");
-  EXPECT_EQ(o->category, "gambling");
-  EXPECT_NE(o->source.find("gambling.txt:2"), std::string::npos) << o->source;
+  EXPECT_EQ(o->decision.verdict, "block");
+  EXPECT_EQ(o->decision.category, "gambling");
+  EXPECT_NE(o->decision.source.find("gambling.txt:2"), std::string::npos) << o->decision.source;
   EXPECT_EQ(isoTimeUtc(o->time_us).size(), 24u);
 }
 
@@ -73,7 +73,7 @@ TEST_F(ReplayTest, DecidesTlsClientHelloBySniOverIpv4AndIpv6) {
   auto obs = replay(SAFEGATE_SHARED_DATA_OR_SKIP("pcaps/suricata-verify/tls12-sni-apple.pcap"));
   const auto* o = find(obs, Protocol::kTls, "www.apple.com");
   ASSERT_NE(o, nullptr);
-  EXPECT_EQ(o->verdict, "allow");
+  EXPECT_EQ(o->decision.verdict, "allow");
   auto v6 =
       replay(SAFEGATE_SHARED_DATA_OR_SKIP("pcaps/suricata-verify/tls-ipv6-sni-example-com.pcap"));
   const auto* e = find(v6, Protocol::kTls, "example.com");
@@ -95,9 +95,9 @@ TEST_F(ReplayTest, ReportsDnsTypesAndBlocksSubdomainsOfListedNames) {
   auto evil =
       replay(SAFEGATE_SHARED_DATA_OR_SKIP("pcaps/suricata-verify/dns-udp-subdomains-evil.pcap"));
   ASSERT_NE(find(evil, Protocol::kDns, "example.com"), nullptr);
-  EXPECT_EQ(find(evil, Protocol::kDns, "example.com")->verdict, "allow");
+  EXPECT_EQ(find(evil, Protocol::kDns, "example.com")->decision.verdict, "allow");
   ASSERT_NE(find(evil, Protocol::kDns, "sub.mail.evil.com"), nullptr);
-  EXPECT_EQ(find(evil, Protocol::kDns, "sub.mail.evil.com")->verdict, "block");
+  EXPECT_EQ(find(evil, Protocol::kDns, "sub.mail.evil.com")->decision.verdict, "block");
 }
 
 TEST_F(ReplayTest, ReportsHttpHostAndPathIncludingIpv6Literal) {
@@ -117,8 +117,8 @@ TEST_F(ReplayTest, TlsWithoutSniIsJudgedByTheGroupsUnresolvedSetting) {
       replay(SAFEGATE_SHARED_DATA_OR_SKIP("pcaps/suricata-verify/tls-clienthello-no-sni.pcap"));
   const auto* o = find(obs, Protocol::kTls, "");
   ASSERT_NE(o, nullptr);
-  EXPECT_EQ(o->category, "unresolved-destination");
-  EXPECT_EQ(o->verdict, "allow");  // the default unresolved_destination
+  EXPECT_EQ(o->decision.category, "unresolved-destination");
+  EXPECT_EQ(o->decision.verdict, "allow");  // the default unresolved_destination
 }
 
 TEST_F(ReplayTest, ReportsMissingCaptureAsError) {
