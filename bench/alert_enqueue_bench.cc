@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/alert_router.h"
-#include "daemon/incident_store.h"
+#include "daemon/reports/alert_router.h"
+#include "daemon/store/incident_store.h"
 
 namespace {
 

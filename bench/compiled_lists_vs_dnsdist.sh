@@ -164,7 +164,7 @@ reload_row() {  # label
 }
 # The list compiler on its own: wall time and the child's peak RSS (the daemon never holds this
 # peak), run by hand and as the daemon runs it (glibc.malloc.hugetlb=1 added to GLIBC_TUNABLES,
-# daemon/list_compiler.h; not niced here). The entry is removed before each run, and after the
+# daemon/lists/list_compiler.h; not niced here). The entry is removed before each run, and after the
 # last, so the first start below compiles again.
 python3 - "$safegated" "$work/safegate.toml" "$work/state/compiled" <<'PY'
 import os, shutil, subprocess, sys, time

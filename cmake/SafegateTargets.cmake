@@ -1,10 +1,15 @@
-# safegate_folder_library(NAME [EXCLUDE files...] [LINK targets...])
-# One static library from every .cc in the current folder (except EXCLUDE), with include paths
-# rooted at the repository root so includes read "filters/domain_set.h". New files are picked
-# up on the next build (CONFIGURE_DEPENDS), so adding a file never touches CMake.
+# safegate_folder_library(NAME [SUBDIRS dirs...] [EXCLUDE files...] [LINK targets...])
+# One static library from every .cc in the current folder and its SUBDIRS (except EXCLUDE),
+# with include paths rooted at the repository root so includes read "filters/domain_set.h".
+# New files are picked up on the next build (CONFIGURE_DEPENDS), so adding a file never
+# touches CMake.
 function(safegate_folder_library name)
-  cmake_parse_arguments(ARG "" "" "EXCLUDE;LINK" ${ARGN})
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  cmake_parse_arguments(ARG "" "" "SUBDIRS;EXCLUDE;LINK" ${ARGN})
+  set(patterns ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  foreach(sub IN LISTS ARG_SUBDIRS)
+    list(APPEND patterns ${CMAKE_CURRENT_SOURCE_DIR}/${sub}/*.cc)
+  endforeach()
+  file(GLOB sources CONFIGURE_DEPENDS ${patterns})
   foreach(ex IN LISTS ARG_EXCLUDE)
     list(REMOVE_ITEM sources ${CMAKE_CURRENT_SOURCE_DIR}/${ex})
   endforeach()

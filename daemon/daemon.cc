@@ -20,15 +20,15 @@
 #include "common/clock.h"
 #include "common/logger.h"
 #include "common/utc_time.h"
-#include "daemon/dns_access.h"
-#include "daemon/encrypted_upstream.h"
-#include "daemon/exception_request.h"
-#include "daemon/fail_mode_rules.h"
-#include "daemon/list_compiler.h"
-#include "daemon/outbox_service.h"
+#include "daemon/control/exception_request.h"
+#include "daemon/dns/dns_access.h"
+#include "daemon/dns/encrypted_upstream.h"
+#include "daemon/inline/fail_mode_rules.h"
+#include "daemon/lists/list_compiler.h"
+#include "daemon/lists/protected_names_data.h"
 #include "daemon/policy_guard.h"
 #include "daemon/privileges.h"
-#include "daemon/protected_names_data.h"
+#include "daemon/reports/outbox_service.h"
 #include "filters/domain_name.h"
 #include "policy/decision_text.h"
 #include "policy/list_cache.h"
@@ -336,8 +336,8 @@ Status Daemon::startUp(DiagnosticSink& diags) {
     fprintf(stderr, "safegated: warning: %s\n", saved.toString().c_str());
   }
 
-  // Temporary exceptions granted before a restart (daemon/exception_store.h). A damaged file
-  // is reported and set aside; it never stops the start.
+  // Temporary exceptions granted before a restart (daemon/control/exception_store.h). A damaged
+  // file is reported and set aside; it never stops the start.
   exception_store_ = std::make_unique<ExceptionStore>(settings_.state_dir / "exceptions.json");
   {
     DiagnosticSink problems;
@@ -350,8 +350,8 @@ Status Daemon::startUp(DiagnosticSink& diags) {
     }
     publishView();
   }
-  // Requests children sent from the block page (daemon/access_requests.h); like exceptions, a
-  // damaged file is reported and set aside.
+  // Requests children sent from the block page (daemon/control/access_requests.h); like exceptions,
+  // a damaged file is reported and set aside.
   requests_ = RequestBook(settings_.requests);
   request_store_ = std::make_unique<RequestStore>(settings_.state_dir / "requests.json");
   {

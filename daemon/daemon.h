@@ -11,10 +11,10 @@
 // Settings marked restart-only in the schema (listen addresses, database path, ...) keep their
 // old values until restart. SIGTERM / SIGINT: stop listeners, flush incidents, exit 0.
 // Temporary exceptions (control commands) are saved to state_dir/exceptions.json before they
-// take effect and restored at start (daemon/exception_store.h); access requests from the block
-// page likewise in state_dir/requests.json (daemon/access_requests.h, daemon/daemon_requests.cc).
-// Thread-safety: run() on the main thread; control commands run on the control thread and
-// are serialised with reload by mutex_.
+// take effect and restored at start (daemon/control/exception_store.h); access requests from the
+// block page likewise in state_dir/requests.json (daemon/control/access_requests.h,
+// daemon/daemon_requests.cc). Thread-safety: run() on the main thread; control commands run on the
+// control thread and are serialised with reload by mutex_.
 #pragma once
 
 #include <atomic>
@@ -27,20 +27,20 @@
 #include <vector>
 
 #include "common/result.h"
-#include "daemon/access_requests.h"
-#include "daemon/alert_router.h"
 #include "daemon/compiled_policy.h"
-#include "daemon/control_server.h"
-#include "daemon/dns_proxy.h"
-#include "daemon/exception_store.h"
-#include "daemon/incident_store.h"
-#include "daemon/inline_engine.h"
+#include "daemon/control/access_requests.h"
+#include "daemon/control/control_server.h"
+#include "daemon/control/exception_store.h"
+#include "daemon/dns/dns_proxy.h"
+#include "daemon/dns/resolved_addresses.h"
+#include "daemon/dns/reverse_names.h"
+#include "daemon/inline/inline_engine.h"
 #include "daemon/lease_names.h"
-#include "daemon/list_refresher.h"
+#include "daemon/lists/list_refresher.h"
 #include "daemon/neighbour_table.h"
-#include "daemon/outbox_delivery.h"
-#include "daemon/resolved_addresses.h"
-#include "daemon/reverse_names.h"
+#include "daemon/reports/alert_router.h"
+#include "daemon/reports/outbox_delivery.h"
+#include "daemon/store/incident_store.h"
 
 namespace safegate {
 
@@ -74,7 +74,7 @@ class Daemon {
   void publishView();
   // Switches user and narrows capabilities from the config (daemon/privileges.h).
   Status dropPrivileges(DiagnosticSink& diags) const;
-  // Runs the list compiler child (daemon/list_compiler.h) before a policy load.
+  // Runs the list compiler child (daemon/lists/list_compiler.h) before a policy load.
   void compileListsFirst() const;
   // Removes compiled-list entries other than the running policy's (after it is in force).
   void pruneListCache() const;

@@ -10,9 +10,9 @@
 #include <algorithm>
 
 #include "common/clock.h"
-#include "daemon/control_protocol.h"
+#include "daemon/control/control_protocol.h"
 #include "daemon/daemon.h"
-#include "daemon/incident_query.h"
+#include "daemon/store/incident_query.h"
 
 namespace safegate {
 

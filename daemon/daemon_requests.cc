@@ -19,10 +19,10 @@
 #include "common/clock.h"
 #include "common/ip_address.h"
 #include "common/outbox_store.h"
-#include "daemon/control_protocol.h"
+#include "daemon/control/control_protocol.h"
+#include "daemon/control/exception_request.h"
 #include "daemon/daemon.h"
-#include "daemon/exception_request.h"
-#include "daemon/outbox_service.h"
+#include "daemon/reports/outbox_service.h"
 #include "filters/domain_name.h"
 #include "policy/hotline_report.h"
 

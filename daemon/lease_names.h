@@ -29,7 +29,7 @@ namespace safegate {
 struct LeaseNameMap {
   std::unordered_map<IpAddress, std::string, IpAddressHash> by_address;
   std::map<MacAddress, std::string> by_mac;
-  // Names from reverse DNS (daemon/reverse_names.h), asked for last.
+  // Names from reverse DNS (daemon/dns/reverse_names.h), asked for last.
   std::unordered_map<IpAddress, std::string, IpAddressHash> by_reverse_dns;
   // The name of the lease of `client`, else of its MAC's lease (an IPv6 address of a device
   // whose IPv4 lease names it), else its reverse DNS name; "" when none.

@@ -13,7 +13,7 @@
 
 #include "common/man_page.h"
 #include "daemon/daemon.h"
-#include "daemon/list_compiler.h"
+#include "daemon/lists/list_compiler.h"
 #include "daemon/privileges.h"
 
 #ifndef SAFEGATE_VERSION
@@ -67,7 +67,7 @@ constexpr OptionSpec kOptions[] = {
      "the mark of a truncated config).",
      false},
     {Opt::kCompileLists, "--compile-lists", nullptr, nullptr,
-     "Internal: the list compiler child (daemon/list_compiler.h).", true},
+     "Internal: the list compiler child (daemon/lists/list_compiler.h).", true},
     {Opt::kMan, "--man", nullptr, nullptr, "Prints this manual page (roff) and exits.", false},
     {Opt::kHelp, "--help", "-h", nullptr, "Prints the options and exits.", false},
 };

@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <set>
 
-#include "daemon/dns_proxy.h"
+#include "daemon/dns/dns_proxy.h"
 
 namespace safegate {
 

@@ -19,7 +19,7 @@
 // the config up front instead of after binding: CAP_NET_BIND_SERVICE stays while the process
 // lives (a reload does not rebind; dns.listen is restart-only).
 //
-// Why the daemon itself still runs iptables-legacy-restore (daemon/fail_mode_rules.h): the
+// Why the daemon itself still runs iptables-legacy-restore (daemon/inline/fail_mode_rules.h): the
 // SAFEGATE_FAILMODE chain follows the policy's groups, which change on every reload without a
 // restart, so a start-time helper (ExecStartPre) cannot keep it current. The two capabilities
 // that command needs (CAP_NET_ADMIN, CAP_NET_RAW) are ones inline mode keeps anyway; they are

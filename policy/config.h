@@ -204,7 +204,7 @@ struct DaemonSettings {
 
 // ---- policy model ----
 
-// An https:// source of a list: downloaded in the background (daemon/list_subscriber.h) and
+// An https:// source of a list: downloaded in the background (daemon/lists/list_subscriber.h) and
 // compiled from its kept copy.
 struct ListSubscriptionSpec {
   std::string url;

@@ -250,7 +250,7 @@ std::string checkSha256OrEmpty(std::string_view s) {
 }
 std::string validateSha256(const toml::node& n) { return forEachString(n, checkSha256OrEmpty); }
 // 56 base64 characters whose first two bytes are "Ed" ("RW" and then one of Q R S T): every
-// such string decodes to a key, which the daemon does (daemon/list_signature.h).
+// such string decodes to a key, which the daemon does (daemon/lists/list_signature.h).
 std::string checkMinisignKeyOrEmpty(std::string_view s) {
   if (s.empty()) return {};
   const bool base64 =

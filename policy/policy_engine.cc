@@ -61,7 +61,7 @@ std::vector<uint32_t> plainOnlyLines(const ParsedList& list) {
 }
 
 // Every enabled list's files, in the order their NameRef::list ids are given: sources, then
-// the kept copy of a subscription (daemon/list_store.h; never the network from here).
+// the kept copy of a subscription (daemon/lists/list_store.h; never the network from here).
 struct ListFile {
   size_t spec;  // index in config.lists
   std::string path;

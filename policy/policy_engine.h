@@ -132,7 +132,7 @@ class PolicySnapshot {
   // Every client source the config names, in the order groupFor() matches them — MACs first,
   // then address ranges from the most specific to the least (config order among equals) —
   // each with its group. Control plane (allocates): the daemon turns it into firewall rules
-  // for the groups' fail modes while it is not running (daemon/fail_mode_rules.h).
+  // for the groups' fail modes while it is not running (daemon/inline/fail_mode_rules.h).
   struct ClientSource {
     std::optional<MacAddress> mac;
     std::optional<Cidr> cidr;
@@ -209,7 +209,7 @@ class PolicySnapshot {
 
   const std::string* findSafeSearch(std::string_view name, const Group& g) const noexcept;
   struct Compiler;  // compile()'s state and steps (policy_engine.cc)
-  struct Decider;  // decide()'s state and steps, one per precedence level (policy_engine.cc)
+  struct Decider;   // decide()'s state and steps, one per precedence level (policy_engine.cc)
 
   std::vector<std::string> category_names_;  // by category index (standard order)
   std::vector<CategoryKind> category_kinds_;

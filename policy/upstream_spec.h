@@ -7,7 +7,8 @@
 // resolver would need a resolver. The name after '#' is the one the upstream's certificate must
 // carry, sent as SNI and used as the DoH URL's host; without it the certificate must name the
 // address itself (an IP SAN, as Quad9's and Cloudflare's do).
-// Used by the config check (policy/config_schema.cc) and the daemon (daemon/encrypted_upstream.h).
+// Used by the config check (policy/config_schema.cc) and the daemon
+// (daemon/dns/encrypted_upstream.h).
 #pragma once
 
 #include <cstdint>

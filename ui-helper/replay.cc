@@ -188,7 +188,7 @@ class Replayer {
 
   // TCP to an address a circumvention list names, any port but 53 (DNS, decided as DNS) and
   // 853 (the port rule comes first live too): decided at the first data segment whatever the
-  // SNI says, or with none, as daemon/inline_inspector.cc does. The host shown is what that
+  // SNI says, or with none, as daemon/inline/inline_inspector.cc does. The host shown is what that
   // segment names when it holds a whole ClientHello or request head.
   void circumventionSegment(ReplayObservation& o, const PacketView& v) {
     TlsClientHello hello;
@@ -315,11 +315,10 @@ class Replayer {
       return;
     }
     if (o.host.empty()) {
-      const Verdict verdict = g.unresolved_destination == policy::UnresolvedMode::kBlock
-                                  ? Verdict::kBlock
-                              : g.unresolved_destination == policy::UnresolvedMode::kMonitor
-                                  ? Verdict::kMonitor
-                                  : Verdict::kAllow;
+      const Verdict verdict =
+          g.unresolved_destination == policy::UnresolvedMode::kBlock     ? Verdict::kBlock
+          : g.unresolved_destination == policy::UnresolvedMode::kMonitor ? Verdict::kMonitor
+                                                                         : Verdict::kAllow;
       own(o, v, verdict, "unresolved-destination", "unresolved_destination (no SNI)");
       return;
     }
@@ -357,7 +356,7 @@ class Replayer {
     out_.push_back(std::move(o));
   }
 
-  // A decision the inline path makes from a group setting (as daemon/inline_inspector.cc).
+  // A decision the inline path makes from a group setting (as daemon/inline/inline_inspector.cc).
   void own(ReplayObservation& o, const PacketView& v, Verdict verdict, std::string_view category,
            std::string_view rule) {
     const uint16_t gi = snap_.groupFor(v.src, std::nullopt);

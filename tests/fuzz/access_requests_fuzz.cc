@@ -1,6 +1,6 @@
-// Fuzz target for loading requests.json (daemon/access_requests.h): whatever the file holds,
-// load() ends with a usable book, every diagnostic names the file, a damaged file is moved aside
-// rather than lost, ids are unique and below next_id, and what the daemon saves it reads back
+// Fuzz target for loading requests.json (daemon/control/access_requests.h): whatever the file
+// holds, load() ends with a usable book, every diagnostic names the file, a damaged file is moved
+// aside rather than lost, ids are unique and below next_id, and what the daemon saves it reads back
 // unchanged with no diagnostic.
 #include <cstdint>
 #include <cstdlib>
@@ -9,7 +9,7 @@
 #include <set>
 #include <string>
 
-#include "daemon/access_requests.h"
+#include "daemon/control/access_requests.h"
 #include "tests/fuzz/scratch_dir.h"
 
 namespace fs = std::filesystem;

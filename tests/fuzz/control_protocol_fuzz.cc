@@ -1,19 +1,19 @@
-// Fuzz target for the control protocol (daemon/control_protocol.h): any request line is either
-// refused with a message or parsed into a command, and the responses built for it — controlOk()
-// echoing the whole request, controlError() naming the command — are always exactly one line
-// of valid JSON with the protocol version, the request's id and "ok" (a client reads one line
+// Fuzz target for the control protocol (daemon/control/control_protocol.h): any request line is
+// either refused with a message or parsed into a command, and the responses built for it —
+// controlOk() echoing the whole request, controlError() naming the command — are always exactly one
+// line of valid JSON with the protocol version, the request's id and "ok" (a client reads one line
 // per request, so an embedded newline or invalid UTF-8 would desynchronise it).
 // Every parsed request is also read as an "exceptions.add"/"pause" request
-// (daemon/exception_request.h): an exception it yields starts now, ends after that and at most
-// max_minutes later, and its granted_by starts with the connecting peer, whatever the request
+// (daemon/control/exception_request.h): an exception it yields starts now, ends after that and at
+// most max_minutes later, and its granted_by starts with the connecting peer, whatever the request
 // claims.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
-#include "daemon/control_protocol.h"
-#include "daemon/exception_request.h"
+#include "daemon/control/control_protocol.h"
+#include "daemon/control/exception_request.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Fuzz target for the DNS proxy's answer path: an arbitrary upstream response goes through
-// what daemon/dns_proxy.cc does with one — responseMatchesQuestion(), DnsCache::insert() and
+// what daemon/dns/dns_proxy.cc does with one — responseMatchesQuestion(), DnsCache::insert() and
 // lookup(), then QueryHandler::finish() (CNAME chain decisions, safe-search rewrite, ECH
 // stripping, the block answers) — on the client's query for the response's own question.
 //
@@ -16,9 +16,9 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/dns_cache.h"
-#include "daemon/query_handler.h"
-#include "daemon/resolved_addresses.h"
+#include "daemon/dns/dns_cache.h"
+#include "daemon/dns/query_handler.h"
+#include "daemon/dns/resolved_addresses.h"
 #include "filters/dns_message.h"
 
 namespace {

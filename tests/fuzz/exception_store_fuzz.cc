@@ -1,6 +1,6 @@
-// Fuzz target for loading exceptions.json (daemon/exception_store.h): whatever the file holds,
-// load() returns a usable table, every error names the file, a damaged file is moved aside (not
-// lost), and the table it restored survives save() and load() unchanged with no diagnostic
+// Fuzz target for loading exceptions.json (daemon/control/exception_store.h): whatever the file
+// holds, load() returns a usable table, every error names the file, a damaged file is moved aside
+// (not lost), and the table it restored survives save() and load() unchanged with no diagnostic
 // (what the daemon writes it must read back).
 #include <cstdint>
 #include <cstdlib>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "daemon/exception_store.h"
+#include "daemon/control/exception_store.h"
 #include "tests/fuzz/scratch_dir.h"
 
 namespace fs = std::filesystem;

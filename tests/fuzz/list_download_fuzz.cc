@@ -1,12 +1,12 @@
 // Fuzz target for what a list subscription reads from the network and from state_dir.
 // The first byte picks the parser, the rest is its input:
-//   0  gunzip (daemon/list_fetcher.h): never more than the cap, never a crash on a cut or
+//   0  gunzip (daemon/lists/list_fetcher.h): never more than the cap, never a crash on a cut or
 //      corrupt stream
-//   1  a .minisig file verified over a fixed list with a fixed key (daemon/list_signature.h):
+//   1  a .minisig file verified over a fixed list with a fixed key (daemon/lists/list_signature.h):
 //      only the vectors of tests/support/minisign_vectors.h can verify; a verified comment is
 //      the file's third line
 //   2  a minisign public key: a parsed key is 32 bytes whose ID is in the text's base64
-//   3  a list record, lists/NAME.json (daemon/list_store.h): a record that loads keeps its
+//   3  a list record, lists/NAME.json (daemon/lists/list_store.h): a record that loads keeps its
 //      `good` version only when the copy matches its digest, and survives save and load
 #include <cstdint>
 #include <cstdlib>
@@ -14,9 +14,9 @@
 #include <fstream>
 #include <string>
 
-#include "daemon/list_fetcher.h"
-#include "daemon/list_signature.h"
-#include "daemon/list_store.h"
+#include "daemon/lists/list_fetcher.h"
+#include "daemon/lists/list_signature.h"
+#include "daemon/lists/list_store.h"
 #include "tests/fuzz/scratch_dir.h"
 #include "tests/support/minisign_vectors.h"
 

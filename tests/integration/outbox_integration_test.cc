@@ -13,7 +13,7 @@
 #include <string>
 
 #include "common/outbox_store.h"
-#include "daemon/outbox_delivery.h"
+#include "daemon/reports/outbox_delivery.h"
 #include "tests/integration/child_process.h"
 #include "tests/support/https_test_server.h"
 #include "tests/support/minisign_vectors.h"

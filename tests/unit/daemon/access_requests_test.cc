@@ -1,4 +1,4 @@
-#include "daemon/access_requests.h"
+#include "daemon/control/access_requests.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "daemon/alert_router.h"
+#include "daemon/reports/alert_router.h"
 
 #include <gtest/gtest.h>
 

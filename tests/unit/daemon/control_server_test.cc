@@ -1,7 +1,7 @@
 // ControlServer on a real Unix socket in a temp dir: a client that never reads its (large)
 // response, a slow-drip client and a stuck client must not stop others from being served or
 // stop() from returning. Tests run as root, so the peer check admits them.
-#include "daemon/control_server.h"
+#include "daemon/control/control_server.h"
 
 #include <grp.h>
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // DnsSourceAcl (dns.allow_from) and ClientRateLimiter (dns.rate_limit_qps / rate_limit_burst):
 // the decisions the DNS proxy takes before it looks at a query.
-#include "daemon/dns_access.h"
+#include "daemon/dns/dns_access.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

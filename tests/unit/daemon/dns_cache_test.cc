@@ -1,4 +1,4 @@
-#include "daemon/dns_cache.h"
+#include "daemon/dns/dns_cache.h"
 
 #include <gtest/gtest.h>
 

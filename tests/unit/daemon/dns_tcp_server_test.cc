@@ -1,7 +1,7 @@
 // DnsTcpServer on real loopback sockets: connection limits, eviction order, admission hook,
 // framing errors and stop() with connections open. Queries use a blocked name, which the
 // server answers itself, so no upstream is needed.
-#include "daemon/dns_tcp_server.h"
+#include "daemon/dns/dns_tcp_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -4,7 +4,7 @@
 // another name is refused, a silent server costs only the timeout, a connection that stops
 // answering is replaced, and the safe-search refresher can ask through it. DoH and the daemon end
 // to end: integration.encrypted_upstreams.
-#include "daemon/encrypted_upstream.h"
+#include "daemon/dns/encrypted_upstream.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 #include <mutex>
 #include <vector>
 
-#include "daemon/safe_search_answers.h"
+#include "daemon/dns/safe_search_answers.h"
 #include "filters/dns_message.h"
 #include "tests/support/https_test_server.h"
 #include "tests/unit/daemon/dns_test_util.h"

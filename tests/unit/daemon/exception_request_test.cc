@@ -1,5 +1,5 @@
 // exceptionFromRequest: bounded durations and granted_by from the peer.
-#include "daemon/exception_request.h"
+#include "daemon/control/exception_request.h"
 
 #include <gtest/gtest.h>
 

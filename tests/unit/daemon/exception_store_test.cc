@@ -1,4 +1,4 @@
-#include "daemon/exception_store.h"
+#include "daemon/control/exception_store.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

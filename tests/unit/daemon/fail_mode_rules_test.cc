@@ -1,7 +1,7 @@
 // FailModeRules: groups[].fail rendered as the SAFEGATE_FAILMODE chain (in groupFor()'s match
 // order), written to the state directory and loaded with the restore command — here a real
 // script standing in for iptables-restore that records what it was given.
-#include "daemon/fail_mode_rules.h"
+#include "daemon/inline/fail_mode_rules.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

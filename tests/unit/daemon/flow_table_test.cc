@@ -1,5 +1,5 @@
 // FlowTable: the keyed slot hash and the per-client share of reassembly buffers.
-#include "daemon/flow_table.h"
+#include "daemon/inline/flow_table.h"
 
 #include <gtest/gtest.h>
 

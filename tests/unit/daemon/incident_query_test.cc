@@ -1,4 +1,4 @@
-#include "daemon/incident_query.h"
+#include "daemon/store/incident_query.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/sqlite_db.h"
-#include "daemon/incident_store.h"
+#include "daemon/store/incident_store.h"
 #include "tests/support/shared_data.h"
 
 namespace safegate {

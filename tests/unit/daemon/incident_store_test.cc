@@ -1,4 +1,4 @@
-#include "daemon/incident_store.h"
+#include "daemon/store/incident_store.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // InlineEngine::queueOptions: which NFQUEUE numbers safegated binds and the kernel's fail-open
 // flag of each, from a real config file — the flag decides what a full queue does, so a
 // fail-closed group's queue must never get it once the queues are split per group.
-#include "daemon/inline_engine.h"
+#include "daemon/inline/inline_engine.h"
 
 #include <gtest/gtest.h>
 

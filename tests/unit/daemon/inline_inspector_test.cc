@@ -1,6 +1,6 @@
 // InlineInspector with a real compiled policy (TOML + list file in a temp dir) and crafted
 // packets: what each protocol path decides, which packets it forges, what it counts.
-#include "daemon/inline_inspector.h"
+#include "daemon/inline/inline_inspector.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
-// The list compiler child's environment (daemon/list_compiler.h).
-#include "daemon/list_compiler.h"
+// The list compiler child's environment (daemon/lists/list_compiler.h).
+#include "daemon/lists/list_compiler.h"
 
 #include <gtest/gtest.h>
 

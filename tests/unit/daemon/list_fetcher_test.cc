@@ -3,7 +3,7 @@
 // list host gives, the size cap, a truncated gzip body, redirects, a pinned digest, a server
 // that hangs and one whose certificate does not verify. Nothing here may return bytes that are
 // not the whole list.
-#include "daemon/list_fetcher.h"
+#include "daemon/lists/list_fetcher.h"
 
 #include <gtest/gtest.h>
 

@@ -1,14 +1,14 @@
-// The sanity gate for downloaded list versions (daemon/list_gate.h), and the over-blocking
+// The sanity gate for downloaded list versions (daemon/lists/list_gate.h), and the over-blocking
 // guard against the real protected lists in ../shared/data (Moz top-500 sites, world
 // universities) where they are available.
-#include "daemon/list_gate.h"
+#include "daemon/lists/list_gate.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
 
-#include "daemon/protected_names_data.h"
+#include "daemon/lists/protected_names_data.h"
 #include "filters/domain_name.h"
 #include "tests/support/shared_data.h"
 

@@ -3,7 +3,7 @@
 // new version is told when the set of quarantined entries changes.
 #include <gtest/gtest.h>
 
-#include "daemon/list_refresher.h"
+#include "daemon/lists/list_refresher.h"
 
 namespace safegate {
 namespace {

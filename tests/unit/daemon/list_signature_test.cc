@@ -1,7 +1,7 @@
 // Minisign verification against signatures made by the real minisign tool
 // (tests/support/minisign_vectors.h): both algorithms verify, and every way a signature file can
 // be wrong is refused with the reason.
-#include "daemon/list_signature.h"
+#include "daemon/lists/list_signature.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // ListStore: the last good copy of each subscribed list and its record, in a real directory.
-#include "daemon/list_store.h"
+#include "daemon/lists/list_store.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // ListSubscriber against a real HTTPS server on 127.0.0.1: what is in force changes only when a
 // new version downloaded whole and passed the gate; every failure keeps the last good copy and
 // says why.
-#include "daemon/list_subscriber.h"
+#include "daemon/lists/list_subscriber.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // NfqueueQueue against the real kernel: each test runs in a network namespace of its own
 // (unshare(CLONE_NEWNET) on a dedicated thread), installs iptables-legacy rules there, binds a
 // queue and sends real UDP packets over that namespace's loopback.
-#include "daemon/nfqueue_frontend.h"
+#include "daemon/inline/nfqueue_frontend.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -1,11 +1,11 @@
 // OutboxDelivery against a real HTTPS receiver on 127.0.0.1 (tests/support/https_test_server.py,
 // which dedupes by Idempotency-Key like a real hotline): what is delivered, retried, parked by
 // Retry-After and dead-lettered, and what the receiver saw.
-#include "daemon/outbox_delivery.h"
+#include "daemon/reports/outbox_delivery.h"
 
 #include <gtest/gtest.h>
 
-#include "daemon/alert_router.h"
+#include "daemon/reports/alert_router.h"
 #include "tests/support/https_test_server.h"
 
 namespace safegate {

@@ -4,8 +4,8 @@
 #include <signal.h>
 
 #include "daemon/http_client.h"
-#include "daemon/outbox_delivery.h"
-#include "daemon/syslog_sender.h"
+#include "daemon/reports/outbox_delivery.h"
+#include "daemon/reports/syslog_sender.h"
 #include "tests/support/https_test_server.h"
 
 namespace safegate {

@@ -6,7 +6,7 @@
 #include <array>
 #include <vector>
 
-#include "daemon/query_handler.h"
+#include "daemon/dns/query_handler.h"
 #include "tests/unit/daemon/dns_test_util.h"
 
 namespace safegate {

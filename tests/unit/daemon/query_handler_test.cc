@@ -1,10 +1,10 @@
-#include "daemon/query_handler.h"
+#include "daemon/dns/query_handler.h"
 
 #include <gtest/gtest.h>
 
 #include <array>
 
-#include "daemon/dns_proxy.h"
+#include "daemon/dns/dns_proxy.h"
 #include "daemon/neighbour_table.h"
 #include "tests/unit/daemon/dns_test_util.h"
 

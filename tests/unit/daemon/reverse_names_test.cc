@@ -1,7 +1,7 @@
 // ReverseNames against a real UDP DNS server on loopback (port 0): LAN clients get the first
 // label of their PTR name; a client without one, a forged answer, a silent server and a client
 // leaving the neighbour table are each handled.
-#include "daemon/reverse_names.h"
+#include "daemon/dns/reverse_names.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

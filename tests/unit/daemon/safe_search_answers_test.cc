@@ -1,7 +1,7 @@
 // SafeSearchRefresher against a real UDP responder on loopback (port 0): the safe-search
 // targets are resolved through the upstream, stored per (target, type), kept when a later
 // round fails, and answers that do not match the question are ignored.
-#include "daemon/safe_search_answers.h"
+#include "daemon/dns/safe_search_answers.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

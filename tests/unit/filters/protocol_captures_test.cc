@@ -84,7 +84,7 @@ struct TcpStream {
     buffer->reset();
     worst = QuicStatus::kOk;
   }
-  // Places a segment at its offset from the first octet, as daemon/inline_inspector.cc does.
+  // Places a segment at its offset from the first octet, as daemon/inline/inline_inspector.cc does.
   void add(uint32_t seq, std::span<const uint8_t> payload) {
     // Serial-number distance (RFC 9293 §3.4, RFC 1982): octets before the start are dropped.
     const auto distance = static_cast<int32_t>(seq - first_seq);

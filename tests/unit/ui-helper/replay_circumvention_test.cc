@@ -1,7 +1,7 @@
 // replayCapture() agrees with the inline path on DoH endpoints reached by address: a crafted
 // capture (raw-IP pcap written here, packets from filters/forged_packet.h) holds TCP and UDP
 // 443 flows to an address a circumvention list names, a neighbour that is not listed, DNS and
-// DoT to the listed address. Each must get the verdict daemon/inline_inspector.cc gives.
+// DoT to the listed address. Each must get the verdict daemon/inline/inline_inspector.cc gives.
 #include <gtest/gtest.h>
 
 #include <cstdio>
