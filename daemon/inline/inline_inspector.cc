@@ -578,6 +578,18 @@ struct InlineInspector::Impl {
     QuicFlowState* st = self.flows_->attachBuffer(f, mono_ms);
     if (st == nullptr) return overload(f);
     QuicFeedResult r = self.quic_->feed(pkt.payload, *st);
+    if (r.status == QuicStatus::kCryptoConflict) {
+      // Retransmitted CRYPTO octets that differ: the server could read either ClientHello.
+      count(self.counters_.tls_malformed);
+      finish(f);
+      return decided(false);
+    }
+    if (r.status == QuicStatus::kTooFragmented) {
+      // As for TCP: a datagram whose CRYPTO pieces the assembler cannot all hold never reaches
+      // the server (a client that always sends it so falls back to TCP).
+      count(self.counters_.stream_too_fragmented);
+      return drop();
+    }
     if (r.initials_opened == 0) {
       count(self.counters_.quic_undecryptable);
       if (st->initials_opened == 0) self.flows_->releaseBuffer(f);  // nothing worth keeping
@@ -680,6 +692,13 @@ struct InlineInspector::Impl {
       resetBoth();
       finish(f);
       return decided(false);
+    }
+    if (as == QuicStatus::kTooFragmented) {
+      // More disjoint pieces beyond a gap than the assembler tracks: hold this one back. If it
+      // passed, the server would have octets we never read and could complete a ClientHello we
+      // cannot; dropped, TCP sends it again once the gaps before it have filled.
+      count(self.counters_.stream_too_fragmented);
+      return drop();
     }
     std::span<const uint8_t> stream = st->crypto.contiguous();
     // A gap at the stream start: wait for it, bounded by the cap and the clock.

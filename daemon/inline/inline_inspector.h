@@ -135,6 +135,7 @@ struct InlineOptions {
   X(ignored_empty) \
   X(ignored_keepalive) \
   X(ignored_out_of_window) \
+  X(stream_too_fragmented) \
   X(quic_not_initial) \
   X(buffer_aged) \
   X(buffer_evicted) \

@@ -10,6 +10,7 @@
 #include "daemon/compiled_policy.h"
 #include "filters/forged_packet.h"
 #include "policy/policy_engine.h"
+#include "tests/support/quic_seal.h"
 #include "tests/support/quic_vectors.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/test_packets.h"
@@ -730,6 +731,69 @@ TEST_F(InlineInspectorTest, SegmentsBeyondAGapAtTheStartWaitForTheGap) {
   EXPECT_EQ(
       feed(tcpPacket("10.0.0.5", "192.0.2.10", 46003, 443, 101, 1, tcp_flags::kAck, h.first(10))),
       kBlockMark);
+}
+
+// More disjoint pieces than the assembler tracks: the one too many is held back (dropped), not
+// passed unread — else the server could complete a ClientHello the filter never sees.
+TEST_F(InlineInspectorTest, SegmentPastTheAssemblersRangesIsHeldBackNotPassedUnread) {
+  feed(tcpPacket("10.0.0.5", "192.0.2.10", 46010, 443, 100, 0, tcp_flags::kSyn));
+  auto hello = clientHello("www.casino.example");
+  std::span<const uint8_t> h(hello);
+  const size_t ranges = QuicCryptoAssembler::kMaxRanges;
+  ASSERT_GT(hello.size(), 12 + 2 * ranges);
+  for (size_t i = 0; i < ranges; ++i) {  // octets 10, 12, 14, ...: each its own range
+    ASSERT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46010, 443, 101 + uint32_t(10 + 2 * i), 1,
+                             tcp_flags::kAck, h.subspan(10 + 2 * i, 1))),
+              kPass)
+        << i;
+  }
+  const size_t extra = 10 + 2 * ranges;
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46010, 443, 101 + uint32_t(extra), 1,
+                           tcp_flags::kAck, h.subspan(extra, 1)))
+                .kind,
+            NfqVerdictKind::kDrop);
+  EXPECT_EQ(inspector_->counters().stream_too_fragmented.load(), 1u);
+  // The sender goes back to its first unacknowledged octet: the whole hello, decided on its SNI.
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.10", 46010, 443, 101, 1, tcp_flags::kAck, h)),
+            kBlockMark);
+}
+
+std::vector<uint8_t> quicInitialWithFrames(uint8_t pn, std::vector<uint8_t> frames) {
+  static const std::vector<uint8_t> dcid = {1, 2, 3, 4, 5, 6, 7, 8};
+  auto decryptor = QuicInitialDecryptor::create();
+  EXPECT_TRUE(decryptor.isOk());
+  frames.resize(std::max<size_t>(frames.size(), 1100), 0);  // PADDING to a full-size Initial
+  return sealInitial(**decryptor, kQuicVersion1, dcid, pn, std::move(frames));
+}
+
+TEST_F(InlineInspectorTest, QuicCryptoOctetsThatChangeOnRetransmissionAreBlocked) {
+  auto record = clientHello("www.example.org");
+  std::span<const uint8_t> h = std::span<const uint8_t>(record).subspan(5);  // CRYPTO: no record
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "192.0.2.30", 6010, 443,
+                           quicInitialWithFrames(0, cryptoFrame(0, h.first(40))))),
+            kPass);
+  std::vector<uint8_t> forged(h.begin() + 20, h.end());
+  forged[5] ^= 0x55;  // the server could read either version of these octets
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "192.0.2.30", 6010, 443,
+                           quicInitialWithFrames(1, cryptoFrame(20, forged)))),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().tls_malformed.load(), 1u);
+}
+
+TEST_F(InlineInspectorTest, QuicInitialWithMoreCryptoPiecesThanTrackedIsDropped) {
+  auto record = clientHello("www.a-name-long-enough-for-the-pieces.example");
+  std::span<const uint8_t> h = std::span<const uint8_t>(record).subspan(5);
+  ASSERT_GT(h.size(), 12 + 2 * QuicCryptoAssembler::kMaxRanges);
+  std::vector<uint8_t> frames;
+  for (size_t i = 0; i <= QuicCryptoAssembler::kMaxRanges; ++i) {  // one piece too many
+    auto f = cryptoFrame(10 + 2 * i, h.subspan(10 + 2 * i, 1));
+    frames.insert(frames.end(), f.begin(), f.end());
+  }
+  EXPECT_EQ(feed(udpPacket("10.0.0.5", "192.0.2.30", 6011, 443,
+                           quicInitialWithFrames(0, std::move(frames))))
+                .kind,
+            NfqVerdictKind::kDrop);
+  EXPECT_EQ(inspector_->counters().stream_too_fragmented.load(), 1u);
 }
 
 // "Same for UDP/443": datagrams that are no QUIC Initial do not spend the flow's budget.
