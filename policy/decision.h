@@ -49,7 +49,7 @@ enum class DecisionReason : uint8_t {
   kRegexRule,           // a regex rule matched
   kListException,       // an @@ exception in a list
   kDefault,             // nothing matched: the group's default
-  kInlineSetting,  // the inline path's own group setting (ech, quic, encrypted_dns, ...)
+  kInlineSetting,       // the inline path's own group setting (ech, quic, encrypted_dns, ...)
 };
 std::string_view decisionReasonName(DecisionReason r);
 

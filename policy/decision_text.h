@@ -7,10 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "policy/decision.h"
 
@@ -21,10 +20,10 @@ struct DecisionText {
   std::string decided_by;  // decisionReasonName(): the precedence step that decided
   std::string group;
   std::string category;
-  std::string rule;    // "" for a confidential decision
-  std::string source;  // "file:line" ("file" when the line is unknown); "" when confidential
-  std::string reason;  // renderReason(): one sentence for people
-  std::string block_answer;    // blockAnswerName(); "" unless the verdict is block
+  std::string rule;          // "" for a confidential decision
+  std::string source;        // "file:line" ("file" when the line is unknown); "" when confidential
+  std::string reason;        // renderReason(): one sentence for people
+  std::string block_answer;  // blockAnswerName(); "" unless the verdict is block
   std::string rewrite_target;  // "" unless the verdict is rewrite
   bool alert = false;
   bool log = false;

@@ -5,8 +5,8 @@
 // With --json, one object per line: time, client, server, port, protocol, host, dns_type
 // (DNS only), http_path (HTTP only), ech (TLS/QUIC), then the decision as
 // policy/decision_text.h renders it for explain too: verdict, decided_by, group, category,
-// rule, source, reason. Exit status: 0 when the capture was read (whatever the verdicts), 1 on a config or
-// capture error (every diagnostic printed).
+// rule, source, reason. Exit status: 0 when the capture was read (whatever the verdicts), 1 on a
+// config or capture error (every diagnostic printed).
 #include <iostream>
 #include <nlohmann/json.hpp>
 

@@ -37,7 +37,7 @@ struct ReplayObservation {
   std::string host;  // canonical name; "" when the protocol carried none (TLS without SNI)
   uint16_t dns_type = 0;
   std::string http_path;
-  bool ech = false;  // TLS/QUIC ClientHello offered ECH (host is then the outer SNI)
+  bool ech = false;       // TLS/QUIC ClientHello offered ECH (host is then the outer SNI)
   DecisionText decision;  // as the control socket and `safegatectl explain` show it
 };
 
