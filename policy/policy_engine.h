@@ -85,6 +85,34 @@ struct GroupSettings {
   EchMode ech = EchMode::kOuterSni;
 };
 
+// The verdicts of a group's inline settings (unresolved_destination, encrypted_dns).
+constexpr Verdict settingVerdict(UnresolvedMode m) noexcept {
+  return m == UnresolvedMode::kBlock     ? Verdict::kBlock
+         : m == UnresolvedMode::kMonitor ? Verdict::kMonitor
+                                         : Verdict::kAllow;
+}
+constexpr Verdict settingVerdict(EncryptedDnsMode m) noexcept {
+  return m == EncryptedDnsMode::kBlock     ? Verdict::kBlock
+         : m == EncryptedDnsMode::kMonitor ? Verdict::kMonitor
+                                           : Verdict::kAllow;
+}
+
+// A decision the inline path makes from one of group `g`'s own settings (ech, quic,
+// encrypted_dns, unresolved_destination), explained by that setting; the live path and replay
+// both build it here. Data plane: no allocation (the views point into `g` and the arguments).
+inline Decision inlineSettingDecision(Verdict v, const GroupSettings& g, uint16_t group_index,
+                                      std::string_view category, std::string_view rule) noexcept {
+  Decision d;
+  d.verdict = v;
+  d.log = v != Verdict::kAllow;
+  d.reason = DecisionReason::kInlineSetting;
+  d.group = g.name;
+  d.group_index = group_index;
+  d.category = category;
+  d.rule = rule;
+  return d;
+}
+
 struct CompileStats {
   size_t list_entries = 0;
   size_t regex_rules = 0;

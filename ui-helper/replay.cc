@@ -208,17 +208,8 @@ class Replayer {
 
   void encryptedDnsByAddress(ReplayObservation& o, const PacketView& v) {
     const policy::GroupSettings& g = snap_.group(snap_.groupFor(v.src, std::nullopt));
-    own(o, v, encryptedDnsVerdict(g), "circumvention",
+    own(o, v, policy::settingVerdict(g.encrypted_dns), "circumvention",
         "encrypted_dns (circumvention list address)");
-  }
-
-  static Verdict encryptedDnsVerdict(const policy::GroupSettings& g) {
-    switch (g.encrypted_dns) {
-      case policy::EncryptedDnsMode::kBlock: return Verdict::kBlock;
-      case policy::EncryptedDnsMode::kMonitor: return Verdict::kMonitor;
-      case policy::EncryptedDnsMode::kAllow: return Verdict::kAllow;
-    }
-    return Verdict::kAllow;
   }
 
   void tcpSegment(const PacketView& v) {
@@ -276,7 +267,7 @@ class Replayer {
       const policy::GroupSettings& g = snap_.group(snap_.groupFor(v.src, std::nullopt));
       if (v.dst_port == 853) {
         o.host = canonical(hello.sni);
-        own(o, v, encryptedDnsVerdict(g), "circumvention",
+        own(o, v, policy::settingVerdict(g.encrypted_dns), "circumvention",
             "encrypted_dns (DNS over TLS, port 853)");
         return;
       }
@@ -315,11 +306,8 @@ class Replayer {
       return;
     }
     if (o.host.empty()) {
-      const Verdict verdict =
-          g.unresolved_destination == policy::UnresolvedMode::kBlock     ? Verdict::kBlock
-          : g.unresolved_destination == policy::UnresolvedMode::kMonitor ? Verdict::kMonitor
-                                                                         : Verdict::kAllow;
-      own(o, v, verdict, "unresolved-destination", "unresolved_destination (no SNI)");
+      own(o, v, policy::settingVerdict(g.unresolved_destination), "unresolved-destination",
+          "unresolved_destination (no SNI)");
       return;
     }
     decide(o, facts(v, o.protocol, o.host));
@@ -360,15 +348,8 @@ class Replayer {
   void own(ReplayObservation& o, const PacketView& v, Verdict verdict, std::string_view category,
            std::string_view rule) {
     const uint16_t gi = snap_.groupFor(v.src, std::nullopt);
-    Decision d;
-    d.verdict = verdict;
-    d.log = verdict != Verdict::kAllow;
-    d.reason = DecisionReason::kInlineSetting;
-    d.group = snap_.group(gi).name;
-    d.group_index = gi;
-    d.category = category;
-    d.rule = rule;
-    o.decision = describeDecision(d);
+    o.decision = describeDecision(
+        policy::inlineSettingDecision(verdict, snap_.group(gi), gi, category, rule));
     out_.push_back(std::move(o));
   }
 

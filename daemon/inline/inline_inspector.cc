@@ -169,15 +169,7 @@ struct InlineInspector::Impl {
   // A decision the inline path makes itself (encrypted DNS, unresolved destination, ECH,
   // fail modes), explained by the setting that made it.
   Decision ownDecision(Verdict v, std::string_view category, std::string_view rule) const {
-    Decision d;
-    d.verdict = v;
-    d.log = v != Verdict::kAllow;
-    d.reason = DecisionReason::kInlineSetting;
-    d.group = group->name;
-    d.group_index = group_index;
-    d.category = category;
-    d.rule = rule;
-    return d;
+    return policy::inlineSettingDecision(v, *group, group_index, category, rule);
   }
 
   bool firstIncidentThisHour(uint8_t kind) {
@@ -267,15 +259,6 @@ struct InlineInspector::Impl {
     }
   }
 
-  Verdict modeVerdict(policy::UnresolvedMode m) const {
-    switch (m) {
-      case policy::UnresolvedMode::kAllow: return Verdict::kAllow;
-      case policy::UnresolvedMode::kMonitor: return Verdict::kMonitor;
-      case policy::UnresolvedMode::kBlock: return Verdict::kBlock;
-    }
-    return Verdict::kAllow;
-  }
-
   // Applies a final decision to a TCP flow: offload, or reset both ways and drop the rest.
   NfqVerdict applyTcp(FlowEntry* f, const Decision& d, bool http, std::string_view host) {
     if (d.verdict == Verdict::kMonitor) count(self.counters_.monitored);
@@ -329,7 +312,7 @@ struct InlineInspector::Impl {
 
   Decision unresolved(Protocol p, std::string_view name) {
     count(self.counters_.unresolved_destination);
-    Verdict v = modeVerdict(group->unresolved_destination);
+    Verdict v = policy::settingVerdict(group->unresolved_destination);
     Decision d = ownDecision(v, "unresolved-destination", "unresolved_destination");
     if (v != Verdict::kAllow) recordIncident(facts(p, name), d);
     return d;
@@ -529,12 +512,7 @@ struct InlineInspector::Impl {
   NfqVerdict encryptedDns(FlowEntry* f, bool by_address = false) {
     count(self.counters_.encrypted_dns);
     if (by_address) count(self.counters_.doh_address);
-    Verdict v = Verdict::kAllow;
-    switch (group->encrypted_dns) {
-      case policy::EncryptedDnsMode::kBlock: v = Verdict::kBlock; break;
-      case policy::EncryptedDnsMode::kMonitor: v = Verdict::kMonitor; break;
-      case policy::EncryptedDnsMode::kAllow: v = Verdict::kAllow; break;
-    }
+    const Verdict v = policy::settingVerdict(group->encrypted_dns);
     if (v != Verdict::kAllow) {
       Decision d = ownDecision(
           v, "circumvention",
