@@ -122,6 +122,7 @@ QueryPlan QueryHandler::plan(const PolicyView& policy, std::span<const uint8_t> 
   const bool incident = isIncident(d);
   if (d.alert) bump(counters_.alerted);
   QueryPlan plan;
+  plan.decision = d;
   switch (d.verdict) {
     case Verdict::kBlock:
       bump(counters_.blocked);
@@ -133,7 +134,7 @@ QueryPlan QueryHandler::plan(const PolicyView& policy, std::span<const uint8_t> 
     case Verdict::kRewrite:
       bump(counters_.rewritten);
       if (incident) recordIncident(policy, facts, d, facts.name, now_ms);
-      if (q.question.qtype == dns_type::kAny) return minimalAny(query, q, out);
+      if (q.question.qtype == dns_type::kAny) return minimalAny(plan, query, q, out);
       if (!d.rewrite_target.empty() && d.rewrite_target != q.question.name) {
         plan.action = QueryAction::kForwardRewrite;
         plan.rewrite_target = d.rewrite_target;
@@ -157,15 +158,14 @@ QueryPlan QueryHandler::plan(const PolicyView& policy, std::span<const uint8_t> 
       }
       break;
   }
-  if (q.question.qtype == dns_type::kAny) return minimalAny(query, q, out);
+  if (q.question.qtype == dns_type::kAny) return minimalAny(plan, query, q, out);
   plan.action = QueryAction::kForward;
   return plan;
 }
 
-QueryPlan QueryHandler::minimalAny(std::span<const uint8_t> query, const DnsQuery& q,
-                                   std::span<uint8_t> out) noexcept {
+QueryPlan QueryHandler::minimalAny(QueryPlan plan, std::span<const uint8_t> query,
+                                   const DnsQuery& q, std::span<uint8_t> out) noexcept {
   bump(counters_.any_minimal);
-  QueryPlan plan;
   plan.action = QueryAction::kAnswered;
   plan.answer_length = buildMinimalAnyAnswer(query, q, kMinimalAnyTtlSeconds, out);
   if (plan.answer_length == 0) plan.answer_length = servfail(query, q, out, counters_);

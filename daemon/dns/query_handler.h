@@ -51,6 +51,7 @@ struct QueryPlan {
   QueryAction action = QueryAction::kForward;
   size_t answer_length = 0;         // kAnswered: bytes written to `out`
   std::string_view rewrite_target;  // kForwardRewrite: points into the PolicyView
+  Decision decision;                // the policy's decision for the query (views the PolicyView)
 };
 
 class QueryHandler {
@@ -76,7 +77,7 @@ class QueryHandler {
 
  private:
   // qtype ANY that policy lets through: the RFC 8482 answer instead of forwarding.
-  QueryPlan minimalAny(std::span<const uint8_t> query, const DnsQuery& q,
+  QueryPlan minimalAny(QueryPlan plan, std::span<const uint8_t> query, const DnsQuery& q,
                        std::span<uint8_t> out) noexcept;
   void recordIncident(const PolicyView& policy, const RequestFacts& facts, const Decision& d,
                       std::string_view logged_name, int64_t now_ms) noexcept;

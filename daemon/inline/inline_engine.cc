@@ -6,24 +6,12 @@ Result<std::unique_ptr<InlineEngine>> InlineEngine::start(
     const policy::DaemonSettings& settings, const PolicyHolder& policy, IncidentStore* incidents,
     const ResolvedAddressTable* resolved,
     const std::vector<std::shared_ptr<EncryptedUpstream>>& encrypted) {
-  const policy::InlineSettings& in = settings.inline_mode;
   std::unique_ptr<InlineEngine> engine(new InlineEngine());
   auto injector = RawSocketInjector::open();
   if (!injector.isOk()) return injector.status();
   engine->injector_ = std::move(injector).value();
 
-  InlineOptions options;
-  options.undecided_timeout_ms = in.undecided_timeout_ms;
-  options.reassembly_buffers = static_cast<size_t>(in.reassembly_buffers);
-  options.reassembly_buffers_per_client = static_cast<size_t>(in.reassembly_buffers_per_client);
-  options.offload_mark = in.offload_mark;
-  options.block_page_url = settings.block_page.url;
-  options.max_client_hello_bytes = static_cast<size_t>(
-      std::min<int>(in.max_client_hello_bytes, static_cast<int>(QuicCryptoAssembler::kCapacity)));
-  options.dns_answers.block_ttl_seconds = static_cast<uint32_t>(settings.dns.block_ttl_seconds);
-  if (settings.block_page.ipv4) options.dns_answers.block_page_v4 = *settings.block_page.ipv4;
-  if (settings.block_page.ipv6) options.dns_answers.block_page_v6 = *settings.block_page.ipv6;
-  options.fail_open_without_policy = in.fail_open;
+  const InlineOptions options = inlineOptions(settings);
 
   // Safe-search rewrites need the targets' addresses at once (daemon/dns/safe_search_answers.h).
   engine->safe_search_ = std::make_unique<SafeSearchHolder>();
@@ -38,7 +26,7 @@ Result<std::unique_ptr<InlineEngine>> InlineEngine::start(
   engine->fail_mode_ =
       FailModeRules::start(FailModeRules::optionsFromEnvironment(settings.state_dir), policy);
 
-  std::vector<NfqueueOptions> queues = queueOptions(in);
+  std::vector<NfqueueOptions> queues = queueOptions(settings.inline_mode);
   Status made = Status::ok();
   InlineEngine* raw = engine.get();
   auto frontend = NfqueueFrontend::open(queues, [&](uint16_t) -> std::unique_ptr<NfqPacketHandler> {

@@ -80,6 +80,25 @@ const policy::GroupSettings kDefaultGroup{};
 
 // ---------------------------------------------------------------------------------------------
 
+InlineOptions inlineOptions(const policy::DaemonSettings& settings) {
+  const policy::InlineSettings& in = settings.inline_mode;
+  InlineOptions options;
+  options.undecided_timeout_ms = in.undecided_timeout_ms;
+  options.reassembly_buffers = static_cast<size_t>(in.reassembly_buffers);
+  options.reassembly_buffers_per_client = static_cast<size_t>(in.reassembly_buffers_per_client);
+  options.offload_mark = in.offload_mark;
+  options.block_page_url = settings.block_page.url;
+  options.max_client_hello_bytes = static_cast<size_t>(
+      std::min<int>(in.max_client_hello_bytes, static_cast<int>(QuicCryptoAssembler::kCapacity)));
+  options.dns_answers.block_ttl_seconds = static_cast<uint32_t>(settings.dns.block_ttl_seconds);
+  if (settings.block_page.ipv4) options.dns_answers.block_page_v4 = *settings.block_page.ipv4;
+  if (settings.block_page.ipv6) options.dns_answers.block_page_v6 = *settings.block_page.ipv6;
+  options.fail_open_without_policy = in.fail_open;
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+
 Result<std::unique_ptr<RawSocketInjector>> RawSocketInjector::open() {
   std::unique_ptr<RawSocketInjector> r(new RawSocketInjector());
   r->fd4_ = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
@@ -131,6 +150,7 @@ struct InlineInspector::Impl {
   uint32_t tcp_messages = 0;
   bool tcp_server_asked = false;
   size_t tcp_answer_length = 0;
+  bool hello_ech = false;  // the ClientHello being decided offered ECH (observations)
 
   uint32_t allowBits() const { return self.options_.offload_mark; }
   uint32_t blockBits() const { return self.options_.offload_mark << 1; }
@@ -164,6 +184,48 @@ struct InlineInspector::Impl {
     if (view != nullptr) e.device.assign(view->deviceName(f.client, f.mac));
     count(self.counters_.incidents);
     self.incidents_->record(e);
+  }
+
+  // Tells the observer (replay) what was read and decided; the daemon has none.
+  void observe(Protocol p, std::string_view host, uint16_t dns_type, std::string_view path,
+               const Decision& d) {
+    if (self.observer_ == nullptr) return;
+    InlineObservation o;
+    o.protocol = p;
+    o.client = pkt.src;
+    o.server = pkt.dst;
+    o.server_port = pkt.dst_port;
+    o.host = host;
+    o.dns_type = dns_type;
+    o.http_path = path;
+    o.ech = hello_ech;
+    o.decision = &d;
+    self.observer_->observed(o);
+  }
+
+  // As observe(), for a flow decided before anything was read from it (encrypted DNS): the
+  // observer is told what this segment names when it holds a whole ClientHello or request.
+  void observeFlow(Protocol p, const Decision& d) {
+    if (self.observer_ == nullptr) return;
+    NameBuffer name;
+    std::string_view host;
+    std::string_view path;
+    TlsClientHello hello;
+    HttpRequest req;
+    if (pkt.protocol == kTcp && !pkt.payload.empty() && pkt.payload[0] == 0x16) {
+      if (parseTlsClientHello(pkt.payload, {self.scratch_.get(), kMaxClientHelloLength}, hello) ==
+              TlsParseStatus::kComplete &&
+          hello.has_sni && normalizeWireName(hello.sni, name) == WireNameStatus::kOk) {
+        host = name.view();
+        hello_ech = hello.has_ech;
+      }
+    } else if (pkt.protocol == kTcp &&
+               parseHttpRequest(pkt.payload, req) == HttpParseStatus::kComplete) {
+      p = Protocol::kHttp;
+      if (normalizeWireName(req.host.name, name) == WireNameStatus::kOk) host = name.view();
+      path = req.path;
+    }
+    observe(p, host, 0, path, d);
   }
 
   // A decision the inline path makes itself (encrypted DNS, unresolved destination, ECH,
@@ -282,22 +344,26 @@ struct InlineInspector::Impl {
     f.http_path = path;
     Decision d = view->decide(f);
     recordIncident(f, d);
+    observe(p, name, 0, path, d);
     return d;
   }
 
   // SNI policy shared by TLS and QUIC; returns the decision for the flow.
   Decision decideHello(Protocol p, const TlsClientHello& hello) {
+    hello_ech = hello.has_ech;
+    NameBuffer name;
+    const bool named = hello.has_sni && normalizeWireName(hello.sni, name) == WireNameStatus::kOk;
     if (hello.has_ech) {
       count(self.counters_.tls_ech);
       if (group->ech == policy::EchMode::kBlock) {
         Decision d = ownDecision(Verdict::kBlock, "ech", "ech = \"block\"");
-        RequestFacts f = facts(p, hello.sni);
+        RequestFacts f = facts(p, named ? name.view() : std::string_view());
         recordIncident(f, d);
+        observe(p, f.name, 0, {}, d);
         return d;
       }
     }
-    NameBuffer name;
-    if (!hello.has_sni || normalizeWireName(hello.sni, name) != WireNameStatus::kOk) {
+    if (!named) {
       count(self.counters_.tls_no_sni);
       return unresolved(p, "");
     }
@@ -315,6 +381,7 @@ struct InlineInspector::Impl {
     Verdict v = policy::settingVerdict(group->unresolved_destination);
     Decision d = ownDecision(v, "unresolved-destination", "unresolved_destination");
     if (v != Verdict::kAllow) recordIncident(facts(p, name), d);
+    observe(p, name, 0, {}, d);
     return d;
   }
 
@@ -334,6 +401,7 @@ struct InlineInspector::Impl {
     ClientInfo client{pkt.src, mac};
     auto out = std::span<uint8_t>(self.scratch_.get() + 128, 4096);
     QueryPlan plan = self.dns_->plan(*view, pkt.payload, q, client, unix_ms, out);
+    observe(Protocol::kDns, q.question.name, q.question.qtype, {}, plan.decision);
     if (plan.action == QueryAction::kAnswered) {
       count(self.counters_.dns_blocked);
       forgeDnsAnswer(out.first(plan.answer_length));
@@ -489,6 +557,7 @@ struct InlineInspector::Impl {
     f.dns_type = q.question.qtype;
     Decision d = view->decide(f);
     recordIncident(f, d);
+    observe(Protocol::kDns, q.question.name, q.question.qtype, {}, d);
     if (d.verdict == Verdict::kRewrite) {
       if (first && (pkt.tcp_flags & tcp_flags::kAck) != 0) {
         ClientInfo client{pkt.src, mac};
@@ -513,10 +582,11 @@ struct InlineInspector::Impl {
     count(self.counters_.encrypted_dns);
     if (by_address) count(self.counters_.doh_address);
     const Verdict v = policy::settingVerdict(group->encrypted_dns);
+    const Decision d = ownDecision(
+        v, "circumvention",
+        by_address ? "encrypted_dns (circumvention list address)" : "encrypted_dns (port 853)");
+    observeFlow(pkt.protocol == kTcp ? Protocol::kTls : Protocol::kQuic, d);
     if (v != Verdict::kAllow) {
-      Decision d = ownDecision(
-          v, "circumvention",
-          by_address ? "encrypted_dns (circumvention list address)" : "encrypted_dns (port 853)");
       if (firstIncidentThisHour(by_address ? 2 : 1)) {
         recordIncident(facts(pkt.protocol == kTcp ? Protocol::kTls : Protocol::kQuic, ""), d);
       } else {
@@ -541,6 +611,9 @@ struct InlineInspector::Impl {
   NfqVerdict quic(FlowEntry* f) {
     if (group->quic == policy::QuicMode::kDrop) {
       count(self.counters_.quic_dropped_by_group);
+      observe(
+          Protocol::kQuic, {}, 0, {},
+          ownDecision(Verdict::kBlock, "quic", "quic = \"drop\" (the client falls back to TCP)"));
       finish(f);
       return decided(false);
     }
@@ -754,8 +827,9 @@ struct InlineInspector::Impl {
       count(self.counters_.http_ambiguous);
       for (const HttpHost* other : {&req.target_host, &req.header_host, &req.other_header_host}) {
         NameBuffer alt;
-        if (other->empty() || normalizeWireName(other->name, alt) != WireNameStatus::kOk) {
-          continue;
+        if (other->empty() || normalizeWireName(other->name, alt) != WireNameStatus::kOk ||
+            (named && alt.view() == host.view())) {
+          continue;  // nothing to read, or the host already decided
         }
         Decision d2 = decideName(Protocol::kHttp, alt.view(), req.path);
         if (d2.verdict == Verdict::kBlock) {

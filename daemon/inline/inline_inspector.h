@@ -56,6 +56,7 @@
 #include "daemon/policy_view.h"
 #include "daemon/store/incident_store.h"
 #include "filters/quic_initial.h"
+#include "policy/config.h"
 
 namespace safegate {
 
@@ -80,6 +81,29 @@ class RawSocketInjector final : public PacketInjector {
   int fd6_ = -1;
 };
 
+// What the inspector read from a client and what it decided: one per decision it made (a DNS
+// query, an HTTP request head, a ClientHello, an encrypted-DNS or unresolved flow). Views into
+// the packet and the policy, valid only during the call.
+struct InlineObservation {
+  Protocol protocol = Protocol::kDns;
+  IpAddress client;
+  IpAddress server;
+  uint16_t server_port = 0;
+  std::string_view host;  // canonical name; empty when the flow named none
+  uint16_t dns_type = 0;
+  std::string_view http_path;
+  bool ech = false;  // the ClientHello offered ECH (host is then the outer SNI)
+  const Decision* decision = nullptr;
+};
+
+// Told every observation (replay: `safegatectl replay` feeds captures through the inspector
+// and reports what it saw). Called on the packet's thread, inside inspect().
+class InlineObserver {
+ public:
+  virtual ~InlineObserver() = default;
+  virtual void observed(const InlineObservation& o) noexcept = 0;
+};
+
 struct InlineOptions {
   int64_t undecided_timeout_ms = 10000;  // a flow that sent data is decided within this
   uint32_t offload_mark = 1;   // bit for "decided, allow"; the next bit up = "decided, block"
@@ -93,6 +117,10 @@ struct InlineOptions {
   AnswerSettings dns_answers;
   bool fail_open_without_policy = true;  // before the first policy is published
 };
+
+// The options the configuration gives ([inline], [block_page], [dns]): what safegated's
+// inline engine and `safegatectl replay` both run with.
+InlineOptions inlineOptions(const policy::DaemonSettings& settings);
 
 // clang-format off
 #define SAFEGATE_INLINE_COUNTERS(X) \
@@ -176,6 +204,10 @@ class InlineInspector final : public NfqPacketHandler {
   NfqVerdict inspect(std::span<const uint8_t> ip, uint32_t mark, int64_t monotonic_ms,
                      int64_t unix_ms, const std::optional<MacAddress>& mac = std::nullopt) noexcept;
 
+  // Every decision from now on is also told to `observer` (null: none; the daemon sets none).
+  // Set before packets arrive; it must outlive the inspector.
+  void setObserver(InlineObserver* observer) noexcept { observer_ = observer; }
+
   const InlineCounters& counters() const noexcept { return counters_; }
   const FlowTable& flows() const noexcept { return *flows_; }
 
@@ -197,6 +229,7 @@ class InlineInspector final : public NfqPacketHandler {
   std::unique_ptr<uint8_t[]> scratch_;  // forged packets and TLS record joining
   // One incident per client per hour for encrypted-DNS events: tag of (client, hour).
   std::unique_ptr<std::atomic<uint64_t>[]> rate_limit_;
+  InlineObserver* observer_ = nullptr;
   InlineCounters counters_;
 };
 
