@@ -35,7 +35,7 @@ int runReplay(const ReplayOptions& o) {
     return 1;
   }
   ReplayStats stats;
-  auto obs = replayCapture(o.capture, *loaded->snapshot, &stats);
+  auto obs = replayCapture(o.capture, loaded->snapshot, loaded->config.daemon, &stats);
   if (!obs) {
     std::cerr << "replay: " << obs.status().toString() << "\n";
     return 1;
@@ -73,7 +73,8 @@ int runReplay(const ReplayOptions& o) {
   }
   if (!o.json) {
     std::cerr << "replay: " << obs->size() << " observations from " << stats.frames << " frames ("
-              << stats.not_ip << " not IP, " << stats.malformed << " malformed)\n";
+              << stats.not_ip << " not IP, " << stats.queued << " queued to the inspector, "
+              << stats.malformed << " malformed)\n";
   }
   return 0;
 }

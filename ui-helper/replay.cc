@@ -2,17 +2,17 @@
 
 #include <pcap/pcap.h>
 
+#include <array>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <memory>
 
-#include "filters/dns_message.h"
+#include "daemon/compiled_policy.h"
+#include "daemon/inline/inline_inspector.h"
 #include "filters/domain_name.h"
-#include "filters/http_request.h"
 #include "filters/packet.h"
-#include "filters/quic_initial.h"
-#include "filters/tls_client_hello.h"
 
 namespace safegate::ui {
 
@@ -63,39 +63,75 @@ std::span<const uint8_t> ipLayer(int dlt, std::span<const uint8_t> f) {
   }
 }
 
-std::string flowKey(const PacketView& v) {
-  return v.src.toString() + "|" + std::to_string(v.src_port) + "|" + v.dst.toString() + "|" +
-         std::to_string(v.dst_port) + "|" + std::to_string(v.protocol);
+// What the kernel does in front of the inspector (docs/inline.md, "Firewall rules"): conntrack
+// names a connection's originator the client; only the client's packets are queued (replies
+// follow conntrack); a connection whose packet got a "repeat" verdict carries the decision in
+// its connmark and is never queued again (offload). A new SYN, or a UDP flow idle longer
+// than conntrack's UDP timeout, starts a new connection on the same addresses.
+class ConntrackModel {
+ public:
+  enum class Fate : uint8_t { kQueue, kReply, kOffloaded };
+
+  Fate admit(const PacketView& v, int64_t now_ms) {
+    Key k = key(v);
+    auto [it, inserted] = conns_.try_emplace(k);
+    Conn& c = it->second;
+    const bool from_client_side = inserted || (c.client == v.src && c.client_port == v.src_port);
+    const bool new_syn =
+        v.isTcp() && (v.tcp_flags & tcp_flag::kSyn) != 0 && (v.tcp_flags & tcp_flag::kAck) == 0;
+    const bool udp_expired = v.isUdp() && now_ms - c.last_ms > kUdpTimeoutMs;
+    if (inserted || (new_syn && c.offloaded) || udp_expired) {
+      c = Conn{v.src, v.src_port};
+    } else if (!from_client_side) {
+      c.last_ms = now_ms;
+      return Fate::kReply;
+    }
+    c.last_ms = now_ms;
+    return c.offloaded ? Fate::kOffloaded : Fate::kQueue;
+  }
+
+  // The inspector's verdict on a queued packet of `v`'s connection.
+  void verdict(const PacketView& v, NfqVerdict verdict) {
+    if (verdict.kind == NfqVerdictKind::kRepeat) conns_[key(v)].offloaded = true;
+  }
+
+ private:
+  static constexpr int64_t kUdpTimeoutMs = 30000;  // nf_conntrack_udp_timeout
+  // The addresses and ports of both ends, lower end first, and the protocol.
+  using Key = std::string;
+  static Key key(const PacketView& v) {
+    std::string a = v.src.toString() + "|" + std::to_string(v.src_port);
+    std::string b = v.dst.toString() + "|" + std::to_string(v.dst_port);
+    if (b < a) std::swap(a, b);
+    return a + "|" + b + "|" + std::to_string(v.protocol);
+  }
+  struct Conn {
+    IpAddress client;
+    uint16_t client_port = 0;
+    bool offloaded = false;
+    int64_t last_ms = 0;
+  };
+  std::map<Key, Conn> conns_;
+};
+
+std::string canonicalOrAsIs(std::string_view name) {
+  NameBuffer b;
+  if (normalizeWireName(name, b) != WireNameStatus::kOk) return std::string(name);
+  return std::string(b.view());
 }
 
-struct TcpStream {
-  bool has_base = false;
-  uint32_t base_seq = 0;
-  std::unique_ptr<QuicFlowState> buffer = std::make_unique<QuicFlowState>();
-  size_t consumed = 0;    // stream octets already reported (HTTP requests, DNS messages)
-  bool finished = false;  // TLS hello reported, or not a protocol we read
-};
-
-struct QuicStream {
-  std::unique_ptr<QuicFlowState> state = std::make_unique<QuicFlowState>();
-  bool finished = false;
-};
-
-class Replayer {
+// Reads the capture and hands the client side of every connection to the inline inspector,
+// the one the daemon runs on NFQUEUE; its observations are the replay's.
+class Replayer final : public InlineObserver {
  public:
-  Replayer(const policy::PolicySnapshot& snap, ReplayStats& stats) : snap_(snap), stats_(stats) {}
+  Replayer(ReplayStats& stats) : stats_(stats) {}
 
-  Status run(const std::filesystem::path& capture) {
+  Status run(const std::filesystem::path& capture, InlineInspector& inspector) {
     char err[PCAP_ERRBUF_SIZE] = {0};
     pcap_t* p =
         pcap_open_offline_with_tstamp_precision(capture.c_str(), PCAP_TSTAMP_PRECISION_MICRO, err);
     if (p == nullptr) return Status::io(capture.string() + ": " + err);
-    auto quic = QuicInitialInspector::create();
-    if (!quic.isOk()) {
-      pcap_close(p);
-      return quic.status();
-    }
-    quic_ = std::move(quic).value();
+    inspector.setObserver(this);
     int dlt = pcap_datalink(p);
     pcap_pkthdr* h = nullptr;
     const u_char* data = nullptr;
@@ -103,264 +139,82 @@ class Replayer {
     while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
       ++stats_.frames;
       now_us_ = int64_t{h->ts.tv_sec} * 1000000 + h->ts.tv_usec;
-      auto ip = ipLayer(dlt, {data, h->caplen});
+      std::span<const uint8_t> frame{data, h->caplen};
+      auto ip = ipLayer(dlt, frame);
       if (ip.empty()) {
         ++stats_.not_ip;
         continue;
       }
       ++stats_.ip_packets;
-      packet(ip);
+      packet(inspector, ip, sourceMac(dlt, frame));
     }
     Status s = Status::ok();
     if (rc == -1) s = Status::invalid(capture.string() + ": " + pcap_geterr(p));
     pcap_close(p);
+    inspector.setObserver(nullptr);
+    const InlineCounters& c = inspector.counters();
+    auto n = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    stats_.malformed += n(c.not_parsed) + n(c.http_malformed) + n(c.tls_malformed) +
+                        n(c.dns_tcp_malformed) + n(c.dns_unparsable_dropped);
+    stats_.quic_undecryptable = n(c.quic_undecryptable);
     return s;
+  }
+
+  void observed(const InlineObservation& in) noexcept override {
+    ReplayObservation o;
+    o.time_us = now_us_;
+    o.client = in.client.toString();
+    o.server = in.server.toString();
+    o.server_port = in.server_port;
+    o.protocol = in.protocol;
+    o.host = canonicalOrAsIs(in.host);
+    o.dns_type = in.dns_type;
+    o.http_path = std::string(in.http_path);
+    o.ech = in.ech;
+    o.decision = describeDecision(*in.decision);
+    out_.push_back(std::move(o));
   }
 
   std::vector<ReplayObservation> take() { return std::move(out_); }
 
  private:
-  void packet(std::span<const uint8_t> ip) {
+  void packet(InlineInspector& inspector, std::span<const uint8_t> ip,
+              const std::optional<MacAddress>& mac) {
+    const int64_t now_ms = now_us_ / 1000;
+    if (now_ms - last_idle_ms_ >= kIdleEveryMs) {
+      inspector.onIdle(now_ms);  // the worker sweeps its flow table when the queue is idle
+      last_idle_ms_ = now_ms;
+    }
     PacketView v = parsePacket(ip);
-    if (!v.ok() || !v.has_ports) {
-      if (!v.ok()) ++stats_.malformed;
-      return;
-    }
-    if (v.isNonFirstFragment()) return;
-    if (v.isUdp()) {
-      if (v.dst_port == 53) {
-        dnsMessage(v, v.payload);
-      } else if (v.dst_port == 443 && snap_.isCircumventionDestination(v.dst)) {
-        circumventionDatagram(v);
-      } else if (looksLikeQuicInitial(v.payload)) {
-        quicDatagram(v);
-      }
-      return;
-    }
-    if (v.isTcp()) tcpSegment(v);
-  }
-
-  void dnsMessage(const PacketView& v, std::span<const uint8_t> msg) {
-    NameBuffer name;
-    DnsQuery q;
-    if (parseDnsQuery(msg, q, name) != DnsParseStatus::kOk) return;
-    ReplayObservation o = base(v, Protocol::kDns);
-    o.host = std::string(q.question.name);
-    o.dns_type = q.question.qtype;
-    RequestFacts f = facts(v, Protocol::kDns, q.question.name);
-    f.dns_type = q.question.qtype;
-    decide(o, f);
-  }
-
-  void quicDatagram(const PacketView& v) {
-    QuicStream& s = quic_flows_[flowKey(v)];
-    if (s.finished) return;
-    const policy::GroupSettings& g = snap_.group(snap_.groupFor(v.src, std::nullopt));
-    QuicFeedResult r = quic_->feed(v.payload, *s.state);
-    if (r.initials_opened == 0) ++stats_.quic_undecryptable;
-    if (!r.client_hello_complete) return;
-    s.finished = true;
-    TlsClientHello hello;
-    if (parseClientHelloMessage(*s.state->crypto.firstHandshakeMessage(), hello) !=
-        TlsParseStatus::kComplete) {
+    if (!v.ok()) {
       ++stats_.malformed;
       return;
     }
-    ReplayObservation o = base(v, Protocol::kQuic);
-    if (g.quic == policy::QuicMode::kDrop) {
-      o.host = canonical(hello.sni);
-      own(o, v, Verdict::kBlock, "quic", "quic = \"drop\" (the client falls back to TCP)");
+    if (v.isFragment() || !v.has_ports) {
+      // The kernel reassembles fragments before the queue; a capture holds them apart.
+      if (v.isFragment()) ++stats_.fragments;
       return;
     }
-    hello_(o, v, hello, g);
+    if (conntrack_.admit(v, now_ms) != ConntrackModel::Fate::kQueue) return;
+    ++stats_.queued;
+    NfqVerdict verdict = inspector.inspect(ip, 0, now_ms, now_ms, mac);
+    conntrack_.verdict(v, verdict);
   }
 
-  // UDP 443 to an address a circumvention list names (DoH over HTTP/3): the inline path
-  // drops or records the flow at its first datagram, whatever it holds; one observation per
-  // flow (the live path records one incident per client per hour).
-  void circumventionDatagram(const PacketView& v) {
-    QuicStream& s = quic_flows_[flowKey(v)];
-    if (s.finished) return;
-    s.finished = true;
-    ReplayObservation o = base(v, Protocol::kQuic);
-    encryptedDnsByAddress(o, v);
+  // The sender's MAC on Ethernet, as NFQUEUE reports it for a directly attached client.
+  static std::optional<MacAddress> sourceMac(int dlt, std::span<const uint8_t> frame) {
+    if (dlt != DLT_EN10MB || frame.size() < 12) return std::nullopt;
+    std::array<uint8_t, 6> mac{};
+    std::memcpy(mac.data(), frame.data() + 6, 6);
+    return MacAddress(mac);
   }
 
-  // TCP to an address a circumvention list names, any port but 53 (DNS, decided as DNS) and
-  // 853 (the port rule comes first live too): decided at the first data segment whatever the
-  // SNI says, or with none, as daemon/inline/inline_inspector.cc does. The host shown is what that
-  // segment names when it holds a whole ClientHello or request head.
-  void circumventionSegment(ReplayObservation& o, const PacketView& v) {
-    TlsClientHello hello;
-    HttpRequest req;
-    if (!v.payload.empty() && v.payload[0] == 0x16) {
-      if (parseTlsClientHello(v.payload, scratch_, hello) == TlsParseStatus::kComplete) {
-        o.host = canonical(hello.sni);
-        o.ech = hello.has_ech;
-      }
-    } else if (parseHttpRequest(v.payload, req) == HttpParseStatus::kComplete) {
-      o.protocol = Protocol::kHttp;
-      o.host = canonical(req.host.name);
-      o.http_path = std::string(req.path);
-    }
-    encryptedDnsByAddress(o, v);
-  }
-
-  void encryptedDnsByAddress(ReplayObservation& o, const PacketView& v) {
-    const policy::GroupSettings& g = snap_.group(snap_.groupFor(v.src, std::nullopt));
-    own(o, v, policy::settingVerdict(g.encrypted_dns), "circumvention",
-        "encrypted_dns (circumvention list address)");
-  }
-
-  void tcpSegment(const PacketView& v) {
-    std::string key = flowKey(v);
-    TcpStream& s = tcp_flows_[key];
-    if (v.tcp_flags & tcp_flag::kSyn) {
-      s.has_base = true;
-      s.base_seq = v.tcp_seq + 1;
-      return;
-    }
-    if (s.finished || v.payload.empty()) return;
-    if (v.dst_port != 53 && v.dst_port != 853 && snap_.isCircumventionDestination(v.dst)) {
-      s.finished = true;
-      ReplayObservation o = base(v, Protocol::kTls);
-      circumventionSegment(o, v);
-      return;
-    }
-    if (!s.has_base) {
-      s.has_base = true;
-      s.base_seq = v.tcp_seq;
-    }
-    uint32_t offset = v.tcp_seq - s.base_seq;
-    if (offset >= QuicCryptoAssembler::kCapacity) return;
-    size_t room = QuicCryptoAssembler::kCapacity - offset;
-    auto data = v.payload.first(std::min(v.payload.size(), room));
-    if (s.buffer->crypto.add(offset, data) != QuicStatus::kOk) {
-      ++stats_.malformed;
-      s.finished = true;
-      return;
-    }
-    auto stream = s.buffer->crypto.contiguous();
-    if (stream.size() <= s.consumed) return;
-    auto rest = stream.subspan(s.consumed);
-    if (v.dst_port == 53) {
-      // DNS over TCP: two-octet length prefix per message (RFC 1035 §4.2.2, RFC 7766).
-      while (rest.size() >= 2) {
-        size_t len = rd16(rest.data());
-        if (rest.size() < 2 + len) break;
-        dnsMessage(v, rest.subspan(2, len));
-        s.consumed += 2 + len;
-        rest = rest.subspan(2 + len);
-      }
-      return;
-    }
-    if (s.consumed == 0 && rest[0] == 0x16) {
-      TlsClientHello hello;
-      TlsParseStatus ts = parseTlsClientHello(rest, scratch_, hello);
-      if (ts == TlsParseStatus::kNeedMore) return;
-      s.finished = true;
-      if (ts != TlsParseStatus::kComplete) {
-        ++stats_.malformed;
-        return;
-      }
-      ReplayObservation o = base(v, Protocol::kTls);
-      const policy::GroupSettings& g = snap_.group(snap_.groupFor(v.src, std::nullopt));
-      if (v.dst_port == 853) {
-        o.host = canonical(hello.sni);
-        own(o, v, policy::settingVerdict(g.encrypted_dns), "circumvention",
-            "encrypted_dns (DNS over TLS, port 853)");
-        return;
-      }
-      hello_(o, v, hello, g);
-      return;
-    }
-    // HTTP/1.x: every request head on the connection (keep-alive), in order.
-    while (!rest.empty()) {
-      HttpRequest req;
-      HttpParseStatus hs = parseHttpRequest(rest, req);
-      if (hs == HttpParseStatus::kNeedMore) return;
-      if (hs == HttpParseStatus::kNotHttp || hs == HttpParseStatus::kMalformed ||
-          req.head_length == 0) {
-        if (hs == HttpParseStatus::kMalformed) ++stats_.malformed;
-        s.finished = true;
-        return;
-      }
-      ReplayObservation o = base(v, Protocol::kHttp);
-      o.host = canonical(req.host.name);
-      o.http_path = std::string(req.path);
-      RequestFacts f = facts(v, Protocol::kHttp, o.host);
-      f.http_path = req.path;
-      decide(o, f);
-      s.consumed += req.head_length;
-      rest = rest.subspan(req.head_length);
-    }
-  }
-
-  // TLS / QUIC ClientHello: ECH per group, SNI through the policy, no SNI per group.
-  void hello_(ReplayObservation& o, const PacketView& v, const TlsClientHello& hello,
-              const policy::GroupSettings& g) {
-    o.ech = hello.has_ech;
-    o.host = canonical(hello.sni);
-    if (hello.has_ech && g.ech == policy::EchMode::kBlock) {
-      own(o, v, Verdict::kBlock, "ech", "ech = \"block\"");
-      return;
-    }
-    if (o.host.empty()) {
-      own(o, v, policy::settingVerdict(g.unresolved_destination), "unresolved-destination",
-          "unresolved_destination (no SNI)");
-      return;
-    }
-    decide(o, facts(v, o.protocol, o.host));
-  }
-
-  std::string canonical(std::string_view name) {
-    NameBuffer b;
-    if (normalizeWireName(name, b) != WireNameStatus::kOk) return std::string(name);
-    return std::string(b.view());
-  }
-
-  ReplayObservation base(const PacketView& v, Protocol p) {
-    ReplayObservation o;
-    o.time_us = now_us_;
-    o.client = v.src.toString();
-    o.server = v.dst.toString();
-    o.server_port = v.dst_port;
-    o.protocol = p;
-    return o;
-  }
-
-  RequestFacts facts(const PacketView& v, Protocol p, std::string_view name) {
-    RequestFacts f;
-    f.client = v.src;
-    f.protocol = p;
-    f.name = name;
-    f.dns_type = 0;
-    f.unix_time_seconds = now_us_ / 1000000;
-    return f;
-  }
-
-  void decide(ReplayObservation& o, const RequestFacts& f) {
-    o.decision = describeDecision(snap_.decide(f));
-    out_.push_back(std::move(o));
-  }
-
-  // A decision the inline path makes from a group setting (as daemon/inline/inline_inspector.cc).
-  void own(ReplayObservation& o, const PacketView& v, Verdict verdict, std::string_view category,
-           std::string_view rule) {
-    const uint16_t gi = snap_.groupFor(v.src, std::nullopt);
-    o.decision = describeDecision(
-        policy::inlineSettingDecision(verdict, snap_.group(gi), gi, category, rule));
-    out_.push_back(std::move(o));
-  }
-
-  const policy::PolicySnapshot& snap_;
+  static constexpr int64_t kIdleEveryMs = 100;
   ReplayStats& stats_;
+  ConntrackModel conntrack_;
   int64_t now_us_ = 0;
-  std::unique_ptr<QuicInitialInspector> quic_;
-  std::map<std::string, TcpStream> tcp_flows_;
-  std::map<std::string, QuicStream> quic_flows_;
+  int64_t last_idle_ms_ = 0;
   std::vector<ReplayObservation> out_;
-  std::array<uint8_t, kMaxClientHelloLength> scratch_{};
 };
 
 }  // namespace
@@ -387,11 +241,21 @@ std::string_view protocolName(Protocol p) {
 }
 
 Result<std::vector<ReplayObservation>> replayCapture(const std::filesystem::path& capture,
-                                                     const policy::PolicySnapshot& snapshot,
+                                                     policy::PolicySnapshotPtr snapshot,
+                                                     const policy::DaemonSettings& settings,
                                                      ReplayStats* stats) {
   ReplayStats local;
-  Replayer r(snapshot, stats != nullptr ? *stats : local);
-  Status s = r.run(capture);
+  ReplayStats& st = stats != nullptr ? *stats : local;
+  // The policy as the daemon publishes it, without temporary exceptions (a capture is replayed
+  // against the configuration, not against what an administrator granted today).
+  PolicyHolder policy(std::make_shared<CompiledPolicyView>(std::move(snapshot), nullptr));
+  // No incident store, no resolved-address table (docs/inline.md: what replay does not model),
+  // no packets sent.
+  auto inspector =
+      InlineInspector::create(inlineOptions(settings), policy, nullptr, nullptr, nullptr);
+  if (!inspector.isOk()) return inspector.status();
+  Replayer r(st);
+  Status s = r.run(capture, **inspector);
   if (!s.isOk()) return s;
   return r.take();
 }

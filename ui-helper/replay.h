@@ -1,16 +1,16 @@
 // Replay: what safegate would see and decide in a packet capture — the engine behind
 // `safegatectl replay --config FILE [--json] CAPTURE.pcap`.
 //
-// For every DNS query (UDP/TCP, any port that carries one: 53 and the DNS-looking rest),
-// HTTP/1.x request, TLS ClientHello (reassembled across TCP segments) and QUIC v1/v2 Initial
-// ClientHello (decrypted, CRYPTO frames gathered across Initials) from a client, one
-// Observation: time, client, protocol, host, DNS type, HTTP path, and the policy's decision,
-// using the same parsers (filters/) and the same compiled policy (policy/) as safegated.
-// Like the inline path, a TCP connection (any port but 53) or UDP 443 flow to an address a
-// circumvention list names is one observation decided by the group's encrypted_dns setting,
-// whatever its SNI (PolicySnapshot::isCircumventionDestination).
+// Replay is a packet source for the inline path, as a pcap file is for Suricata: it reads the
+// capture's frames, models what the kernel does in front of NFQUEUE (conntrack's client side
+// only, a decided connection offloaded by its connmark) and hands each packet to the same
+// InlineInspector safegated runs (daemon/inline/inline_inspector.h), with the [inline]
+// settings of the configuration. Every decision the inspector makes is one Observation:
+// time, client, protocol, host, DNS type, HTTP path, ECH, and the decision as explain
+// renders it. So replay and the live path cannot disagree: there is one classifier.
 // What replay does not model, and says so in docs/inline.md: the unresolved-destination table
-// (no proxy answers in a capture) and per-packet fail modes.
+// (no proxy answers in a capture), temporary exceptions, fail modes under load, and the
+// packets safegated would send (resets, redirects, forged DNS answers).
 //
 // Control plane: allocates freely; single-threaded. Link layers: Ethernet (802.1Q/802.1ad,
 // PPPoE), BSD loopback, raw IP, Linux cooked v1/v2, PPP; pcap and pcapng (libpcap).
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "policy/config.h"
 #include "policy/decision.h"
 #include "policy/decision_text.h"
 #include "policy/policy_engine.h"
@@ -45,13 +46,17 @@ struct ReplayStats {
   uint64_t frames = 0;
   uint64_t ip_packets = 0;
   uint64_t not_ip = 0;
-  uint64_t malformed = 0;
+  uint64_t fragments = 0;  // the kernel reassembles these before the queue; replay skips them
+  uint64_t queued = 0;     // client-side packets of undecided connections: what NFQUEUE gets
+  uint64_t malformed = 0;  // unreadable IP, HTTP heads, ClientHellos and DNS messages
   uint64_t quic_undecryptable = 0;
 };
 
-// Reads the capture and decides every observation against `snapshot`.
+// Reads the capture and feeds it through an inline inspector deciding with `snapshot` and the
+// inline settings in `settings` (policy/config.h [inline], [block_page], [dns]).
 Result<std::vector<ReplayObservation>> replayCapture(const std::filesystem::path& capture,
-                                                     const policy::PolicySnapshot& snapshot,
+                                                     policy::PolicySnapshotPtr snapshot,
+                                                     const policy::DaemonSettings& settings = {},
                                                      ReplayStats* stats = nullptr);
 
 // "2016-03-01T12:34:56.789Z"

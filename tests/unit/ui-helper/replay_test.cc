@@ -42,7 +42,7 @@ categories = { gambling = "block" }
   }
 
   std::vector<ReplayObservation> replay(const std::filesystem::path& p) {
-    auto r = replayCapture(p, *snapshot_);
+    auto r = replayCapture(p, snapshot_);
     EXPECT_TRUE(r.isOk()) << r.status().toString();
     return r.isOk() ? *r : std::vector<ReplayObservation>{};
   }
@@ -122,7 +122,7 @@ TEST_F(ReplayTest, TlsWithoutSniIsJudgedByTheGroupsUnresolvedSetting) {
 }
 
 TEST_F(ReplayTest, ReportsMissingCaptureAsError) {
-  auto r = replayCapture(dir_.path() / "absent.pcap", *snapshot_);
+  auto r = replayCapture(dir_.path() / "absent.pcap", snapshot_);
   ASSERT_FALSE(r.isOk());
   EXPECT_NE(r.status().toString().find("absent.pcap"), std::string::npos);
 }
