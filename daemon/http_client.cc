@@ -163,7 +163,7 @@ HttpClient::~HttpClient() {
   if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
 
-Result<HttpResponse> HttpClient::perform(const HttpRequest& request,
+Result<HttpResponse> HttpClient::perform(const HttpClientRequest& request,
                                          const std::function<bool(std::string_view)>& body_sink) {
   failure_ = HttpFailure::kInvalidRequest;
   CURL* c = static_cast<CURL*>(curl_);

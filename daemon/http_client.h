@@ -42,7 +42,7 @@ struct HttpClientOptions {
   bool allow_insecure_http_for_tests = false;  // never set from a config file
 };
 
-struct HttpRequest {
+struct HttpClientRequest {
   std::string method = "GET";  // "GET", "POST", "PUT"
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  // name, value
@@ -86,7 +86,7 @@ class HttpClient {
   // no response at all is an error with failure() telling why.
   // `body_sink`, when set, receives the body in chunks instead of HttpResponse::body; returning
   // false aborts the transfer (kTooLarge).
-  Result<HttpResponse> perform(const HttpRequest& request,
+  Result<HttpResponse> perform(const HttpClientRequest& request,
                                const std::function<bool(std::string_view)>& body_sink = {});
 
   // The kind of the last perform()'s failure (kNone after a response).

@@ -73,7 +73,7 @@ namespace {
 // Downloads the signature of a list and verifies it over `body`; fills the version's signer.
 Status checkSignature(HttpClient& client, const ListFetchRequest& request, std::string_view body,
                       ListVersion& version) {
-  HttpRequest req;
+  HttpClientRequest req;
   req.method = "GET";
   req.url = signatureUrl(request.url);
   const std::string shown = redactedUrl(req.url);
@@ -111,7 +111,7 @@ HttpClientOptions listClientOptions(const std::string& ca_file, uint64_t max_byt
 
 Result<ListFetchResult> fetchList(HttpClient& client, const ListFetchRequest& request,
                                   int64_t now_unix_ms) {
-  HttpRequest req;
+  HttpClientRequest req;
   req.method = "GET";
   req.url = request.url;
   const std::string shown = redactedUrl(request.url);

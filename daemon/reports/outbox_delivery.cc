@@ -134,7 +134,7 @@ Status OutboxDelivery::attempt(const OutboxMessage& m) {
         m.id, sent.message(), at,
         at + outboxRetryDelayMs(m.attempts + 1, options_.backoff, jitterRandom()));
   }
-  HttpRequest req;
+  HttpClientRequest req;
   req.method = "POST";
   req.url = d.url;
   req.body = m.payload;

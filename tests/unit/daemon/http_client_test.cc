@@ -49,7 +49,7 @@ class HttpClientTest : public ::testing::Test {
 
 TEST_F(HttpClientTest, PostDeliversBodyAndHeadersOverVerifiedTls) {
   HttpClient client(trusting());
-  HttpRequest req;
+  HttpClientRequest req;
   req.method = "POST";
   req.url = server_->url("/echo");
   req.headers = {{"Content-Type", "application/json"}, {"Idempotency-Key", "echo-1"}};
