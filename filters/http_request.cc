@@ -275,6 +275,10 @@ std::string_view httpParseStatusName(HttpParseStatus s) {
   return "unknown";
 }
 
+bool parseHttpAuthority(std::string_view authority, HttpHost& out, uint16_t& ambiguity) noexcept {
+  return parseAuthority(authority, false, out, ambiguity);
+}
+
 bool httpHostsEqual(std::string_view a, std::string_view b) noexcept {
   if (a.ends_with('.')) a.remove_suffix(1);
   if (b.ends_with('.')) b.remove_suffix(1);

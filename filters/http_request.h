@@ -103,6 +103,10 @@ HttpParseStatus parseHttpRequest(std::span<const uint8_t> stream, HttpRequest& o
 // some servers do). The query (from '?') is kept as sent. Writes into `out`; returns it.
 std::string_view normalizeHttpPath(std::string_view path, std::string& out);
 
+// Parses an authority without userinfo, uri-host [":" port] (an HTTP/2 :authority, RFC 9113
+// §8.3.1), as the Host field is parsed; false if invalid. `ambiguity` gets kPercentInHost.
+bool parseHttpAuthority(std::string_view authority, HttpHost& out, uint16_t& ambiguity) noexcept;
+
 // Case-insensitive ASCII host comparison ignoring one trailing dot ("Example.com." ==
 // "example.com"), as used for the mismatch check.
 bool httpHostsEqual(std::string_view a, std::string_view b) noexcept;

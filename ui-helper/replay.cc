@@ -154,8 +154,8 @@ class Replayer final : public InlineObserver {
     inspector.setObserver(nullptr);
     const InlineCounters& c = inspector.counters();
     auto n = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-    stats_.malformed += n(c.not_parsed) + n(c.http_malformed) + n(c.tls_malformed) +
-                        n(c.dns_tcp_malformed) + n(c.dns_unparsable_dropped);
+    stats_.malformed += n(c.not_parsed) + n(c.http_malformed) + n(c.http2_malformed) +
+                        n(c.tls_malformed) + n(c.dns_tcp_malformed) + n(c.dns_unparsable_dropped);
     stats_.quic_undecryptable = n(c.quic_undecryptable);
     return s;
   }

@@ -219,6 +219,13 @@ struct InlineInspector::Impl {
         host = name.view();
         hello_ech = hello.has_ech;
       }
+    } else if (pkt.protocol == kTcp && startsLikeHttp2(pkt.payload)) {
+      Http2Request h2;
+      if (parseHttp2Request(pkt.payload, *self.http2_, h2) == Http2ParseStatus::kComplete) {
+        p = Protocol::kHttp;
+        if (normalizeWireName(h2.host.name, name) == WireNameStatus::kOk) host = name.view();
+        path = h2.path;
+      }
     } else if (pkt.protocol == kTcp &&
                parseHttpRequest(pkt.payload, req) == HttpParseStatus::kComplete) {
       p = Protocol::kHttp;
@@ -755,6 +762,7 @@ struct InlineInspector::Impl {
     // A gap at the stream start: wait for it, bounded by the cap and the clock.
     if (stream.empty()) return pass();
     if (stream[0] == 0x16) return tls(f, stream);
+    if (startsLikeHttp2(stream)) return http2(f, stream);
     return http(f, stream);
   }
 
@@ -840,6 +848,61 @@ struct InlineInspector::Impl {
     }
     if (d.verdict == Verdict::kBlock) count(self.counters_.http_blocked);
     return applyTcp(f, d, true, named ? host.view() : std::string_view());
+  }
+
+  // HTTP/2 with prior knowledge: the first request decides the flow, as the first HTTP/1
+  // request does. Its :authority is decided like a Host field (and a differing Host field too);
+  // DNS over HTTPS inside it (application/dns-message) is the group's encrypted_dns. Blocked:
+  // reset both ways (a redirect would have to be an HTTP/2 response).
+  NfqVerdict http2(FlowEntry* f, std::span<const uint8_t> stream) {
+    f->kind = FlowKind::kHttp;
+    Http2Request req;
+    Http2ParseStatus hs = parseHttp2Request(stream, *self.http2_, req);
+    if (hs == Http2ParseStatus::kNeedMore) {
+      if (stream.size() < self.options_.max_client_hello_bytes) return pass();
+      hs = Http2ParseStatus::kMalformed;  // frames before the request longer than the cap
+    }
+    count(self.counters_.http2_requests);
+    if (hs != Http2ParseStatus::kComplete && hs != Http2ParseStatus::kAmbiguous) {
+      // Malformed (or a preface that went wrong after its first octets): a conforming server
+      // rejects it; we do not guess at what a lax one would read.
+      count(self.counters_.http2_malformed);
+      resetBoth();
+      finish(f);
+      return decided(false);
+    }
+    NameBuffer host;
+    const bool named = normalizeWireName(req.host.name, host) == WireNameStatus::kOk;
+    if (req.dns_message) {
+      count(self.counters_.http2_doh);
+      count(self.counters_.encrypted_dns);
+      const Verdict v = policy::settingVerdict(group->encrypted_dns);
+      const Decision d =
+          ownDecision(v, "circumvention", "encrypted_dns (DNS over HTTP/2 in cleartext)");
+      observe(Protocol::kHttp, named ? host.view() : std::string_view(), 0, req.path, d);
+      if (v != Verdict::kAllow) {
+        if (firstIncidentThisHour(3)) {
+          recordIncident(facts(Protocol::kHttp, named ? host.view() : std::string_view()), d);
+        } else {
+          count(self.counters_.incidents_rate_limited);
+        }
+      }
+      if (v == Verdict::kBlock) count(self.counters_.encrypted_dns_blocked);
+      return applyTcp(f, d, false, "");
+    }
+    Decision d = named ? decideName(Protocol::kHttp, host.view(), req.path)
+                       : unresolved(Protocol::kHttp, "");
+    if (hs == Http2ParseStatus::kAmbiguous && d.verdict != Verdict::kBlock) {
+      count(self.counters_.http_ambiguous);
+      NameBuffer alt;
+      if (normalizeWireName(req.header_host.name, alt) == WireNameStatus::kOk &&
+          !(named && alt.view() == host.view())) {
+        Decision d2 = decideName(Protocol::kHttp, alt.view(), req.path);
+        if (d2.verdict == Verdict::kBlock) d = d2;
+      }
+    }
+    if (d.verdict == Verdict::kBlock) count(self.counters_.http_blocked);
+    return applyTcp(f, d, false, "");
   }
 
   // --- the undecided-flow bounds: time and bytes ---
@@ -983,6 +1046,7 @@ Result<std::unique_ptr<InlineInspector>> InlineInspector::create(
   in->quic_ = std::move(quic).value();
   in->dns_ = std::make_unique<QueryHandler>(options.dns_answers, incidents, in->dns_counters_);
   in->scratch_ = std::make_unique<uint8_t[]>(kScratchBytes);
+  in->http2_ = std::make_unique<Http2Scratch>();
   in->rate_limit_ = std::make_unique<std::atomic<uint64_t>[]>(kRateLimitSlots);
   return in;
 }

@@ -12,7 +12,10 @@
 //     decided; a blocked query resets the connection both ways.
 //   - HTTP request (any TCP port): decided on host and path (both hosts when the request is
 //     ambiguous); blocked -> the client gets a redirect to block_page.url (or a reset when no
-//     URL is set) and the server a reset.
+//     URL is set) and the server a reset. HTTP/2 with prior knowledge (the connection preface):
+//     the first request's :authority (HPACK-decoded, filters/http2_request.h) and :path decided
+//     the same way, blocked -> reset both ways; DNS over HTTPS inside it (application/
+//     dns-message) is encrypted DNS.
 //   - TLS ClientHello (any TCP port), reassembled across segments up to the cap: decided on
 //     SNI; ECH per group (outer SNI or block); no SNI, or an address the proxy never returned
 //     to that client: the group's unresolved_destination. Blocked -> reset both ways.
@@ -55,6 +58,7 @@
 #include "daemon/inline/nfqueue_frontend.h"
 #include "daemon/policy_view.h"
 #include "daemon/store/incident_store.h"
+#include "filters/http2_request.h"
 #include "filters/quic_initial.h"
 #include "policy/config.h"
 
@@ -141,6 +145,9 @@ InlineOptions inlineOptions(const policy::DaemonSettings& settings);
   X(http_redirects) \
   X(http_ambiguous) \
   X(http_malformed) \
+  X(http2_requests) \
+  X(http2_malformed) \
+  X(http2_doh) \
   X(tls_hellos) \
   X(tls_blocked) \
   X(tls_no_sni) \
@@ -226,7 +233,8 @@ class InlineInspector final : public NfqPacketHandler {
   std::unique_ptr<QuicInitialInspector> quic_;
   ProxyCounters dns_counters_;
   std::unique_ptr<QueryHandler> dns_;
-  std::unique_ptr<uint8_t[]> scratch_;  // forged packets and TLS record joining
+  std::unique_ptr<uint8_t[]> scratch_;   // forged packets and TLS record joining
+  std::unique_ptr<Http2Scratch> http2_;  // HPACK arena and decoded fields
   // One incident per client per hour for encrypted-DNS events: tag of (client, hour).
   std::unique_ptr<std::atomic<uint64_t>[]> rate_limit_;
   InlineObserver* observer_ = nullptr;

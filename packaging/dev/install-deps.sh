@@ -11,9 +11,10 @@ packages=(
   libnetfilter-queue-dev libmnl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # libraries we chose (docs/dependencies.md says why)
   libidn2-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libpcap-dev zlib1g-dev
-  libxxhash-dev libcap-dev libcpp-httplib-dev
+  libxxhash-dev libcap-dev libcpp-httplib-dev libnghttp2-dev
   # real peers for integration tests and benchmarks
   dnsutils dnsperf dnsdist unbound wrk iptables iproute2 systemd groff-base curl python3 python3-cryptography
+  nghttp2-server
   python3-jsonschema python3-aiosmtpd openssl
   # the block page's accessibility test: headless Chromium, a CJK font for its screenshots
   chromium fonts-wqy-microhei

@@ -5,7 +5,7 @@
 #     | veth
 #   gateway (safegated --config ..., packaging/firewall/safegate-firewall.sh apply)
 #     | veth
-#   server (10.77.2.2, fd77:2::2): unbound (DNS), python3 -m http.server (80),
+#   server (10.77.2.2, fd77:2::2): unbound (DNS), python3 -m http.server (80), nghttpd (h2c, 8080),
 #          openssl s_server (443, 853), a UDP sink on 443 standing in for a QUIC server
 #
 # From the client: dig to a hard-coded resolver, curl over HTTP and HTTPS to allowed and
@@ -146,6 +146,9 @@ ip netns exec "$S" unbound -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1 
 PIDS+=($!)
 (cd "$WORK/www" && exec ip netns exec "$S" python3 -m http.server 80 --bind :: >"$WORK/http.log" 2>&1) &
 PIDS+=($!)
+# HTTP/2 over cleartext with prior knowledge (h2c) on 8080.
+ip netns exec "$S" nghttpd --no-tls -d "$WORK/www" 8080 >"$WORK/nghttpd.log" 2>&1 &
+PIDS+=($!)
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=allowed.test" \
   -keyout "$WORK/key.pem" -out "$WORK/cert.pem" >/dev/null 2>&1
 for port in 443 853; do
@@ -156,6 +159,7 @@ done
 ip netns exec "$S" "$PYTHON" "$CLIENT_PY" udp-sink --bind 0.0.0.0 --port 443 --log "$WORK/quic.log" &
 PIDS+=($!)
 wait_for 10 ip netns exec "$C" dig +time=1 +tries=1 @10.77.2.2 allowed.test || true
+wait_for 10 ip netns exec "$S" curl -s --http2-prior-knowledge -o /dev/null http://10.77.2.2:8080/ || true
 
 # ---- gateway: safegated + the shipped rules ----
 # safegated starts as root and runs as nobody (daemon.user) with the capabilities inline mode
@@ -261,6 +265,17 @@ check "http blocked redirects to block page" "302 http://10.77.1.1/blocked?host=
       http://casino.test/slots)"
 check "http over IPv6 allowed" "200" \
   "$(CURL -o /dev/null -w '%{http_code}' -g 'http://[fd77:2::2]/' -H 'Host: allowed.test')"
+
+# ---- HTTP/2 over cleartext (prior knowledge): decided on :authority ----
+check "h2c allowed" "200 2" \
+  "$(CURL --http2-prior-knowledge -o /dev/null -w '%{http_code} %{http_version}' \
+      --resolve allowed.test:8080:10.77.2.2 http://allowed.test:8080/)"
+set +e
+CURL --http2-prior-knowledge -o /dev/null --resolve casino.test:8080:10.77.2.2 \
+  http://casino.test:8080/
+rc=$?
+set -e
+check "h2c blocked is reset (curl fails)" "fails" "$([ $rc -ne 0 ] && echo fails || echo succeeded)"
 
 # ---- HTTPS ----
 check "https allowed" "200" \

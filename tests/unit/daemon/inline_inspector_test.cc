@@ -10,6 +10,7 @@
 #include "daemon/compiled_policy.h"
 #include "filters/forged_packet.h"
 #include "policy/policy_engine.h"
+#include "tests/support/http2_frames.h"
 #include "tests/support/quic_seal.h"
 #include "tests/support/quic_vectors.h"
 #include "tests/support/shared_data.h"
@@ -235,6 +236,71 @@ TEST_F(InlineInspectorTest, AmbiguousHttpIsBlockedWhenEitherHostIsBlocked) {
   EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.20", 40011, 80, 8, 1, tcp_flags::kAck, body)),
             kBlockMark);
   EXPECT_EQ(inspector_->counters().http_ambiguous.load(), 1u);
+}
+
+// HTTP/2 with prior knowledge: the first request's :authority (HPACK) is decided like a Host
+// field; a blocked one resets both ways (no HTTP/1 redirect on an HTTP/2 connection).
+TEST_F(InlineInspectorTest, Http2PriorKnowledgeIsDecidedOnItsAuthority) {
+  using namespace safegate::testing;
+  auto connect = [&](uint16_t port, const Bytes& stream, size_t cut) {
+    feed(tcpPacket("10.0.0.5", "192.0.2.22", port, 80, 7, 0, tcp_flags::kSyn));
+    // The preface and SETTINGS in one segment, the rest in another, as curl sends them.
+    NfqVerdict first = feed(tcpPacket("10.0.0.5", "192.0.2.22", port, 80, 8, 500, tcp_flags::kAck,
+                                      std::span(stream).first(cut)));
+    EXPECT_EQ(first, kPass);
+    return feed(tcpPacket("10.0.0.5", "192.0.2.22", port, 80, static_cast<uint32_t>(8 + cut), 500,
+                          tcp_flags::kAck, std::span(stream).subspan(cut)));
+  };
+  const Bytes blocked = http2Request(getFields("www.casino.example", "/"));
+  EXPECT_EQ(connect(40030, blocked, 24 + 21), kBlockMark);
+  ASSERT_EQ(injector_.packets.size(), 2u);  // both ends reset
+  EXPECT_EQ(injector_.packets[0][33] & tcp_flags::kRst, tcp_flags::kRst);
+  EXPECT_EQ(connect(40031, http2Request(getFields("www.example.org", "/")), 24), kAllowMark);
+  // A path rule applies to :path.
+  EXPECT_EQ(connect(40032, http2Request(getFields("pages.example", "/casino/x")), 24), kBlockMark);
+  // :authority allowed, a Host field blocked: the stricter reading wins.
+  Fields f = getFields("www.example.org");
+  f.emplace_back("host", "casino.example");
+  EXPECT_EQ(connect(40033, http2Request(f), 24), kBlockMark);
+  EXPECT_EQ(inspector_->counters().http2_requests.load(), 4u);
+  EXPECT_EQ(inspector_->counters().http_blocked.load(), 3u);
+  EXPECT_EQ(inspector_->counters().http_ambiguous.load(), 1u);
+}
+
+TEST_F(InlineInspectorTest, Http2MalformedOrDnsOverHttpsInsideIsNotAllowed) {
+  using namespace safegate::testing;
+  // HEADERS before SETTINGS: a server must reject it; so do we.
+  Bytes bad = http2Preface();
+  append(bad, http2Frame(0x1, 0x5, 1, hpackBlock(getFields("www.example.org"))));
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.23", 40040, 80, 8, 1, tcp_flags::kAck, bad)),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().http2_malformed.load(), 1u);
+  // DoH in cleartext HTTP/2: "kids" has encrypted_dns = block by default, whatever the host.
+  Fields doh = {{":method", "POST"},
+                {":scheme", "http"},
+                {":authority", "www.example.org"},
+                {":path", "/dns-query"},
+                {"content-type", "application/dns-message"}};
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.23", 40041, 80, 8, 1, tcp_flags::kAck,
+                           http2Request(doh))),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().http2_doh.load(), 1u);
+  EXPECT_EQ(inspector_->counters().encrypted_dns_blocked.load(), 1u);
+  // The strict group monitors encrypted DNS: allowed, offloaded.
+  EXPECT_EQ(feed(tcpPacket("10.0.0.9", "192.0.2.23", 40042, 80, 8, 1, tcp_flags::kAck,
+                           http2Request(doh))),
+            kAllowMark);
+}
+
+// "Upgrade: h2c" starts as an HTTP/1.1 request: decided by its Host before the server switches.
+TEST_F(InlineInspectorTest, Http2UpgradeRequestIsDecidedAsHttp1) {
+  std::string req =
+      "GET / HTTP/1.1\r\nHost: casino.example\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+  std::span<const uint8_t> body(reinterpret_cast<const uint8_t*>(req.data()), req.size());
+  EXPECT_EQ(feed(tcpPacket("10.0.0.5", "192.0.2.24", 40050, 80, 8, 1, tcp_flags::kAck, body)),
+            kBlockMark);
+  EXPECT_EQ(inspector_->counters().http_blocked.load(), 1u);
 }
 
 TEST_F(InlineInspectorTest, AnswersBlockedDnsQueryFromTheResolversAddress) {

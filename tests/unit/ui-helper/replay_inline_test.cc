@@ -284,6 +284,44 @@ TEST_F(ReplayInlineTest, DnsOverTcpIsReadAsAStreamOfMessages) {
   EXPECT_EQ(obs[1].decision.verdict, "block");
 }
 
+// The suricata-verify HTTP/2 cleartext captures: :authority is read (HPACK), a differing Host
+// decided too, DoH inside is encrypted DNS, userinfo in :authority is malformed (reset).
+TEST_F(ReplayInlineTest, CleartextHttp2CapturesAreDecidedOnTheirAuthority) {
+  auto dir = safegate::testing::sharedDataPath("pcaps/suricata-verify");
+  if (!dir) {
+    ASSERT_FALSE(safegate::testing::sharedDataRequired()) << "../shared/data/pcaps is missing";
+    GTEST_SKIP() << "shared data not present";
+  }
+  dir_.write("gambling.txt", "foo.com\n");
+  DiagnosticSink diags;
+  auto loaded = policy::PolicyEngine::load(dir_.path() / "safegate.toml", diags);
+  ASSERT_TRUE(loaded.isOk()) << diags.toString();
+  snapshot_ = loaded->snapshot;
+
+  auto mismatch = replay(*dir / "http2-authority-host-mismatch.pcap");
+  ASSERT_EQ(mismatch.size(), 2u);
+  EXPECT_EQ(mismatch[0].protocol, Protocol::kHttp);
+  EXPECT_EQ(mismatch[0].host, "example.com");  // :authority
+  EXPECT_EQ(mismatch[0].http_path, "/");
+  EXPECT_EQ(mismatch[0].decision.verdict, "allow");
+  EXPECT_EQ(mismatch[1].host, "foo.com");  // the Host field, decided too: blocked
+  EXPECT_EQ(mismatch[1].decision.verdict, "block");
+
+  auto doh = replay(*dir / "doh-h2c-get-dns-google.pcap");
+  ASSERT_EQ(doh.size(), 1u);
+  EXPECT_EQ(doh[0].protocol, Protocol::kHttp);
+  EXPECT_EQ(doh[0].decision.category, "circumvention");
+  EXPECT_EQ(doh[0].decision.rule, "encrypted_dns (DNS over HTTP/2 in cleartext)");
+  EXPECT_EQ(doh[0].decision.verdict, "block");
+
+  ReplayStats stats;
+  auto userinfo =
+      replayCapture(*dir / "http2-userinfo-in-authority.pcap", snapshot_, settings_, &stats);
+  ASSERT_TRUE(userinfo.isOk());
+  EXPECT_TRUE(userinfo->empty());
+  EXPECT_EQ(stats.malformed, 1u);
+}
+
 TEST_F(ReplayInlineTest, RepliesAndOffloadedConnectionsAreNotInspected) {
   PcapWriter w;
   auto req = bytesOf("GET / HTTP/1.1\r\nHost: fine.test\r\n\r\n");
