@@ -13,6 +13,7 @@
 
 #include "common/man_page.h"
 #include "daemon/daemon.h"
+#include "daemon/inline/capture_replay.h"
 #include "daemon/lists/list_compiler.h"
 #include "daemon/privileges.h"
 
@@ -30,6 +31,8 @@ enum class Opt {
   kControlSocket,
   kAllowEmptyPolicy,
   kCompileLists,
+  kReplay,
+  kJson,
   kMan,
   kHelp
 };
@@ -68,6 +71,17 @@ constexpr OptionSpec kOptions[] = {
      false},
     {Opt::kCompileLists, "--compile-lists", nullptr, nullptr,
      "Internal: the list compiler child (daemon/lists/list_compiler.h).", true},
+    {Opt::kReplay, "--replay", nullptr, "CAPTURE",
+     "Does not start the daemon: feeds the pcap or pcapng capture through the inline path "
+     "(the same inspector, with the config's policy and [inline] settings) and prints one line "
+     "per DNS query, HTTP request, TLS ClientHello and QUIC Initial it decided. Exit status 0 "
+     "when the capture was read, 1 on a config or capture error. `safegatectl replay` runs "
+     "this.",
+     false},
+    {Opt::kJson, "--json", nullptr, nullptr,
+     "With --replay: one JSON object per line (time, client, server, port, protocol, host, "
+     "dns_type, http_path, ech, verdict, decided_by, group, category, rule, source, reason).",
+     false},
     {Opt::kMan, "--man", nullptr, nullptr, "Prints this manual page (roff) and exits.", false},
     {Opt::kHelp, "--help", "-h", nullptr, "Prints the options and exits.", false},
 };
@@ -157,6 +171,8 @@ const OptionSpec* find(const std::string& arg) {
 int main(int argc, char** argv) {
   safegate::DaemonOptions options;
   bool compile_lists = false;
+  const char* replay = nullptr;
+  bool json = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const OptionSpec* o = find(arg);
@@ -184,6 +200,8 @@ int main(int argc, char** argv) {
       case Opt::kControlSocket: options.control_socket_override = value; break;
       case Opt::kAllowEmptyPolicy: options.allow_empty_policy = true; break;
       case Opt::kCompileLists: compile_lists = true; break;
+      case Opt::kReplay: replay = value; break;
+      case Opt::kJson: json = true; break;
       case Opt::kMan:
         fputs(safegate::renderManPage(manPage(), SAFEGATE_VERSION).c_str(), stdout);
         return 0;
@@ -197,6 +215,7 @@ int main(int argc, char** argv) {
   // State files (incident database, WAL, pseudonym secret) are personal data: never
   // world-readable, whatever umask the caller had (docs/privacy.md).
   umask(027);
+  if (replay != nullptr) return safegate::printCaptureReplay(options.config_file, replay, json);
   if (compile_lists) {
     // It only reads lists and writes state_dir/compiled: no capability, ambient ones included.
     // Run as root (no daemon.user) it keeps root's, which a root-owned state_dir needs.

@@ -60,7 +60,8 @@ ManPage manPage(const CLI::App& app) {
   page.description =
       "safegatectl is the administrator's tool for safegated(8). The offline commands "
       "(check-config, config-reference, explain, replay) read config files and captures "
-      "directly; the others talk to a running safegated over its control socket "
+      "directly (replay runs safegated --replay, the daemon's own inline path); the others talk to "
+      "a running safegated over its control socket "
       "(/run/safegate/control.sock where the package puts it, else "
       "/var/lib/safegate/control.sock; --socket or --config to change it). Changing state "
       "(exceptions, pauses, reloads) needs membership of control.admin_group, root or the "

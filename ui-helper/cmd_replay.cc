@@ -1,18 +1,25 @@
-// safegatectl replay --config FILE [--json] CAPTURE.pcap — see ui-helper/replay.h.
+// safegatectl replay --config FILE [--json] CAPTURE.pcap — what the inline path would see and
+// decide in a packet capture (daemon/inline/capture_replay.h).
 //
-// One line per observation. Human form:
-//   2016-03-01T12:34:56.789Z 10.0.0.5 tls www.casino.example block gambling (lists/gambling.txt:3)
-// With --json, one object per line: time, client, server, port, protocol, host, dns_type
-// (DNS only), http_path (HTTP only), ech (TLS/QUIC), then the decision as
-// policy/decision_text.h renders it for explain too: verdict, decided_by, group, category,
-// rule, source, reason. Exit status: 0 when the capture was read (whatever the verdicts), 1 on a
-// config or capture error (every diagnostic printed).
-#include <iostream>
-#include <nlohmann/json.hpp>
+// The inline path is the daemon's (one classifier for NFQUEUE and captures), and ui-helper
+// never links daemon/, so this command runs `safegated --config FILE --replay CAPTURE
+// [--json]` in its place: same output, same exit status. safegated is found at
+// $SAFEGATE_DAEMON, else beside this program (installed: <prefix>/bin/safegatectl and
+// <prefix>/sbin/safegated; in a build tree: ui-helper/ and daemon/), else on PATH. Replay
+// needs no privilege: safegated opens no socket and reads only the config, its lists and the
+// capture in this mode.
+#include <unistd.h>
 
-#include "policy/policy_engine.h"
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "ui-helper/commands.h"
-#include "ui-helper/replay.h"
 
 namespace safegate::ui {
 
@@ -24,59 +31,38 @@ struct ReplayOptions {
   bool json = false;
 };
 
+// Where safegated is; "" = let execvp search PATH.
+std::string daemonProgram() {
+  if (const char* env = std::getenv("SAFEGATE_DAEMON"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+  const auto dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) return "";
+  for (const auto& candidate : {dir / "safegated", dir.parent_path() / "sbin/safegated",
+                                dir.parent_path() / "daemon/safegated"}) {
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
+
 int runReplay(const ReplayOptions& o) {
-  DiagnosticSink sink;
-  auto loaded = policy::PolicyEngine::load(o.config, sink);
-  for (const auto& d : sink.all()) {
-    if (d.severity == Severity::kError || !loaded) std::cerr << d.toString() << "\n";
+  const std::string program = daemonProgram();
+  std::vector<std::string> args = {program.empty() ? "safegated" : program, "--config", o.config,
+                                   "--replay", o.capture};
+  if (o.json) args.push_back("--json");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::cout.flush();
+  if (program.empty()) {
+    ::execvp("safegated", argv.data());
+  } else {
+    ::execv(program.c_str(), argv.data());
   }
-  if (!loaded) {
-    if (!sink.hasErrors()) std::cerr << "replay: " << loaded.status().toString() << "\n";
-    return 1;
-  }
-  ReplayStats stats;
-  auto obs = replayCapture(o.capture, loaded->snapshot, loaded->config.daemon, &stats);
-  if (!obs) {
-    std::cerr << "replay: " << obs.status().toString() << "\n";
-    return 1;
-  }
-  for (const ReplayObservation& r : *obs) {
-    if (o.json) {
-      nlohmann::json j{{"time", isoTimeUtc(r.time_us)},
-                       {"client", r.client},
-                       {"server", r.server},
-                       {"port", r.server_port},
-                       {"protocol", protocolName(r.protocol)},
-                       {"host", r.host},
-                       {"verdict", r.decision.verdict},
-                       {"decided_by", r.decision.decided_by},
-                       {"group", r.decision.group},
-                       {"category", r.decision.category},
-                       {"rule", r.decision.rule},
-                       {"source", r.decision.source},
-                       {"reason", r.decision.reason}};
-      if (r.protocol == Protocol::kDns) j["dns_type"] = r.dns_type;
-      if (r.protocol == Protocol::kHttp) j["http_path"] = r.http_path;
-      if (r.protocol == Protocol::kTls || r.protocol == Protocol::kQuic) j["ech"] = r.ech;
-      std::cout << j.dump() << "\n";
-    } else {
-      std::cout << isoTimeUtc(r.time_us) << " " << r.client << " " << protocolName(r.protocol)
-                << " " << (r.host.empty() ? "-" : r.host);
-      if (r.protocol == Protocol::kDns) std::cout << " type=" << r.dns_type;
-      if (r.protocol == Protocol::kHttp) std::cout << " path=" << r.http_path;
-      if (r.ech) std::cout << " ech";
-      std::cout << " " << r.decision.verdict;
-      if (!r.decision.category.empty()) std::cout << " " << r.decision.category;
-      if (!r.decision.source.empty()) std::cout << " (" << r.decision.source << ")";
-      std::cout << "\n";
-    }
-  }
-  if (!o.json) {
-    std::cerr << "replay: " << obs->size() << " observations from " << stats.frames << " frames ("
-              << stats.not_ip << " not IP, " << stats.queued << " queued to the inspector, "
-              << stats.malformed << " malformed)\n";
-  }
-  return 0;
+  std::cerr << "replay: cannot run " << args[0] << " (" << std::strerror(errno)
+            << "); set SAFEGATE_DAEMON to safegated's path\n";
+  return 1;
 }
 
 }  // namespace
@@ -86,7 +72,8 @@ void registerReplayCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "replay",
       "Decide every DNS query, HTTP request, TLS ClientHello and QUIC Initial of a "
-      "packet capture with the configured policy");
+      "packet capture with the configured policy, as the inline path would (runs "
+      "safegated --replay)");
   cmd->add_option("--config", opts->config, "safegate.toml")->required();
   cmd->add_flag("--json", opts->json, "One JSON object per line");
   cmd->add_option("capture", opts->capture, "pcap or pcapng file")->required();

@@ -15,7 +15,9 @@
 #include <string>
 
 #include "tests/integration/child_process.h"
+#include "tests/support/pcap_writer.h"
 #include "tests/support/shared_data.h"
+#include "tests/support/test_packets.h"
 
 namespace safegate {
 namespace {
@@ -386,6 +388,55 @@ TEST_F(SafegatedStateTest, AnUnknownDaemonUserStopsTheStartWithTheFix) {
   EXPECT_NE(out.find("daemon.user: no user \"sg-no-such-user\""), std::string::npos) << out;
   EXPECT_NE(out.find("useradd --system"), std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "state")) << "nothing written before";
+}
+
+}  // namespace
+}  // namespace safegate
+
+namespace safegate {
+namespace {
+
+// `safegatectl replay` runs `safegated --replay` (ui-helper never links the daemon): the real
+// pair of binaries, a crafted capture, the output and the exit statuses.
+TEST(ReplayCommandTest, SafegatectlReplayRunsTheDaemonsInlinePath) {
+  const std::string ctl = env("SAFEGATECTL");
+  const std::string daemon = env("SAFEGATED");
+  ASSERT_FALSE(ctl.empty() || daemon.empty())
+      << "SAFEGATECTL / SAFEGATED not set (run through ctest)";
+  testing::TempDir dir;
+  dir.write("gambling.txt", "casino.test\n");
+  const auto config = dir.write("safegate.toml", R"(
+[policy]
+default_group = "kids"
+
+[[lists]]
+name = "gambling"
+category = "gambling"
+sources = ["gambling.txt"]
+
+[[groups]]
+name = "kids"
+profile = "open"
+categories = { gambling = "block" }
+)");
+  testing::PcapWriter w;
+  w.add(testing::udpPacket("10.0.0.5", "192.0.2.53", 40000, 53, testing::dnsQuery("casino.test")));
+  const auto capture = dir.write("dns.pcap", w.bytes());
+  const std::string args = " replay --config " + config.string() + " ";
+  const std::string out = run("SAFEGATE_DAEMON=" + daemon + " " + ctl + args + "--json " +
+                              capture.string() + " 2>/dev/null; echo rc=$?");
+  EXPECT_NE(out.find("\"host\":\"casino.test\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"verdict\":\"block\""), std::string::npos) << out;
+  EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+  // A capture that cannot be read, and a daemon that is not there: exit status 1, said why.
+  const std::string missing = run("SAFEGATE_DAEMON=" + daemon + " " + ctl + args +
+                                  (dir.path() / "absent.pcap").string() + " 2>&1; echo rc=$?");
+  EXPECT_NE(missing.find("absent.pcap"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("rc=1"), std::string::npos) << missing;
+  const std::string no_daemon = run("SAFEGATE_DAEMON=" + (dir.path() / "none").string() + " " +
+                                    ctl + args + capture.string() + " 2>&1; echo rc=$?");
+  EXPECT_NE(no_daemon.find("set SAFEGATE_DAEMON"), std::string::npos) << no_daemon;
+  EXPECT_NE(no_daemon.find("rc=1"), std::string::npos) << no_daemon;
 }
 
 }  // namespace

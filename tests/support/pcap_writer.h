@@ -1,5 +1,5 @@
 // PcapWriter: builds a classic pcap file (LINKTYPE_RAW: each record is an IP packet) in memory,
-// for tests that replay crafted packets (ui-helper/replay.h). One record per second from
+// for tests that replay crafted packets (daemon/inline/capture_replay.h). One record per second from
 // 2023-11-14T22:13:20Z unless a time is given. Test support only.
 #pragma once
 

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "daemon/compiled_policy.h"
+#include "daemon/inline/capture_replay.h"
 #include "daemon/inline/inline_inspector.h"
 #include "filters/forged_packet.h"
 #include "filters/packet.h"
@@ -21,9 +22,8 @@
 #include "tests/support/pcap_writer.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/test_packets.h"
-#include "ui-helper/replay.h"
 
-namespace safegate::ui {
+namespace safegate {
 namespace {
 
 using safegate::testing::clientHello;
@@ -345,4 +345,4 @@ TEST_F(ReplayInlineTest, RepliesAndOffloadedConnectionsAreNotInspected) {
 }
 
 }  // namespace
-}  // namespace safegate::ui
+}  // namespace safegate

@@ -8,13 +8,13 @@
 #include <cstring>
 #include <fstream>
 
+#include "daemon/inline/capture_replay.h"
 #include "filters/forged_packet.h"
 #include "tests/support/pcap_writer.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/test_packets.h"
-#include "ui-helper/replay.h"
 
-namespace safegate::ui {
+namespace safegate {
 namespace {
 
 using safegate::testing::clientHello;
@@ -177,4 +177,4 @@ TEST_F(ReplayCircumventionTest, DnsAndDotToTheListedAddressKeepTheirOwnRules) {
 }
 
 }  // namespace
-}  // namespace safegate::ui
+}  // namespace safegate

@@ -1,5 +1,6 @@
 // Replay: what safegate would see and decide in a packet capture — the engine behind
-// `safegatectl replay --config FILE [--json] CAPTURE.pcap`.
+// `safegatectl replay --config FILE [--json] CAPTURE.pcap`, which runs
+// `safegated --replay` (ui-helper never links the daemon: the inline path lives here).
 //
 // Replay is a packet source for the inline path, as a pcap file is for Suricata: it reads the
 // capture's frames, models what the kernel does in front of NFQUEUE (conntrack's client side
@@ -27,7 +28,7 @@
 #include "policy/decision_text.h"
 #include "policy/policy_engine.h"
 
-namespace safegate::ui {
+namespace safegate {
 
 struct ReplayObservation {
   int64_t time_us = 0;  // capture timestamp, microseconds since the epoch
@@ -59,8 +60,19 @@ Result<std::vector<ReplayObservation>> replayCapture(const std::filesystem::path
                                                      const policy::DaemonSettings& settings = {},
                                                      ReplayStats* stats = nullptr);
 
+// `safegated --config FILE --replay CAPTURE [--json]` (what `safegatectl replay` runs): loads
+// the configuration, replays the capture and prints one line per observation to stdout —
+// human form "TIME CLIENT PROTOCOL HOST [type=N] [path=P] [ech] VERDICT [CATEGORY] [(SOURCE)]",
+// or with `json` one object per line: time, client, server, port, protocol, host, dns_type
+// (DNS only), http_path (HTTP only), ech (TLS/QUIC), then the decision as
+// policy/decision_text.h renders it for explain too. Config diagnostics and capture errors go
+// to stderr. Returns the exit status: 0 when the capture was read (whatever the verdicts), 1 on
+// a config or capture error.
+int printCaptureReplay(const std::filesystem::path& config, const std::filesystem::path& capture,
+                       bool json);
+
 // "2016-03-01T12:34:56.789Z"
 std::string isoTimeUtc(int64_t time_us);
 std::string_view protocolName(Protocol p);
 
-}  // namespace safegate::ui
+}  // namespace safegate

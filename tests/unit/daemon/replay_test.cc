@@ -1,8 +1,6 @@
 // replayCapture() against the real captures in ../shared/data/pcaps: every DNS query name and
 // every TLS/QUIC server name that INDEX.tsv (generated with tshark) lists must be observed,
 // with the policy's decision.
-#include "ui-helper/replay.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,9 +8,10 @@
 #include <set>
 #include <sstream>
 
+#include "daemon/inline/capture_replay.h"
 #include "tests/support/shared_data.h"
 
-namespace safegate::ui {
+namespace safegate {
 namespace {
 
 using safegate::testing::TempDir;
@@ -187,4 +186,4 @@ TEST_F(ReplayTest, ObservesEveryNameInTcpdumpIndex) {
 }
 
 }  // namespace
-}  // namespace safegate::ui
+}  // namespace safegate

@@ -1,4 +1,4 @@
-#include "ui-helper/replay.h"
+#include "daemon/inline/capture_replay.h"
 
 #include <pcap/pcap.h>
 
@@ -6,15 +6,17 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "daemon/compiled_policy.h"
 #include "daemon/inline/inline_inspector.h"
 #include "filters/domain_name.h"
 #include "filters/packet.h"
 
-namespace safegate::ui {
+namespace safegate {
 
 namespace {
 
@@ -130,7 +132,7 @@ class Replayer final : public InlineObserver {
     char err[PCAP_ERRBUF_SIZE] = {0};
     pcap_t* p =
         pcap_open_offline_with_tstamp_precision(capture.c_str(), PCAP_TSTAMP_PRECISION_MICRO, err);
-    if (p == nullptr) return Status::io(capture.string() + ": " + err);
+    if (p == nullptr) return Status::io(err);  // libpcap names the file
     inspector.setObserver(this);
     int dlt = pcap_datalink(p);
     pcap_pkthdr* h = nullptr;
@@ -260,4 +262,60 @@ Result<std::vector<ReplayObservation>> replayCapture(const std::filesystem::path
   return r.take();
 }
 
-}  // namespace safegate::ui
+int printCaptureReplay(const std::filesystem::path& config, const std::filesystem::path& capture,
+                       bool json) {
+  DiagnosticSink sink;
+  auto loaded = policy::PolicyEngine::load(config, sink);
+  for (const auto& d : sink.all()) {
+    if (d.severity == Severity::kError || !loaded) std::cerr << d.toString() << "\n";
+  }
+  if (!loaded) {
+    if (!sink.hasErrors()) std::cerr << "replay: " << loaded.status().toString() << "\n";
+    return 1;
+  }
+  ReplayStats stats;
+  auto obs = replayCapture(capture, loaded->snapshot, loaded->config.daemon, &stats);
+  if (!obs) {
+    std::cerr << "replay: " << obs.status().toString() << "\n";
+    return 1;
+  }
+  for (const ReplayObservation& r : *obs) {
+    if (json) {
+      nlohmann::json j{{"time", isoTimeUtc(r.time_us)},
+                       {"client", r.client},
+                       {"server", r.server},
+                       {"port", r.server_port},
+                       {"protocol", protocolName(r.protocol)},
+                       {"host", r.host},
+                       {"verdict", r.decision.verdict},
+                       {"decided_by", r.decision.decided_by},
+                       {"group", r.decision.group},
+                       {"category", r.decision.category},
+                       {"rule", r.decision.rule},
+                       {"source", r.decision.source},
+                       {"reason", r.decision.reason}};
+      if (r.protocol == Protocol::kDns) j["dns_type"] = r.dns_type;
+      if (r.protocol == Protocol::kHttp) j["http_path"] = r.http_path;
+      if (r.protocol == Protocol::kTls || r.protocol == Protocol::kQuic) j["ech"] = r.ech;
+      std::cout << j.dump() << "\n";
+    } else {
+      std::cout << isoTimeUtc(r.time_us) << " " << r.client << " " << protocolName(r.protocol)
+                << " " << (r.host.empty() ? "-" : r.host);
+      if (r.protocol == Protocol::kDns) std::cout << " type=" << r.dns_type;
+      if (r.protocol == Protocol::kHttp) std::cout << " path=" << r.http_path;
+      if (r.ech) std::cout << " ech";
+      std::cout << " " << r.decision.verdict;
+      if (!r.decision.category.empty()) std::cout << " " << r.decision.category;
+      if (!r.decision.source.empty()) std::cout << " (" << r.decision.source << ")";
+      std::cout << "\n";
+    }
+  }
+  if (!json) {
+    std::cerr << "replay: " << obs->size() << " observations from " << stats.frames << " frames ("
+              << stats.not_ip << " not IP, " << stats.queued << " queued to the inspector, "
+              << stats.malformed << " malformed)\n";
+  }
+  return 0;
+}
+
+}  // namespace safegate
