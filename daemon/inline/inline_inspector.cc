@@ -592,15 +592,23 @@ struct InlineInspector::Impl {
     const Decision d = ownDecision(
         v, "circumvention",
         by_address ? "encrypted_dns (circumvention list address)" : "encrypted_dns (port 853)");
-    observeFlow(pkt.protocol == kTcp ? Protocol::kTls : Protocol::kQuic, d);
-    if (v != Verdict::kAllow) {
-      if (firstIncidentThisHour(by_address ? 2 : 1)) {
-        recordIncident(facts(pkt.protocol == kTcp ? Protocol::kTls : Protocol::kQuic, ""), d);
+    const Protocol p = pkt.protocol == kTcp ? Protocol::kTls : Protocol::kQuic;
+    observeFlow(p, d);
+    return applyEncryptedDns(f, d, by_address ? 2 : 1, p, "");
+  }
+
+  // The group's encrypted_dns on a flow: one incident per client per hour per `kind`; block
+  // resets a TCP connection that sent data (UDP: the datagram is dropped), else offloaded.
+  NfqVerdict applyEncryptedDns(FlowEntry* f, const Decision& d, uint8_t kind, Protocol p,
+                               std::string_view name) {
+    if (d.verdict != Verdict::kAllow) {
+      if (firstIncidentThisHour(kind)) {
+        recordIncident(facts(p, name), d);
       } else {
         count(self.counters_.incidents_rate_limited);
       }
     }
-    if (v == Verdict::kBlock) {
+    if (d.verdict == Verdict::kBlock) {
       count(self.counters_.encrypted_dns_blocked);
       if (pkt.protocol == kTcp && (pkt.tcp_flags & tcp_flags::kSyn) == 0) resetBoth();
       finish(f);
@@ -879,16 +887,9 @@ struct InlineInspector::Impl {
       const Verdict v = policy::settingVerdict(group->encrypted_dns);
       const Decision d =
           ownDecision(v, "circumvention", "encrypted_dns (DNS over HTTP/2 in cleartext)");
-      observe(Protocol::kHttp, named ? host.view() : std::string_view(), 0, req.path, d);
-      if (v != Verdict::kAllow) {
-        if (firstIncidentThisHour(3)) {
-          recordIncident(facts(Protocol::kHttp, named ? host.view() : std::string_view()), d);
-        } else {
-          count(self.counters_.incidents_rate_limited);
-        }
-      }
-      if (v == Verdict::kBlock) count(self.counters_.encrypted_dns_blocked);
-      return applyTcp(f, d, false, "");
+      const std::string_view name = named ? host.view() : std::string_view();
+      observe(Protocol::kHttp, name, 0, req.path, d);
+      return applyEncryptedDns(f, d, 3, Protocol::kHttp, name);
     }
     Decision d = named ? decideName(Protocol::kHttp, host.view(), req.path)
                        : unresolved(Protocol::kHttp, "");
